@@ -1,0 +1,39 @@
+"""taxsale-toolkit: resumable research batch jobs for county tax-sale investors.
+
+>>> import toolkit
+>>> ws = toolkit.connect(":memory:")
+>>> ws.get_pending_work_summary().empty
+True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["Workspace", "__version__", "connect"]
+
+if TYPE_CHECKING:
+    from toolkit.workspace import Workspace
+
+
+def connect(url: str | None = None, **options: object) -> Workspace:
+    """Open (creating or migrating) a workspace.
+
+    Parameters
+    ----------
+    url
+        A DuckDB file path, ``":memory:"``, or ``postgresql://…``. Default:
+        ``$TOOLKIT_DB``, else ``data/toolkit.duckdb`` in the project.
+    """
+    from toolkit.workspace import Workspace
+
+    return Workspace(url, **options)
+
+
+def __getattr__(name: str) -> object:
+    if name == "Workspace":
+        from toolkit.workspace import Workspace
+
+        return Workspace
+    raise AttributeError(name)

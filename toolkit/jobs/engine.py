@@ -1,0 +1,528 @@
+"""The guide's lifecycle rules, as functions over one open connection.
+
+Every public function here runs inside a transaction its caller opened, so the
+workspace API and the session runner share one implementation of the rules.
+
+Job status: pending → in_progress → paused ⇄ in_progress → completed, or
+cancelled (from any but completed). Item status: pending → claimed →
+done | failed | skipped; failed → pending again only by ``retry_failed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.exceptions import (
+    ActiveJobExistsError,
+    AmbiguousCountyError,
+    InvalidBatchSizeError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    JobPausedError,
+    ProcessorError,
+    UnknownChoiceError,
+    UnknownCountyError,
+    ValidationError,
+)
+from toolkit.jobs.registry import JobType, get_job_type
+from toolkit.jobs.workers import is_dead
+from toolkit.store.schema import quote_ident
+
+ACTIVE = ("pending", "in_progress", "paused")
+STRATEGIES = {
+    "county": "items_snapshot_county",
+    "round_robin": "items_snapshot_round_robin",
+    "auction_date": "items_snapshot_auction_date",
+}
+STRATEGY_ALIASES = {
+    "one_county": "county", "county_at_a_time": "county", "a": "county",
+    "round-robin": "round_robin", "roundrobin": "round_robin", "b": "round_robin",
+    "priority": "auction_date", "auction": "auction_date", "nearest_auction": "auction_date",
+    "c": "auction_date",
+}  # fmt: skip
+BATCH_SIZE_WARN = 100
+_UUID_RE = re.compile(r"^[0-9a-fA-F-]{4,36}$")
+
+
+def _first(rows: list[Any]) -> Any:
+    return rows[0] if rows else None
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _row(con: Any, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
+    cur = con.execute(query, params)
+    r = _first(cur.fetchall())
+    if r is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], r, strict=True))
+
+
+def _event(con: Any, q: Any, job_id: str, event: str, detail: str | None, worker: str | None,
+           now: dt.datetime) -> None:  # fmt: skip
+    con.execute(q.event_insert, [job_id, event, detail, worker, now])
+
+
+# -- lookups -----------------------------------------------------------------
+
+
+def resolve_county(con: Any, q: Any, county: object) -> int | None:
+    """A county name ("Blair", "Blair County", any case), id, FIPS, or None for all."""
+    if county is None:
+        return None
+    rows = con.execute(q.county_lookup).fetchall()
+    by_id = {r[0]: r[1] for r in rows}
+    if isinstance(county, bool):
+        raise UnknownCountyError(county, by_id.values())
+    if isinstance(county, int) or (isinstance(county, str) and county.strip().isdigit()):
+        n = int(county)
+        if n in by_id:
+            return n
+        if 42000 < n < 43000 and n - 42000 in by_id:  # a FIPS code
+            return n - 42000
+        raise UnknownCountyError(county, by_id.values())
+    if not isinstance(county, str):
+        raise UnknownCountyError(county, by_id.values())
+    text = re.sub(r"\s+", " ", county.strip().lower())
+    text = re.sub(r"\s*county$", "", text).strip()
+    if text in ("", "all", "all counties", "none"):
+        return None
+    exact = [i for i, name in by_id.items() if name.lower() == text]
+    if exact:
+        return exact[0]
+    prefix = [name for name in by_id.values() if name.lower().startswith(text)]
+    if len(prefix) == 1:
+        return next(i for i, n in by_id.items() if n == prefix[0])
+    if len(prefix) > 1:
+        raise AmbiguousCountyError(
+            f"County {county!r} is ambiguous: it matches {', '.join(sorted(prefix))}. "
+            "Give the full name."
+        )
+    raise UnknownCountyError(county, by_id.values())
+
+
+def resolve_job(con: Any, q: Any, job_id: object) -> dict[str, Any]:
+    """The job row for a UUID or a unique prefix of one (≥ 4 characters)."""
+    if not isinstance(job_id, str | uuid.UUID):
+        raise JobNotFoundError(f"Malformed job id {job_id!r}: expected a UUID string.")
+    text = str(job_id).strip().lower()
+    if not _UUID_RE.match(text):
+        raise JobNotFoundError(
+            f"Malformed job id {job_id!r}: expected a UUID like "
+            "'1b4e28ba-2fa1-11d2-883f-0016d3cca427' (or its first 8 characters)."
+        )
+    try:
+        full = str(uuid.UUID(text))
+    except ValueError:
+        matches = [r[0] for r in con.execute(q.job_ids_like, [text + "%"]).fetchall()]
+        if len(matches) == 1:
+            full = matches[0]
+        elif len(matches) > 1:
+            raise JobNotFoundError(
+                f"Job id prefix {job_id!r} matches several jobs: {', '.join(matches)}."
+            ) from None
+        else:
+            raise JobNotFoundError(_no_job_message(con, q, job_id)) from None
+    row = _row(con, q.job_get, [full])
+    if row is None:
+        raise JobNotFoundError(_no_job_message(con, q, job_id))
+    row["id"] = str(row["id"])
+    return row
+
+
+def _no_job_message(con: Any, q: Any, job_id: object) -> str:
+    active = con.execute(q.jobs_active).fetchall()
+    listing = ", ".join(f"{r[0]} ({r[1]}, {r[3]})" for r in active[:5]) or "none"
+    return f"No batch job with id {job_id!r}. Active jobs: {listing}."
+
+
+def validate_batch_size(batch_size: object, job_type: JobType) -> tuple[int, list[str]]:
+    if batch_size is None:
+        return job_type.batch_size, []
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | float | str):
+        raise InvalidBatchSizeError(
+            f"Batch size {batch_size!r} is not a whole number; give an integer from 1 "
+            f"(the guide recommends {job_type.batch_size} for {job_type.name})."
+        )
+    try:
+        n = int(str(batch_size)) if isinstance(batch_size, str) else batch_size
+    except ValueError:
+        n = math.nan
+    if isinstance(n, float):
+        if not n.is_integer():
+            raise InvalidBatchSizeError(
+                f"Batch size {batch_size!r} is not a whole number; give an integer from 1 "
+                f"(the guide recommends {job_type.batch_size} for {job_type.name})."
+            )
+        n = int(n)
+    if n <= 0:
+        raise InvalidBatchSizeError(
+            f"Batch size {batch_size!r} must be at least 1 "
+            f"(the guide recommends {job_type.batch_size} for {job_type.name})."
+        )
+    warnings = []
+    if n > BATCH_SIZE_WARN:
+        warnings.append(
+            f"Batch size {n} is over {BATCH_SIZE_WARN}; the guide advises against it "
+            f"(recommended for {job_type.name}: {job_type.batch_size})."
+        )
+    return n, warnings
+
+
+def normalise_strategy(strategy: object) -> str:
+    key = str(strategy).strip().lower().replace(" ", "_")
+    key = STRATEGY_ALIASES.get(key, key)
+    if key not in STRATEGIES:
+        raise UnknownChoiceError("ordering strategy", strategy, STRATEGIES)
+    return key
+
+
+# -- creating ----------------------------------------------------------------
+
+
+@dataclass
+class Created:
+    job_id: str
+    total_items: int
+    warnings: list[str]
+    other_active: list[dict[str, Any]]
+
+
+def create_job(con: Any, q: Any, *, job_type: JobType, county_id: int | None, batch_size: int,
+               strategy: str, force: bool, max_consecutive_failures: int, worker: str,
+               now: dt.datetime) -> Created:  # fmt: skip
+    same = con.execute(q.jobs_active_same, [job_type.name, county_id]).fetchall()
+    if same and not force:
+        ids = ", ".join(f"{r[0]} ({r[1]})" for r in same)
+        raise ActiveJobExistsError(
+            f"A {job_type.name} job for this county is already active: {ids}. "
+            "Resume it ('Resume batch job'), cancel it, or pass force=True to start another."
+        )
+    others = [
+        {"job_id": r[0], "job_type": r[1], "county_id": r[2], "status": r[3]}
+        for r in con.execute(q.jobs_active).fetchall()
+    ]
+    job_id = str(uuid.uuid4())
+    con.execute(
+        q.job_insert,
+        [job_id, job_type.name, county_id, batch_size, strategy, max_consecutive_failures, worker,
+         now, now],
+    )  # fmt: skip
+    snap = q[STRATEGIES[strategy]].replace("{view}", quote_ident(job_type.view))
+    if strategy == "round_robin":
+        con.execute(snap, [job_id, batch_size, county_id, county_id])
+    else:
+        con.execute(snap, [job_id, county_id, county_id])
+    total = con.execute(q.items_count, [job_id]).fetchall()[0][0]
+    con.execute(q.job_set_totals, [total, math.ceil(total / batch_size), job_id])
+    _event(con, q, job_id, "created", f"{total} {job_type.noun}", worker, now)
+    if total == 0:
+        con.execute(q.job_complete, [now, now, job_id])
+        _event(con, q, job_id, "completed", "nothing to do", worker, now)
+    return Created(job_id, total, [], others)
+
+
+# -- claiming ----------------------------------------------------------------
+
+
+def release_stale(con: Any, q: Any, job_id: str, now: dt.datetime) -> int:
+    """Give claims of dead workers (same host) and expired leases back to pending."""
+    claimers = [r[0] for r in con.execute(q.items_claimers, [job_id]).fetchall()]
+    dead = [w for w in claimers if w and is_dead(w)]
+    if not claimers:
+        return 0
+    cur = con.execute(q.items_release_stale, [job_id, now, dead])
+    n = cur.fetchall()[0][0] if cur.description else 0
+    return int(n or 0)
+
+
+def check_workable(job: dict[str, Any]) -> None:
+    status = job["status"]
+    if status == "paused":
+        reason = f" ({job['pause_reason']})" if job.get("pause_reason") else ""
+        raise JobPausedError(
+            f"Job {job['id']} is paused{reason}. Resume it first: "
+            f"ws.resume_batch_job('{job['id']}') or 'Resume batch job'."
+        )
+    if status in ("completed", "cancelled"):
+        raise InvalidTransitionError(
+            f"Job {job['id']} is {status}; it has no more batches. "
+            "Start a new job for the remaining work (create_batch_job)."
+        )
+
+
+def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_seconds: float,
+                now: dt.datetime, limit: int | None = None) -> list[tuple[int, str]]:  # fmt: skip
+    """Up to ``limit`` items: the worker's own open claims first, then new ones in order."""
+    check_workable(job)
+    job_id = job["id"]
+    if job["status"] == "pending":
+        con.execute(q.job_start, [now, now, job_id])
+        _event(con, q, job_id, "started", None, worker, now)
+        job["status"] = "in_progress"
+    release_stale(con, q, job_id, now)
+    size = job["batch_size"] if limit is None else max(0, min(limit, job["batch_size"]))
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    own = [(r[0], r[1]) for r in con.execute(q.items_own_claims, [job_id, worker, size]).fetchall()]
+    if own:
+        con.execute(q.items_renew_own, [lease, job_id, worker])
+    new: list[tuple[int, str]] = []
+    if len(own) < size:
+        new = [
+            (r[0], r[1])
+            for r in con.execute(
+                q.items_claim_new, [worker, lease, now, job_id, job_id, size - len(own)]
+            ).fetchall()
+        ]
+        if new:
+            con.execute(q.job_next_batch_number, [now, job_id])
+    return sorted(own + new)
+
+
+# -- recording ---------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    seq: int
+    item_id: str
+    status: str  # done | failed | skipped
+    error: str | None = None
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class Recorded:
+    status: str
+    processed: int
+    failed: int
+    skipped: int
+    auto_paused: bool
+    completed: bool
+    pause_reason: str | None
+
+
+def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
+                    outcomes: Sequence[Outcome], *, worker: str | None, now: dt.datetime,
+                    lease_seconds: float | None = None,
+                    fatal: str | None = None) -> Recorded:  # fmt: skip
+    """Write results and item outcomes, update counters, apply the failure rule.
+
+    Items that are finished already (reported twice, or by another worker) are
+    left as they are and not counted again.
+    """
+    import pandas as pd
+
+    job_id = job["id"]
+    if job["status"] == "cancelled":
+        raise InvalidTransitionError(f"Job {job_id} is cancelled; its progress can't change.")
+    applied: dict[int, str] = {}
+    if outcomes:
+        frame = pd.DataFrame(
+            {
+                "seq": [o.seq for o in outcomes],
+                "status": [o.status for o in outcomes],
+                "error": pd.Series([o.error for o in outcomes], dtype="object"),
+                "finished_at": [now] * len(outcomes),
+            }
+        )
+        con.register("_outcomes", frame)
+        try:
+            applied = dict(con.execute(q.items_set_outcomes, [job_id]).fetchall())
+        finally:
+            con.unregister("_outcomes")
+    kept = [o for o in outcomes if o.seq in applied]
+    results = [o for o in kept if o.status == "done" and o.result is not None]
+    if results:
+        write_results(con, q, job_type, job_id, results, now)
+    consecutive = job["consecutive_failures"]
+    last_error = None
+    for o in kept:
+        if o.status == "done":
+            consecutive = 0
+        elif o.status == "failed":
+            consecutive += 1
+            last_error = o.error
+    counts = {s: sum(1 for o in kept if o.status == s) for s in ("done", "failed", "skipped")}
+    last_item = kept[-1].item_id if kept else None
+    con.execute(
+        q.job_add_counts,
+        [counts["done"], counts["failed"], counts["skipped"], consecutive, last_error, last_item,
+         now, job_id],
+    )  # fmt: skip
+    for o in kept:
+        if o.status == "failed":
+            _event(con, q, job_id, "item_failed", f"{o.item_id}: {o.error}", worker, now)
+    if worker and lease_seconds:
+        con.execute(q.items_renew_own, [now + dt.timedelta(seconds=lease_seconds), job_id, worker])
+    status = job["status"]
+    reason = None
+    auto = False
+    limit = job["max_consecutive_failures"]
+    if fatal and status != "paused":
+        reason = f"Paused at once: {fatal}"
+        auto = True
+    elif consecutive >= limit and status != "paused":
+        reason = f"Auto-paused after {consecutive} consecutive failures; last error: {last_error}"
+        auto = True
+    if auto:
+        con.execute(q.job_pause, [now, reason, now, job_id])
+        _event(con, q, job_id, "auto_paused", reason, worker, now)
+        status = "paused"
+    completed = False
+    if con.execute(q.items_unfinished, [job_id]).fetchall()[0][0] == 0 and status != "completed":
+        con.execute(q.job_complete, [now, now, job_id])
+        _event(con, q, job_id, "completed", None, worker, now)
+        status, completed, reason = "completed", True, None
+    job.update(status=status, consecutive_failures=consecutive)
+    return Recorded(status, counts["done"], counts["failed"], counts["skipped"], auto, completed,
+                    reason)  # fmt: skip
+
+
+def table_columns(con: Any, q: Any, table: str) -> dict[str, tuple[str, bool]]:
+    """{column: (type, nullable)} of a table."""
+    rows = con.execute(q.table_columns, [table]).fetchall()
+    return {r[0]: (r[1], r[2] == "YES") for r in rows}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, list | tuple | dict | set):
+        return json.dumps(list(v) if isinstance(v, set | tuple) else v, default=str)
+    return v
+
+
+def validate_result(job_type: JobType, result: object, columns: Iterable[str]) -> dict[str, Any]:
+    """A processor's return value as a result row, or a ProcessorError that says why not."""
+    if not isinstance(result, dict):
+        raise ProcessorError(
+            f"The {job_type.name} processor returned {type(result).__name__} {result!r:.80}; "
+            "a result must be a dict of column values."
+        )
+    valid = set(columns) - {job_type.key_column, "job_id"}
+    unknown = sorted(set(result) - valid)
+    if unknown:
+        raise ProcessorError(
+            f"The {job_type.name} processor returned unknown field(s) {', '.join(unknown)}; "
+            f"valid fields of {job_type.result_table}: {', '.join(sorted(valid))}."
+        )
+    return {k: _jsonable(v) for k, v in result.items()}
+
+
+def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
+                  outcomes: Sequence[Outcome], now: dt.datetime) -> None:  # fmt: skip
+    """Upsert result rows into the type's result table (one statement for the batch)."""
+    import pandas as pd
+
+    if job_type.result_table is None:
+        return
+    cols = table_columns(con, q, job_type.result_table)
+    rows = []
+    for o in outcomes:
+        row = dict(o.result or {})
+        key = job_type.key_column
+        row[key] = int(o.item_id) if job_type.item_kind == "county" else o.item_id
+        if "job_id" in cols:
+            row["job_id"] = job_id
+        for name, (typ, nullable) in cols.items():
+            if typ == "TIMESTAMP" and not nullable and row.get(name) is None:
+                row[name] = now
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    names = [c for c in cols if c in frame.columns]
+    select = ", ".join(f"CAST({quote_ident(c)} AS {cols[c][0]}) AS {quote_ident(c)}" for c in names)
+    table = quote_ident(job_type.result_table)
+    has_pk = job_type.key_column in cols and job_type.result_table != "county_research"
+    verb = "INSERT OR REPLACE INTO" if has_pk else "INSERT INTO"
+    con.register("_results", frame[names])
+    try:
+        con.execute(f"{verb} {table} BY NAME SELECT {select} FROM _results")
+    finally:
+        con.unregister("_results")
+
+
+def single_outcome(items_processed: object, items_failed: object,
+                   error_message: object) -> tuple[str, str | None]:  # fmt: skip
+    """The guide's (processed, failed) pair for one item → its status."""
+    pair = (items_processed, items_failed)
+    if pair == (1, 0):
+        return "done", None
+    if pair == (0, 1):
+        return "failed", str(error_message) if error_message is not None else "failed"
+    raise ValidationError(
+        f"update_batch_progress reports one item: items_processed, items_failed must be "
+        f"(1, 0) or (0, 1), got {pair!r}."
+    )
+
+
+# -- transitions ---------------------------------------------------------------
+
+
+def pause(con: Any, q: Any, job: dict[str, Any], reason: str | None, worker: str | None,
+          now: dt.datetime) -> None:  # fmt: skip
+    if job["status"] not in ("pending", "in_progress"):
+        raise InvalidTransitionError(
+            f"Job {job['id']} is {job['status']}; only pending or in-progress jobs can be paused."
+        )
+    con.execute(q.job_pause, [now, reason or "paused by user", now, job["id"]])
+    _event(con, q, job["id"], "paused", reason, worker, now)
+
+
+def resume(con: Any, q: Any, job: dict[str, Any], worker: str | None, now: dt.datetime) -> None:
+    if job["status"] not in ("paused", "in_progress", "pending"):
+        raise InvalidTransitionError(
+            f"Job {job['id']} is {job['status']}; only paused or interrupted jobs can be resumed."
+        )
+    if job["status"] == "pending":
+        return
+    release_stale(con, q, job["id"], now)
+    con.execute(q.job_resume, [now, job["id"]])
+    if job["started_at"] is None:
+        con.execute(q.job_start, [now, now, job["id"]])
+    _event(con, q, job["id"], "resumed", None, worker, now)
+
+
+def complete(con: Any, q: Any, job: dict[str, Any], worker: str | None, now: dt.datetime) -> None:
+    if job["status"] == "completed":
+        return
+    if job["status"] == "cancelled":
+        raise InvalidTransitionError(f"Job {job['id']} is cancelled; it cannot be completed.")
+    left = con.execute(q.items_unfinished, [job["id"]]).fetchall()[0][0]
+    if left:
+        raise InvalidTransitionError(
+            f"Job {job['id']} still has {left} unfinished item(s); finish them, or cancel the job."
+        )
+    con.execute(q.job_complete, [now, now, job["id"]])
+    _event(con, q, job["id"], "completed", None, worker, now)
+
+
+def cancel(con: Any, q: Any, job: dict[str, Any], worker: str | None, now: dt.datetime) -> None:
+    if job["status"] in ("completed", "cancelled"):
+        raise InvalidTransitionError(
+            f"Job {job['id']} is {job['status']}; only active jobs can be cancelled."
+        )
+    con.execute(q.job_cancel, [now, now, job["id"]])
+    _event(con, q, job["id"], "cancelled", None, worker, now)
+
+
+def retry_failed(con: Any, q: Any, job: dict[str, Any], worker: str | None,
+                 now: dt.datetime) -> int:  # fmt: skip
+    if job["status"] == "cancelled":
+        raise InvalidTransitionError(f"Job {job['id']} is cancelled; start a new job instead.")
+    cur = con.execute(q.items_retry_failed, [job["id"]])
+    n = int(cur.fetchall()[0][0])
+    if n:
+        con.execute(q.job_after_retry, [n, now, job["id"]])
+        if job["status"] == "completed":
+            reason = f"{n} failed item(s) queued for retry"
+            con.execute(q.job_reopen_for_retry, [now, reason, now, job["id"]])
+        _event(con, q, job["id"], "retry_failed", f"{n} item(s)", worker, now)
+    return n

@@ -1,0 +1,63 @@
+"""Processors: the real work on one item (or one batch), registered by name.
+
+A processor factory takes the workspace and returns the callable the session
+runner calls. Built-in processors are registered per job type; users add their
+own with :func:`register_processor` or the ``toolkit.processors`` entry-point
+group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from toolkit.exceptions import UnknownChoiceError, ValidationError
+
+if TYPE_CHECKING:
+    from toolkit.workspace import Workspace
+
+Factory = Callable[["Workspace"], Callable[..., Any]]
+
+# name -> "module:factory" (imported on first use) or a factory
+_processors: dict[str, str | Factory] = {}
+_loaded_entry_points = False
+
+
+def register_processor(name: str, factory: str | Factory, *, replace: bool = False) -> None:
+    """Register a processor factory under ``name`` (a job type's name makes it the default)."""
+    if name in _processors and not replace:
+        raise ValidationError(f"Processor {name!r} is registered already (replace=True).")
+    _processors[name] = factory
+
+
+def _load_entry_points() -> None:
+    global _loaded_entry_points
+    if _loaded_entry_points:
+        return
+    _loaded_entry_points = True
+    for ep in entry_points(group="toolkit.processors"):
+        _processors.setdefault(ep.name, ep.value)
+
+
+def processor_names() -> list[str]:
+    _load_entry_points()
+    return sorted(_processors)
+
+
+def has_processor(name: str) -> bool:
+    _load_entry_points()
+    return name in _processors
+
+
+def get_processor(name: str, ws: Workspace) -> Callable[..., Any]:
+    """Build the processor called ``name`` for this workspace."""
+    _load_entry_points()
+    if name not in _processors:
+        raise UnknownChoiceError("processor", name, _processors or ["(none registered)"])
+    factory = _processors[name]
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        factory = getattr(import_module(module), attr)
+    return factory(ws)

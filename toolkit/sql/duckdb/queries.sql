@@ -1,0 +1,428 @@
+-- Every DuckDB statement of the toolkit. Values are always bound (?);
+-- identifiers ({view}, {table}) go through toolkit.store.schema.quote_ident.
+
+-- name: utc_now_macro
+CREATE OR REPLACE MACRO utc_now() AS CAST(get_current_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP);
+
+-- ---------------------------------------------------------------------------
+-- Eligibility: which items are pending for each job type (the pipeline).
+-- Each returns item_id, county_id, county_name, sale_date, sort_key.
+-- An item done in any job of the type counts as worked, even without a result
+-- row (work reported through update_batch_progress from outside the toolkit).
+
+-- name: vw_done_items
+CREATE OR REPLACE VIEW vw_done_items AS
+SELECT j.job_type, i.item_id, i.finished_at
+FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+WHERE i.status = 'done';
+
+-- name: vw_property_sale_dates
+CREATE OR REPLACE VIEW vw_property_sale_dates AS
+SELECT p.id, p.county_id, c.county_name, p.parcel_norm,
+       COALESCE(p.sale_date, (SELECT min(u.sale_date) FROM upcoming_sales u
+                              WHERE u.county_id = p.county_id AND u.sale_date >= current_date)) AS sale_date
+FROM properties p JOIN counties c ON c.id = p.county_id
+WHERE p.auction_status = 'active';
+
+-- name: vw_approved_properties
+CREATE OR REPLACE VIEW vw_approved_properties AS
+SELECT v.property_id
+FROM visual_validations v
+WHERE COALESCE(v.override_verdict, v.verdict) = 'APPROVED';
+
+-- name: eligible_pdf_parsing
+SELECT d.id::VARCHAR AS item_id, d.county_id, c.county_name, d.sale_date,
+       COALESCE(d.path, d.url, '') || d.id::VARCHAR AS sort_key
+FROM documents d JOIN counties c ON c.id = d.county_id
+WHERE d.document_type = 'property_list' AND d.parse_status <> 'parsed'
+  AND d.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'pdf_parsing')
+
+-- name: eligible_county_research
+SELECT c.id::VARCHAR AS item_id, c.id AS county_id, c.county_name,
+       (SELECT min(u.sale_date) FROM upcoming_sales u
+        WHERE u.county_id = c.id AND u.sale_date >= current_date) AS sale_date,
+       c.county_name AS sort_key
+FROM counties c
+WHERE (EXISTS (SELECT 1 FROM properties p WHERE p.county_id = c.id AND p.auction_status = 'active')
+       OR EXISTS (SELECT 1 FROM documents d WHERE d.county_id = c.id))
+  AND NOT EXISTS (SELECT 1 FROM county_research r WHERE r.county_id = c.id AND r.status = 'done'
+                  AND r.researched_at >= utc_now() - INTERVAL 30 DAY)
+  AND c.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'county_research'
+                            AND finished_at >= utc_now() - INTERVAL 30 DAY)
+
+-- name: eligible_regrid_scraping
+SELECT p.id::VARCHAR AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
+FROM vw_property_sale_dates p
+WHERE p.id NOT IN (SELECT property_id FROM regrid_data)
+  AND p.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'regrid_scraping')
+
+-- name: eligible_visual_validation
+SELECT p.id::VARCHAR AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
+FROM vw_property_sale_dates p
+WHERE p.id IN (SELECT property_id FROM regrid_data)
+  AND p.id NOT IN (SELECT property_id FROM visual_validations)
+  AND p.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'visual_validation')
+
+-- name: eligible_property_condition
+SELECT p.id::VARCHAR AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
+FROM vw_property_sale_dates p
+WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
+  AND p.id NOT IN (SELECT property_id FROM condition_assessments)
+  AND p.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'property_condition')
+
+-- name: eligible_environmental_research
+SELECT p.id::VARCHAR AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
+FROM vw_property_sale_dates p
+WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
+  AND p.id NOT IN (SELECT property_id FROM environmental_assessments)
+  AND p.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'environmental_research')
+
+-- name: eligible_title_research
+SELECT p.id::VARCHAR AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
+FROM vw_property_sale_dates p
+WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
+  AND p.id NOT IN (SELECT property_id FROM title_research)
+  AND p.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'title_research')
+
+-- name: eligible_bid_strategy
+SELECT p.id::VARCHAR AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
+FROM vw_property_sale_dates p
+WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
+  AND p.id IN (SELECT property_id FROM condition_assessments)
+  AND p.id IN (SELECT property_id FROM environmental_assessments)
+  AND p.id IN (SELECT property_id FROM title_research)
+  AND p.id NOT IN (SELECT property_id FROM bid_strategies)
+  AND p.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'bid_strategy')
+
+-- ---------------------------------------------------------------------------
+-- Status views and macros (the guide's read-only SQL, runnable in any DuckDB client)
+
+-- name: vw_batch_status
+CREATE OR REPLACE VIEW vw_batch_status AS
+WITH timing AS (
+    SELECT job_id,
+           sum(epoch(ended_at - started_at)) AS session_seconds,
+           sum(items + failed) AS session_items
+    FROM sessions WHERE ended_at IS NOT NULL GROUP BY job_id
+)
+SELECT j.id::VARCHAR AS job_id, j.job_type, c.county_name AS county, j.county_id, j.status, j.strategy,
+       j.batch_size, j.total_items, j.processed_items, j.failed_items, j.skipped_items,
+       j.total_items - j.processed_items - j.failed_items - j.skipped_items AS pending_items,
+       CASE WHEN j.total_items = 0 THEN 100.0
+            ELSE round(100.0 * (j.processed_items + j.failed_items + j.skipped_items) / j.total_items, 1)
+       END AS percent_complete,
+       j.current_batch, j.total_batches, j.consecutive_failures, j.max_consecutive_failures,
+       j.last_item_id, j.last_error, j.pause_reason,
+       j.created_at, j.started_at, j.paused_at, j.completed_at, j.cancelled_at, j.updated_at,
+       CASE WHEN t.session_items > 0
+            THEN round((j.total_items - j.processed_items - j.failed_items - j.skipped_items)
+                       * t.session_seconds / t.session_items, 1)
+       END AS eta_seconds
+FROM batch_jobs j
+LEFT JOIN counties c ON c.id = j.county_id
+LEFT JOIN timing t ON t.job_id = j.id;
+
+-- name: vw_active_batch_jobs
+CREATE OR REPLACE VIEW vw_active_batch_jobs AS
+SELECT * FROM vw_batch_status WHERE status IN ('pending', 'in_progress', 'paused')
+ORDER BY updated_at DESC;
+
+-- name: vw_completed_batch_jobs
+CREATE OR REPLACE VIEW vw_completed_batch_jobs AS
+SELECT * FROM vw_batch_status WHERE status = 'completed' ORDER BY completed_at DESC;
+
+-- name: get_batch_status_macro
+CREATE OR REPLACE MACRO get_batch_status(job) AS TABLE
+SELECT * FROM vw_batch_status WHERE job_id = CAST(job AS VARCHAR);
+
+-- ---------------------------------------------------------------------------
+-- Jobs
+
+-- name: job_get
+SELECT * FROM batch_jobs WHERE id = ?::UUID;
+
+-- name: job_ids_like
+SELECT id::VARCHAR AS id FROM batch_jobs WHERE id::VARCHAR LIKE ? ORDER BY created_at DESC LIMIT 5;
+
+-- name: job_insert
+INSERT INTO batch_jobs (id, job_type, county_id, batch_size, strategy, status, total_items,
+                        total_batches, max_consecutive_failures, created_by, created_at, updated_at)
+VALUES (?::UUID, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?);
+
+-- name: job_set_totals
+UPDATE batch_jobs SET total_items = ?, total_batches = ? WHERE id = ?::UUID;
+
+-- name: jobs_active_same
+SELECT id::VARCHAR AS id, status FROM batch_jobs
+WHERE job_type = ? AND county_id IS NOT DISTINCT FROM ? AND status IN ('pending', 'in_progress', 'paused');
+
+-- name: jobs_active
+SELECT id::VARCHAR AS id, job_type, county_id, status FROM batch_jobs
+WHERE status IN ('pending', 'in_progress', 'paused') ORDER BY updated_at DESC;
+
+-- name: job_resumable
+SELECT id::VARCHAR AS id FROM batch_jobs
+WHERE status IN ('paused', 'in_progress', 'pending') AND (? IS NULL OR job_type = ?)
+ORDER BY CASE status WHEN 'paused' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END, updated_at DESC LIMIT 1;
+
+-- name: job_pausable
+SELECT id::VARCHAR AS id FROM batch_jobs
+WHERE status IN ('in_progress', 'pending') AND (? IS NULL OR job_type = ?)
+ORDER BY CASE status WHEN 'in_progress' THEN 0 ELSE 1 END, updated_at DESC LIMIT 1;
+
+-- name: job_set_status
+UPDATE batch_jobs SET status = ?, updated_at = ? WHERE id = ?::UUID;
+
+-- name: job_start
+UPDATE batch_jobs SET status = 'in_progress', started_at = COALESCE(started_at, ?), updated_at = ?
+WHERE id = ?::UUID;
+
+-- name: job_pause
+UPDATE batch_jobs SET status = 'paused', paused_at = ?, pause_reason = ?, updated_at = ?
+WHERE id = ?::UUID;
+
+-- name: job_resume
+UPDATE batch_jobs SET status = 'in_progress', pause_reason = NULL, consecutive_failures = 0, updated_at = ?
+WHERE id = ?::UUID;
+
+-- name: job_complete
+UPDATE batch_jobs SET status = 'completed', completed_at = ?, pause_reason = NULL, updated_at = ?
+WHERE id = ?::UUID;
+
+-- name: job_cancel
+UPDATE batch_jobs SET status = 'cancelled', cancelled_at = ?, updated_at = ? WHERE id = ?::UUID;
+
+-- name: job_next_batch_number
+UPDATE batch_jobs SET current_batch = current_batch + 1, updated_at = ? WHERE id = ?::UUID;
+
+-- name: job_add_counts
+UPDATE batch_jobs
+SET processed_items = processed_items + ?, failed_items = failed_items + ?, skipped_items = skipped_items + ?,
+    consecutive_failures = ?, last_error = COALESCE(?, last_error), last_item_id = COALESCE(?, last_item_id),
+    updated_at = ?
+WHERE id = ?::UUID;
+
+-- name: event_insert
+INSERT INTO batch_events (job_id, event, detail, worker, occurred_at) VALUES (?::UUID, ?, ?, ?, ?);
+
+-- ---------------------------------------------------------------------------
+-- Items
+
+-- name: items_snapshot_county
+INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
+SELECT ?::UUID, row_number() OVER (ORDER BY county_name, sort_key, item_id) - 1, item_id, county_id
+FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER);
+
+-- name: items_snapshot_round_robin
+INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
+SELECT ?::UUID, row_number() OVER (ORDER BY chunk, county_name, sort_key, item_id) - 1, item_id, county_id
+FROM (SELECT *, (row_number() OVER (PARTITION BY county_id ORDER BY sort_key, item_id) - 1) // ? AS chunk
+      FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER));
+
+-- name: items_snapshot_auction_date
+INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
+SELECT ?::UUID, row_number() OVER (ORDER BY sale_date NULLS LAST, county_name, sort_key, item_id) - 1,
+       item_id, county_id
+FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER);
+
+-- name: items_count
+SELECT count(*) FROM batch_job_items WHERE job_id = ?::UUID;
+
+-- name: items_claimers
+SELECT DISTINCT claimed_by FROM batch_job_items WHERE job_id = ?::UUID AND status = 'claimed';
+
+-- name: items_release_stale
+UPDATE batch_job_items SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
+WHERE job_id = ?::UUID AND status = 'claimed' AND (lease_expires_at < ? OR list_contains(?::VARCHAR[], claimed_by));
+
+-- name: items_release_own
+UPDATE batch_job_items SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
+WHERE job_id = ?::UUID AND status = 'claimed' AND claimed_by = ?;
+
+-- name: items_renew_own
+UPDATE batch_job_items SET lease_expires_at = ?
+WHERE job_id = ?::UUID AND status = 'claimed' AND claimed_by = ?;
+
+-- name: items_own_claims
+SELECT seq, item_id FROM batch_job_items
+WHERE job_id = ?::UUID AND status = 'claimed' AND claimed_by = ? ORDER BY seq LIMIT ?;
+
+-- name: items_claim_new
+UPDATE batch_job_items SET status = 'claimed', claimed_by = ?, lease_expires_at = ?, started_at = ?,
+       attempts = attempts + 1
+WHERE job_id = ?::UUID AND seq IN (
+    SELECT seq FROM batch_job_items WHERE job_id = ?::UUID AND status = 'pending' ORDER BY seq LIMIT ?)
+RETURNING seq, item_id;
+
+-- name: items_get_one
+SELECT seq, status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?;
+
+-- name: items_set_outcomes
+UPDATE batch_job_items AS i
+SET status = o.status, error = o.error, finished_at = o.finished_at,
+    claimed_by = NULL, lease_expires_at = NULL
+FROM _outcomes AS o
+WHERE i.job_id = ?::UUID AND i.seq = o.seq AND i.status IN ('pending', 'claimed')
+RETURNING i.seq, i.status;
+
+-- name: items_unfinished
+SELECT count(*) FROM batch_job_items WHERE job_id = ?::UUID AND status IN ('pending', 'claimed');
+
+-- name: items_counts
+SELECT status, count(*) AS n FROM batch_job_items WHERE job_id = ?::UUID GROUP BY status;
+
+-- name: items_retry_failed
+UPDATE batch_job_items SET status = 'pending', error = NULL, finished_at = NULL
+WHERE job_id = ?::UUID AND status = 'failed';
+
+-- name: items_failures
+SELECT seq, item_id, attempts, error, finished_at FROM batch_job_items
+WHERE job_id = ?::UUID AND status = 'failed' ORDER BY seq;
+
+-- ---------------------------------------------------------------------------
+-- Context handed to people and processors with each batch
+
+-- name: context_property
+SELECT i.item_id, i.seq, p.parcel_id, p.address, p.owner, p.municipality, p.description,
+       c.county_name AS county, c.state, p.county_id, CAST(p.upset_price AS DOUBLE) AS upset_price,
+       p.sale_type, p.sale_date, p.control_number, p.auction_status
+FROM batch_job_items i
+JOIN properties p ON p.id = i.item_id::UUID
+JOIN counties c ON c.id = p.county_id
+WHERE i.job_id = ?::UUID AND list_contains(?::INTEGER[], i.seq)
+ORDER BY i.seq;
+
+-- name: context_parcel
+SELECT i.item_id, i.seq, p.parcel_id, p.address, p.owner AS list_owner, p.municipality, p.description,
+       c.county_name AS county, c.state, p.county_id, CAST(p.upset_price AS DOUBLE) AS upset_price,
+       p.sale_type, p.sale_date, p.control_number, (c.county_name = 'Philadelphia') AS is_philadelphia,
+       r.* EXCLUDE (property_id, job_id, address)
+FROM batch_job_items i
+JOIN properties p ON p.id = i.item_id::UUID
+JOIN counties c ON c.id = p.county_id
+LEFT JOIN regrid_data r ON r.property_id = p.id
+WHERE i.job_id = ?::UUID AND list_contains(?::INTEGER[], i.seq)
+ORDER BY i.seq;
+
+-- name: context_document
+SELECT i.item_id, i.seq, d.path, d.url, d.document_type, d.sha256, d.sale_type, d.sale_date,
+       c.county_name AS county, c.state, d.county_id, d.parse_status
+FROM batch_job_items i
+JOIN documents d ON d.id = i.item_id::UUID
+JOIN counties c ON c.id = d.county_id
+WHERE i.job_id = ?::UUID AND list_contains(?::INTEGER[], i.seq)
+ORDER BY i.seq;
+
+-- name: context_county
+SELECT i.item_id, i.seq, c.county_name AS county, c.state, c.id AS county_id, c.fips,
+       (SELECT count(*) FROM properties p WHERE p.county_id = c.id AND p.auction_status = 'active')
+           AS active_properties,
+       (SELECT max(r.researched_at) FROM county_research r WHERE r.county_id = c.id) AS last_researched_at
+FROM batch_job_items i
+JOIN counties c ON c.id = i.item_id::INTEGER
+WHERE i.job_id = ?::UUID AND list_contains(?::INTEGER[], i.seq)
+ORDER BY i.seq;
+
+-- ---------------------------------------------------------------------------
+-- Sessions
+
+-- name: session_insert
+INSERT INTO sessions (id, job_id, worker, started_at) VALUES (?::UUID, ?::UUID, ?, ?);
+
+-- name: session_end
+UPDATE sessions SET ended_at = ?, items = ?, failed = ?, outcome = ?, message = ?, record_path = COALESCE(?, record_path)
+WHERE id = ?::UUID;
+
+-- ---------------------------------------------------------------------------
+-- Properties
+
+-- name: county_lookup
+SELECT id, county_name FROM counties;
+
+-- name: properties_upsert
+INSERT INTO properties (id, county_id, parcel_id, parcel_norm, control_number, address, municipality,
+                        owner, description, upset_price, sale_type, sale_date, auction_status,
+                        document_id, created_at, updated_at)
+SELECT uuid(), county_id, parcel_id, parcel_norm, control_number, address, municipality, owner,
+       description, upset_price, sale_type, sale_date, COALESCE(auction_status, 'active'),
+       document_id, ts, ts
+FROM _incoming
+ON CONFLICT (county_id, parcel_norm) DO UPDATE SET
+    parcel_id = excluded.parcel_id,
+    control_number = COALESCE(excluded.control_number, properties.control_number),
+    address = COALESCE(excluded.address, properties.address),
+    municipality = COALESCE(excluded.municipality, properties.municipality),
+    owner = COALESCE(excluded.owner, properties.owner),
+    description = COALESCE(excluded.description, properties.description),
+    upset_price = COALESCE(excluded.upset_price, properties.upset_price),
+    sale_type = COALESCE(excluded.sale_type, properties.sale_type),
+    sale_date = COALESCE(excluded.sale_date, properties.sale_date),
+    auction_status = COALESCE(excluded.auction_status, properties.auction_status),
+    document_id = COALESCE(excluded.document_id, properties.document_id),
+    updated_at = excluded.updated_at;
+
+-- name: properties_existing
+SELECT i.county_id, i.parcel_norm FROM _incoming i
+JOIN properties p ON p.county_id = i.county_id AND p.parcel_norm = i.parcel_norm;
+
+-- name: job_after_retry
+UPDATE batch_jobs SET failed_items = failed_items - ?, consecutive_failures = 0, updated_at = ?
+WHERE id = ?::UUID;
+
+-- name: job_reopen_for_retry
+UPDATE batch_jobs SET status = 'paused', completed_at = NULL, paused_at = ?, pause_reason = ?, updated_at = ?
+WHERE id = ?::UUID;
+
+-- name: table_columns
+SELECT column_name, data_type, is_nullable FROM information_schema.columns
+WHERE table_name = ? ORDER BY ordinal_position;
+
+-- ---------------------------------------------------------------------------
+-- Reports
+
+-- name: audit_gaps
+SELECT c.county_name AS county,
+       count(*) AS active_properties,
+       count(*) FILTER (WHERE r.property_id IS NULL) AS missing_parcel_data,
+       count(*) FILTER (WHERE p.address IS NULL OR trim(p.address) = '') AS missing_address,
+       count(*) FILTER (WHERE p.upset_price IS NULL) AS missing_amount,
+       count(*) FILTER (WHERE p.sale_date IS NULL) AS missing_sale_date
+FROM properties p
+JOIN counties c ON c.id = p.county_id
+LEFT JOIN regrid_data r ON r.property_id = p.id
+WHERE p.auction_status = 'active'
+GROUP BY c.county_name ORDER BY c.county_name;
+
+-- name: audit_stages
+SELECT c.county_name AS county,
+       count(*) AS listed,
+       count(*) FILTER (WHERE p.auction_status = 'active') AS active,
+       count(r.property_id) AS parcel_data,
+       count(v.property_id) AS validated,
+       count(*) FILTER (WHERE COALESCE(v.override_verdict, v.verdict) = 'APPROVED') AS approved,
+       count(ca.property_id) AS condition,
+       count(ea.property_id) AS environmental,
+       count(tr.property_id) AS title,
+       count(b.property_id) AS bid_calculated,
+       count(*) FILTER (WHERE b.decision = 'BID') AS bid
+FROM properties p
+JOIN counties c ON c.id = p.county_id
+LEFT JOIN regrid_data r ON r.property_id = p.id
+LEFT JOIN visual_validations v ON v.property_id = p.id
+LEFT JOIN condition_assessments ca ON ca.property_id = p.id
+LEFT JOIN environmental_assessments ea ON ea.property_id = p.id
+LEFT JOIN title_research tr ON tr.property_id = p.id
+LEFT JOIN bid_strategies b ON b.property_id = p.id
+GROUP BY c.county_name ORDER BY c.county_name;
+
+-- name: status_one
+SELECT * FROM get_batch_status(?);
+
+-- name: pending_summary
+SELECT * FROM get_pending_work_summary();
+
+-- name: active_jobs
+SELECT * FROM vw_active_batch_jobs;
+
+-- name: completed_jobs
+SELECT * FROM vw_completed_batch_jobs;

@@ -1,0 +1,258 @@
+"""The embedded default: one DuckDB file, opened briefly and often.
+
+DuckDB lets one process open a file at a time (read-only opens too), so nothing
+here keeps a connection while it waits. ``connect()`` opens, yields and closes;
+on a lock conflict it retries with backoff and, while it waits, leaves a
+*waiter* file beside the database so that a running session (which may keep
+its connection across fast batches) lets go and steps aside for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from toolkit import sql as sqlfiles
+from toolkit.exceptions import LockTimeoutError, SchemaVersionError, StoreError, ToolkitError
+from toolkit.jobs.workers import pid_alive
+
+T = TypeVar("T")
+_LOCK_MSG = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+_ready: set[str] = set()  # databases whose schema this process has checked
+_ready_lock = threading.Lock()
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
+
+
+class DuckDBStore:
+    """A DuckDB workspace file (or ``:memory:``)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str, *, lock_timeout: float | None = None) -> None:
+        self.memory = path in (":memory:", "")
+        self.path = ":memory:" if self.memory else str(Path(path).expanduser().resolve())
+        self.lock_timeout = (
+            lock_timeout
+            if lock_timeout is not None
+            else float(os.environ.get("TOOLKIT_LOCK_TIMEOUT", "30"))
+        )
+        self.q = sqlfiles.queries("duckdb")
+        self._local = threading.local()
+        self._mem: duckdb.DuckDBPyConnection | None = None
+        if self.memory:
+            self._mem = duckdb.connect(":memory:")
+        elif not Path(self.path).parent.is_dir():
+            from toolkit.exceptions import ValidationError
+
+            raise ValidationError(
+                f"Workspace folder {str(Path(self.path).parent)!r} does not exist; "
+                "create it or give another path."
+            )
+        self.waiters_dir = None if self.memory else Path(self.path + ".waiters")
+
+    @property
+    def url(self) -> str:
+        return self.path
+
+    # -- connections ---------------------------------------------------------
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self._mem is not None:
+            return self._mem.cursor()
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.005
+        waiter: Path | None = None
+        try:
+            while True:
+                try:
+                    return duckdb.connect(self.path)
+                except duckdb.IOException as exc:
+                    if not _is_lock_error(exc):
+                        raise StoreError(f"Cannot open workspace {self.path!r}: {exc}") from exc
+                    if waiter is None:
+                        waiter = self._register_waiter()
+                    if time.monotonic() >= deadline:
+                        m = _LOCK_MSG.search(str(exc))
+                        who = f"{m['exe']} (PID {m['pid']})" if m else "another process"
+                        raise LockTimeoutError(
+                            f"Workspace {self.path!r} stayed locked by {who} for "
+                            f"{self.lock_timeout:g} s. A session there holds it; pause it "
+                            "('toolkit pause') or wait, then try again."
+                        ) from exc
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 0.05)
+        finally:
+            if waiter is not None:
+                waiter.unlink(missing_ok=True)
+
+    def _register_waiter(self) -> Path | None:
+        assert self.waiters_dir is not None
+        try:
+            self.waiters_dir.mkdir(exist_ok=True)
+            path = self.waiters_dir / str(os.getpid())
+            path.touch()
+            return path
+        except OSError:
+            return None
+
+    def waiters(self) -> list[int]:
+        """Pids of live processes waiting for this file (stale files are removed)."""
+        if self.waiters_dir is None or not self.waiters_dir.is_dir():
+            return []
+        out = []
+        for f in self.waiters_dir.iterdir():
+            try:
+                pid = int(f.name)
+            except ValueError:
+                continue
+            if pid == os.getpid():
+                continue
+            if pid_alive(pid):
+                out.append(pid)
+            else:
+                f.unlink(missing_ok=True)
+        return out
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one short piece of work (reuses a held one in this thread)."""
+        held = getattr(self._local, "held", None)
+        if held is not None and held.conn is not None:
+            yield held.conn
+            return
+        con = self._open()
+        try:
+            self._ensure_schema(con)
+            yield con
+        finally:
+            con.close()
+
+    def hold(self) -> Holder:
+        """A connection a session may keep across fast batches (see :class:`Holder`)."""
+        return Holder(self)
+
+    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, tx: bool = True) -> T:
+        """Run ``fn(con)`` in one transaction; retry in-process write conflicts briefly."""
+        for attempt in range(50):
+            with self.connect() as con:
+                try:
+                    if tx:
+                        con.execute("BEGIN TRANSACTION")
+                    result = fn(con)
+                    if tx:
+                        con.execute("COMMIT")
+                    return result
+                except BaseException as exc:
+                    if tx:
+                        with contextlib.suppress(duckdb.Error):
+                            con.execute("ROLLBACK")
+                    if isinstance(exc, ToolkitError):
+                        raise
+                    if isinstance(exc, duckdb.Error) and _is_conflict(exc) and attempt < 49:
+                        time.sleep(0.002 * (attempt + 1))
+                        continue
+                    if isinstance(exc, duckdb.Error):
+                        raise StoreError(f"DuckDB error in {self.path!r}: {exc}") from exc
+                    raise
+        raise AssertionError("unreachable")
+
+    def fetch_df(self, query: str, params: Any = None):  # -> pandas.DataFrame
+        def go(con: duckdb.DuckDBPyConnection):
+            return con.execute(query, params).df() if params else con.execute(query).df()
+
+        return self.run(go, tx=False)
+
+    # -- schema --------------------------------------------------------------
+
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        key = self.path if not self.memory else f"mem:{id(self._mem)}"
+        if key in _ready:
+            return
+        with _ready_lock:
+            if key in _ready:
+                return
+            from toolkit.store.schema import ensure_schema
+
+            ensure_schema(con, self.dialect)
+            _ready.add(key)
+
+    def forget_schema_check(self) -> None:
+        """Make the next connection re-check migrations and views (tests, registry changes)."""
+        _ready.discard(self.path if not self.memory else f"mem:{id(self._mem)}")
+
+    def close(self) -> None:
+        if self._mem is not None:
+            self._mem.close()
+            self._mem = None
+
+
+class Holder:
+    """A session's connection: kept across fast work, let go at least every second.
+
+    ``conn`` opens on first use. ``checkpoint()`` is called after each write: it
+    closes the connection when it has been open for ``max_hold`` seconds or when
+    another process is waiting, and then waits (briefly) until the waiters are in.
+    While a Holder is active, ``store.connect()`` in the same thread reuses it.
+    """
+
+    def __init__(self, store: DuckDBStore, max_hold: float = 1.0) -> None:
+        self.store = store
+        self.max_hold = max_hold
+        self.conn: duckdb.DuckDBPyConnection | None = None
+        self.opened_at = 0.0
+        self.reopened = False
+
+    def __enter__(self) -> Holder:
+        self.store._local.held = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        self.store._local.held = None
+
+    def acquire(self) -> duckdb.DuckDBPyConnection:
+        if self.conn is None:
+            self.store._local.held = None
+            con = self.store._open()
+            try:
+                self.store._ensure_schema(con)
+            except BaseException:
+                con.close()
+                raise
+            self.conn = con
+            self.opened_at = time.monotonic()
+            self.reopened = True
+            self.store._local.held = self
+        return self.conn
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def checkpoint(self, *, slow: bool = False) -> None:
+        """Let go if held too long, if the caller is about to be slow, or if others wait."""
+        if self.conn is None or self.store.memory:
+            return
+        waiting = self.store.waiters()
+        if slow or waiting or time.monotonic() - self.opened_at >= self.max_hold:
+            self.release()
+            deadline = time.monotonic() + 2.0
+            while waiting and time.monotonic() < deadline:
+                time.sleep(0.005)
+                waiting = self.store.waiters()
