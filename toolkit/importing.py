@@ -79,12 +79,13 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
     rejected: list[dict[str, Any]] = []
 
     def reject(mask: pd.Series, reason: Callable[[pd.Series], str]) -> None:
+        nonlocal frame
         for idx in frame.index[mask]:
             rejected.append(
                 {"row": int(idx) + 1, "parcel_id": _s(frame.at[idx, "parcel_id"]),
                  "county": _s(frame.at[idx, "county"]), "reason": reason(frame.loc[idx])}
             )  # fmt: skip
-        frame.drop(index=frame.index[mask], inplace=True)
+        frame = frame.loc[~mask]
 
     def blank(col: str) -> pd.Series:
         return frame[col].isna() | (frame[col].astype(str).str.strip() == "")

@@ -262,7 +262,12 @@ def check_workable(job: dict[str, Any]) -> None:
 
 def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_seconds: float,
                 now: dt.datetime, limit: int | None = None) -> list[tuple[int, str]]:  # fmt: skip
-    """Up to ``limit`` items: the worker's own open claims first, then new ones in order."""
+    """Up to ``limit`` items: the worker's own open claims first, then new ones in order.
+
+    A completed job has nothing left to hand out (an empty list).
+    """
+    if job["status"] == "completed":
+        return []
     check_workable(job)
     job_id = job["id"]
     if job["status"] == "pending":

@@ -1,0 +1,379 @@
+"""The workspace: the guide's API over one database.
+
+Every method opens a connection for its own short transaction and lets it go
+before returning, so nothing holds the DuckDB file while a person, a network
+call or a notebook cell is waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit import config
+from toolkit.exceptions import (
+    InvalidTransitionError,
+    JobNotFoundError,
+    ValidationError,
+)
+from toolkit.jobs import engine
+from toolkit.jobs.registry import JobType, get_job_type, job_types
+from toolkit.jobs.workers import current_worker
+from toolkit.store import open_store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from toolkit.jobs.session import SessionSummary
+
+# Pause requests for sessions running in this process, by job id: a session
+# checks its event between items; sessions elsewhere see the status change.
+_pause_events: dict[str, threading.Event] = {}
+_pause_lock = threading.Lock()
+
+
+def _first(rows: list[Any]) -> Any:
+    return rows[0] if rows else None
+
+
+def pause_event(job_id: str) -> threading.Event:
+    with _pause_lock:
+        return _pause_events.setdefault(job_id, threading.Event())
+
+
+class BatchSizeWarning(UserWarning):
+    """A batch size over the guide's limit of 100."""
+
+
+class ActiveJobsWarning(UserWarning):
+    """Other jobs are active while a new one starts."""
+
+
+class Workspace:
+    """A research workspace (DuckDB file, ``:memory:``, or Postgres).
+
+    Examples
+    --------
+    >>> import toolkit
+    >>> ws = toolkit.connect(":memory:")
+    >>> ws.sql("SELECT county_name FROM counties WHERE id = 13").iloc[0, 0]
+    'Blair'
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        lease_seconds: float = 300.0,
+        manual_lease_seconds: float = 3600.0,
+        lock_timeout: float | None = None,
+    ) -> None:
+        self.url = str(url) if url is not None else config.default_db_url()
+        self.store = open_store(self.url)
+        if lock_timeout is not None:
+            self.store.lock_timeout = lock_timeout
+        self.q = self.store.q
+        self.lease_seconds = lease_seconds
+        self.manual_lease_seconds = manual_lease_seconds
+        self.store.run(lambda con: None, tx=False)  # create or migrate now, fail early
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.url!r})"
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers -------------------------------------------------------------
+
+    def _job(self, con: Any, job_id: object) -> dict[str, Any]:
+        return engine.resolve_job(con, self.q, job_id)
+
+    def sql(self, query: str, params: list[Any] | tuple[Any, ...] | None = None) -> pd.DataFrame:
+        """Run any SQL (values bound as ``?``) and return a DataFrame.
+
+        >>> import toolkit
+        >>> toolkit.connect(":memory:").sql("SELECT ? + 1 AS n", [1]).n[0]
+        2
+        """
+        return self.store.fetch_df(query, list(params) if params is not None else None)
+
+    def county_id(self, county: object) -> int | None:
+        """Resolve a county name / id / FIPS (None = all counties)."""
+        return self.store.run(lambda con: engine.resolve_county(con, self.q, county), tx=False)
+
+    # -- the guide's API -----------------------------------------------------
+
+    def create_batch_job(
+        self,
+        job_type: str,
+        county: object = None,
+        batch_size: int | None = None,
+        *,
+        strategy: str = "county",
+        force: bool = False,
+        max_consecutive_failures: int = 10,
+    ) -> str:
+        """Create a job over the items pending for ``job_type`` and return its id.
+
+        The work list is snapshotted now, in a fixed order (``strategy``:
+        ``county`` one county at a time, ``round_robin`` batch-size chunks per
+        county, ``auction_date`` nearest sale first).
+
+        >>> import toolkit
+        >>> ws = toolkit.connect(":memory:")
+        >>> job = ws.create_batch_job("regrid_scraping", "Blair", 50)
+        >>> ws.get_batch_status(job)["status"]
+        'completed'
+        """
+        jt = get_job_type(job_type)
+        size, warns = engine.validate_batch_size(batch_size, jt)
+        strat = engine.normalise_strategy(strategy)
+        if isinstance(max_consecutive_failures, bool) or not isinstance(
+            max_consecutive_failures, int
+        ) or max_consecutive_failures < 1:  # fmt: skip
+            raise ValidationError(
+                f"max_consecutive_failures {max_consecutive_failures!r} must be an integer ≥ 1."
+            )
+        worker = current_worker()
+
+        def go(con: Any) -> engine.Created:
+            county_id = engine.resolve_county(con, self.q, county)
+            return engine.create_job(
+                con, self.q, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
+                force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
+                now=engine.utcnow(),
+            )  # fmt: skip
+
+        created = self.store.run(go)
+        for w in warns:
+            warnings.warn(w, BatchSizeWarning, stacklevel=2)
+        others = [o for o in created.other_active if o["job_id"] != created.job_id]
+        if others:
+            listing = "; ".join(f"{o['job_type']} {o['job_id'][:8]} ({o['status']})" for o in others)
+            warnings.warn(f"Other active jobs: {listing}", ActiveJobsWarning, stacklevel=2)
+        return created.job_id
+
+    def get_next_batch(self, job_id: str) -> pd.DataFrame:
+        """Claim the next batch: this worker's unfinished claims first, then new items.
+
+        Returns a DataFrame with ``item_id`` first and the context a person or
+        processor needs. Raises :class:`~toolkit.exceptions.JobPausedError` on a
+        paused job. An empty frame means nothing is left to hand out.
+        """
+        worker = current_worker()
+
+        def go(con: Any) -> tuple[JobType, list[tuple[int, str]], Any]:
+            job = self._job(con, job_id)
+            jt = get_job_type(job["job_type"])
+            claims = engine.claim_batch(
+                con, self.q, job, worker=worker, lease_seconds=self.manual_lease_seconds,
+                now=engine.utcnow(),
+            )  # fmt: skip
+            frame = self._context(con, jt, job["id"], [s for s, _ in claims])
+            return jt, claims, frame
+
+        return self.store.run(go)[2]
+
+    def _context(self, con: Any, jt: JobType, job_id: str, seqs: list[int]) -> pd.DataFrame:
+        return con.execute(self.q[jt.context_query], [job_id, seqs]).df()
+
+    def update_batch_progress(
+        self,
+        job_id: str,
+        last_item_id: str,
+        items_processed: int,
+        items_failed: int,
+        error_message: str | None = None,
+    ) -> dict[str, Any]:
+        """Record one item's outcome, as in the guide, and commit at once.
+
+        ``(1, 0)`` marks ``last_item_id`` done, ``(0, 1)`` failed with
+        ``error_message``. Ten consecutive failures pause the job. Returns the
+        job's status afterwards.
+        """
+        status, error = engine.single_outcome(items_processed, items_failed, error_message)
+        worker = current_worker()
+
+        def go(con: Any) -> dict[str, Any]:
+            job = self._job(con, job_id)
+            row = _first(con.execute(self.q.items_get_one, [job["id"], str(last_item_id)]).fetchall())
+            if row is None:
+                raise ValidationError(
+                    f"Item {last_item_id!r} is not part of job {job['id']}; "
+                    "use the item_id values get_next_batch returned."
+                )
+            if row[1] in ("done", "failed", "skipped"):
+                raise InvalidTransitionError(
+                    f"Item {last_item_id!r} of job {job['id']} is {row[1]} already; "
+                    "to redo failed items use retry_failed_items()."
+                )
+            jt = get_job_type(job["job_type"])
+            rec = engine.record_outcomes(
+                con, self.q, job, jt, [engine.Outcome(row[0], str(last_item_id), status, error)],
+                worker=worker, now=engine.utcnow(),
+            )  # fmt: skip
+            return self._status(con, job) | {"auto_paused": rec.auto_paused}
+
+        return self.store.run(go)
+
+    def pause_batch_job(self, job_id: str | None = None, reason: str | None = None) -> str:
+        """Pause a job (default: the most recently active running one); returns its id.
+
+        A session running anywhere stops at its next item.
+        """
+        worker = current_worker()
+
+        def go(con: Any) -> str:
+            if job_id is None:
+                row = _first(con.execute(self.q.job_pausable, [None, None]).fetchall())
+                if row is None:
+                    raise JobNotFoundError("No running or pending batch job to pause.")
+                job = self._job(con, row[0])
+            else:
+                job = self._job(con, job_id)
+            engine.pause(con, self.q, job, reason, worker, engine.utcnow())
+            return job["id"]
+
+        jid = self.store.run(go)
+        pause_event(jid).set()
+        return jid
+
+    def resume_batch_job(self, job_id: str | None = None, *, job_type: str | None = None) -> str:
+        """Resume a paused or interrupted job (default: the most recent one); returns its id."""
+        jt = get_job_type(job_type).name if job_type else None
+        worker = current_worker()
+
+        def go(con: Any) -> str:
+            if job_id is None:
+                row = _first(con.execute(self.q.job_resumable, [jt, jt]).fetchall())
+                if row is None:
+                    kind = f"{jt} " if jt else ""
+                    raise JobNotFoundError(
+                        f"No paused or interrupted {kind}batch job to resume; "
+                        "start one with create_batch_job()."
+                    )
+                job = self._job(con, row[0])
+            else:
+                job = self._job(con, job_id)
+            engine.resume(con, self.q, job, worker, engine.utcnow())
+            return job["id"]
+
+        jid = self.store.run(go)
+        pause_event(jid).clear()
+        return jid
+
+    def complete_batch_job(self, job_id: str) -> str:
+        """Mark a job completed (every item must be finished)."""
+        return self._transition(job_id, engine.complete)
+
+    def cancel_batch_job(self, job_id: str) -> str:
+        """Cancel an active job; its items stay for the record."""
+        jid = self._transition(job_id, engine.cancel)
+        pause_event(jid).set()
+        return jid
+
+    def _transition(self, job_id: str, fn: Callable[..., None]) -> str:
+        worker = current_worker()
+
+        def go(con: Any) -> str:
+            job = self._job(con, job_id)
+            fn(con, self.q, job, worker, engine.utcnow())
+            return job["id"]
+
+        return self.store.run(go)
+
+    def retry_failed_items(self, job_id: str) -> int:
+        """Put a job's failed items back to pending; returns how many."""
+        worker = current_worker()
+
+        def go(con: Any) -> int:
+            job = self._job(con, job_id)
+            return engine.retry_failed(con, self.q, job, worker, engine.utcnow())
+
+        return self.store.run(go)
+
+    def get_batch_status(self, job_id: str) -> dict[str, Any]:
+        """The guide's status: counts, batches, failures, timestamps and an ETA."""
+        return self.store.run(lambda con: self._status(con, self._job(con, job_id)), tx=False)
+
+    def _status(self, con: Any, job: dict[str, Any]) -> dict[str, Any]:
+        cur = con.execute(self.q.status_one, [job["id"]])
+        out = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
+        types = job_types()
+        out["noun"] = types[job["job_type"]].noun if job["job_type"] in types else "items"
+        return out
+
+    def get_pending_work_summary(self) -> pd.DataFrame:
+        """One row per job type with pending work: job_type, pending, batch_size, batches, sessions."""
+        return self.sql(self.q.pending_summary)
+
+    def active_jobs(self) -> pd.DataFrame:
+        return self.sql(self.q.active_jobs)
+
+    def completed_jobs(self) -> pd.DataFrame:
+        return self.sql(self.q.completed_jobs)
+
+    def failed_items(self, job_id: str) -> pd.DataFrame:
+        """The job's failed items with their errors."""
+
+        def go(con: Any) -> pd.DataFrame:
+            job = self._job(con, job_id)
+            return con.execute(self.q.items_failures, [job["id"]]).df()
+
+        return self.store.run(go, tx=False)
+
+    # -- data in ---------------------------------------------------------------
+
+    def import_properties(self, data: pd.DataFrame | str | Path, county: object = None) -> dict[str, Any]:
+        """Upsert properties from a DataFrame or CSV path; returns imported/updated/rejected.
+
+        Rows need a parcel id and a county (a ``county`` column or the argument);
+        rows without one are rejected with a reason, the rest imported.
+        """
+        from toolkit.importing import import_properties
+
+        return import_properties(self, data, county)
+
+    def run_data_audit(self) -> dict[str, pd.DataFrame]:
+        """The guide's "Run data audit": gaps in the data and counts per pipeline stage."""
+        from toolkit.reports import data_audit
+
+        return data_audit(self)
+
+    # -- sessions --------------------------------------------------------------
+
+    def run_session(
+        self,
+        job_id: str,
+        processor: Callable[..., Any] | str | None = None,
+        *,
+        max_batches: int | None = None,
+        max_items: int | None = None,
+        max_seconds: float | None = None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> SessionSummary:
+        """Work a job through a processor for one session, then pause at the budget.
+
+        See :func:`toolkit.jobs.session.run_session`.
+        """
+        from toolkit.jobs.session import run_session
+
+        return run_session(
+            self, job_id, processor, max_batches=max_batches, max_items=max_items,
+            max_seconds=max_seconds, on_progress=on_progress, stop=stop,
+        )  # fmt: skip
+
+
+def utc_today() -> dt.date:
+    return engine.utcnow().date()
