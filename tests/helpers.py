@@ -25,10 +25,18 @@ def load_sample(ws) -> None:
     )
 
 
+def parcel(item: dict) -> dict:
+    """A tiny real processor: a regrid_data row from the item's own context."""
+    return {"source": "test", "parcelnumb": item["parcel_id"]}
+
+
+_PRELUDE = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+
+
 def run_py(code: str, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run Python code in a fresh interpreter (a second process on the same file)."""
     proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [sys.executable, "-c", _PRELUDE + textwrap.dedent(code), *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT,
     )  # fmt: skip
     if check and proc.returncode != 0:
@@ -38,6 +46,6 @@ def run_py(code: str, *args: str, timeout: float = 120, check: bool = True) -> s
 
 def popen_py(code: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [sys.executable, "-c", _PRELUDE + textwrap.dedent(code), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip

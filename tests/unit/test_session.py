@@ -1,0 +1,225 @@
+"""run_session: results and statuses together, budgets, pauses, bad processors."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from toolkit.exceptions import (
+    FatalSourceError,
+    ItemSkipped,
+    JobPausedError,
+    ProcessorError,
+    UnknownChoiceError,
+    ValidationError,
+)
+
+
+def parcel(item: dict) -> dict:
+    return {"source": "test", "parcelnumb": item["parcel_id"], "city": item["county"]}
+
+
+def counts(ws, job):
+    rows = ws.sql(
+        "SELECT status, count(*) AS n FROM batch_job_items WHERE job_id = ?::UUID GROUP BY status", [job]
+    )
+    return dict(zip(rows.status, rows.n, strict=True))
+
+
+def test_session_writes_results_and_pauses_at_budget(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+    summary = sample_ws.run_session(job, parcel)
+    assert summary.message == "Paused at 150/235 properties (64%)"
+    assert summary.outcome == "budget" and summary.status == "paused"
+    assert "Resume with: 'Resume batch job'" in summary.resume_hint
+    assert summary.processed == 150
+    # each done item has exactly its result row
+    done = sample_ws.sql(
+        "SELECT count(*) AS n FROM batch_job_items i JOIN regrid_data r ON r.property_id = i.item_id::UUID "
+        "WHERE i.job_id = ?::UUID AND i.status = 'done' AND r.job_id = ?::UUID",
+        [job, job],
+    ).n[0]
+    assert done == 150
+    assert counts(sample_ws, job) == {"done": 150, "pending": 85}
+    st = sample_ws.get_batch_status(job)
+    assert st["current_batch"] == 3 and st["pause_reason"] == "session budget reached"
+    assert st["eta_seconds"] is not None
+    sample_ws.resume_batch_job()
+    second = sample_ws.run_session(job, parcel)
+    assert second.message == "Completed 235/235 properties (100%)" and second.processed == 85
+    assert sample_ws.sql("SELECT count(*) AS n FROM regrid_data").n[0] == 235 + 17
+
+
+def test_budget_by_batches_items_seconds(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 20)
+    assert sample_ws.run_session(job, parcel, max_batches=2).processed == 40
+    sample_ws.resume_batch_job(job)
+    assert sample_ws.run_session(job, parcel, max_items=7).processed == 7
+    sample_ws.resume_batch_job(job)
+
+    def slow(item):
+        time.sleep(0.02)
+        return parcel(item)
+
+    s = sample_ws.run_session(job, slow, max_seconds=0.3)
+    assert 1 <= s.processed < 40 and s.status == "paused"
+
+
+def test_failed_items_logged_and_batch_goes_on(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+
+    def flaky(item):
+        if int(item["seq"]) % 3 == 0:
+            raise LookupError(f"Property not found in Regrid: {item['parcel_id']}")
+        return parcel(item)
+
+    s = sample_ws.run_session(job, flaky, max_batches=1)
+    assert (s.processed, s.failed) == (33, 17)
+    assert s.failures[0]["error"].startswith("LookupError: Property not found in Regrid")
+    assert counts(sample_ws, job) == {"done": 33, "failed": 17, "pending": 185}
+
+
+def test_ten_consecutive_failures_auto_pause(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+
+    def broken(item):
+        raise ConnectionError("Regrid is down")
+
+    s = sample_ws.run_session(job, broken)
+    assert s.outcome == "auto_paused" and s.status == "paused" and s.failed == 10
+    assert "10 consecutive failures" in s.pause_reason and "Regrid is down" in s.message
+    assert counts(sample_ws, job) == {"failed": 10, "pending": 225}  # claims released
+    with pytest.raises(JobPausedError):
+        sample_ws.run_session(job, parcel)
+
+
+def test_fatal_source_error_pauses_at_once(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+    calls = []
+
+    def rejected(item):
+        calls.append(item["item_id"])
+        if len(calls) == 4:
+            raise FatalSourceError("Regrid rejected the token — set REGRID_TOKEN and resume")
+        return parcel(item)
+
+    s = sample_ws.run_session(job, rejected)
+    assert s.outcome == "auto_paused" and s.processed == 3
+    assert "Regrid rejected the token" in s.pause_reason
+    assert counts(sample_ws, job) == {"done": 3, "pending": 232}
+    sample_ws.resume_batch_job(job)
+    s2 = sample_ws.run_session(job, parcel, max_items=1)
+    assert s2.processed == 1
+    assert sample_ws.sql("SELECT item_id FROM batch_job_items WHERE seq = 3 AND job_id = ?::UUID", [job]).item_id[0] == calls[3]
+    assert counts(sample_ws, job)["done"] == 4
+
+
+def test_skipped_is_not_a_failure(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Somerset", 50)
+
+    def needs_research(item):
+        raise ItemSkipped("needs research")
+
+    s = sample_ws.run_session(job, needs_research, max_batches=1)
+    assert (s.skipped, s.failed) == (50, 0)
+    st = sample_ws.get_batch_status(job)
+    assert st["consecutive_failures"] == 0 and st["skipped_items"] == 50
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda item: "ok", "returned str 'ok'; a result must be a dict"),
+        (lambda item: {"bogus_field": 1}, r"unknown field\(s\) bogus_field; valid fields of regrid_data"),
+        (lambda item: None, "returned NoneType"),
+    ],
+)
+def test_processor_returning_a_non_result(sample_ws, bad, match):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+    with pytest.raises(ProcessorError, match=match):
+        sample_ws.run_session(job, bad)
+    assert counts(sample_ws, job) == {"pending": 235}
+    assert sample_ws.sql("SELECT count(*) AS n FROM regrid_data").n[0] == 17
+    st = sample_ws.get_batch_status(job)
+    assert st["processed_items"] == 0 and st["failed_items"] == 0
+
+
+def test_processor_error_keeps_earlier_good_work(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+
+    def half(item):
+        return parcel(item) if int(item["seq"]) < 5 else 42
+
+    with pytest.raises(ProcessorError):
+        sample_ws.run_session(job, half)
+    assert counts(sample_ws, job) == {"done": 5, "pending": 230}
+
+
+def test_bad_session_arguments(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+    with pytest.raises(ValidationError, match="max_batches 0"):
+        sample_ws.run_session(job, parcel, max_batches=0)
+    with pytest.raises(ValidationError, match="max_seconds -1"):
+        sample_ws.run_session(job, parcel, max_seconds=-1)
+    with pytest.raises(UnknownChoiceError, match="processor 'nope'"):
+        sample_ws.run_session(job, "nope")
+    with pytest.raises(ValidationError, match="neither callable"):
+        sample_ws.run_session(job, 42)
+    assert counts(sample_ws, job) == {"pending": 235}
+
+
+def test_batch_processor(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+
+    def vectorised(frame):
+        return [{"source": "batch", "parcelnumb": p} for p in frame.parcel_id]
+
+    vectorised.batch = True
+    s = sample_ws.run_session(job, vectorised, max_batches=2)
+    assert s.processed == 100
+    assert sample_ws.sql("SELECT count(*) AS n FROM regrid_data WHERE source = 'batch'").n[0] == 100
+
+    def wrong_length(frame):
+        return [{}]
+
+    wrong_length.batch = True
+    sample_ws.resume_batch_job(job)
+    with pytest.raises(ProcessorError, match="one result per item"):
+        sample_ws.run_session(job, wrong_length)
+
+
+def test_pause_from_another_thread_stops_at_next_item(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+    started = threading.Event()
+
+    def slow(item):
+        started.set()
+        time.sleep(0.01)
+        return parcel(item)
+
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("s", sample_ws.run_session(job, slow)))
+    t.start()
+    started.wait(5)
+    time.sleep(0.2)
+    sample_ws.pause_batch_job(job)
+    t.join(10)
+    s = result["s"]
+    assert s.outcome == "paused" and s.status == "paused"
+    assert 1 <= s.processed < 150
+    assert counts(sample_ws, job) == {"done": s.processed, "pending": 235 - s.processed}
+
+
+def test_progress_callback(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+    seen = []
+    sample_ws.run_session(job, parcel, max_batches=1, on_progress=seen.append)
+    assert seen[-1]["session_processed"] == 50 and seen[-1]["session_batches"] == 1
+
+
+def test_session_on_completed_job(sample_ws):
+    job = sample_ws.create_batch_job("visual_validation", "Somerset")
+    s = sample_ws.run_session(job, parcel)
+    assert s.status == "completed" and s.processed == 0
