@@ -261,7 +261,8 @@ def check_workable(job: dict[str, Any]) -> None:
 
 
 def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_seconds: float,
-                now: dt.datetime, limit: int | None = None) -> list[tuple[int, str]]:  # fmt: skip
+                now: dt.datetime, limit: int | None = None, release: bool = True,
+                own_first: bool = True) -> list[tuple[int, str]]:  # fmt: skip
     """Up to ``limit`` items: the worker's own open claims first, then new ones in order.
 
     A completed job has nothing left to hand out (an empty list).
@@ -274,10 +275,13 @@ def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_sec
         con.execute(q.job_start, [now, now, job_id])
         _event(con, q, job_id, "started", None, worker, now)
         job["status"] = "in_progress"
-    release_stale(con, q, job_id, now)
+    if release:
+        release_stale(con, q, job_id, now)
     size = job["batch_size"] if limit is None else max(0, min(limit, job["batch_size"]))
     lease = now + dt.timedelta(seconds=lease_seconds)
-    own = [(r[0], r[1]) for r in con.execute(q.items_own_claims, [job_id, worker, size]).fetchall()]
+    own: list[tuple[int, str]] = []
+    if own_first:
+        own = [(r[0], r[1]) for r in con.execute(q.items_own_claims, [job_id, worker, size]).fetchall()]
     if own:
         con.execute(q.items_renew_own, [lease, job_id, worker])
     new: list[tuple[int, str]] = []
@@ -318,18 +322,18 @@ class Recorded:
 
 def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
                     outcomes: Sequence[Outcome], *, worker: str | None, now: dt.datetime,
-                    lease_seconds: float | None = None,
-                    fatal: str | None = None) -> Recorded:  # fmt: skip
+                    renew_lease_seconds: float | None = None, fatal: str | None = None,
+                    new_batches: int = 0) -> Recorded:  # fmt: skip
     """Write results and item outcomes, update counters, apply the failure rule.
 
     Items that are finished already (reported twice, or by another worker) are
-    left as they are and not counted again.
+    left as they are and not counted again. The job's status, counters and
+    consecutive-failure count are read back from the database in the same
+    statement, so a stale ``job`` dict cannot mislead the rules.
     """
     import pandas as pd
 
     job_id = job["id"]
-    if job["status"] == "cancelled":
-        raise InvalidTransitionError(f"Job {job_id} is cancelled; its progress can't change.")
     applied: dict[int, str] = {}
     if outcomes:
         frame = pd.DataFrame(
@@ -349,42 +353,43 @@ def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
     results = [o for o in kept if o.status == "done" and o.result is not None]
     if results:
         write_results(con, q, job_type, job_id, results, now)
-    consecutive = job["consecutive_failures"]
+    any_done = any(o.status == "done" for o in kept)
+    trailing = 0
     last_error = None
     for o in kept:
         if o.status == "done":
-            consecutive = 0
+            trailing = 0
         elif o.status == "failed":
-            consecutive += 1
+            trailing += 1
             last_error = o.error
     counts = {s: sum(1 for o in kept if o.status == s) for s in ("done", "failed", "skipped")}
     last_item = kept[-1].item_id if kept else None
-    con.execute(
+    status, consecutive, limit, total, finished = con.execute(
         q.job_add_counts,
-        [counts["done"], counts["failed"], counts["skipped"], consecutive, last_error, last_item,
-         now, job_id],
-    )  # fmt: skip
+        [counts["done"], counts["failed"], counts["skipped"], any_done, trailing, counts["failed"],
+         last_error, last_item, new_batches, now, job_id],
+    ).fetchall()[0]  # fmt: skip
+    if status == "cancelled" and kept:
+        raise InvalidTransitionError(f"Job {job_id} is cancelled; its progress can't change.")
     for o in kept:
         if o.status == "failed":
             _event(con, q, job_id, "item_failed", f"{o.item_id}: {o.error}", worker, now)
-    if worker and lease_seconds:
-        con.execute(q.items_renew_own, [now + dt.timedelta(seconds=lease_seconds), job_id, worker])
-    status = job["status"]
+    if worker and renew_lease_seconds:
+        con.execute(q.items_renew_own, [now + dt.timedelta(seconds=renew_lease_seconds), job_id, worker])
     reason = None
     auto = False
-    limit = job["max_consecutive_failures"]
-    if fatal and status != "paused":
-        reason = f"Paused at once: {fatal}"
-        auto = True
-    elif consecutive >= limit and status != "paused":
-        reason = f"Auto-paused after {consecutive} consecutive failures; last error: {last_error}"
-        auto = True
+    if status in ("pending", "in_progress"):
+        if fatal:
+            reason, auto = f"Paused at once: {fatal}", True
+        elif consecutive >= limit:
+            reason = f"Auto-paused after {consecutive} consecutive failures; last error: {last_error}"
+            auto = True
     if auto:
         con.execute(q.job_pause, [now, reason, now, job_id])
         _event(con, q, job_id, "auto_paused", reason, worker, now)
         status = "paused"
     completed = False
-    if con.execute(q.items_unfinished, [job_id]).fetchall()[0][0] == 0 and status != "completed":
+    if finished >= total and status not in ("completed", "cancelled"):
         con.execute(q.job_complete, [now, now, job_id])
         _event(con, q, job_id, "completed", None, worker, now)
         status, completed, reason = "completed", True, None
@@ -393,10 +398,18 @@ def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
                     reason)  # fmt: skip
 
 
+_columns: dict[tuple[str, str], dict[str, tuple[str, bool]]] = {}
+
+
 def table_columns(con: Any, q: Any, table: str) -> dict[str, tuple[str, bool]]:
-    """{column: (type, nullable)} of a table."""
-    rows = con.execute(q.table_columns, [table]).fetchall()
-    return {r[0]: (r[1], r[2] == "YES") for r in rows}
+    """{column: (type, nullable)} of a table (cached per dialect; migrations add, never drop)."""
+    key = (q.dialect, table)
+    if key not in _columns:
+        rows = con.execute(q.table_columns, [table]).fetchall()
+        if not rows:
+            return {}
+        _columns[key] = {r[0]: (r[1], r[2] == "YES") for r in rows}
+    return _columns[key]
 
 
 def _jsonable(v: Any) -> Any:

@@ -137,170 +137,219 @@ def run_session(
 
     from toolkit.workspace import pause_event
 
-    store, q = ws.store, ws.q
-    worker = current_worker()
-    started = time.monotonic()
-    job = store.run(lambda con: engine.resolve_job(con, q, job_id), tx=False)
-    jt = get_job_type(job["job_type"])
-    proc = _resolve_processor(ws, jt, processor)
-    batch_mode = _is_batch(proc)
-    if max_batches is None and max_items is None and max_seconds is None:
-        max_items = jt.per_session
-    event = pause_event(job["id"])
-    event.clear()
-    session_id = str(uuid.uuid4())
-    done = failed = skipped = batches = 0
-    failures: list[dict[str, str]] = []
-    outcome = "stopped"
-    pause_reason: str | None = None
-    slow = False
+    runner = _Runner(ws, job_id, processor, stop)
+    return runner.run(max_batches, max_items, max_seconds, on_progress)
 
-    def start(con: Any) -> dict[str, Any]:
-        j = engine.resolve_job(con, q, job["id"])
-        if j["status"] in ("completed", "cancelled"):
+
+class _Runner:
+    """One session's state; ``run`` is the loop."""
+
+    RELEASE_EVERY = 10.0  # seconds between sweeps for dead workers' claims
+
+    def __init__(self, ws: Workspace, job_id: str, processor: Any,
+                 stop: threading.Event | None) -> None:  # fmt: skip
+        from toolkit.workspace import pause_event
+
+        self.ws, self.q, self.store = ws, ws.q, ws.store
+        self.worker = current_worker()
+        self.started = time.monotonic()
+        self.job = self.store.run(lambda con: engine.resolve_job(con, self.q, job_id), tx=False)
+        self.jt = get_job_type(self.job["job_type"])
+        self.proc = _resolve_processor(ws, self.jt, processor)
+        self.batch_mode = _is_batch(self.proc)
+        self.columns = _result_columns(ws, self.jt)
+        self.event = pause_event(self.job["id"])
+        self.event.clear()
+        self.stop = stop
+        self.session_id = str(uuid.uuid4())
+        self.done = self.failed = self.skipped = self.batches = 0
+        self.failures: list[dict[str, str]] = []
+        self.slow = False
+        self.last_release = 0.0
+        self.last_renew = time.monotonic()
+
+    def stop_requested(self) -> bool:
+        return self.event.is_set() or (self.stop is not None and self.stop.is_set())
+
+    def run(self, max_batches: int | None, max_items: int | None, max_seconds: float | None,
+            on_progress: Callable[[dict[str, Any]], None] | None) -> SessionSummary:  # fmt: skip
+        if max_batches is None and max_items is None and max_seconds is None:
+            max_items = self.jt.per_session
+        q, job, jt = self.q, self.job, self.jt
+
+        def start(con: Any) -> dict[str, Any]:
+            j = engine.resolve_job(con, q, job["id"])
+            if j["status"] in ("completed", "cancelled"):
+                return j
+            engine.check_workable(j)
+            con.execute(q.session_insert, [self.session_id, j["id"], self.worker, engine.utcnow()])
             return j
-        engine.check_workable(j)
-        con.execute(q.session_insert, [session_id, j["id"], worker, engine.utcnow()])
-        return j
 
-    with store.hold() as holder:
-        holder.acquire()
-        job = store.run(start)
-        if job["status"] in ("completed", "cancelled"):
-            if job["status"] == "cancelled":
-                raise InvalidTransitionError(f"Job {job['id']} is cancelled; start a new job.")
-            return _summary(ws, job, jt, "completed", 0, 0, 0, [], started, session_id)
-        try:
-            while True:
-                if max_batches is not None and batches >= max_batches:
-                    outcome = "budget"
-                    break
-                if max_items is not None and done + failed + skipped >= max_items:
-                    outcome = "budget"
-                    break
-                if max_seconds is not None and time.monotonic() - started >= max_seconds:
-                    outcome = "budget"
-                    break
-                if event.is_set() or (stop is not None and stop.is_set()):
-                    outcome = "paused"
-                    break
-                holder.acquire()
-                limit = None if max_items is None else max_items - (done + failed + skipped)
-
-                def claim(con: Any, limit: int | None = limit) -> tuple[str, list[tuple[int, str]], Any]:
-                    j = engine.resolve_job(con, q, job["id"])
-                    if j["status"] != "in_progress" and j["status"] != "pending":
-                        return j["status"], [], None
-                    claims = engine.claim_batch(
-                        con, q, j, worker=worker, lease_seconds=ws.lease_seconds,
-                        now=engine.utcnow(), limit=limit,
-                    )  # fmt: skip
-                    ctx = ws._context(con, jt, j["id"], [s for s, _ in claims]) if claims else None
-                    return j["status"], claims, ctx
-
-                status, claims, ctx = store.run(claim)
-                if status == "paused":
-                    outcome = "paused"
-                    break
-                if status in ("completed", "cancelled"):
-                    outcome = "completed" if status == "completed" else "stopped"
-                    break
-                if not claims:
-                    outcome = "no_work"
-                    break
-                batches += 1
-                if slow:
-                    holder.release()
-                buffer: list[engine.Outcome] = []
-                last_cp = time.monotonic()
-                consecutive = job.get("consecutive_failures", 0)
-                fatal: str | None = None
-                stop_now = False
-                records = ctx.to_dict("records")
-                batch_results: list[Any] | None = None
-                if batch_mode:
-                    batch_results = _call_batch(proc, ctx, jt)
-                for i, item in enumerate(records):
-                    if not batch_mode and (event.is_set() or (stop is not None and stop.is_set())):
-                        stop_now = True
-                        outcome = "paused"
+        outcome = "stopped"
+        pause_reason: str | None = None
+        with self.store.hold() as holder:
+            self.holder = holder
+            holder.acquire()
+            j = self.store.run(start)
+            if j["status"] == "cancelled":
+                raise InvalidTransitionError(f"Job {j['id']} is cancelled; start a new job.")
+            if j["status"] == "completed":
+                return _summary(self.ws, j, jt, "completed", 0, 0, 0, [], self.started, self.session_id)
+            buffer: list[engine.Outcome] = []
+            fatal: str | None = None
+            try:
+                while True:
+                    used = self.done + self.failed + self.skipped
+                    over = (
+                        (max_batches is not None and self.batches >= max_batches)
+                        or (max_items is not None and used >= max_items)
+                        or (max_seconds is not None and time.monotonic() - self.started >= max_seconds)
+                    )
+                    want_next = not over and not self.stop_requested() and fatal is None
+                    limit = None if max_items is None else max_items - used
+                    holder.acquire()
+                    rec, status, claims, ctx = self.store.run(
+                        lambda con, b=buffer, w=want_next, lim=limit, f=fatal: self._cycle(con, b, w, lim, f)
+                    )
+                    buffer, fatal = [], None
+                    _report(on_progress, job, jt, self.done, self.failed, self.skipped, self.batches)
+                    if rec is not None and rec.auto_paused:
+                        outcome, pause_reason = "auto_paused", rec.pause_reason
                         break
-                    t0 = time.monotonic()
-                    seq, item_id = int(item["seq"]), str(item["item_id"])
-                    try:
-                        if batch_results is not None:
-                            res = batch_results[i]
-                            if isinstance(res, BaseException):
-                                raise res
+                    if status == "completed":
+                        outcome = "completed"
+                        break
+                    if status in ("paused", "cancelled"):
+                        outcome = "paused" if status == "paused" else "stopped"
+                        break
+                    if not want_next:
+                        outcome = "budget" if over else "paused"
+                        break
+                    if not claims:
+                        outcome = "no_work"
+                        break
+                    self.batches += 1
+                    holder.checkpoint(slow=self.slow)
+                    buffer, fatal, stop_now = self._work(ctx, on_progress)
+                    if stop_now and not buffer and fatal is None:
+                        outcome = "paused" if self.stop_requested() else outcome
+                    if stop_now:
+                        # write what we have; the next cycle claims nothing
+                        rec, status, _, _ = self.store.run(
+                            lambda con, b=buffer, f=fatal: self._cycle(con, b, False, None, f)
+                        )
+                        buffer, fatal = [], None
+                        if rec is not None and rec.auto_paused:
+                            outcome, pause_reason = "auto_paused", rec.pause_reason
+                        elif status == "completed":
+                            outcome = "completed"
                         else:
-                            res = proc(item)
-                        row = engine.validate_result(jt, res, _result_columns(ws, jt))
-                        buffer.append(engine.Outcome(seq, item_id, "done", None, row))
-                        done += 1
-                        consecutive = 0
-                    except ProcessorError:
-                        _checkpoint(ws, job, jt, buffer, worker)
-                        raise
-                    except ItemSkipped as exc:
-                        buffer.append(engine.Outcome(seq, item_id, "skipped", str(exc) or "skipped"))
-                        skipped += 1
-                    except FatalSourceError as exc:
-                        fatal = str(exc)
-                        _checkpoint(ws, job, jt, buffer, worker, fatal=fatal)
-                        buffer = []
-                        pause_reason = fatal
-                        outcome = "auto_paused"
-                        stop_now = True
+                            outcome = "paused"
                         break
-                    except Exception as exc:  # any item failure is logged; the batch goes on
-                        msg = _error_text(exc)
-                        buffer.append(engine.Outcome(seq, item_id, "failed", msg))
-                        failures.append({"item_id": item_id, "error": msg})
-                        failed += 1
-                        consecutive += 1
-                    if time.monotonic() - t0 > SLOW_ITEM_SECONDS and not slow:
-                        slow = True
-                        holder.release()
-                    if consecutive >= job["max_consecutive_failures"]:
-                        rec = _checkpoint(ws, job, jt, buffer, worker)
-                        buffer = []
-                        outcome = "auto_paused" if rec.auto_paused else outcome
-                        pause_reason = rec.pause_reason
-                        stop_now = True
-                        break
-                    if time.monotonic() - last_cp >= CHECKPOINT_SECONDS:
-                        rec = _checkpoint(ws, job, jt, buffer, worker)
-                        buffer = []
-                        last_cp = time.monotonic()
-                        holder.checkpoint(slow=slow)
-                        if rec.status != "in_progress":
-                            outcome = "completed" if rec.status == "completed" else "paused"
-                            stop_now = True
-                            break
-                    _report(on_progress, job, jt, done, failed, skipped, batches)
+            except BaseException as exc:
+                _finish(self.ws, job, self.worker, self.session_id, self.done, self.failed, "crashed",
+                        _error_text(exc), pause=isinstance(exc, KeyboardInterrupt))  # fmt: skip
+                raise
+            if outcome == "budget":
+                pause_reason = "session budget reached"
+            final = _finish(self.ws, job, self.worker, self.session_id, self.done, self.failed,
+                            outcome, None, pause=outcome == "budget", reason=pause_reason)  # fmt: skip
+        if final["status"] == "completed":
+            outcome = "completed"
+        return _summary(self.ws, final, jt, outcome, self.done, self.failed, self.skipped,
+                        self.failures, self.started, self.session_id)  # fmt: skip
+
+    def _cycle(self, con: Any, buffer: list[engine.Outcome], want_next: bool, limit: int | None,
+               fatal: str | None) -> tuple[engine.Recorded | None, str, list[tuple[int, str]], Any]:  # fmt: skip
+        """One transaction: record the last batch, then claim the next one."""
+        q, job = self.q, self.job
+        now = engine.utcnow()
+        rec = None
+        renew = None
+        if time.monotonic() - self.last_renew > self.ws.lease_seconds / 3:
+            renew, self.last_renew = self.ws.lease_seconds, time.monotonic()
+        if buffer or fatal:
+            rec = engine.record_outcomes(
+                con, q, job, self.jt, buffer, worker=self.worker, now=now,
+                renew_lease_seconds=renew, fatal=fatal,
+            )  # fmt: skip
+            status = rec.status
+        else:
+            j = engine.resolve_job(con, q, job["id"])
+            job.update(status=j["status"], consecutive_failures=j["consecutive_failures"],
+                       max_consecutive_failures=j["max_consecutive_failures"])  # fmt: skip
+            status = j["status"]
+        if not want_next or status not in ("pending", "in_progress"):
+            return rec, status, [], None
+        release = time.monotonic() - self.last_release > self.RELEASE_EVERY
+        if release:
+            self.last_release = time.monotonic()
+        claims = engine.claim_batch(
+            con, q, job, worker=self.worker, lease_seconds=self.ws.lease_seconds, now=now,
+            limit=limit, release=release, own_first=self.batches == 0,
+        )  # fmt: skip
+        if not claims:
+            return rec, status, [], None
+        ctx = con.execute(q[self.jt.context_query], [job["id"], [s for s, _ in claims]]).df()
+        return rec, "in_progress", claims, ctx
+
+    def _work(self, ctx: Any, on_progress: Callable[[dict[str, Any]], None] | None
+              ) -> tuple[list[engine.Outcome], str | None, bool]:  # fmt: skip
+        """Process one batch; returns (outcomes to write, fatal error, stop now)."""
+        jt, job = self.jt, self.job
+        buffer: list[engine.Outcome] = []
+        consecutive = job.get("consecutive_failures", 0)
+        limit = job["max_consecutive_failures"]
+        last_cp = time.monotonic()
+        records = ctx.to_dict("records")
+        batch_results = _call_batch(self.proc, ctx, jt) if self.batch_mode else None
+        for i, item in enumerate(records):
+            if batch_results is None and self.stop_requested():
+                return buffer, None, True
+            t0 = time.monotonic()
+            seq, item_id = int(item["seq"]), str(item["item_id"])
+            try:
+                if batch_results is not None:
+                    res = batch_results[i]
+                    if isinstance(res, BaseException):
+                        raise res
+                else:
+                    res = self.proc(item)
+                row = engine.validate_result(jt, res, self.columns)
+                buffer.append(engine.Outcome(seq, item_id, "done", None, row))
+                self.done += 1
+                consecutive = 0
+            except ProcessorError:
                 if buffer:
-                    rec = _checkpoint(ws, job, jt, buffer, worker)
-                    if rec.status == "completed":
-                        outcome, stop_now = "completed", True
-                    elif rec.status == "paused" and not stop_now:
-                        outcome = "auto_paused" if rec.auto_paused else "paused"
-                        pause_reason = rec.pause_reason or pause_reason
-                        stop_now = True
-                _report(on_progress, job, jt, done, failed, skipped, batches)
-                holder.checkpoint(slow=slow)
-                if stop_now:
-                    break
-        except BaseException as exc:
-            _finish(ws, job, worker, session_id, done, failed, "crashed", _error_text(exc),
-                    pause=isinstance(exc, KeyboardInterrupt))  # fmt: skip
-            raise
-        if outcome == "budget":
-            pause_reason = "session budget reached"
-        final = _finish(ws, job, worker, session_id, done, failed, outcome, None,
-                        pause=outcome == "budget", reason=pause_reason)  # fmt: skip
-    if final["status"] == "completed":
-        outcome = "completed"
-    return _summary(ws, final, jt, outcome, done, failed, skipped, failures, started, session_id)
+                    self.store.run(lambda con, b=buffer: self._cycle(con, b, False, None, None))
+                raise
+            except ItemSkipped as exc:
+                buffer.append(engine.Outcome(seq, item_id, "skipped", str(exc) or "skipped"))
+                self.skipped += 1
+            except FatalSourceError as exc:
+                return buffer, str(exc), True
+            except Exception as exc:  # any other item failure is logged; the batch goes on
+                msg = _error_text(exc)
+                buffer.append(engine.Outcome(seq, item_id, "failed", msg))
+                self.failures.append({"item_id": item_id, "error": msg})
+                self.failed += 1
+                consecutive += 1
+            if not self.slow and time.monotonic() - t0 > SLOW_ITEM_SECONDS:
+                self.slow = True
+                self.holder.release()
+            if consecutive >= limit:
+                return buffer, None, True
+            if time.monotonic() - last_cp >= CHECKPOINT_SECONDS and i < len(records) - 1:
+                rec, status, _, _ = self.store.run(
+                    lambda con, b=buffer: self._cycle(con, b, False, None, None)
+                )
+                buffer = []
+                last_cp = time.monotonic()
+                self.holder.checkpoint(slow=self.slow)
+                if status != "in_progress":
+                    return buffer, None, True
+            _report(on_progress, job, jt, self.done, self.failed, self.skipped, self.batches)
+        return buffer, None, False
 
 
 def _call_batch(proc: Callable[..., Any], frame: Any, jt: JobType) -> list[Any]:
@@ -337,20 +386,6 @@ def _result_columns(ws: Workspace, jt: JobType) -> list[str]:
                 ws.store.run(lambda con: engine.table_columns(con, ws.q, jt.result_table), tx=False)
             )
     return _result_cols[key]
-
-
-def _checkpoint(ws: Workspace, job: dict[str, Any], jt: JobType, buffer: list[engine.Outcome],
-                worker: str, fatal: str | None = None) -> engine.Recorded:  # fmt: skip
-    def go(con: Any) -> engine.Recorded:
-        j = engine.resolve_job(con, ws.q, job["id"])
-        rec = engine.record_outcomes(
-            con, ws.q, j, jt, buffer, worker=worker, now=engine.utcnow(),
-            lease_seconds=ws.lease_seconds, fatal=fatal,
-        )  # fmt: skip
-        job.update(status=j["status"], consecutive_failures=j["consecutive_failures"])
-        return rec
-
-    return ws.store.run(go)
 
 
 def _finish(ws: Workspace, job: dict[str, Any], worker: str, session_id: str, done: int,

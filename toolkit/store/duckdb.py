@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +55,8 @@ class DuckDBStore:
         self.q = sqlfiles.queries("duckdb")
         self._local = threading.local()
         self._mem: duckdb.DuckDBPyConnection | None = None
+        # schema-check key: the file, or a fresh name per in-memory database
+        self._key = f"mem:{uuid.uuid4()}" if self.memory else self.path
         if self.memory:
             self._mem = duckdb.connect(":memory:")
         elif not Path(self.path).parent.is_dir():
@@ -180,7 +183,7 @@ class DuckDBStore:
     # -- schema --------------------------------------------------------------
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        key = self.path if not self.memory else f"mem:{id(self._mem)}"
+        key = self._key
         if key in _ready:
             return
         with _ready_lock:
@@ -193,7 +196,7 @@ class DuckDBStore:
 
     def forget_schema_check(self) -> None:
         """Make the next connection re-check migrations and views (tests, registry changes)."""
-        _ready.discard(self.path if not self.memory else f"mem:{id(self._mem)}")
+        _ready.discard(self._key)
 
     def close(self) -> None:
         if self._mem is not None:

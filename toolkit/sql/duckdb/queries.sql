@@ -196,11 +196,16 @@ UPDATE batch_jobs SET status = 'cancelled', cancelled_at = ?, updated_at = ? WHE
 UPDATE batch_jobs SET current_batch = current_batch + 1, updated_at = ? WHERE id = ?::UUID;
 
 -- name: job_add_counts
+-- consecutive failures: with a success in the batch, the failures after the last
+-- success; without one, the old count plus this batch's failures.
 UPDATE batch_jobs
 SET processed_items = processed_items + ?, failed_items = failed_items + ?, skipped_items = skipped_items + ?,
-    consecutive_failures = ?, last_error = COALESCE(?, last_error), last_item_id = COALESCE(?, last_item_id),
-    updated_at = ?
-WHERE id = ?::UUID;
+    consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
+    last_error = COALESCE(?, last_error), last_item_id = COALESCE(?, last_item_id),
+    current_batch = current_batch + ?, updated_at = ?
+WHERE id = ?::UUID
+RETURNING status, consecutive_failures, max_consecutive_failures, total_items,
+          processed_items + failed_items + skipped_items AS finished;
 
 -- name: event_insert
 INSERT INTO batch_events (job_id, event, detail, worker, occurred_at) VALUES (?::UUID, ?, ?, ?, ?);
