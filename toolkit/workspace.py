@@ -344,6 +344,30 @@ class Workspace:
 
         return import_properties(self, data, county)
 
+    def add_document(
+        self,
+        path_or_url: str | Path,
+        county: object,
+        *,
+        document_type: str = "property_list",
+        sale_type: str | None = None,
+        sale_date: str | dt.date | None = None,
+    ) -> str:
+        """Register a sale-list PDF (a path, or a URL downloaded first); returns its id.
+
+        The file's sha256 is kept: adding the same file again returns the same id.
+        """
+        from toolkit.documents import add_document
+
+        return add_document(self, path_or_url, county, document_type=document_type,
+                            sale_type=sale_type, sale_date=sale_date)  # fmt: skip
+
+    def import_county_research(self, path: str | Path | None = None) -> dict[str, Any]:
+        """Import the user's county research file (default ``data/county_research.yaml``)."""
+        from toolkit.processors.county_research import import_research_file
+
+        return import_research_file(self, path)
+
     def run_data_audit(self) -> dict[str, pd.DataFrame]:
         """The guide's "Run data audit": gaps in the data and counts per pipeline stage."""
         from toolkit.reports import data_audit

@@ -420,6 +420,9 @@ def _jsonable(v: Any) -> Any:
 
 def validate_result(job_type: JobType, result: object, columns: Iterable[str]) -> dict[str, Any]:
     """A processor's return value as a result row, or a ProcessorError that says why not."""
+    writer = job_type.load_writer()
+    if writer is not None:
+        return writer.validate_result(result)
     if not isinstance(result, dict):
         raise ProcessorError(
             f"The {job_type.name} processor returned {type(result).__name__} {result!r:.80}; "
@@ -440,6 +443,10 @@ def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
     """Upsert result rows into the type's result table (one statement for the batch)."""
     import pandas as pd
 
+    writer = job_type.load_writer()
+    if writer is not None:
+        writer.write_results(con, q, job_id, outcomes, now)
+        return
     if job_type.result_table is None:
         return
     cols = table_columns(con, q, job_type.result_table)

@@ -43,6 +43,10 @@ class JobType:
     processor: str | Callable[..., Any] | None = None  # "module:attr" or a callable
     aliases: tuple[str, ...] = field(default_factory=tuple)
     position: int = 100
+    # a module with validate_result(result) -> dict and
+    # write_results(con, q, job_id, outcomes, now), for results that are more
+    # than one row of result_table (a parsed document writes properties too)
+    writer: str | None = None
 
     @property
     def noun(self) -> str:
@@ -56,6 +60,9 @@ class JobType:
     def view(self) -> str:
         return f"eligible_{self.name}"
 
+    def load_writer(self) -> Any:
+        return import_module(self.writer) if self.writer else None
+
     def load_processor(self) -> Callable[..., Any] | None:
         """The default processor, imported on first use (None when there is none yet)."""
         if self.processor is None or callable(self.processor):
@@ -67,10 +74,12 @@ class JobType:
 _BUILTIN = [
     JobType("pdf_parsing", 5, 15, "document", "Extracts properties from PDF documents.",
             context_query="context_document", result_table="documents",
-            aliases=("pdf parsing", "parse pdfs", "pdf"), position=1),
+            aliases=("pdf parsing", "parse pdfs", "pdf"), position=1,
+            writer="toolkit.processors.pdf_parsing"),
     JobType("county_research", 10, 30, "county", "Researches county auction information.",
             context_query="context_county", result_table="county_research",
-            aliases=("county research",), position=2),
+            aliases=("county research",), position=2,
+            writer="toolkit.processors.county_research"),
     JobType("regrid_scraping", 50, 150, "property", "Scrapes Regrid for property data.",
             context_query="context_property", result_table="regrid_data",
             aliases=("regrid scraping", "regrid", "parcel data"), position=3),

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 Factory = Callable[["Workspace"], Callable[..., Any]]
 
 # name -> "module:factory" (imported on first use) or a factory
-_processors: dict[str, str | Factory] = {}
+_processors: dict[str, str | Factory] = {
+    "pdf_parsing": "toolkit.processors.pdf_parsing:make_processor",
+    "county_research": "toolkit.processors.county_research:make_processor",
+}
 _loaded_entry_points = False
 
 
