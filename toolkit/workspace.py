@@ -362,6 +362,30 @@ class Workspace:
         return add_document(self, path_or_url, county, document_type=document_type,
                             sale_type=sale_type, sale_date=sale_date)  # fmt: skip
 
+    def add_bulk_file(self, path: str | Path, county: object, *, format: str | None = None) -> int:
+        """Use a Regrid bulk file (CSV, GeoJSON, GeoPackage) for a county's parcel data.
+
+        The file is read once now, so missing columns are reported at once.
+        Returns the county id.
+        """
+        from toolkit.processors.regrid import validate_bulk_file
+
+        cid = self.county_id(county)
+        if cid is None:
+            raise ValidationError("A bulk file belongs to one county; name it (e.g. 'Blair').")
+        name = self.sql(self.q.county_name, [cid]).county_name[0]
+        fmt = validate_bulk_file(path, name, format)
+        resolved = str(Path(path).resolve())
+        self.store.run(lambda con: con.execute(self.q.bulk_file_upsert, [cid, resolved, fmt, engine.utcnow()]))
+        return cid
+
+    @property
+    def data_dir(self) -> Path:
+        """Where this workspace keeps files (documents, sketches, caches, run records)."""
+        if self.store.memory:
+            return config.data_dir()
+        return Path(self.store.path).parent
+
     def import_county_research(self, path: str | Path | None = None) -> dict[str, Any]:
         """Import the user's county research file (default ``data/county_research.yaml``)."""
         from toolkit.processors.county_research import import_research_file

@@ -24,6 +24,7 @@ Factory = Callable[["Workspace"], Callable[..., Any]]
 _processors: dict[str, str | Factory] = {
     "pdf_parsing": "toolkit.processors.pdf_parsing:make_processor",
     "county_research": "toolkit.processors.county_research:make_processor",
+    "regrid_scraping": "toolkit.processors.regrid:make_processor",
 }
 _loaded_entry_points = False
 

@@ -431,3 +431,13 @@ SELECT * FROM vw_active_batch_jobs;
 
 -- name: completed_jobs
 SELECT * FROM vw_completed_batch_jobs;
+
+-- name: bulk_files_all
+SELECT b.county_id, c.county_name, b.path, b.format
+FROM bulk_files b JOIN counties c ON c.id = b.county_id ORDER BY c.county_name;
+
+-- name: bulk_file_upsert
+INSERT OR REPLACE INTO bulk_files (county_id, path, format, added_at) VALUES (?, ?, ?, ?);
+
+-- name: county_name
+SELECT county_name FROM counties WHERE id = ?;
