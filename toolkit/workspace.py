@@ -379,6 +379,18 @@ class Workspace:
         self.store.run(lambda con: con.execute(self.q.bulk_file_upsert, [cid, resolved, fmt, engine.utcnow()]))
         return cid
 
+    def import_liens(self, path: str | Path) -> dict[str, Any]:
+        """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date) for title research."""
+        from toolkit.processors.decisions import import_liens
+
+        return import_liens(self, path)
+
+    def import_clr_factors(self, path: str | Path) -> int:
+        """Import CLR factors (county, factor, source, valid_from, valid_to); replaces those counties' rows."""
+        from toolkit.processors.decisions import import_clr_factors
+
+        return import_clr_factors(self, path)
+
     @property
     def data_dir(self) -> Path:
         """Where this workspace keeps files (documents, sketches, caches, run records)."""

@@ -66,7 +66,7 @@ def test_newer_schema_is_refused(db_path):
     from toolkit.store import duckdb as store_mod
 
     store_mod._ready.clear()
-    with pytest.raises(toolkit.exceptions.SchemaVersionError, match=r"version 999.*up to 2"):
+    with pytest.raises(toolkit.exceptions.SchemaVersionError, match=r"version 999.*up to 4"):
         toolkit.connect(db_path)
 
 

@@ -25,6 +25,10 @@ _processors: dict[str, str | Factory] = {
     "pdf_parsing": "toolkit.processors.pdf_parsing:make_processor",
     "county_research": "toolkit.processors.county_research:make_processor",
     "regrid_scraping": "toolkit.processors.regrid:make_processor",
+    "visual_validation": "toolkit.processors.decisions:make_visual_validation",
+    "property_condition": "toolkit.processors.decisions:make_property_condition",
+    "title_research": "toolkit.processors.decisions:make_title_research",
+    "bid_strategy": "toolkit.processors.decisions:make_bid_strategy",
 }
 _loaded_entry_points = False
 

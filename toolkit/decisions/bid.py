@@ -1,0 +1,681 @@
+"""Bid strategy: the maximum bid per property and BID / REVIEW / PASS.
+
+Market value (ARV) is the user's ``arv`` column when given, else the assessed
+``total_value`` x the county's CLR factor (a screening estimate, not an
+appraisal; DOMAIN.md). The factors live in a user-editable table with a
+``source`` column (:func:`load_clr_factors`; the sample file holds SYNTHETIC
+placeholders only). Optional ``valid_from`` / ``valid_to`` columns: when the
+property's ``sale_date`` falls outside them a reason says so (factors change
+every July 1).
+
+For each strategy s in conservative / moderate / aggressive::
+
+    max_bid[s] = floor((ARV x multiplier[s] - repairs - surviving liens
+                        - title clearing - transfer tax - recording
+                        - selling share x ARV - minimum profit) / round_to) x round_to
+
+* repairs: ``repair_estimate`` from :func:`~toolkit.decisions.condition.assess_condition`;
+  without one ("condition" missing) footprint x ``repair_per_sqft[fallback_grade]``,
+  else 0 for a lot with ``bldg_count`` 0, else ``unknown_repair_allowance``;
+* surviving liens: ``surviving_total`` from :func:`~toolkit.decisions.title.assess_title`;
+  without one ("title" missing) $0, so the bid is an upper bound;
+* transfer tax: ``transfer_tax_rate`` x (``total_value`` x CLR factor when both
+  are known — how counties compute it, DOMAIN.md — else x ARV).
+
+A negative max bid means the deal does not work at any price.
+
+Decision, first rule that applies:
+
+1. REVIEW — no market value, or no ``upset_price``;
+2. PASS — upset price above the moderate max bid;
+3. REVIEW — condition or title missing, title NEEDS_REVIEW, or redemption risk;
+4. REVIEW — upset price above moderate max bid x (1 - ``review_margin``);
+5. BID.
+
+``confidence`` = 1 - penalties (:data:`PENALTIES`) for each missing input and
+for a value estimated from the CLR factor or a factor whose period misses the
+sale date, never below 0.05. ``missing_inputs``
+and ``inputs_used`` name the inputs, joined by ``", "``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from toolkit.decisions._common import (
+    LIST_SEP,
+    REASON_SEP,
+    Fmt,
+    Joiner,
+    NumCol,
+    bool_col,
+    bool_scalar,
+    county_key,
+    county_key_scalar,
+    fmt_money_scalar,
+    fmt_scalar,
+    join_flags,
+    num_scalar,
+    quiet_numpy,
+    require_id,
+    text_col,
+    text_scalar,
+)
+from toolkit.decisions.profile import STRATEGIES, InvestorProfile
+from toolkit.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BID, REVIEW, PASS = "BID", "REVIEW", "PASS"
+DECISIONS: tuple[str, ...] = (BID, REVIEW, PASS)
+CLR_COLUMNS: tuple[str, ...] = ("county", "factor", "source")
+
+#: confidence lost per missing input (or estimate)
+PENALTIES: dict[str, float] = {
+    "value": 0.6,
+    "upset_price": 0.2,
+    "title": 0.2,
+    "condition": 0.15,
+    "total_value": 0.1,
+    "CLR factor": 0.1,
+    "estimated value": 0.1,  # assessed x CLR is a screening estimate
+    "CLR period": 0.05,  # the factor's validity period does not cover the sale date
+    "title review": 0.1,  # title researched but NEEDS_REVIEW
+}
+MIN_CONFIDENCE = 0.05
+OUTPUT_COLUMNS = [
+    "property_id", "decision", "max_bid_conservative", "max_bid_moderate", "max_bid_aggressive",
+    "upset_price", "market_value", "value_source", "clr_factor", "clr_source", "repairs",
+    "surviving_liens_total", "transfer_tax", "selling_costs", "reasons", "missing_inputs",
+    "inputs_used", "confidence",
+]  # fmt: skip
+
+
+# --- CLR table ---------------------------------------------------------------
+
+
+def check_clr_factors(table: pd.DataFrame, name: str = "CLR table") -> pd.DataFrame:
+    """Validate a CLR factor table and return it with a folded ``county_key``.
+
+    Raises :class:`ConfigError` for a missing column, a factor that is not a
+    positive number, an empty ``source`` or a county listed twice.
+    """
+    import pandas as pd
+
+    missing = [c for c in CLR_COLUMNS if c not in table.columns]
+    if missing:
+        raise ConfigError(
+            f"{name} lacks column(s) {', '.join(missing)}; expected at least "
+            f"{', '.join(CLR_COLUMNS)} (valid_from / valid_to optional)."
+        )
+    out = table.copy()
+    factor = pd.to_numeric(out["factor"], errors="coerce")
+    bad = factor.isna() | ~(factor > 0) | np.isinf(factor)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ConfigError(
+            f"{name}: factor {out['factor'].iloc[i]!r} for county {out['county'].iloc[i]!r} "
+            "is not a positive number."
+        )
+    source = out["source"].astype("string").str.strip().fillna("")
+    if (source == "").any():
+        i = int(np.flatnonzero((source == "").to_numpy())[0])
+        raise ConfigError(
+            f"{name}: county {out['county'].iloc[i]!r} has no source; say where the factor "
+            "comes from (e.g. the Pennsylvania Bulletin notice)."
+        )
+    out["factor"] = factor.astype(float)
+    for col in ("valid_from", "valid_to"):
+        text = (
+            out[col].astype("string").str.strip().fillna("")
+            if col in out.columns
+            else pd.Series([""] * len(out), dtype="string")
+        )
+        dates = pd.to_datetime(text.where(text != "", None), format="%Y-%m-%d", errors="coerce")
+        bad_date = (text != "").to_numpy(dtype=bool) & dates.isna().to_numpy()
+        if bad_date.any():
+            i = int(np.flatnonzero(bad_date)[0])
+            raise ConfigError(
+                f"{name}: {col} {text.iloc[i]!r} for county {out['county'].iloc[i]!r} is not "
+                "a date (use YYYY-MM-DD)."
+            )
+        out[col] = dates.to_numpy()
+    out["county_key"] = county_key(out["county"].to_numpy(dtype=object))
+    dup = out["county_key"].duplicated()
+    if dup.any():
+        raise ConfigError(
+            f"{name}: county {out.loc[dup, 'county'].iloc[0]!r} is listed twice; keep one "
+            "factor per county (the one valid for the sale)."
+        )
+    return out
+
+
+def load_clr_factors(path: str | Path) -> pd.DataFrame:
+    """Read a CLR factor CSV (``county, factor, source[, valid_from, valid_to]``).
+
+    Examples
+    --------
+    >>> t = load_clr_factors("data/sample/clr_factors.csv")  # doctest: +SKIP
+    >>> t["source"].str.startswith("SYNTHETIC").all()  # doctest: +SKIP
+    True
+    """
+    import pandas as pd
+
+    p = Path(path)
+    try:
+        table = pd.read_csv(p, comment="#", dtype=str)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError(f"Cannot read CLR factor table {str(p)!r}: {exc}") from exc
+    return check_clr_factors(table, name=p.name)
+
+
+class _Clr:
+    """County key -> factor, source and validity period of a checked CLR table."""
+
+    def __init__(self, clr_factors: pd.DataFrame | str | Path | None) -> None:
+        import pandas as pd
+
+        self.factor: dict[str, float] = {}
+        self.source: dict[str, str] = {}
+        self.start: dict[str, pd.Timestamp] = {}
+        self.end: dict[str, pd.Timestamp] = {}
+        self.period: dict[str, str] = {}
+        if clr_factors is None:
+            return
+        if isinstance(clr_factors, pd.DataFrame):
+            table = check_clr_factors(clr_factors)
+        else:
+            table = load_clr_factors(clr_factors)
+        for rec in table.to_dict(orient="records"):
+            key = rec["county_key"]
+            self.factor[key] = float(rec["factor"])
+            self.source[key] = str(rec["source"]).strip()
+            start, end = rec["valid_from"], rec["valid_to"]
+            if not pd.isna(start):
+                self.start[key] = pd.Timestamp(start)
+            if not pd.isna(end):
+                self.end[key] = pd.Timestamp(end)
+            a = "?" if pd.isna(start) else pd.Timestamp(start).date().isoformat()
+            b = "?" if pd.isna(end) else pd.Timestamp(end).date().isoformat()
+            self.period[key] = f"{a} to {b}"
+
+
+def sale_dates(frame: pd.DataFrame) -> pd.Series:
+    """``sale_date`` as datetimes (NaT when missing or unreadable); shared preparation."""
+    import pandas as pd
+
+    if "sale_date" not in frame.columns:
+        return pd.Series(pd.NaT, index=range(len(frame)), dtype="datetime64[ns]")
+    col = frame["sale_date"]
+    if col.dtype.kind == "M":
+        return pd.Series(col.to_numpy(), dtype="datetime64[ns]")
+    text = col.astype("string").str.strip().str.slice(0, 10)
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    return pd.Series(parsed.to_numpy(), dtype="datetime64[ns]")
+
+
+# --- the formula, shared by both implementations ----------------------------
+
+
+@quiet_numpy
+def _formula(
+    profile: InvestorProfile, value: Any, repairs: Any, liens: Any, rtt_base: Any
+) -> tuple[dict[str, Any], Any, Any]:
+    """Max bids per strategy, transfer tax, selling costs (scalars or arrays)."""
+    b = profile.bid
+    transfer_tax = np.multiply(b.transfer_tax_rate, rtt_base)
+    selling = np.multiply(b.selling_cost_share, value)
+    costs = repairs + liens + b.title_clearing_cost + transfer_tax + b.recording_cost
+    costs = costs + selling + b.min_profit
+    bids = {}
+    for s in STRATEGIES:
+        raw = np.round(np.multiply(value, b.arv_multipliers[s]) - costs, 2)  # cents: no FP dust
+        bids[s] = np.floor(raw / b.round_to) * b.round_to
+    return bids, transfer_tax, selling
+
+
+def _texts(profile: InvestorProfile) -> dict[str, str]:
+    b = profile.bid
+    return {
+        "margin": f"{b.review_margin:.0%}",
+        "grade": b.fallback_grade,
+        "allowance": fmt_money_scalar(b.unknown_repair_allowance),
+        "keep": f"{1 - b.review_margin:.6g}",
+    }
+
+
+def _merge_inputs(
+    frame: pd.DataFrame, condition: pd.DataFrame | None, title: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Add ``repair_estimate`` / ``surviving_total, title_status, redemption_risk``."""
+    out = frame
+    if condition is not None:
+        c = condition[["property_id", "repair_estimate"]].drop_duplicates(
+            "property_id", keep="last"
+        )
+        out = out.drop(columns=["repair_estimate"], errors="ignore")
+        out = out.merge(c, on="property_id", how="left")
+    if title is not None:
+        t = title[["property_id", "surviving_total", "status", "redemption_risk"]]
+        t = t.drop_duplicates("property_id", keep="last").rename(columns={"status": "title_status"})
+        out = out.drop(
+            columns=["surviving_total", "title_status", "redemption_risk"], errors="ignore"
+        )
+        out = out.merge(t, on="property_id", how="left")
+    return out
+
+
+@quiet_numpy
+def max_bid(
+    frame: pd.DataFrame,
+    profile: InvestorProfile | None = None,
+    clr_factors: pd.DataFrame | str | Path | None = None,
+    condition: pd.DataFrame | None = None,
+    title: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Maximum bids and a decision for a batch of properties (vectorised).
+
+    Parameters
+    ----------
+    frame
+        ``property_id, county, total_value, upset_price``; optional ``arv`` (user
+        ARV), ``bldg_footprint_sqft``, ``bldg_count``, and — when ``condition`` /
+        ``title`` are not passed — ``repair_estimate``, ``surviving_total``,
+        ``title_status``, ``redemption_risk``.
+    profile
+        Costs and rates; defaults to :class:`InvestorProfile()`.
+    clr_factors
+        CLR factor table (frame or CSV path) with ``county, factor, source``.
+    condition, title
+        Outputs of ``assess_condition`` / ``assess_title``, joined on ``property_id``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"property_id": [1], "county": ["Blair"], "arv": [100000],
+    ...                    "upset_price": [5000], "repair_estimate": [20000],
+    ...                    "surviving_total": [0], "title_status": ["CLEAR"]})
+    >>> r = max_bid(df).iloc[0]
+    >>> float(r["max_bid_moderate"]), r["decision"]
+    (26700.0, 'BID')
+    """
+    import pandas as pd
+
+    profile = profile or InvestorProfile()
+    require_id(frame)
+    b = profile.bid
+    txt = _texts(profile)
+    clr = _Clr(clr_factors)
+    df = _merge_inputs(frame, condition, title)
+    n = len(df)
+    reasons = Joiner(n)
+    missing: list[tuple[np.ndarray, str]] = []
+    used: list[tuple[np.ndarray, str]] = []
+    penalty = np.zeros(n)
+
+    def miss(mask: np.ndarray, name: str) -> None:
+        nonlocal penalty
+        missing.append((mask, name))
+        penalty = penalty + PENALTIES[name] * mask
+
+    arv_col = NumCol(df, "arv")
+    arv = np.where(arv_col.values > 0, arv_col.values, np.nan)
+    tv = NumCol(df, "total_value").values
+    tv = np.where(tv > 0, tv, np.nan)
+    keys = pd.Series(county_key(text_col(df, "county")))
+    factor = keys.map(clr.factor).to_numpy(dtype=float, na_value=np.nan)
+    src = keys.map(clr.source)
+    source = np.where(src.isna().to_numpy(), "", src.to_numpy(dtype=object)).astype(object)
+
+    has_arv = ~np.isnan(arv)
+    has_tv = ~np.isnan(tv)
+    has_factor = ~np.isnan(factor)
+    assessed_mv = tv * factor
+    value = np.where(has_arv, arv, assessed_mv)
+    has_value = ~np.isnan(value)
+    estimated = ~has_arv & has_value
+    reasons.add(arv_col.bad, "arv is not a number: ignored")
+    reasons.add(has_arv, "market value = user ARV $", Fmt(arv, money=True))
+    reasons.add(
+        estimated,
+        "market value = assessed $", Fmt(tv, money=True), " x CLR factor ", Fmt(factor, 4),
+        " (", source, "): a screening estimate, not an appraisal",
+    )  # fmt: skip
+    reasons.add(~has_value, "no market value: no user ARV and no assessed value x CLR factor")
+    miss(~has_value, "value")
+    miss(~has_tv, "total_value")
+    miss(~has_factor, "CLR factor")
+    penalty = penalty + PENALTIES["estimated value"] * estimated
+    sale = sale_dates(df)
+    start = pd.to_datetime(keys.map(clr.start)).to_numpy(dtype="datetime64[ns]")
+    end = pd.to_datetime(keys.map(clr.end)).to_numpy(dtype="datetime64[ns]")
+    sale_ns = sale.to_numpy(dtype="datetime64[ns]")
+    outside = has_factor & ((sale_ns < start) | (sale_ns > end))  # NaT compares False
+    if outside.any():
+        period = keys.map(clr.period).to_numpy(dtype=object)
+        reasons.add(
+            outside,
+            "CLR factor period ",
+            period,
+            " does not cover sale date ",
+            lambda idx: sale.iloc[idx].dt.strftime("%Y-%m-%d").to_numpy(dtype=object),
+        )
+    penalty = penalty + PENALTIES["CLR period"] * outside
+    used.append((has_arv, "arv"))
+    used.append((has_tv, "total_value"))
+    used.append((has_factor, "CLR factor"))
+
+    # repairs
+    rep = NumCol(df, "repair_estimate").values
+    has_cond = rep >= 0
+    foot = NumCol(df, "bldg_footprint_sqft").values
+    count = NumCol(df, "bldg_count").values
+    fallback_rate = profile.condition.repair_per_sqft[b.fallback_grade]
+    by_foot = ~has_cond & (foot > 0)
+    land = ~has_cond & ~by_foot & (count == 0)
+    allowance = ~has_cond & ~by_foot & ~land
+    repairs = np.where(
+        has_cond, rep,
+        np.where(by_foot, foot * fallback_rate, np.where(land, 0.0, b.unknown_repair_allowance)),
+    )  # fmt: skip
+    miss(~has_cond, "condition")
+    used.append((has_cond, "condition"))
+    used.append((by_foot, "bldg_footprint_sqft"))
+    reasons.add(
+        by_foot,
+        "no condition: repairs assumed grade " + txt["grade"] + " x ", Fmt(foot),
+        " sq ft footprint = $", Fmt(repairs, money=True),
+    )  # fmt: skip
+    reasons.add(land, "no condition, bldg_count 0: repairs assumed $0")
+    reasons.add(allowance, "no condition, no footprint: repairs assumed $" + txt["allowance"])
+
+    # title
+    liens_raw = NumCol(df, "surviving_total").values
+    has_title = liens_raw >= 0
+    liens = np.where(has_title, liens_raw, 0.0)
+    status = text_col(df, "title_status")
+    title_review = has_title & (status == "NEEDS_REVIEW")
+    risk = bool_col(df, "redemption_risk") == 1.0
+    miss(~has_title, "title")
+    used.append((has_title, "title"))
+    penalty = penalty + PENALTIES["title review"] * title_review
+    reasons.add(
+        ~has_title, "no title research: surviving liens unknown, $0 assumed (bid is an upper bound)"
+    )
+    reasons.add(has_title & (liens > 0), "surviving liens $", Fmt(liens, money=True))
+
+    # upset price
+    up = NumCol(df, "upset_price").values
+    up = np.where(up >= 0, up, np.nan)
+    has_up = ~np.isnan(up)
+    miss(~has_up, "upset_price")
+    used.append((has_up, "upset_price"))
+
+    rtt_base = np.where(has_tv & has_factor, assessed_mv, value)
+    bids, transfer_tax, selling = _formula(profile, value, repairs, liens, rtt_base)
+    moderate = bids["moderate"]
+
+    cannot = ~has_value | ~has_up
+    passed = ~cannot & (up > moderate)
+    needs = ~cannot & ~passed & (~has_cond | ~has_title | title_review | risk)
+    thin = ~cannot & ~passed & ~needs & (up > moderate * (1 - b.review_margin))
+    decision = np.where(cannot | needs | thin, REVIEW, np.where(passed, PASS, BID)).astype(object)
+    reasons.add(has_value & ~has_up, "upset_price missing: cannot compare")
+    up_text, mod_text = Fmt(up, money=True), Fmt(moderate, money=True)
+    reasons.add(passed, "upset price $", up_text, " above moderate max bid $", mod_text)
+    reasons.add(~cannot & ~passed & ~has_cond, "review: no condition assessment")
+    reasons.add(~cannot & ~passed & ~has_title, "review: no title research")
+    reasons.add(~cannot & ~passed & title_review, "review: title status NEEDS_REVIEW")
+    reasons.add(~cannot & ~passed & risk, "review: redemption risk (Philadelphia)")
+    reasons.add(
+        thin,
+        "upset price $", up_text, " within " + txt["margin"] + " of moderate max bid $", mod_text,
+    )  # fmt: skip
+    reasons.add(
+        decision == BID,
+        "upset price $", up_text, " at most " + txt["keep"] + " x moderate max bid $", mod_text,
+    )  # fmt: skip
+
+    confidence = np.round(np.clip(1.0 - penalty, MIN_CONFIDENCE, 1.0), 4)
+    return pd.DataFrame(
+        {
+            "property_id": df["property_id"].to_numpy(),
+            "decision": decision,
+            "max_bid_conservative": bids["conservative"],
+            "max_bid_moderate": moderate,
+            "max_bid_aggressive": bids["aggressive"],
+            "upset_price": up,
+            "market_value": value,
+            "value_source": np.where(
+                has_arv, "user ARV", np.where(estimated, "assessed x CLR", "none")
+            ).astype(object),
+            "clr_factor": factor,
+            "clr_source": source,
+            "repairs": repairs,
+            "surviving_liens_total": np.where(has_title, liens, np.nan),
+            "transfer_tax": transfer_tax,
+            "selling_costs": selling,
+            "reasons": reasons.result(),
+            "missing_inputs": join_flags(missing, n),
+            "inputs_used": join_flags(used, n),
+            "confidence": confidence,
+        },
+        columns=OUTPUT_COLUMNS,
+    )
+
+
+def max_bid_rowwise(
+    frame: pd.DataFrame,
+    profile: InvestorProfile | None = None,
+    clr_factors: pd.DataFrame | str | Path | None = None,
+    condition: pd.DataFrame | None = None,
+    title: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Reference implementation of :func:`max_bid`, one row at a time.
+
+    Same rules and output; for the agreement test and the benchmark baseline.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"property_id": [1], "county": ["Blair"], "arv": [100000],
+    ...                    "upset_price": [50000]})
+    >>> max_bid_rowwise(df).loc[0, "decision"]
+    'PASS'
+    """
+    import pandas as pd
+
+    profile = profile or InvestorProfile()
+    require_id(frame)
+    clr = _Clr(clr_factors)
+    sales = [None if pd.isna(s) else s for s in sale_dates(frame).tolist()]
+    cond = {}
+    if condition is not None:
+        cond = dict(zip(condition["property_id"], condition["repair_estimate"], strict=True))
+    tit = {}
+    if title is not None:
+        for rec in title.to_dict(orient="records"):
+            tit[rec["property_id"]] = rec
+    rows = []
+    for i, row in enumerate(frame.to_dict(orient="records")):
+        row["_sale"] = sales[i]
+        if condition is not None:
+            row["repair_estimate"] = cond.get(row["property_id"])
+        if title is not None:
+            t = tit.get(row["property_id"], {})
+            row["surviving_total"] = t.get("surviving_total")
+            row["title_status"] = t.get("status")
+            row["redemption_risk"] = t.get("redemption_risk")
+        rows.append(_bid_row(row, profile, clr))
+    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+
+@quiet_numpy
+def _bid_row(
+    row: dict[str, Any],
+    profile: InvestorProfile,
+    clr: _Clr,
+) -> dict[str, Any]:
+    b = profile.bid
+    txt = _texts(profile)
+    reasons: list[str] = []
+    missing: list[str] = []
+    used: list[str] = []
+    penalty = 0.0
+
+    def miss(name: str) -> None:
+        nonlocal penalty
+        missing.append(name)
+        penalty += PENALTIES[name]
+
+    arv, _, arv_bad, _ = num_scalar(row, "arv")
+    arv = arv if arv > 0 else math.nan
+    tv = num_scalar(row, "total_value")[0]
+    tv = tv if tv > 0 else math.nan
+    key = county_key_scalar(text_scalar(row, "county"))
+    factor = clr.factor.get(key, math.nan)
+    source = clr.source.get(key, "")
+    has_arv, has_tv, has_factor = not math.isnan(arv), not math.isnan(tv), not math.isnan(factor)
+    assessed_mv = tv * factor
+    value = arv if has_arv else assessed_mv
+    has_value = not math.isnan(value)
+    estimated = not has_arv and has_value
+    if arv_bad:
+        reasons.append("arv is not a number: ignored")
+    if has_arv:
+        reasons.append(f"market value = user ARV ${fmt_money_scalar(arv)}")
+    if estimated:
+        reasons.append(
+            f"market value = assessed ${fmt_money_scalar(tv)} x CLR factor {fmt_scalar(factor, 4)} "
+            f"({source}): a screening estimate, not an appraisal"
+        )
+    if not has_value:
+        reasons.append("no market value: no user ARV and no assessed value x CLR factor")
+        miss("value")
+    if not has_tv:
+        miss("total_value")
+    if not has_factor:
+        miss("CLR factor")
+    if estimated:
+        penalty += PENALTIES["estimated value"]
+    sale = row["_sale"]
+    start, end = clr.start.get(key), clr.end.get(key)
+    if has_factor and sale is not None:
+        if (start is not None and sale < start) or (end is not None and sale > end):
+            reasons.append(
+                f"CLR factor period {clr.period[key]} does not cover sale date "
+                f"{sale.strftime('%Y-%m-%d')}"
+            )
+            penalty += PENALTIES["CLR period"]
+    used += [name for name, ok in (("arv", has_arv), ("total_value", has_tv),
+                                   ("CLR factor", has_factor)) if ok]  # fmt: skip
+
+    rep = num_scalar(row, "repair_estimate")[0]
+    has_cond = rep >= 0
+    foot = num_scalar(row, "bldg_footprint_sqft")[0]
+    count = num_scalar(row, "bldg_count")[0]
+    fallback_rate = profile.condition.repair_per_sqft[b.fallback_grade]
+    if has_cond:
+        repairs = rep
+        used.append("condition")
+    else:
+        miss("condition")
+        if foot > 0:
+            repairs = foot * fallback_rate
+            used.append("bldg_footprint_sqft")
+            reasons.append(
+                f"no condition: repairs assumed grade {txt['grade']} x {fmt_scalar(foot)} "
+                f"sq ft footprint = ${fmt_money_scalar(repairs)}"
+            )
+        elif count == 0:
+            repairs = 0.0
+            reasons.append("no condition, bldg_count 0: repairs assumed $0")
+        else:
+            repairs = b.unknown_repair_allowance
+            reasons.append(f"no condition, no footprint: repairs assumed ${txt['allowance']}")
+
+    liens_raw = num_scalar(row, "surviving_total")[0]
+    has_title = liens_raw >= 0
+    liens = liens_raw if has_title else 0.0
+    title_review = has_title and text_scalar(row, "title_status") == "NEEDS_REVIEW"
+    risk = bool_scalar(row, "redemption_risk") == 1.0
+    if has_title:
+        used.append("title")
+    else:
+        miss("title")
+    if title_review:
+        penalty += PENALTIES["title review"]
+    if not has_title:
+        reasons.append(
+            "no title research: surviving liens unknown, $0 assumed (bid is an upper bound)"
+        )
+    elif liens > 0:
+        reasons.append(f"surviving liens ${fmt_money_scalar(liens)}")
+
+    up = num_scalar(row, "upset_price")[0]
+    up = up if up >= 0 else math.nan
+    has_up = not math.isnan(up)
+    if has_up:
+        used.append("upset_price")
+    else:
+        miss("upset_price")
+
+    rtt_base = assessed_mv if has_tv and has_factor else value
+    bids, transfer_tax, selling = _formula(profile, value, repairs, liens, rtt_base)
+    moderate = float(bids["moderate"])
+
+    up_text, mod_text = fmt_money_scalar(up), fmt_money_scalar(moderate)
+    if not has_value or not has_up:
+        decision = REVIEW
+        if has_value:
+            reasons.append("upset_price missing: cannot compare")
+    elif up > moderate:
+        decision = PASS
+        reasons.append(f"upset price ${up_text} above moderate max bid ${mod_text}")
+    else:
+        flags = [
+            (not has_cond, "review: no condition assessment"),
+            (not has_title, "review: no title research"),
+            (title_review, "review: title status NEEDS_REVIEW"),
+            (risk, "review: redemption risk (Philadelphia)"),
+        ]
+        reasons += [text for on, text in flags if on]
+        if any(on for on, _ in flags):
+            decision = REVIEW
+        elif up > moderate * (1 - b.review_margin):
+            decision = REVIEW
+            reasons.append(
+                f"upset price ${up_text} within {txt['margin']} of moderate max bid ${mod_text}"
+            )
+        else:
+            decision = BID
+            reasons.append(
+                f"upset price ${up_text} at most {txt['keep']} x moderate max bid ${mod_text}"
+            )
+
+    confidence = float(np.round(min(max(1.0 - penalty, MIN_CONFIDENCE), 1.0), 4))
+    return {
+        "property_id": row["property_id"],
+        "decision": decision,
+        "max_bid_conservative": float(bids["conservative"]),
+        "max_bid_moderate": moderate,
+        "max_bid_aggressive": float(bids["aggressive"]),
+        "upset_price": up,
+        "market_value": value,
+        "value_source": "user ARV" if has_arv else "assessed x CLR" if estimated else "none",
+        "clr_factor": factor,
+        "clr_source": source,
+        "repairs": float(repairs),
+        "surviving_liens_total": liens if has_title else math.nan,
+        "transfer_tax": float(transfer_tax),
+        "selling_costs": float(selling),
+        "reasons": REASON_SEP.join(reasons),
+        "missing_inputs": LIST_SEP.join(missing),
+        "inputs_used": LIST_SEP.join(used),
+        "confidence": confidence,
+    }

@@ -1,0 +1,399 @@
+"""Title research: which known liens survive the sale, and redemption risk.
+
+Consequence of each lien type by sale type (DOMAIN.md, Real Estate Tax Sale Law):
+
+=============  =================================================================
+upset          ``tax`` discharged; ``municipal`` and ``pa_inheritance_tax`` REVIEW
+               (the upset price includes municipal claims and Commonwealth tax
+               liens, §5860.605: check they were paid from the sale); every other
+               type (mortgage, judgment, mechanics, ground_rent, irs_federal,
+               other) survives.
+judicial       discharged by the decree (if notice was proper), except
+               ``ground_rent`` (separately taxed ground rents survive) and
+               ``irs_federal`` (federal liens can be kept by other law: REVIEW).
+repository     every lien REVIEW: whether liens survive is unverified.
+private        ``tax`` discharged; everything else survives.
+sheriff        every lien REVIEW (not covered by the notes); in Philadelphia an
+               occupied property carries a 9-month redemption risk (53 P.S. §7293).
+=============  =================================================================
+
+``status``: NEEDS_REVIEW when the sale type is unknown or ``repository``, a lien
+needs review, a lien row is invalid (unknown type, bad date or amount), a
+surviving lien has no amount, no title work is recorded for the property, or a
+Philadelphia sale is not a sheriff sale; else SURVIVING_LIENS when a lien
+survives; else CLEAR. Liens under review count as surviving in
+``surviving_liens`` and ``surviving_total`` (the cautious reading).
+
+Title work is recorded for a property when it has a lien row, its id is in
+``searched``, or its ``title_searched`` column says yes. With no title work and
+no liens known the status is NEEDS_REVIEW at confidence 0.2 and
+``surviving_total`` is NaN ("no liens known" is not "no liens"). ``confidence``:
+0.8 for CLEAR / SURVIVING_LIENS, 0.7 when a judicial decree is relied on to
+discharge liens, 0.4 for NEEDS_REVIEW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from toolkit.decisions._common import (
+    REASON_SEP,
+    Joiner,
+    bool_col,
+    county_key,
+    fmt_money,
+    require_id,
+    text_col,
+)
+from toolkit.decisions.profile import InvestorProfile
+from toolkit.exceptions import UnknownChoiceError, ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LIEN_TYPES: tuple[str, ...] = (
+    "mortgage", "judgment", "municipal", "tax", "irs_federal", "pa_inheritance_tax",
+    "mechanics", "ground_rent", "other",
+)  # fmt: skip
+SALE_TYPES: tuple[str, ...] = ("upset", "judicial", "repository", "private", "sheriff")
+LIEN_COLUMNS: tuple[str, ...] = ("property_id", "lien_type", "holder", "amount", "recorded_date")
+CLEAR, SURVIVING, NEEDS_REVIEW = "CLEAR", "SURVIVING_LIENS", "NEEDS_REVIEW"
+DISCHARGED, SURVIVES, REVIEW = "discharged", "survives", "review"
+OUTPUT_COLUMNS = [
+    "property_id", "status", "surviving_liens", "surviving_total", "redemption_risk",
+    "reasons", "confidence",
+]  # fmt: skip
+
+
+def _consequences() -> dict[tuple[str, str], tuple[str, str]]:
+    """(sale type, lien type) -> (consequence, why)."""
+    table: dict[tuple[str, str], tuple[str, str]] = {}
+    for lien in LIEN_TYPES:
+        table["upset", lien] = (SURVIVES, "survives an upset sale (only tax claims are discharged)")
+        table["judicial", lien] = (
+            DISCHARGED,
+            "cleared by the judicial sale decree if notice was proper",
+        )
+        table["repository", lien] = (REVIEW, "repository sale: whether liens survive is unverified")
+        table["private", lien] = (SURVIVES, "survives a private sale (it clears tax claims only)")
+        table["sheriff", lien] = (
+            REVIEW,
+            "sheriff sale: lien consequences not in the notes, review",
+        )
+    table["upset", "tax"] = (DISCHARGED, "tax claim discharged by the upset sale")
+    table["upset", "municipal"] = (
+        REVIEW, "upset price includes municipal claims (72 P.S. §5860.605): check it was paid",
+    )  # fmt: skip
+    table["upset", "pa_inheritance_tax"] = (
+        REVIEW, "upset price includes Commonwealth tax liens (§5860.605): check it was paid",
+    )  # fmt: skip
+    table["judicial", "ground_rent"] = (
+        SURVIVES, "separately taxed ground rents survive a judicial sale",
+    )  # fmt: skip
+    table["judicial", "irs_federal"] = (
+        REVIEW, "federal liens can be kept by other law despite a judicial sale: review",
+    )  # fmt: skip
+    table["private", "tax"] = (DISCHARGED, "tax claim discharged by the private sale")
+    return table
+
+
+CONSEQUENCES = _consequences()
+
+
+def normalise_lien_type(values: pd.Series) -> pd.Series:
+    """``' IRS Federal '`` -> ``'irs_federal'``; missing -> ``''``."""
+    return (
+        values.astype("string")
+        .str.strip()
+        .str.casefold()
+        .str.replace(r"[\s\-]+", "_", regex=True)
+        .fillna("")
+    )
+
+
+def _parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """ISO (YYYY-MM-DD) or US (MM/DD/YYYY) dates; returns (dates, bad mask)."""
+    import pandas as pd
+
+    text = values.astype("string").str.strip()
+    blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
+    iso = pd.to_datetime(text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}$"), None),
+                         format="%Y-%m-%d", errors="coerce")  # fmt: skip
+    us = pd.to_datetime(text.where(text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}$"), None),
+                        format="%m/%d/%Y", errors="coerce")  # fmt: skip
+    dates = iso.fillna(us)
+    bad = ~blank & dates.isna().to_numpy()
+    return dates, bad
+
+
+def _check_liens(liens: pd.DataFrame) -> pd.DataFrame:
+    """Lien rows with normalised type, float amount, dates and a ``problem`` text."""
+    import pandas as pd
+
+    missing = [c for c in LIEN_COLUMNS if c not in liens.columns]
+    if missing:
+        raise ValidationError(
+            f"The liens frame lacks column(s) {', '.join(missing)}; expected "
+            f"{', '.join(LIEN_COLUMNS)}."
+        )
+    out = pd.DataFrame({"property_id": liens["property_id"].to_numpy()})
+    out["row"] = np.arange(1, len(liens) + 1)
+    out["lien_type"] = normalise_lien_type(liens["lien_type"]).to_numpy(dtype=object)
+    out["holder"] = liens["holder"].astype("string").str.strip().fillna("").to_numpy(dtype=object)
+    amount_text = liens["amount"].astype("string").str.strip().str.replace(r"[$,]", "", regex=True)
+    amount = pd.to_numeric(amount_text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    amount_blank = (amount_text.isna() | (amount_text == "")).to_numpy(dtype=bool)
+    bad_amount = (~amount_blank & np.isnan(amount)) | (amount < 0) | np.isinf(amount)
+    out["amount"] = np.where(bad_amount | np.isinf(amount), np.nan, amount)
+    dates, bad_date = _parse_dates(liens["recorded_date"])
+    out["recorded_date"] = dates.to_numpy()
+    unknown = ~out["lien_type"].isin(LIEN_TYPES).to_numpy()
+    raw_type = liens["lien_type"].astype("string").fillna("").to_numpy(dtype=object)
+    raw_amount = liens["amount"].astype("string").fillna("").to_numpy(dtype=object)
+    raw_date = liens["recorded_date"].astype("string").fillna("").to_numpy(dtype=object)
+    problems = Joiner(len(liens))
+    row = out["row"].astype(str).to_numpy(dtype=object)
+    problems.add(
+        unknown,
+        "lien row " + row + ": lien_type '" + raw_type + "' unknown (valid: "
+        + ", ".join(LIEN_TYPES) + ")",
+    )  # fmt: skip
+    problems.add(bad_amount, "lien row " + row + ": amount '" + raw_amount + "' is not a sum >= 0")
+    problems.add(bad_date, "lien row " + row + ": recorded_date '" + raw_date + "' is not a date")
+    out["problem"] = problems.result()
+    return out
+
+
+def load_liens_csv(path: str | Path) -> pd.DataFrame:
+    """Read and validate a liens CSV (``#`` lines are comments).
+
+    Columns: ``property_id, lien_type, holder, amount, recorded_date`` (others
+    are kept). Raises :class:`~toolkit.exceptions.UnknownChoiceError` for an
+    unknown lien type and :class:`~toolkit.exceptions.ValidationError` for a bad
+    amount or date, naming the row (1 = first data row) and the value.
+
+    Examples
+    --------
+    >>> liens = load_liens_csv("data/sample/liens.csv")  # doctest: +SKIP
+    >>> sorted(liens.columns)[:3]  # doctest: +SKIP
+    ['amount', 'county', 'holder']
+    """
+    import pandas as pd
+
+    p = Path(path)
+    try:
+        raw = pd.read_csv(p, comment="#", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValidationError(f"Cannot read liens file {str(p)!r}: {exc}") from exc
+    raw = raw.replace("", None)
+    checked = _check_liens(raw)
+    unknown = ~checked["lien_type"].isin(LIEN_TYPES)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise UnknownChoiceError(
+            f"lien type in row {i + 1} of {p.name}", raw["lien_type"].iloc[i], LIEN_TYPES
+        )
+    bad = checked["problem"] != ""
+    if bad.any():
+        first = checked.loc[bad, "problem"].head(5).tolist()
+        raise ValidationError(f"Invalid liens file {p.name}: " + REASON_SEP.join(first) + ".")
+    result = raw.copy()
+    for col in ("lien_type", "holder", "amount", "recorded_date"):
+        result[col] = checked[col].to_numpy()
+    pid = pd.to_numeric(result["property_id"], errors="coerce")
+    if pid.notna().all() and (pid == pid.round()).all():
+        result["property_id"] = pid.astype("int64")
+    return result
+
+
+def assess_title(
+    properties: pd.DataFrame,
+    liens: pd.DataFrame | None,
+    profile: InvestorProfile | None = None,
+    searched: Iterable[Any] | None = None,
+) -> pd.DataFrame:
+    """Apply sale-type consequences to the known liens of each property.
+
+    Parameters
+    ----------
+    properties
+        ``property_id, sale_type`` and optionally ``is_philadelphia``, ``county``,
+        ``occupied`` / ``usps_vacancy`` (for redemption risk), ``title_searched``.
+    liens
+        ``property_id, lien_type, holder, amount, recorded_date``; bad rows are
+        not raised here but make their property NEEDS_REVIEW with the reason.
+    profile
+        Accepted for symmetry with the other rules (no title thresholds yet).
+    searched
+        Property ids whose title was searched (none found counts as clear).
+
+    Returns
+    -------
+    DataFrame with ``property_id, status, surviving_liens (list of dicts),
+    surviving_total, redemption_risk, reasons, confidence``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> props = pd.DataFrame({"property_id": [1], "sale_type": ["upset"]})
+    >>> liens = pd.DataFrame({"property_id": [1, 1], "lien_type": ["mortgage", "tax"],
+    ...     "holder": ["BANK", "COUNTY"], "amount": [40000, 900],
+    ...     "recorded_date": ["2015-03-02", "2024-01-01"]})
+    >>> r = assess_title(props, liens).iloc[0]
+    >>> r["status"], float(r["surviving_total"])
+    ('SURVIVING_LIENS', 40000.0)
+    """
+    import pandas as pd
+
+    del profile  # no title thresholds yet; kept so every rule takes a profile
+    require_id(properties)
+    n = len(properties)
+    pids = properties["property_id"].to_numpy()
+    sale = text_col(properties, "sale_type")
+    sale = np.array([s.casefold() for s in sale], dtype=object) if n else sale
+    reasons = Joiner(n)
+    review = np.zeros(n, dtype=bool)
+
+    sale_ok = np.isin(sale, SALE_TYPES)
+    reasons.add(sale == "", "sale_type missing: lien consequences unknown")
+    reasons.add(
+        ~sale_ok & (sale != ""),
+        "sale_type '" + sale + "' unknown (valid: " + ", ".join(SALE_TYPES) + ")",
+    )
+    review |= ~sale_ok
+    reasons.add(sale == "repository", "repository sale: whether liens survive is unverified")
+    review |= sale == "repository"
+
+    # --- liens, one row each
+    checked = _check_liens(liens if liens is not None else pd.DataFrame(columns=LIEN_COLUMNS))
+    pos = pd.Series(np.arange(n), index=pd.Index(pids))
+    pos = pos[~pos.index.duplicated()]
+    checked["pos"] = checked["property_id"].map(pos)
+    checked = checked[checked["pos"].notna()].copy()
+    checked["pos"] = checked["pos"].astype(np.int64)
+    lsale = sale[checked["pos"].to_numpy()] if len(checked) else np.array([], dtype=object)
+    keys = list(zip(lsale, checked["lien_type"], strict=True))
+    cons = [CONSEQUENCES.get(k, ("", "")) for k in keys]
+    checked["consequence"] = [c[0] for c in cons]
+    checked["why"] = [c[1] for c in cons]
+    invalid = (checked["problem"] != "").to_numpy()
+    checked.loc[invalid, "consequence"] = REVIEW
+    amount = checked["amount"].to_numpy(dtype=float)
+    holder = checked["holder"].to_numpy(dtype=object)
+    money = np.where(np.isnan(amount), "amount unknown", "$" + fmt_money(amount).astype(object))
+    label = checked["lien_type"].to_numpy(dtype=object) + " (" + holder + ", " + money + ")"
+    consequence = checked["consequence"].to_numpy(dtype=object)
+    lien_reason = np.where(
+        invalid, label + ": " + checked["problem"].to_numpy(dtype=object),
+        np.where(consequence == "", label + ": sale type unknown",
+                 label + ": " + checked["why"].to_numpy(dtype=object)),
+    )  # fmt: skip
+    keep = (consequence == SURVIVES) | (consequence == REVIEW)
+    # the label already says "amount unknown"; the flag sends it to review
+    unknown_amount = keep & np.isnan(amount) & ~invalid
+    checked["lien_reason"] = lien_reason.astype(object)
+    checked["keep"] = keep
+    checked["flag"] = (consequence == REVIEW) | unknown_amount | invalid
+    checked["kept_amount"] = np.where(keep, np.nan_to_num(amount), 0.0)
+    checked["discharged_judicial"] = (consequence == DISCHARGED) & (
+        lsale == "judicial" if len(checked) else np.zeros(0, dtype=bool)
+    )
+
+    by = checked.groupby("pos", sort=False)
+    has_lien = np.zeros(n, dtype=bool)
+    has_lien[checked["pos"].unique()] = True
+    lien_text = np.full(n, "", dtype=object)
+    flag = np.zeros(n, dtype=bool)
+    survives = np.zeros(n, dtype=bool)
+    total = np.zeros(n)
+    judicial_relied = np.zeros(n, dtype=bool)
+    lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    if len(checked):
+        agg = by.agg(
+            text=("lien_reason", REASON_SEP.join),
+            flag=("flag", "any"),
+            keep=("keep", "any"),
+            total=("kept_amount", "sum"),
+            judicial=("discharged_judicial", "any"),
+        )
+        idx = agg.index.to_numpy(dtype=np.int64)
+        lien_text[idx] = agg["text"].to_numpy(dtype=object)
+        flag[idx] = agg["flag"].to_numpy(dtype=bool)
+        survives[idx] = agg["keep"].to_numpy(dtype=bool)
+        total[idx] = agg["total"].to_numpy(dtype=float)
+        judicial_relied[idx] = agg["judicial"].to_numpy(dtype=bool)
+        kept = checked[checked["keep"].to_numpy()]
+        for rec in kept.itertuples(index=False):  # few rows: the liens that survive
+            date = rec.recorded_date
+            lists[rec.pos].append(
+                {
+                    "lien_type": rec.lien_type,
+                    "holder": rec.holder or None,
+                    "amount": None if np.isnan(rec.amount) else float(rec.amount),
+                    "recorded_date": None
+                    if pd.isna(date)
+                    else pd.Timestamp(date).date().isoformat(),
+                    "consequence": rec.consequence,
+                }
+            )
+    reasons.add(has_lien, lien_text)
+    review |= flag
+
+    # --- title work
+    searched_set = set(searched or ())
+    done = (
+        has_lien
+        | np.isin(pids, list(searched_set))
+        | (bool_col(properties, "title_searched") == 1.0)
+    )
+    reasons.add(~done, "no title work recorded and no liens known: surviving liens unknown")
+    reasons.add(done & ~has_lien & sale_ok, "title searched: no liens found")
+    review |= ~done
+
+    # --- Philadelphia redemption (53 P.S. §7293)
+    phil = (bool_col(properties, "is_philadelphia") == 1.0) | (
+        county_key(text_col(properties, "county")) == "philadelphia"
+    )
+    occupied = bool_col(properties, "occupied")
+    vacancy = bool_col(properties, "usps_vacancy")
+    occupied = np.where(np.isnan(occupied), 1.0 - vacancy, occupied)
+    phil_sheriff = phil & (sale == "sheriff")
+    risk = phil_sheriff & ~(occupied == 0.0)
+    reasons.add(
+        phil_sheriff & (occupied == 1.0),
+        "Philadelphia sheriff sale of an occupied property: redemption possible within "
+        "9 months of the deed's acknowledgment (53 P.S. §7293)",
+    )
+    reasons.add(
+        phil_sheriff & np.isnan(occupied),
+        "Philadelphia sheriff sale, occupancy unknown: redemption risk assumed (53 P.S. §7293)",
+    )
+    reasons.add(
+        phil_sheriff & (occupied == 0.0),
+        "Philadelphia sheriff sale of a vacant property: no redemption (53 P.S. §7293); "
+        "confirm vacancy",
+    )
+    phil_other = phil & sale_ok & (sale != "sheriff")
+    reasons.add(
+        phil_other, "Philadelphia sale that is not a sheriff sale: redemption rules unverified"
+    )
+    review |= phil_other
+
+    status = np.where(review, NEEDS_REVIEW, np.where(survives, SURVIVING, CLEAR)).astype(object)
+    confidence = np.where(~done, 0.2, np.where(review, 0.4, np.where(judicial_relied, 0.7, 0.8)))
+    return pd.DataFrame(
+        {
+            "property_id": pids,
+            "status": status,
+            "surviving_liens": lists,
+            "surviving_total": np.where(done, total, np.nan),  # unknown, not 0, without title work
+            "redemption_risk": risk,
+            "reasons": reasons.result(),
+            "confidence": confidence,
+        },
+        columns=OUTPUT_COLUMNS,
+    )

@@ -1,0 +1,233 @@
+"""Processors for the decision types: screening, condition, title and bids.
+
+Each is a *batch* processor: the rules in :mod:`toolkit.decisions` are
+vectorised over the whole batch, and the session writes the results. The
+investor profile is ``$TOOLKIT_PROFILE``, else ``investor_profile.yaml`` in the
+workspace's data folder, else the defaults (every default not found in a source
+is marked *unverified* in ``data/sample/investor_profile.yaml``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from toolkit.decisions.profile import InvestorProfile
+    from toolkit.workspace import Workspace
+
+PROFILE_ENV = "TOOLKIT_PROFILE"
+
+
+def workspace_profile(ws: Workspace) -> InvestorProfile:
+    """The profile this workspace uses (see module doc)."""
+    from toolkit.decisions.profile import InvestorProfile, load_profile
+
+    path = os.environ.get(PROFILE_ENV)
+    if path:
+        return load_profile(path)
+    local = ws.data_dir / "investor_profile.yaml"
+    return load_profile(local) if local.is_file() else InvestorProfile()
+
+
+def _clean(value: Any) -> Any:
+    """NaN → None, numpy scalars → Python, so results store as SQL NULL / values."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes | list | dict):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _rows(out: pd.DataFrame, ids: pd.Series, columns: dict[str, str]) -> list[dict[str, Any]]:
+    """One result dict per batch row, in batch order, renaming rule columns to table columns."""
+    indexed = out.set_index(out["property_id"].astype(str))
+    rows = []
+    for pid in ids.astype(str):
+        rec = indexed.loc[pid]
+        rows.append({dst: _clean(rec[src]) for src, dst in columns.items() if src in rec.index})
+    return rows
+
+
+def _prep(frame: pd.DataFrame) -> pd.DataFrame:
+    f = frame.copy()
+    f["property_id"] = f["item_id"].astype(str)
+    if "parcel_address" in f.columns:
+        # the parcel record's address is the evidence of frontage; the list's is a fallback
+        f["address"] = f["parcel_address"].where(f["parcel_address"].notna(), f.get("address"))
+    return f
+
+
+def make_visual_validation(ws: Workspace) -> Any:
+    from toolkit.decisions.screening import screen
+
+    profile = workspace_profile(ws)
+
+    def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        out = screen(_prep(frame), profile)
+        return _rows(out, frame["item_id"], {c: c for c in ("verdict", "reasons", "inputs_used", "confidence")})
+
+    process.batch = True  # type: ignore[attr-defined]
+    return process
+
+
+def make_property_condition(ws: Workspace) -> Any:
+    from toolkit.decisions.condition import assess_condition, county_psf_medians
+
+    profile = workspace_profile(ws)
+    medians: dict[str, dict[str, float]] = {}
+
+    def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        f = _prep(frame)
+        counties = sorted(set(f["county"]) - set(medians))
+        if counties:  # the county's median $/sqft from all its parcel records, once
+            values = ws.sql(ws.q.parcel_values_for_counties, [counties])
+            medians.update({c: county_psf_medians(values[values.county == c]) for c in counties})
+        merged: dict[str, float] = {}
+        for c in set(f["county"]):
+            merged.update(medians.get(c, {}))
+        out = assess_condition(f, profile, county_medians=merged)
+        cols = ("grade", "repair_estimate", "reasons", "inputs_used", "confidence", "computed_grade",
+                "score", "signals", "repair_per_sqft")  # fmt: skip
+        return _rows(out, frame["item_id"], {c: c for c in cols})
+
+    process.batch = True  # type: ignore[attr-defined]
+    return process
+
+
+def make_title_research(ws: Workspace) -> Any:
+    from toolkit.decisions.title import assess_title
+
+    profile = workspace_profile(ws)
+
+    def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        f = _prep(frame)
+        ids = f["property_id"].tolist()
+        liens = ws.sql(ws.q.liens_for, [ids])
+        searched = ws.sql(ws.q.title_searched_for, [ids, ids]).property_id.tolist()
+        out = assess_title(f, liens, profile, searched=searched)
+        cols = ("status", "surviving_liens", "surviving_total", "redemption_risk", "reasons", "confidence")
+        return _rows(out, frame["item_id"], {c: c for c in cols})
+
+    process.batch = True  # type: ignore[attr-defined]
+    return process
+
+
+def make_bid_strategy(ws: Workspace) -> Any:
+    from toolkit.decisions.bid import check_clr_factors, max_bid
+
+    profile = workspace_profile(ws)
+    table = ws.sql(ws.q.clr_factors_all)
+    clr = check_clr_factors(table, "clr_factors table") if len(table) else None
+
+    def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        f = _prep(frame)
+        inputs = ws.sql(ws.q.bid_inputs_for, [f["property_id"].tolist()])
+        f = f.merge(inputs, on="property_id", how="left")
+        out = max_bid(f, profile, clr_factors=clr)
+        cols = {
+            "market_value": "market_value", "value_source": "market_value_source",
+            "max_bid_conservative": "max_bid_conservative", "max_bid_moderate": "max_bid_moderate",
+            "max_bid_aggressive": "max_bid_aggressive", "decision": "decision",
+            "confidence": "confidence", "missing_inputs": "missing_inputs",
+            "inputs_used": "inputs_used", "reasons": "reasons", "upset_price": "upset_price",
+            "clr_factor": "clr_factor", "clr_source": "clr_source", "repairs": "repairs",
+            "surviving_liens_total": "surviving_liens_total", "transfer_tax": "transfer_tax",
+            "selling_costs": "selling_costs",
+        }  # fmt: skip
+        return _rows(out, frame["item_id"], cols)
+
+    process.batch = True  # type: ignore[attr-defined]
+    return process
+
+
+# -- data the rules read ----------------------------------------------------------
+
+
+def import_clr_factors(ws: Workspace, path: str | Path) -> int:
+    """Replace the CLR factors of the counties in a CSV (county, factor, source, valid_from, valid_to)."""
+    from toolkit.decisions.bid import load_clr_factors
+    from toolkit.jobs import engine
+
+    table = load_clr_factors(path)
+    rows = []
+    for r in table.itertuples():
+        cid = ws.county_id(r.county)
+        rows.append((cid, float(r.factor), _date(getattr(r, "valid_from", None)),
+                     _date(getattr(r, "valid_to", None)), str(r.source)))  # fmt: skip
+    now = engine.utcnow()
+
+    def go(con: Any) -> int:
+        for cid in {r[0] for r in rows}:
+            con.execute(ws.q.clr_factors_replace_county, [cid])
+        for r in rows:
+            con.execute(ws.q.clr_factor_insert, [*r, now])
+        return len(rows)
+
+    return ws.store.run(go)
+
+
+def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
+    """Import recorder / docket findings (county, parcel_id, lien_type, holder, amount, recorded_date).
+
+    Rows are matched to properties by county and parcel number; the properties in
+    the file are marked as title-searched. Re-importing the same file replaces its rows.
+    """
+    import pandas as pd
+
+    from toolkit.decisions.title import load_liens_csv
+    from toolkit.exceptions import ValidationError
+    from toolkit.importing import normalise_parcel
+    from toolkit.jobs import engine
+
+    liens = load_liens_csv(path)
+    missing = [c for c in ("county", "parcel_id") if c not in liens.columns]
+    if missing:
+        raise ValidationError(
+            f"Liens file {Path(path).name} needs column(s) {', '.join(missing)} to find each property."
+        )
+    source = f"liens:{Path(path).name}"
+    now = engine.utcnow()
+    unmatched: list[dict[str, Any]] = []
+
+    def go(con: Any) -> int:
+        con.execute(ws.q.liens_delete_source, [source])
+        ids: dict[tuple[str, str], str | None] = {}
+        n = 0
+        for r in liens.itertuples():
+            key = (str(r.county), normalise_parcel(r.parcel_id))
+            if key not in ids:
+                cid = engine.resolve_county(con, ws.q, r.county)
+                found = con.execute(ws.q.property_by_parcel, [cid, key[1]]).fetchall()
+                ids[key] = found[0][0] if found else None
+                if ids[key]:
+                    con.execute(ws.q.title_search_insert, [ids[key], now, source])
+            pid = ids[key]
+            if pid is None:
+                unmatched.append({"county": r.county, "parcel_id": r.parcel_id})
+                continue
+            amount = None if pd.isna(r.amount) else float(r.amount)
+            recorded = None if pd.isna(r.recorded_date) else r.recorded_date
+            con.execute(ws.q.lien_insert, [pid, r.lien_type, r.holder, amount, recorded, source, now])
+            n += 1
+        return n
+
+    n = ws.store.run(go)
+    return {"imported": n, "unmatched": pd.DataFrame(unmatched, columns=["county", "parcel_id"])}
+
+
+def _date(v: Any) -> Any:
+    import pandas as pd
+
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return None
+    return pd.Timestamp(v).date()
