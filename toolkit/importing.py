@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,23 +147,53 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
             "document_id", "ts"]  # fmt: skip
     incoming = frame[cols].astype(object).where(frame[cols].notna(), None)
 
-    def write(con: Any) -> int:
-        con.register("_incoming", incoming)
-        try:
-            existing = len(con.execute(ws.q.properties_existing).fetchall())
-            if len(incoming):
-                con.execute(ws.q.properties_upsert)
-            return existing
-        finally:
-            con.unregister("_incoming")
-
-    updated = ws.store.run(write) if len(incoming) else 0
+    updated = ws.store.run(lambda con: upsert_properties(con, ws.q, incoming)) if len(incoming) else 0
     return {
         "imported": len(incoming) - updated,
         "updated": updated,
         "rejected": pd.DataFrame(rejected, columns=["row", "parcel_id", "county", "reason"]),
         "duplicates_in_input": duplicates,
     }
+
+
+PARSE_DETAIL = ("raw_text", "parse_confidence", "parse_issues", "parse_extra")
+
+
+def upsert_properties(con: Any, q: Any, frame: pd.DataFrame) -> int:
+    """Upsert clean property rows by (county_id, parcel_norm); returns how many existed.
+
+    Runs inside the caller's transaction. ``frame`` has the columns of
+    ``properties_upsert`` (county_id, parcel_id, parcel_norm, control_number,
+    address, municipality, owner, description, upset_price, sale_type,
+    sale_date, auction_status, document_id, ts), unique on (county_id,
+    parcel_norm), with None for missing values; a frame that also has the
+    parser's columns (raw_text, parse_confidence, parse_issues, parse_extra)
+    keeps them too. A value that is None leaves the stored one as it is.
+
+    Examples
+    --------
+    >>> import toolkit, pandas as pd
+    >>> ws = toolkit.connect(":memory:")
+    >>> row = dict(county_id=13, parcel_id="01-2", parcel_norm="012", control_number=None,
+    ...            address=None, municipality=None, owner="X", description=None,
+    ...            upset_price=10.0, sale_type=None, sale_date=None, auction_status=None,
+    ...            document_id=None, ts=toolkit.jobs.engine.utcnow())
+    >>> ws.store.run(lambda con: upsert_properties(con, ws.q, pd.DataFrame([row])))
+    0
+    """
+    if not len(frame):
+        return 0
+    query = q.properties_upsert_parsed if all(c in frame.columns for c in PARSE_DETAIL) else q.properties_upsert
+    con.register("_incoming", frame)
+    try:
+        existing = len(con.execute(q.properties_existing).fetchall())
+        con.execute(query)
+        return existing
+    finally:
+        # after a failed statement the transaction is aborted and unregister fails
+        # too; the first error is the one to see
+        with contextlib.suppress(Exception):
+            con.unregister("_incoming")
 
 
 def _s(v: object) -> str | None:

@@ -301,7 +301,7 @@ ORDER BY i.seq;
 SELECT i.item_id, i.seq, p.parcel_id, p.address, p.owner AS list_owner, p.municipality, p.description,
        c.county_name AS county, c.state, p.county_id, CAST(p.upset_price AS DOUBLE) AS upset_price,
        p.sale_type, p.sale_date, p.control_number, (c.county_name = 'Philadelphia') AS is_philadelphia,
-       r.* EXCLUDE (property_id, job_id, address)
+       r.address AS parcel_address, r.* EXCLUDE (property_id, job_id, address)
 FROM batch_job_items i
 JOIN properties p ON p.id = i.item_id::UUID
 JOIN counties c ON c.id = p.county_id
@@ -441,3 +441,139 @@ INSERT OR REPLACE INTO bulk_files (county_id, path, format, added_at) VALUES (?,
 
 -- name: county_name
 SELECT county_name FROM counties WHERE id = ?;
+
+-- ---------------------------------------------------------------------------
+-- Documents and pdf_parsing results (toolkit/documents.py, toolkit/processors/pdf_parsing.py)
+
+-- name: document_by_sha
+SELECT id::VARCHAR AS id, county_id, path, url FROM documents WHERE sha256 = ?;
+
+-- name: document_insert
+INSERT INTO documents (id, county_id, document_type, path, url, sha256, sale_type, sale_date, added_at)
+VALUES (?::UUID, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: document_context
+SELECT d.id::VARCHAR AS item_id, 0 AS seq, d.path, d.url, d.document_type, d.sha256, d.sale_type,
+       d.sale_date, c.county_name AS county, c.state, d.county_id, d.parse_status
+FROM documents d JOIN counties c ON c.id = d.county_id
+WHERE d.id = ?::UUID;
+
+-- name: document_set_parsed
+UPDATE documents SET parse_status = 'parsed', layout = ?, page_count = ?, rows_parsed = ?,
+    rows_failed = ?, parse_error = NULL, parsed_at = ?,
+    sale_type = COALESCE(sale_type, ?), sale_date = COALESCE(sale_date, ?)
+WHERE id = ?::UUID;
+
+-- name: parsing_errors_clear
+DELETE FROM parsing_errors WHERE list_contains(?::VARCHAR[], document_id::VARCHAR);
+
+-- name: parsing_errors_insert
+INSERT INTO parsing_errors (document_id, page, raw_text, reason, created_at)
+SELECT document_id::UUID, page, raw_text, reason, created_at FROM _parse_errors;
+
+-- name: documents_overview
+SELECT d.id::VARCHAR AS document_id, c.county_name AS county, d.document_type, d.path, d.url,
+       d.sale_type, d.sale_date, d.parse_status, d.layout, d.page_count, d.rows_parsed,
+       d.rows_failed, d.added_at, d.parsed_at,
+       (SELECT i.error FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+        WHERE j.job_type = 'pdf_parsing' AND i.item_id = d.id::VARCHAR AND i.status = 'failed'
+        ORDER BY i.finished_at DESC LIMIT 1) AS last_error
+FROM documents d JOIN counties c ON c.id = d.county_id
+ORDER BY d.added_at, d.id;
+
+-- name: properties_upsert_parsed
+INSERT INTO properties (id, county_id, parcel_id, parcel_norm, control_number, address, municipality,
+                        owner, description, upset_price, sale_type, sale_date, auction_status,
+                        document_id, raw_text, parse_confidence, parse_issues, parse_extra,
+                        created_at, updated_at)
+SELECT uuid(), county_id, parcel_id, parcel_norm, control_number, address, municipality, owner,
+       description, upset_price, sale_type, sale_date, COALESCE(auction_status, 'active'),
+       CAST(document_id AS UUID), raw_text, parse_confidence, parse_issues, parse_extra, ts, ts
+FROM _incoming
+ON CONFLICT (county_id, parcel_norm) DO UPDATE SET
+    parcel_id = excluded.parcel_id,
+    control_number = COALESCE(excluded.control_number, properties.control_number),
+    address = COALESCE(excluded.address, properties.address),
+    municipality = COALESCE(excluded.municipality, properties.municipality),
+    owner = COALESCE(excluded.owner, properties.owner),
+    description = COALESCE(excluded.description, properties.description),
+    upset_price = COALESCE(excluded.upset_price, properties.upset_price),
+    sale_type = COALESCE(excluded.sale_type, properties.sale_type),
+    sale_date = COALESCE(excluded.sale_date, properties.sale_date),
+    auction_status = COALESCE(excluded.auction_status, properties.auction_status),
+    document_id = COALESCE(excluded.document_id, properties.document_id),
+    raw_text = COALESCE(excluded.raw_text, properties.raw_text),
+    parse_confidence = COALESCE(excluded.parse_confidence, properties.parse_confidence),
+    parse_issues = COALESCE(excluded.parse_issues, properties.parse_issues),
+    parse_extra = COALESCE(excluded.parse_extra, properties.parse_extra),
+    updated_at = excluded.updated_at;
+
+-- ---------------------------------------------------------------------------
+-- county_research results (toolkit/processors/county_research.py)
+
+-- name: county_research_insert
+INSERT INTO county_research (county_id, job_id, status, notes, links, source, researched_at)
+VALUES (?, ?::UUID, ?, ?, ?, ?, ?);
+
+-- name: upcoming_sales_clear
+DELETE FROM upcoming_sales WHERE list_contains(?::INTEGER[], county_id);
+
+-- name: upcoming_sales_insert
+INSERT INTO upcoming_sales (county_id, sale_type, sale_date, registration_deadline, deposit,
+                            payment_terms, bidder_certification, location, platform, source,
+                            researched_at)
+SELECT county_id, sale_type, sale_date, registration_deadline, deposit, payment_terms,
+       bidder_certification, location, platform, source, researched_at
+FROM _upcoming_sales;
+
+-- ---------------------------------------------------------------------------
+-- Decisions: inputs the rules read besides the batch context
+
+-- name: parcel_values_for_counties
+SELECT c.county_name AS county, r.improvement_value, r.bldg_footprint_sqft, r.land_value, r.total_value
+FROM regrid_data r JOIN properties p ON p.id = r.property_id JOIN counties c ON c.id = p.county_id
+WHERE list_contains(?::VARCHAR[], c.county_name);
+
+-- name: liens_for
+SELECT property_id::VARCHAR AS property_id, lien_type, holder, amount, recorded_date
+FROM property_liens WHERE list_contains(?::VARCHAR[], property_id::VARCHAR);
+
+-- name: title_searched_for
+SELECT DISTINCT property_id::VARCHAR AS property_id FROM title_searches
+WHERE list_contains(?::VARCHAR[], property_id::VARCHAR)
+UNION
+SELECT DISTINCT property_id::VARCHAR FROM property_liens
+WHERE list_contains(?::VARCHAR[], property_id::VARCHAR);
+
+-- name: bid_inputs_for
+SELECT p.id::VARCHAR AS property_id, ca.repair_estimate, ca.grade,
+       tr.status AS title_status, tr.surviving_total, tr.redemption_risk,
+       ea.risk_level AS environmental_risk
+FROM properties p
+LEFT JOIN condition_assessments ca ON ca.property_id = p.id
+LEFT JOIN title_research tr ON tr.property_id = p.id
+LEFT JOIN environmental_assessments ea ON ea.property_id = p.id
+WHERE list_contains(?::VARCHAR[], p.id::VARCHAR);
+
+-- name: clr_factors_all
+SELECT c.county_name AS county, f.factor, f.valid_from, f.valid_to, f.source
+FROM clr_factors f JOIN counties c ON c.id = f.county_id;
+
+-- name: clr_factors_replace_county
+DELETE FROM clr_factors WHERE county_id = ?;
+
+-- name: clr_factor_insert
+INSERT INTO clr_factors (county_id, factor, valid_from, valid_to, source, added_at) VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: property_by_parcel
+SELECT id::VARCHAR AS id FROM properties WHERE county_id = ? AND parcel_norm = ?;
+
+-- name: lien_insert
+INSERT INTO property_liens (property_id, lien_type, holder, amount, recorded_date, source, added_at)
+VALUES (?::UUID, ?, ?, ?, ?, ?, ?);
+
+-- name: liens_delete_source
+DELETE FROM property_liens WHERE source = ?;
+
+-- name: title_search_insert
+INSERT INTO title_searches (property_id, searched_at, source) VALUES (?::UUID, ?, ?);
