@@ -138,7 +138,12 @@ def run_session(
     from toolkit.workspace import pause_event
 
     runner = _Runner(ws, job_id, processor, stop)
-    return runner.run(max_batches, max_items, max_seconds, on_progress)
+    try:
+        return runner.run(max_batches, max_items, max_seconds, on_progress)
+    finally:
+        close = getattr(runner.proc, "close", None)
+        if callable(close):
+            close()
 
 
 class _Runner:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 MODES = ("auto", "bulk", "api")
 SOURCE_ENV = "TOOLKIT_PARCEL_SOURCE"
 BASE_URL_ENV = "TOOLKIT_REGRID_URL"  # tests point the API at a local server
+RATE_ENV = "TOOLKIT_REGRID_RATE"  # requests per minute (default 200, unverified)
+CONCURRENCY_ENV = "TOOLKIT_REGRID_CONCURRENCY"  # parallel requests (default 4)
 
 
 def make_processor(ws: Workspace) -> Any:
@@ -42,10 +44,17 @@ def make_processor(ws: Workspace) -> Any:
 
     def api() -> Any:
         if "api" not in api_box:
-            from toolkit.sources.regrid import DEFAULT_BASE_URL, RegridAPI
+            from toolkit.sources.regrid import (
+                DEFAULT_BASE_URL,
+                DEFAULT_CONCURRENCY,
+                DEFAULT_RATE_PER_MINUTE,
+                RegridAPI,
+            )
 
             api_box["api"] = RegridAPI(
                 base_url=os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL),
+                rate_per_minute=_number(RATE_ENV, DEFAULT_RATE_PER_MINUTE),
+                concurrency=int(_number(CONCURRENCY_ENV, DEFAULT_CONCURRENCY)),
                 cache_dir=ws.data_dir / "cache" / "regrid",
             )
         return api_box["api"]
@@ -87,8 +96,26 @@ def make_processor(ws: Workspace) -> Any:
                 out[i] = rec if isinstance(rec, Exception) else _row(rec, frame["item_id"].iat[i], sketches)
         return out
 
+    def close() -> None:
+        if "api" in api_box:
+            api_box.pop("api").close()
+
     process.batch = True  # type: ignore[attr-defined]
+    process.close = close  # type: ignore[attr-defined]
     return process
+
+
+def _number(env: str, default: float) -> float:
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationError(f"{env}={raw!r} is not a number (default {default:g}).") from None
+    if value <= 0:
+        raise ValidationError(f"{env}={raw!r} must be positive (default {default:g}).")
+    return value
 
 
 def _row(rec: dict[str, Any], item_id: str, sketches: Path) -> dict[str, Any]:
