@@ -101,7 +101,7 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
     def resolve_all(con: Any) -> None:
         for name in frame["county"].astype(str).unique():
             try:
-                ids[name] = engine.resolve_county(con, ws.q, name)
+                ids[name] = ws.engine.resolve_county(con, ws.q, name)
             except ToolkitError as exc:
                 errors[name] = str(exc)
 

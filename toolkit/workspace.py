@@ -77,6 +77,9 @@ class Workspace:
         if lock_timeout is not None:
             self.store.lock_timeout = lock_timeout
         self.q = self.store.q
+        # the lifecycle rules for this backend: toolkit.jobs.engine (Python over DuckDB),
+        # or the Postgres backend's module calling its SQL functions; same signatures
+        self.engine = getattr(self.store, "engine", engine)
         self.lease_seconds = lease_seconds
         self.manual_lease_seconds = manual_lease_seconds
         self.store.run(lambda con: None, tx=False)  # create or migrate now, fail early
@@ -96,7 +99,7 @@ class Workspace:
     # -- helpers -------------------------------------------------------------
 
     def _job(self, con: Any, job_id: object) -> dict[str, Any]:
-        return engine.resolve_job(con, self.q, job_id)
+        return self.engine.resolve_job(con, self.q, job_id)
 
     def sql(self, query: str, params: list[Any] | tuple[Any, ...] | None = None) -> pd.DataFrame:
         """Run any SQL (values bound as ``?``) and return a DataFrame.
@@ -109,7 +112,7 @@ class Workspace:
 
     def county_id(self, county: object) -> int | None:
         """Resolve a county name / id / FIPS (None = all counties)."""
-        return self.store.run(lambda con: engine.resolve_county(con, self.q, county), tx=False)
+        return self.store.run(lambda con: self.engine.resolve_county(con, self.q, county), tx=False)
 
     # -- the guide's API -----------------------------------------------------
 
@@ -147,8 +150,8 @@ class Workspace:
         worker = current_worker()
 
         def go(con: Any) -> engine.Created:
-            county_id = engine.resolve_county(con, self.q, county)
-            return engine.create_job(
+            county_id = self.engine.resolve_county(con, self.q, county)
+            return self.engine.create_job(
                 con, self.q, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
                 force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
                 now=engine.utcnow(),
@@ -175,7 +178,7 @@ class Workspace:
         def go(con: Any) -> tuple[JobType, list[tuple[int, str]], Any]:
             job = self._job(con, job_id)
             jt = get_job_type(job["job_type"])
-            claims = engine.claim_batch(
+            claims = self.engine.claim_batch(
                 con, self.q, job, worker=worker, lease_seconds=self.manual_lease_seconds,
                 now=engine.utcnow(),
             )  # fmt: skip
@@ -218,7 +221,7 @@ class Workspace:
                     "to redo failed items use retry_failed_items()."
                 )
             jt = get_job_type(job["job_type"])
-            rec = engine.record_outcomes(
+            rec = self.engine.record_outcomes(
                 con, self.q, job, jt, [engine.Outcome(row[0], str(last_item_id), status, error)],
                 worker=worker, now=engine.utcnow(),
             )  # fmt: skip
@@ -241,7 +244,7 @@ class Workspace:
                 job = self._job(con, row[0])
             else:
                 job = self._job(con, job_id)
-            engine.pause(con, self.q, job, reason, worker, engine.utcnow())
+            self.engine.pause(con, self.q, job, reason, worker, engine.utcnow())
             return job["id"]
 
         jid = self.store.run(go)
@@ -265,7 +268,7 @@ class Workspace:
                 job = self._job(con, row[0])
             else:
                 job = self._job(con, job_id)
-            engine.resume(con, self.q, job, worker, engine.utcnow())
+            self.engine.resume(con, self.q, job, worker, engine.utcnow())
             return job["id"]
 
         jid = self.store.run(go)
@@ -274,11 +277,11 @@ class Workspace:
 
     def complete_batch_job(self, job_id: str) -> str:
         """Mark a job completed (every item must be finished)."""
-        return self._transition(job_id, engine.complete)
+        return self._transition(job_id, self.engine.complete)
 
     def cancel_batch_job(self, job_id: str) -> str:
         """Cancel an active job; its items stay for the record."""
-        jid = self._transition(job_id, engine.cancel)
+        jid = self._transition(job_id, self.engine.cancel)
         pause_event(jid).set()
         return jid
 
@@ -298,7 +301,7 @@ class Workspace:
 
         def go(con: Any) -> int:
             job = self._job(con, job_id)
-            return engine.retry_failed(con, self.q, job, worker, engine.utcnow())
+            return self.engine.retry_failed(con, self.q, job, worker, engine.utcnow())
 
         return self.store.run(go)
 

@@ -158,7 +158,8 @@ class _Runner:
         self.ws, self.q, self.store = ws, ws.q, ws.store
         self.worker = current_worker()
         self.started = time.monotonic()
-        self.job = self.store.run(lambda con: engine.resolve_job(con, self.q, job_id), tx=False)
+        self.engine = ws.engine
+        self.job = self.store.run(lambda con: self.engine.resolve_job(con, self.q, job_id), tx=False)
         self.jt = get_job_type(self.job["job_type"])
         self.proc = _resolve_processor(ws, self.jt, processor)
         self.batch_mode = _is_batch(self.proc)
@@ -183,7 +184,7 @@ class _Runner:
         q, job, jt = self.q, self.job, self.jt
 
         def start(con: Any) -> dict[str, Any]:
-            j = engine.resolve_job(con, q, job["id"])
+            j = self.engine.resolve_job(con, q, job["id"])
             if j["status"] in ("completed", "cancelled"):
                 return j
             engine.check_workable(j)
@@ -274,13 +275,13 @@ class _Runner:
         if time.monotonic() - self.last_renew > self.ws.lease_seconds / 3:
             renew, self.last_renew = self.ws.lease_seconds, time.monotonic()
         if buffer or fatal:
-            rec = engine.record_outcomes(
+            rec = self.engine.record_outcomes(
                 con, q, job, self.jt, buffer, worker=self.worker, now=now,
                 renew_lease_seconds=renew, fatal=fatal,
             )  # fmt: skip
             status = rec.status
         else:
-            j = engine.resolve_job(con, q, job["id"])
+            j = self.engine.resolve_job(con, q, job["id"])
             job.update(status=j["status"], consecutive_failures=j["consecutive_failures"],
                        max_consecutive_failures=j["max_consecutive_failures"])  # fmt: skip
             status = j["status"]
@@ -289,7 +290,7 @@ class _Runner:
         release = time.monotonic() - self.last_release > self.RELEASE_EVERY
         if release:
             self.last_release = time.monotonic()
-        claims = engine.claim_batch(
+        claims = self.engine.claim_batch(
             con, q, job, worker=self.worker, lease_seconds=self.ws.lease_seconds, now=now,
             limit=limit, release=release, own_first=self.batches == 0,
         )  # fmt: skip
@@ -388,7 +389,7 @@ def _result_columns(ws: Workspace, jt: JobType) -> list[str]:
             _result_cols[key] = []
         else:
             _result_cols[key] = list(
-                ws.store.run(lambda con: engine.table_columns(con, ws.q, jt.result_table), tx=False)
+                ws.store.run(lambda con: ws.engine.table_columns(con, ws.q, jt.result_table), tx=False)
             )
     return _result_cols[key]
 
@@ -401,12 +402,12 @@ def _finish(ws: Workspace, job: dict[str, Any], worker: str, session_id: str, do
     def go(con: Any) -> dict[str, Any]:
         now = engine.utcnow()
         con.execute(ws.q.items_release_own, [job["id"], worker])
-        j = engine.resolve_job(con, ws.q, job["id"])
+        j = ws.engine.resolve_job(con, ws.q, job["id"])
         if pause and j["status"] == "in_progress":
             why = reason or (f"interrupted: {error}" if error else "paused")
-            engine.pause(con, ws.q, j, why, worker, now)
+            ws.engine.pause(con, ws.q, j, why, worker, now)
         con.execute(ws.q.session_end, [now, done, failed, outcome, error, None, session_id])
-        return engine.resolve_job(con, ws.q, job["id"])
+        return ws.engine.resolve_job(con, ws.q, job["id"])
 
     try:
         return ws.store.run(go)

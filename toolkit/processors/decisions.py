@@ -206,7 +206,7 @@ def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
         for r in liens.itertuples():
             key = (str(r.county), normalise_parcel(r.parcel_id))
             if key not in ids:
-                cid = engine.resolve_county(con, ws.q, r.county)
+                cid = ws.engine.resolve_county(con, ws.q, r.county)
                 found = con.execute(ws.q.property_by_parcel, [cid, key[1]]).fetchall()
                 ids[key] = found[0][0] if found else None
                 if ids[key]:
