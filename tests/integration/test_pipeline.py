@@ -98,7 +98,8 @@ def test_no_parcel_source_pauses_with_what_to_do(tmp_path, monkeypatch):
     assert s.processed == 0 and ws.get_batch_status(job)["pending_items"] == 3
 
 
-def test_screening_condition_title_and_bids(pipeline_ws):
+def test_screening_condition_environment_title_and_bids(pipeline_ws, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_ENV_SOURCES", "sample")
     ws = pipeline_ws
     assert ws.import_liens(f"{SAMPLE}/liens.csv")["imported"] == 42
     assert ws.import_clr_factors(f"{SAMPLE}/clr_factors.csv") == 4
@@ -127,8 +128,11 @@ def test_screening_condition_title_and_bids(pipeline_ws):
     assert status["NEEDS_REVIEW"] > 0  # no title search for most: never called clear
     # bids wait for the environmental research
     assert "bid_strategy" not in ws.get_pending_work_summary().job_type.tolist()
-    ws.sql("INSERT INTO environmental_assessments (property_id, risk_level, assessed_at) "
-           "SELECT property_id, 'LOW', now()::TIMESTAMP FROM condition_assessments")  # fmt: skip
+    _, s = run(ws, "environmental_research")
+    assert s.processed == approved and s.failed == 0
+    env = ws.sql("SELECT risk_level, flood_source FROM environmental_assessments")
+    assert set(env.risk_level) <= {"LOW", "MEDIUM", "HIGH", "UNKNOWN"}
+    assert "parcel_record" in set(env.flood_source)  # a zone in the parcel record needs no lookup
     _, s = run(ws, "bid_strategy")
     assert s.processed == approved and s.failed == 0
     bids = ws.sql("SELECT decision, max_bid_moderate, upset_price, clr_source FROM bid_strategies")
@@ -137,3 +141,16 @@ def test_screening_condition_title_and_bids(pipeline_ws):
     passed = bids[bids.decision == "PASS"]
     assert (passed.upset_price > passed.max_bid_moderate).all()
     assert bids.clr_source.str.contains("SYNTHETIC").all()
+
+
+def test_environment_settings_file_errors(pipeline_ws, monkeypatch, tmp_path):
+    from toolkit.processors.environment import sources_config
+
+    monkeypatch.setenv("TOOLKIT_ENV_SOURCES", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="neither 'online', 'sample' nor an existing settings file"):
+        sources_config(pipeline_ws)
+    bad = tmp_path / "env.yaml"
+    bad.write_text("mode: local\nflood: [unclosed\n")
+    monkeypatch.setenv("TOOLKIT_ENV_SOURCES", str(bad))
+    with pytest.raises(ConfigError, match="line 3"):
+        sources_config(pipeline_ws)

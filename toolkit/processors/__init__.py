@@ -27,6 +27,7 @@ _processors: dict[str, str | Factory] = {
     "regrid_scraping": "toolkit.processors.regrid:make_processor",
     "visual_validation": "toolkit.processors.decisions:make_visual_validation",
     "property_condition": "toolkit.processors.decisions:make_property_condition",
+    "environmental_research": "toolkit.processors.environment:make_processor",
     "title_research": "toolkit.processors.decisions:make_title_research",
     "bid_strategy": "toolkit.processors.decisions:make_bid_strategy",
 }
