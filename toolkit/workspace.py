@@ -394,6 +394,41 @@ class Workspace:
 
         return import_clr_factors(self, path)
 
+    # -- what a person records ------------------------------------------------
+
+    def override_verdict(self, prop: str, verdict: str, note: str, county: object = None) -> None:
+        """Override a property's screening verdict (APPROVED / CAUTION / REJECTED) with a note."""
+        from toolkit.research import override_verdict
+
+        override_verdict(self, prop, verdict, note, county)
+
+    def set_manual_grade(self, prop: str, grade: str, note: str | None = None,
+                         county: object = None) -> dict[str, Any]:  # fmt: skip
+        """Grade a property from imagery (A–F); the manual grade wins."""
+        from toolkit.research import set_manual_grade
+
+        return set_manual_grade(self, prop, grade, note, county)
+
+    def record_title_search(self, prop: str, liens: list[dict[str, Any]] | None = None,
+                            source: str = "manual", county: object = None) -> int:  # fmt: skip
+        """Record a title search and the liens it found (none found is a result too)."""
+        from toolkit.research import record_title_search
+
+        return record_title_search(self, prop, liens, source, county)
+
+    def bid_list(self, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")) -> pd.DataFrame:
+        """The bidder's list: BID and REVIEW properties with max bids, key facts and reasons."""
+        from toolkit.research import bid_list
+
+        return bid_list(self, county, decisions)
+
+    def export_bids(self, path: str | Path, county: object = None,
+                    decisions: tuple[str, ...] = ("BID", "REVIEW")) -> Path:  # fmt: skip
+        """Write the bid list to ``.csv`` or ``.xlsx``."""
+        from toolkit.research import export_bids
+
+        return export_bids(self, path, county, decisions)
+
     @property
     def data_dir(self) -> Path:
         """Where this workspace keeps files (documents, sketches, caches, run records)."""

@@ -126,8 +126,9 @@ def test_screening_condition_environment_title_and_bids(pipeline_ws, monkeypatch
     assert s.processed == approved
     status = dict(ws.sql("SELECT status, count(*) AS n FROM title_research GROUP BY 1").values.tolist())
     assert status["NEEDS_REVIEW"] > 0  # no title search for most: never called clear
-    # bids wait for the environmental research
-    assert "bid_strategy" not in ws.get_pending_work_summary().job_type.tolist()
+    # bids wait for the environmental research: not pending, counted as waiting
+    bid_row = ws.get_pending_work_summary().set_index("job_type").loc["bid_strategy"]
+    assert (bid_row.pending, bid_row.waiting) == (0, approved)
     _, s = run(ws, "environmental_research")
     assert s.processed == approved and s.failed == 0
     env = ws.sql("SELECT risk_level, flood_source FROM environmental_assessments")

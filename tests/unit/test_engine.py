@@ -377,16 +377,17 @@ def test_retry_failed_items_reopens(sample_ws):
 
 def test_pending_summary_matches_guide_example(sample_ws):
     summary = sample_ws.get_pending_work_summary().set_index("job_type")
-    assert summary.loc["regrid_scraping"].tolist() == [795 - 17, 50, 16, 6]
-    assert summary.loc["visual_validation"].tolist() == [17, 100, 1, 1]
-    assert list(summary.columns) == ["pending", "batch_size", "batches", "sessions"]
+    assert summary.loc["regrid_scraping"].tolist() == [795 - 17, 50, 16, 6, 0]
+    assert summary.loc["visual_validation"].tolist() == [17, 100, 1, 1, 0]
+    # the guide's columns, then what waits on an earlier stage
+    assert list(summary.columns) == ["pending", "batch_size", "batches", "sessions", "waiting"]
 
 
 def test_pending_summary_partial_session_counts(ws):
     frame = pd.DataFrame({"parcel_id": [f"P{i}" for i in range(7358)], "county": "Blair"})
     ws.import_properties(frame)
     row = ws.get_pending_work_summary().set_index("job_type").loc["regrid_scraping"]
-    assert row.tolist() == [7358, 50, 148, 50]  # ⌈7358/50⌉, ⌈7358/150⌉
+    assert row.tolist() == [7358, 50, 148, 50, 0]  # ⌈7358/50⌉, ⌈7358/150⌉
 
 
 def test_withdrawn_properties_stop_consuming_research(sample_ws):
@@ -403,7 +404,7 @@ def test_guide_sql_runs_in_a_plain_duckdb_client(sample_ws, db_path):
     sample_ws.close()
     con = duckdb.connect(db_path)
     pending = con.execute("SELECT * FROM get_pending_work_summary();").fetchall()
-    assert ("regrid_scraping", 778, 50, 16, 6) in pending
+    assert ("regrid_scraping", 778, 50, 16, 6, 0) in pending
     active = con.execute("SELECT job_id, status FROM vw_active_batch_jobs;").fetchall()
     assert active == [(job, "in_progress")]
     status = con.execute(f"SELECT job_type, total_items, current_batch FROM get_batch_status('{job}');").fetchall()

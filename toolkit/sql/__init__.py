@@ -19,9 +19,19 @@ _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
 def parse_named(text: str) -> dict[str, str]:
-    """Split a file of ``-- name: x`` blocks into ``{name: sql}``."""
+    """Split a file of ``-- name: x`` blocks into ``{name: sql}``.
+
+    Comment lines after a statement (section headers before the next name)
+    are not part of it, so a query can be embedded in larger SQL safely.
+    """
     parts = _NAME.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    out = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        lines = body.strip().splitlines()
+        while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
+            lines.pop()
+        out[name] = "\n".join(lines)
+    return out
 
 
 @dataclass(frozen=True)

@@ -104,18 +104,26 @@ def build_views(con: Any, dialect: str) -> None:
         for t in types.values():
             body = t.eligible_sql or q[f"eligible_{t.name}"]
             con.execute(f"CREATE OR REPLACE VIEW {quote_ident(t.view)} AS {body}")
+        def waiting(t: Any) -> str:
+            name = f"waiting_{t.name}"
+            return f"(SELECT count(*) FROM ({q[name]}))" if name in q.names() else "0"
+
         union = "\nUNION ALL\n".join(
-            f"SELECT {i} AS pos, '{t.name}' AS job_type, count(*) AS pending FROM {quote_ident(t.view)}"
+            f"SELECT {i} AS pos, '{t.name}' AS job_type, (SELECT count(*) FROM {quote_ident(t.view)}) "
+            f"AS pending, {waiting(t)} AS waiting"
             for i, t in enumerate(types.values())
         )
+        # the guide's columns, then `waiting`: items not pending yet because an
+        # earlier stage of the pipeline is unfinished for them
         con.execute(
             "CREATE OR REPLACE MACRO get_pending_work_summary() AS TABLE\n"
             f"WITH pend AS ({union})\n"
             "SELECT p.job_type, p.pending, t.batch_size,\n"
             "       CAST(ceil(p.pending / t.batch_size) AS BIGINT) AS batches,\n"
-            "       CAST(ceil(p.pending / t.per_session) AS BIGINT) AS sessions\n"
+            "       CAST(ceil(p.pending / t.per_session) AS BIGINT) AS sessions,\n"
+            "       p.waiting\n"
             "FROM pend p JOIN job_types t USING (job_type)\n"
-            "WHERE p.pending > 0 ORDER BY p.pos"
+            "WHERE p.pending > 0 OR p.waiting > 0 ORDER BY p.pos"
         )
         for name in ("vw_batch_status", "vw_active_batch_jobs", "vw_completed_batch_jobs",
                      "get_batch_status_macro"):  # fmt: skip

@@ -94,6 +94,15 @@ WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
   AND p.id NOT IN (SELECT property_id FROM bid_strategies)
   AND p.id::VARCHAR NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'bid_strategy')
 
+-- name: waiting_bid_strategy
+-- approved properties whose condition, environmental or title research is unfinished
+SELECT p.id FROM vw_property_sale_dates p
+WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
+  AND p.id NOT IN (SELECT property_id FROM bid_strategies)
+  AND (p.id NOT IN (SELECT property_id FROM condition_assessments)
+       OR p.id NOT IN (SELECT property_id FROM environmental_assessments)
+       OR p.id NOT IN (SELECT property_id FROM title_research))
+
 -- ---------------------------------------------------------------------------
 -- Status views and macros (the guide's read-only SQL, runnable in any DuckDB client)
 
@@ -577,3 +586,41 @@ DELETE FROM property_liens WHERE source = ?;
 
 -- name: title_search_insert
 INSERT INTO title_searches (property_id, searched_at, source) VALUES (?::UUID, ?, ?);
+
+-- ---------------------------------------------------------------------------
+-- What people record by hand, and the bid list
+
+-- name: property_by_id
+SELECT id::VARCHAR AS id FROM properties WHERE id::VARCHAR = ?;
+
+-- name: override_verdict
+UPDATE visual_validations SET override_verdict = ?, override_note = ?, overridden_at = ?
+WHERE property_id = ?::UUID;
+
+-- name: footprint_of
+SELECT bldg_footprint_sqft FROM regrid_data WHERE property_id = ?::UUID;
+
+-- name: manual_grade_upsert
+INSERT INTO condition_assessments (property_id, grade, manual_grade, repair_estimate, reasons, inputs_used,
+                                   confidence, assessed_at)
+VALUES (?::UUID, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (property_id) DO UPDATE SET
+    grade = excluded.grade, manual_grade = excluded.manual_grade, repair_estimate = excluded.repair_estimate,
+    reasons = excluded.reasons, inputs_used = excluded.inputs_used, confidence = excluded.confidence,
+    assessed_at = excluded.assessed_at;
+
+-- name: bid_list
+SELECT b.decision, c.county_name AS county, p.sale_date, p.parcel_id, p.address, p.municipality, p.owner,
+       CAST(p.upset_price AS DOUBLE) AS upset_price, b.max_bid_conservative, b.max_bid_moderate,
+       b.max_bid_aggressive, b.market_value, b.market_value_source, ca.grade AS condition_grade,
+       b.repairs, ea.risk_level AS environmental_risk, ea.flood_zone, tr.status AS title_status,
+       b.surviving_liens_total, b.confidence, b.missing_inputs, b.reasons
+FROM bid_strategies b
+JOIN properties p ON p.id = b.property_id
+JOIN counties c ON c.id = p.county_id
+LEFT JOIN condition_assessments ca ON ca.property_id = p.id
+LEFT JOIN environmental_assessments ea ON ea.property_id = p.id
+LEFT JOIN title_research tr ON tr.property_id = p.id
+WHERE p.auction_status = 'active' AND (?::INTEGER IS NULL OR p.county_id = ?::INTEGER)
+  AND list_contains(?::VARCHAR[], b.decision)
+ORDER BY p.sale_date NULLS LAST, c.county_name, b.decision, b.max_bid_moderate DESC;
