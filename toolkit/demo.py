@@ -63,6 +63,13 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True,
     """Run the guide's example session on the sample data; returns the figures it printed."""
     db = Path(db) if db is not None else config.data_dir() / "demo.duckdb"
     db.parent.mkdir(parents=True, exist_ok=True)
+    if fresh and db.exists() and db.resolve() == Path(config.default_db_url()).resolve():
+        from toolkit.exceptions import ValidationError
+
+        raise ValidationError(
+            f"{db} is your workspace ($TOOLKIT_DB or data/toolkit.duckdb); the demo starts fresh and "
+            "would delete it. Give the demo another file."
+        )
     if fresh:
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)

@@ -41,6 +41,13 @@ def register_processor(name: str, factory: str | Factory, *, replace: bool = Fal
     _processors[name] = factory
 
 
+def unregister_processor(name: str) -> None:
+    """Remove a registered processor (tests, or to replace a built-in one)."""
+    if name not in _processors:
+        raise UnknownChoiceError("processor", name, _processors)
+    del _processors[name]
+
+
 def _load_entry_points() -> None:
     global _loaded_entry_points
     if _loaded_entry_points:

@@ -1,0 +1,712 @@
+"""The ``toolkit`` command line: a thin layer over the workspace API.
+
+Each command calls the :class:`~toolkit.workspace.Workspace` method of the same
+name with the same argument names, prints a readable table (``--json`` for
+scripts), and turns a :class:`~toolkit.exceptions.ToolkitError` into
+``Error: …`` on stderr and exit status 1 (``--debug`` adds the traceback).
+
+Only typer and the toolkit's light modules are imported here; pandas, duckdb,
+papermill and ipywidgets load inside the commands that need them, so
+``toolkit --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from toolkit.exceptions import StoreError, ToolkitError, UnknownJobTypeError, ValidationError
+
+if TYPE_CHECKING:
+    import click
+    import pandas as pd
+
+    from toolkit.workspace import Workspace
+
+_DEBUG = "toolkit.debug"
+_HEX_ID = re.compile(r"^[0-9a-fA-F-]{4,36}$")
+
+
+def error_text(exc: BaseException) -> str:
+    """``Error: …`` with the chain of causes, one per line.
+
+    >>> try:
+    ...     try:
+    ...         raise OSError("disk full")
+    ...     except OSError as e:
+    ...         raise ToolkitError("Cannot save") from e
+    ... except ToolkitError as e:
+    ...     print(error_text(e))
+    Error: Cannot save
+      caused by OSError: disk full
+    """
+    lines = [f"Error: {exc}"]
+    seen = {id(exc)}
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        lines.append(f"  caused by {type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    return "\n".join(lines)
+
+
+def _report(exc: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    print(error_text(exc), file=sys.stderr)
+
+
+class _Group(TyperGroup):
+    """Turns library errors into ``Error: …`` and exit 1, in-process and installed alike."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ToolkitError as exc:
+            _report(exc, bool(ctx.meta.get(_DEBUG)))
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="toolkit",
+    help="Resumable research batch jobs for county tax-sale investors (see docs/cli.md).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# --- options shared by every command ---------------------------------------------
+
+
+def _set_debug(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        ctx.meta[_DEBUG] = True
+    return value
+
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="PATH",
+        help="Workspace: a DuckDB file or ':memory:' "
+        "(default: $TOOLKIT_DB, else data/toolkit.duckdb).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+DebugOpt = Annotated[
+    bool,
+    typer.Option("--debug", help="Show the traceback of errors.", callback=_set_debug,
+                 envvar="TOOLKIT_DEBUG", is_eager=True),
+]  # fmt: skip
+JobArg = Annotated[str, typer.Argument(metavar="JOB", help="Job id (or its first 8 characters).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        import toolkit
+
+        print(f"toolkit {toolkit.__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: DebugOpt = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Resumable research batch jobs for county tax-sale investors (see docs/cli.md)."""
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _ws(db: str | None) -> Workspace:
+    import toolkit
+    from toolkit import config
+
+    url = db if db is not None else config.default_db_url()
+    fresh = url != ":memory:" and "://" not in url and not Path(url).exists()
+    ws = toolkit.connect(url)
+    if fresh:
+        print(f"Note: created a new, empty workspace at {url}", file=sys.stderr)
+    return ws
+
+
+def _refuse_foreign_file(db: str | None) -> None:
+    """Stop before a command that may replace ``db`` when it is not a DuckDB file."""
+    if db is None or db == ":memory:" or "://" in db:
+        return
+    path = Path(db)
+    if path.is_dir():
+        raise StoreError(f"Cannot open workspace {db!r}: it is a folder; give a DuckDB file path.")
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+        if head[8:12] != b"DUCK":  # DuckDB's file magic
+            raise StoreError(
+                f"Cannot open workspace {db!r}: not a DuckDB database file; nothing was changed."
+            )
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # piped output has no width; give tables room rather than fold every cell
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _emit_json(obj: Any) -> None:
+    from toolkit.phrases import jsonable
+
+    print(json.dumps(jsonable(obj), indent=2, ensure_ascii=False))
+
+
+def _cell(value: Any) -> str:
+    from toolkit.phrases import _text
+
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    text = _text(value)
+    return text[:19] if re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text) else text
+
+
+def _table(frame: pd.DataFrame, *, title: str | None = None, empty: str = "(no rows)",
+           columns: list[str] | None = None) -> None:  # fmt: skip
+    from rich.table import Table
+
+    console = _console()
+    if frame.empty:
+        console.print(empty)
+        return
+    cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for c in cols:
+        numeric = frame[c].dtype.kind in "iuf"
+        table.add_column(str(c), justify="right" if numeric else "left", overflow="fold")
+    for row in frame[cols].itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+
+
+def _job_table(frame: pd.DataFrame, title: str, empty: str) -> None:
+    if not frame.empty:
+        frame = frame.assign(
+            job=frame.job_id.str[:8],
+            county=frame.county.fillna("(all)"),
+            progress=[f"{int(p + f + s)}/{int(t)}" for p, f, s, t in zip(
+                frame.processed_items, frame.failed_items, frame.skipped_items, frame.total_items,
+                strict=True)],
+            batch=[f"{int(c or 0)}/{int(t)}" for c, t in zip(
+                frame.current_batch.fillna(0), frame.total_batches, strict=True)],
+        )  # fmt: skip
+        frame = frame.rename(columns={"percent_complete": "%", "failed_items": "failed",
+                                      "updated_at": "updated"})  # fmt: skip
+    cols = ["job", "job_type", "county", "status", "progress", "%", "batch", "failed", "updated"]
+    _table(frame, title=title, empty=empty, columns=cols)
+
+
+def _print_status(st: dict[str, Any]) -> None:
+    from toolkit.phrases import describe_status
+
+    print(describe_status(st))
+
+
+def _job_type_or_id(target: str) -> tuple[str | None, str | None]:
+    """Split ``resume``'s argument into (job_id, job_type)."""
+    from toolkit.jobs import get_job_type
+
+    if _HEX_ID.match(target) and any(ch.isdigit() or ch == "-" for ch in target):
+        return target, None
+    try:
+        return None, get_job_type(target).name
+    except UnknownJobTypeError:
+        if _HEX_ID.match(target):
+            return target, None
+        raise
+
+
+# --- commands -----------------------------------------------------------------------
+
+
+@app.command()
+def pending(db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Show the work pending per job type (get_pending_work_summary)."""
+    frame = _ws(db).get_pending_work_summary()
+    if json_:
+        return _emit_json(frame)
+    _table(frame, title="Pending work", empty="No pending work.")
+
+
+@app.command()
+def status(
+    job_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[JOB]", help="Job id or prefix (default: the most recent active job)."
+        ),
+    ] = None,
+    failures: Annotated[
+        bool, typer.Option("--failures", help="Also list the failed items.")
+    ] = False,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show one job's progress, batches, failures and ETA (get_batch_status)."""
+    from toolkit.phrases import latest_active_job
+
+    ws = _ws(db)
+    st = ws.get_batch_status(job_id if job_id is not None else latest_active_job(ws))
+    failed = ws.failed_items(st["job_id"]) if failures else None
+    if json_:
+        return _emit_json(st if failed is None else {**st, "failures": failed})
+    _print_status(st)
+    if failed is not None:
+        _table(failed, title="Failed items", empty="No failed items.")
+
+
+@app.command()
+def jobs(
+    completed: Annotated[
+        bool,
+        typer.Option("--completed/--active", help="List completed jobs instead of active ones."),
+    ] = False,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List active jobs (default) or completed ones (active_jobs / completed_jobs)."""
+    ws = _ws(db)
+    frame = ws.completed_jobs() if completed else ws.active_jobs()
+    if json_:
+        return _emit_json(frame)
+    kind = "Completed" if completed else "Active"
+    _job_table(frame, f"{kind} batch jobs", f"No {kind.lower()} batch jobs.")
+
+
+@app.command()
+def start(
+    job_type: Annotated[
+        str, typer.Argument(help="Job type, e.g. regrid_scraping or 'Regrid scraping'.")
+    ],
+    county: Annotated[
+        str | None, typer.Option(help="County name, id or FIPS (default: all counties).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Items per batch (default: the job type's; over 100 warns).")
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option(help="Order: county, round_robin or auction_date.")
+    ] = "county",
+    force: Annotated[
+        bool, typer.Option(help="Start even if a job of this type and county is active.")
+    ] = False,
+    max_consecutive_failures: Annotated[
+        int, typer.Option(min=1, help="Pause the job after this many failures in a row.")
+    ] = 10,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Create a batch job over the pending items of a job type (create_batch_job)."""
+    import warnings
+
+    from toolkit.workspace import ActiveJobsWarning, BatchSizeWarning
+
+    ws = _ws(db)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        job_id = ws.create_batch_job(
+            job_type, county, batch_size, strategy=strategy, force=force,
+            max_consecutive_failures=max_consecutive_failures,
+        )  # fmt: skip
+    for w in caught:
+        if issubclass(w.category, BatchSizeWarning | ActiveJobsWarning):
+            print(f"Warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    st = ws.get_batch_status(job_id)
+    if json_:
+        return _emit_json(st)
+    print(f"Created job {job_id}")
+    _print_status(st)
+    if st["status"] != "completed":
+        print(f"Run it with: toolkit run {st['job_type']} --job {job_id[:8]}")
+
+
+@app.command()
+def resume(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[JOB|JOB_TYPE]",
+            help="A job id, or a job type to resume its latest paused job "
+            "(default: the most recent paused job).",
+        ),
+    ] = None,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Resume a paused or interrupted job (resume_batch_job)."""
+    job_id, job_type = _job_type_or_id(target) if target is not None else (None, None)
+    ws = _ws(db)
+    jid = ws.resume_batch_job(job_id, job_type=job_type)
+    st = ws.get_batch_status(jid)
+    if json_:
+        return _emit_json(st)
+    print(f"Resumed job {jid}")
+    _print_status(st)
+
+
+@app.command()
+def pause(
+    job_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[JOB]", help="Job id or prefix (default: the most recent running job)."
+        ),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why; shown in the job's status.")] = None,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Pause a job; a session running anywhere stops at its next item (pause_batch_job)."""
+    ws = _ws(db)
+    jid = ws.pause_batch_job(job_id, reason)
+    st = ws.get_batch_status(jid)
+    if json_:
+        return _emit_json(st)
+    _print_status(st)
+
+
+@app.command()
+def complete(
+    job_id: JobArg, db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False
+) -> None:
+    """Mark a job completed; every item must be finished (complete_batch_job)."""
+    ws = _ws(db)
+    st = ws.get_batch_status(ws.complete_batch_job(job_id))
+    if json_:
+        return _emit_json(st)
+    _print_status(st)
+
+
+@app.command()
+def cancel(
+    job_id: JobArg, db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False
+) -> None:
+    """Cancel an active job; its items stay for the record (cancel_batch_job)."""
+    ws = _ws(db)
+    st = ws.get_batch_status(ws.cancel_batch_job(job_id))
+    if json_:
+        return _emit_json(st)
+    _print_status(st)
+
+
+@app.command()
+def retry(
+    job_id: JobArg, db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False
+) -> None:
+    """Put a job's failed items back to pending (retry_failed_items)."""
+    ws = _ws(db)
+    n = ws.retry_failed_items(job_id)
+    st = ws.get_batch_status(job_id)
+    if json_:
+        return _emit_json({"retried": n, "status": st})
+    print(f"{n} failed item{'s' if n != 1 else ''} back to pending.")
+    _print_status(st)
+
+
+@app.command()
+def audit(db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Show data gaps and properties per pipeline stage (run_data_audit)."""
+    report = _ws(db).run_data_audit()
+    if json_:
+        return _emit_json(report)
+    _table(report["gaps"], title="Gaps (active properties)", empty="No properties yet.")
+    _table(report["stages"], title="Pipeline stages", empty="")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL; bind values with ? and --param.")],
+    params: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="A value for the next ? (repeatable).")
+    ] = None,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run any SQL on the workspace and show the rows (sql)."""
+    frame = _ws(db).sql(query, params or None)
+    if json_:
+        return _emit_json(frame)
+    _table(frame)
+
+
+@app.command("import-properties")
+def import_properties(
+    data: Annotated[
+        Path, typer.Argument(metavar="CSV", help="A CSV of properties (parcel id, county, …).")
+    ],
+    county: Annotated[
+        str | None, typer.Option(help="County for rows without a county column.")
+    ] = None,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Upsert properties from a CSV, keyed by county and parcel id (import_properties)."""
+    if not data.is_file():
+        raise ValidationError(f"No such CSV file: {str(data)!r}.")
+    out = _ws(db).import_properties(data, county)
+    if json_:
+        return _emit_json(out)
+    rejected = out["rejected"]
+    print(f"Imported {out['imported']:,}, updated {out['updated']:,}, rejected {len(rejected):,}.")
+    if len(rejected):
+        _table(rejected.head(50), title="Rejected rows (first 50)")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    job_type: Annotated[str, typer.Argument(help="Job type whose notebook to execute.")],
+    county: Annotated[str | None, typer.Option(help="County for a new job (default: all).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Batch size for a new job.")] = None,
+    job: Annotated[
+        str | None,
+        typer.Option("--job", help="Work this job (id or prefix) instead of the latest."),
+    ] = None,
+    batches: Annotated[int | None, typer.Option(min=1, help="Session budget in batches.")] = None,
+    minutes: Annotated[
+        float | None, typer.Option(min=0.01, help="Session budget in minutes.")
+    ] = None,
+    until_done: Annotated[
+        bool, typer.Option("--until-done", help="Run session after session until the job is done.")
+    ] = False,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Execute the job type's notebook headless, one session (or until done); see exit codes."""
+    from toolkit.jobs import get_job_type
+
+    try:
+        jt = get_job_type(job_type)
+        ws = _ws(db)  # fail on a bad --db before a kernel starts
+        if job is not None:
+            st = ws.get_batch_status(job)
+            if st["job_type"] != jt.name:
+                raise ValidationError(
+                    f"Job {st['job_id']} is a {st['job_type']} job, not {jt.name}; "
+                    f"run it with: toolkit run {st['job_type']} --job {st['job_id'][:8]}."
+                )
+        ws.close()
+    except ValidationError as exc:  # bad usage: the runner's code 2
+        _report(exc, bool(ctx.meta.get(_DEBUG)))
+        raise typer.Exit(2) from None
+    try:
+        from toolkit.notebook.runner import run_headless
+    except ImportError as exc:
+        raise ToolkitError(
+            "The notebook runner (toolkit.notebook.runner) cannot be loaded."
+        ) from exc
+
+    results: list[Any] = []
+
+    def session_done(r: Any) -> None:  # called by the runner as each session ends
+        results.append(r)
+        if not json_:
+            print(_run_line(r), flush=True)
+
+    try:
+        with _Spinner(f"Running the {jt.name} notebook", enabled=not json_):
+            returned = run_headless(
+                jt.name, db=db, county=county, batch_size=batch_size, job_id=job,
+                batches=batches, minutes=minutes, until_done=until_done, progress=session_done,
+            )  # fmt: skip
+    except ValidationError as exc:  # the runner checks parameters before anything runs
+        _report(exc, bool(ctx.meta.get(_DEBUG)))
+        raise typer.Exit(2) from None
+    for r in returned[len(results) :]:  # a runner that did not report as it went
+        session_done(r)
+    if json_:
+        _emit_json([_run_result_dict(r) for r in returned])
+    raise typer.Exit(int(returned[-1].exit_code) if returned else 0)
+
+
+def _run_line(r: Any) -> str:
+    """``<job> <outcome> (exit N): <message>``, more message lines and the record indented."""
+    job = str(r.job_id)[:8] if r.job_id else "(no job)"
+    first, *rest = str(r.message or "").splitlines() or [""]
+    lines = [f"{job} {r.outcome} (exit {r.exit_code}): {first}", *(f"  {ln}" for ln in rest)]
+    if getattr(r, "record_path", None):
+        lines.append(f"  record: {r.record_path}")
+    return "\n".join(lines)
+
+
+def _run_result_dict(r: Any) -> dict[str, Any]:
+    fields = ("job_id", "outcome", "exit_code", "record_path", "message")
+    return {f: (str(v) if (v := getattr(r, f, None)) is not None and f == "record_path" else v)
+            for f in fields}  # fmt: skip
+
+
+@app.command()
+def lab(
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a browser.")
+    ] = False,
+    db: DbOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Open JupyterLab on the project's notebooks/ (the workspace via $TOOLKIT_DB)."""
+    import subprocess
+
+    from toolkit import config
+
+    _refuse_foreign_file(db)
+    env = dict(os.environ)
+    if db is not None:
+        env[config.ENV_DB] = str(Path(db).resolve()) if db != ":memory:" else db
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(config.project_root() / "notebooks")]
+    if no_browser:
+        cmd.append("--no-browser")
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+@app.command()
+def demo(
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh/--keep", help="Start from a new demo workspace (default) or keep it."
+        ),
+    ] = True,
+    db: DbOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Play the guide's example session on the synthetic sample data."""
+    from toolkit import config
+
+    _refuse_foreign_file(db)
+    if fresh and db is not None and Path(db).resolve() == Path(config.default_db_url()).resolve():
+        raise ValidationError(
+            f"--fresh would delete your workspace {db!r}; give the demo its own --db, or --keep."
+        )
+    from toolkit.demo import run_demo
+
+    run_demo(db=db, fresh=fresh, out=print)
+
+
+@app.command()
+def say(
+    text: Annotated[
+        list[str], typer.Argument(metavar="PHRASE", help="One of the guide's phrases.")
+    ],
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Do what one of the guide's phrases says, e.g. "Show batch job status" (see docs/cli.md)."""
+    from toolkit.phrases import parse_phrase
+    from toolkit.phrases import say as say_phrase
+
+    phrase = " ".join(text)
+    parse_phrase(phrase)  # a bad phrase fails before the workspace is opened
+    ws = _ws(db)
+    with _ProgressBar(enabled=not json_) as bar:
+        result = say_phrase(ws, phrase, on_progress=bar.update if not json_ else None)
+    if json_:
+        return _emit_json(result.to_dict())
+    print(str(result))
+
+
+class _Spinner:
+    """A spinner on stderr while a long call runs (only on a terminal)."""
+
+    def __init__(self, text: str, *, enabled: bool = True) -> None:
+        self.text = text
+        self.enabled = enabled and sys.stderr.isatty()
+        self._status: Any = None
+
+    def __enter__(self) -> _Spinner:
+        if self.enabled:
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status(self.text)
+            self._status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+class _ProgressBar:
+    """A rich progress bar fed by session progress dicts (any thread)."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def update(self, d: Any) -> None:
+        if not self.enabled or not isinstance(d, dict):  # the runner may report other shapes
+            return
+        done = sum(int(d.get(k) or 0) for k in ("session_processed", "session_failed",
+                                                  "session_skipped"))  # fmt: skip
+        total = d.get("session_total") or d.get("total")
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                console=Console(stderr=True), transient=True,
+            )  # fmt: skip
+            self._progress.start()
+            self._task = self._progress.add_task(str(d.get("job_type", "working")), total=total)
+        self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the installed ``toolkit`` command."""
+    try:
+        app(args=argv, prog_name="toolkit", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
