@@ -9,12 +9,15 @@ import pytest
 
 from toolkit.exceptions import (
     FatalSourceError,
+    InvalidTransitionError,
     ItemSkipped,
     JobPausedError,
     ProcessorError,
     UnknownChoiceError,
     ValidationError,
 )
+
+BACKENDS = ("duckdb", "postgres")  # conftest runs each ws / db_path test on both
 
 
 def parcel(item: dict) -> dict:
@@ -223,3 +226,31 @@ def test_session_on_completed_job(sample_ws):
     job = sample_ws.create_batch_job("visual_validation", "Somerset")
     s = sample_ws.run_session(job, parcel)
     assert s.status == "completed" and s.processed == 0
+
+
+def test_pause_from_another_thread_is_never_lost(sample_ws):
+    """A pause racing the session's checkpoints, many times: the job always ends paused."""
+    for round_ in range(15):
+        job = sample_ws.create_batch_job("regrid_scraping", "Blair", 5, force=True)
+        started = threading.Event()
+
+        def quick(item):
+            started.set()
+            return parcel(item)
+
+        t = threading.Thread(target=sample_ws.run_session, args=(job, quick), kwargs={"max_items": 200})
+        t.start()
+        started.wait(5)
+        time.sleep(0.002 * round_)
+        try:
+            sample_ws.pause_batch_job(job)
+            paused = True
+        except InvalidTransitionError:  # the session finished first (budget or done)
+            paused = False
+        t.join(10)
+        st = sample_ws.get_batch_status(job)
+        assert st["status"] in ("paused", "completed"), (round_, st["status"])
+        if paused and st["status"] == "paused":
+            assert st["paused_at"] is not None and st["pause_reason"]
+        if st["status"] == "paused":
+            sample_ws.cancel_batch_job(job)

@@ -29,6 +29,18 @@ T = TypeVar("T")
 _LOCK_MSG = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 _ready: set[str] = set()  # databases whose schema this process has checked
 _ready_lock = threading.Lock()
+# One writer at a time per database within this process. DuckDB's optimistic
+# concurrency between connections of one process let a concurrent update of
+# the same row be lost (a pause from the notebook's thread while the session
+# thread checkpoints); serialising write transactions makes that impossible,
+# and they are short (milliseconds).
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(key: str) -> threading.RLock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.RLock())
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -151,6 +163,12 @@ class DuckDBStore:
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, tx: bool = True) -> T:
         """Run ``fn(con)`` in one transaction; retry in-process write conflicts briefly."""
+        if tx:
+            with _write_lock(self._key):
+                return self._run(fn, tx)
+        return self._run(fn, tx)
+
+    def _run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], tx: bool) -> T:
         for attempt in range(50):
             with self.connect() as con:
                 try:

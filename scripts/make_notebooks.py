@@ -1,0 +1,279 @@
+"""Generate notebooks/*.ipynb from this file, so they stay thin and alike.
+
+    python scripts/make_notebooks.py          # (re)write notebooks/
+    python scripts/make_notebooks.py --check  # exit 1 if notebooks/ differs from this file
+
+Each job notebook is a page: what the job type does and needs, one cell tagged
+``parameters`` (papermill), a cell that checks them before anything changes,
+then a call into ``toolkit.notebook``. Stored without outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "notebooks"
+sys.path.insert(0, str(ROOT))
+
+from toolkit.jobs import job_types  # noqa: E402
+from toolkit.notebook.runner import MANUAL_TYPES  # noqa: E402
+
+NEEDS = {
+    "pdf_parsing": (
+        "Upset-sale list PDFs registered as documents (`document_type = 'property_list'`) "
+        "that are not parsed yet. Rows that fail to parse are kept in `parsing_errors`, "
+        "never dropped."
+    ),
+    "county_research": (
+        "Counties with active properties or documents and no research in the last 30 days. "
+        "A person checks the sale date, registration deadline, deposit and affidavit rules, "
+        "with sources; the item form below records each county."
+    ),
+    "regrid_scraping": (
+        "Imported properties without a parcel record. The Regrid processor reads the token from "
+        "the `REGRID_TOKEN` environment variable (never from the notebook). Regrid charges per "
+        "parcel record: a parcel fetched once is never fetched again."
+    ),
+    "visual_validation": (
+        "Properties with parcel data (run `regrid_scraping` first). Screening throws out "
+        "slivers, cemeteries, landlocked strips and utility parcels; a person can override."
+    ),
+    "property_condition": (
+        "Approved properties (passed visual validation) without a condition assessment. "
+        "Partly remote research by a person: the item form shows one property at a time."
+    ),
+    "environmental_research": (
+        "Approved properties without an environmental assessment (flood zone, EPA "
+        "facilities, wetlands, mine subsidence); several outside look-ups per property."
+    ),
+    "title_research": (
+        "Approved properties without title research. Partly manual (recorder and docket "
+        "look-ups): mortgages survive an upset sale, so this is where buyers get hurt. The "
+        "item form shows one property at a time with its context."
+    ),
+    "bid_strategy": (
+        "Approved properties with condition, environmental and title results. Produces a max "
+        "bid and a BID / REVIEW / PASS decision per property."
+    ),
+}
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def _nb(cells: list) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def _cell(source: str, cell_id: str, tags: list[str] | None = None) -> nbformat.NotebookNode:
+    cell = new_code_cell(source.strip())
+    cell["id"] = cell_id
+    if tags:
+        cell.metadata["tags"] = tags
+    return cell
+
+
+def _md(source: str, cell_id: str) -> nbformat.NotebookNode:
+    cell = new_markdown_cell(source.strip())
+    cell["id"] = cell_id
+    return cell
+
+
+def job_notebook(name: str) -> nbformat.NotebookNode:
+    jt = job_types()[name]
+    title = name.replace("_", " ").capitalize()
+    manual = name in MANUAL_TYPES
+    intro = f"""
+# {title}
+
+{jt.description}
+
+**Needs:** {NEEDS[name]}
+
+**Guide:** batches of {jt.batch_size}, about {jt.per_session} {jt.noun} per session.
+
+*Interactive* (run all cells): the control panel — pick a county, Start or Resume, Pause at any
+time; progress is saved after every batch and resumes exactly where it stopped.
+{"The item form below it works one item at a time by hand." if manual else ""}
+
+*Headless* (`interactive = False`, as `toolkit run {name}` / papermill set it): one session, then a
+summary and a table of this session's failures. For example
+`papermill notebooks/{name}.ipynb out.ipynb -p interactive False -p county Blair`.
+"""
+    params = f"""
+db = None  # DuckDB file or postgresql:// URL (None: $TOOLKIT_DB, else data/toolkit.duckdb)
+county = None  # county name, id or FIPS code (None: all counties)
+batch_size = None  # None: the guide's {jt.batch_size}
+job_id = None  # a job to continue (None: the newest active one for this county, or a new one)
+max_batches = None  # session budget in batches (None: about {jt.per_session} {jt.noun})
+max_minutes = None  # session budget in minutes (None: no time limit)
+interactive = True  # False: run one session headless
+processor = None  # "module:function" to use instead of the job type's own processor
+strategy = "county"  # county | round_robin | auction_date
+summary_path = None  # headless: where to write the session summary as JSON (the runner sets it)
+"""
+    check = f"""
+from toolkit.notebook import check_parameters
+
+params = check_parameters(
+    "{name}", db=db, county=county, batch_size=batch_size, job_id=job_id,
+    max_batches=max_batches, max_minutes=max_minutes, interactive=interactive,
+    processor=processor, strategy=strategy, summary_path=summary_path,
+)
+"""
+    run = """
+if params.interactive:
+    from toolkit.notebook import ControlPanel
+
+    panel = ControlPanel.from_params(params)
+    display(panel.widget)
+else:
+    from toolkit.notebook import run_notebook_session
+
+    result = run_notebook_session(params)
+"""
+    cells = [
+        _md(intro, "about"),
+        _cell(params, "parameters", ["parameters"]),
+        _cell(check, "check-parameters"),
+        _md("## Run", "run-heading"),
+        _cell(run, "run-session"),
+    ]
+    if manual:
+        form = """
+if params.interactive:
+    from toolkit.notebook import ItemForm
+
+    form = ItemForm.from_params(params)
+    display(form.widget)
+"""
+        cells += [
+            _md("## One item at a time\n\nPress **Begin**, read the item's context, choose "
+                "Done or Failed, write what you found, **Save & next**.", "form-heading"),
+            _cell(form, "item-form"),
+        ]  # fmt: skip
+    return _nb(cells)
+
+
+def dashboard_notebook() -> nbformat.NotebookNode:
+    return _nb(
+        [
+            _md(
+                """
+# Dashboard
+
+Start every session here: what is pending (and how many sessions it will take), what is
+running or paused, the last sessions and how they ended, and the data audit (gaps and
+properties per pipeline stage). **Refresh** reloads everything.
+""",
+                "about",
+            ),
+            _cell(
+                "db = None  # workspace (None: $TOOLKIT_DB, else data/toolkit.duckdb)\n"
+                "interactive = True  # False: plain tables (headless)",
+                "parameters",
+                ["parameters"],
+            ),
+            _cell(
+                "from toolkit.notebook import Dashboard\n\ndashboard = Dashboard(db)\n"
+                "dashboard.show(interactive)",
+                "dashboard",
+            ),
+        ]
+    )
+
+
+def progress_notebook() -> nbformat.NotebookNode:
+    cells = [
+        _md(
+            """
+# Progress analysis
+
+Throughput over time, failures by reason, the per-county pipeline funnel and the ETA of each
+active job — pandas frames from SQL on the workspace, with matplotlib plots. The queries live
+in `toolkit.notebook.dashboard`; the last cell shows how to ask your own.
+""",
+            "about",
+        ),
+        _cell(
+            "db = None  # workspace (None: $TOOLKIT_DB, else data/toolkit.duckdb)\n"
+            'freq = "hour"  # throughput period: minute | hour | day | week',
+            "parameters",
+            ["parameters"],
+        ),
+        _cell(
+            """
+%matplotlib inline
+import toolkit
+from toolkit.notebook import dashboard as d
+
+ws = toolkit.connect(db)
+""",
+            "setup",
+        ),
+        _md("## Throughput over time", "throughput-heading"),
+        _cell(
+            "tp = d.throughput(ws, freq)\ndisplay(tp.tail(20))\nd.plot_throughput(tp)", "throughput"
+        ),
+        _md("## Failures by reason", "failures-heading"),
+        _cell(
+            "fails = d.failures_by_reason(ws)\ndisplay(fails)\nd.plot_failures(fails)", "failures"
+        ),
+        _md("## Pipeline funnel per county", "funnel-heading"),
+        _cell("funnel = d.county_funnel(ws)\ndisplay(funnel)\nd.plot_funnel(funnel)", "funnel"),
+        _md("## ETA per active job", "eta-heading"),
+        _cell("eta = d.eta_per_job(ws)\ndisplay(eta)\nd.plot_eta(eta)", "eta"),
+        _md("## Your own SQL", "sql-heading"),
+        _cell(
+            """
+ws.sql(
+    "SELECT job_type, status, count(*) AS jobs, sum(processed_items) AS processed "
+    "FROM batch_jobs GROUP BY job_type, status ORDER BY job_type, status"
+)
+""",
+            "own-sql",
+        ),
+    ]
+    return _nb(cells)
+
+
+def notebooks() -> dict[str, nbformat.NotebookNode]:
+    """Every notebook this project ships, by file name."""
+    out = {f"{name}.ipynb": job_notebook(name) for name in NEEDS}
+    out["dashboard.ipynb"] = dashboard_notebook()
+    out["progress_analysis.ipynb"] = progress_notebook()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 on a difference")
+    args = parser.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    stale = []
+    for name, nb in notebooks().items():
+        text = nbformat.writes(nb) + "\n"
+        path = OUT / name
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(name)
+        if not args.check:
+            path.write_text(text)
+    if args.check and stale:
+        print(f"Out of date (run python scripts/make_notebooks.py): {', '.join(stale)}")
+        return 1
+    print(f"{'Checked' if args.check else 'Wrote'} {len(notebooks())} notebooks in {OUT}"
+          + (f" ({len(stale)} changed)" if stale and not args.check else ""))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
