@@ -205,24 +205,40 @@ class Workspace:
         job's status afterwards.
         """
         status, error = engine.single_outcome(items_processed, items_failed, error_message)
+        return self._record_one(job_id, last_item_id, status, error, None)
+
+    def record_result(self, job_id: str, item_id: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Save a person's result for one item (a form) and mark it done, in one transaction.
+
+        ``result`` is what the type's processor would return (e.g. a
+        title_research row); it is checked the same way. Returns the job's status.
+        """
+        return self._record_one(job_id, item_id, "done", None, result)
+
+    def _record_one(self, job_id: str, item_id: str, status: str, error: str | None,
+                    result: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
         worker = current_worker()
 
         def go(con: Any) -> dict[str, Any]:
             job = self._job(con, job_id)
-            row = _first(con.execute(self.q.items_get_one, [job["id"], str(last_item_id)]).fetchall())
+            row = _first(con.execute(self.q.items_get_one, [job["id"], str(item_id)]).fetchall())
             if row is None:
                 raise ValidationError(
-                    f"Item {last_item_id!r} is not part of job {job['id']}; "
+                    f"Item {item_id!r} is not part of job {job['id']}; "
                     "use the item_id values get_next_batch returned."
                 )
             if row[1] in ("done", "failed", "skipped"):
                 raise InvalidTransitionError(
-                    f"Item {last_item_id!r} of job {job['id']} is {row[1]} already; "
+                    f"Item {item_id!r} of job {job['id']} is {row[1]} already; "
                     "to redo failed items use retry_failed_items()."
                 )
             jt = get_job_type(job["job_type"])
+            checked = None
+            if result is not None:
+                cols = self.engine.table_columns(con, self.q, jt.result_table) if jt.result_table else {}
+                checked = engine.validate_result(jt, result, cols)
             rec = self.engine.record_outcomes(
-                con, self.q, job, jt, [engine.Outcome(row[0], str(last_item_id), status, error)],
+                con, self.q, job, jt, [engine.Outcome(row[0], str(item_id), status, error, checked)],
                 worker=worker, now=engine.utcnow(),
             )  # fmt: skip
             return self._status(con, job) | {"auto_paused": rec.auto_paused}

@@ -254,3 +254,15 @@ def test_pause_from_another_thread_is_never_lost(sample_ws):
             assert st["paused_at"] is not None and st["pause_reason"]
         if st["status"] == "paused":
             sample_ws.cancel_batch_job(job)
+
+
+def test_record_result_saves_a_form_in_one_transaction(sample_ws):
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 5)
+    item = sample_ws.get_next_batch(job).item_id[0]
+    with pytest.raises(ProcessorError, match="unknown field"):
+        sample_ws.record_result(job, item, {"nonsense": 1})
+    assert counts(sample_ws, job).get("done", 0) == 0
+    st = sample_ws.record_result(job, item, {"source": "manual", "parcelnumb": "X-1"})
+    assert st["processed_items"] == 1
+    row = sample_ws.sql("SELECT source, parcelnumb FROM regrid_data WHERE property_id = ?::UUID", [item])
+    assert row.values.tolist() == [["manual", "X-1"]]
