@@ -58,9 +58,23 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_string(index=False) if not frame.empty else "(nothing)"
 
 
-def run_demo(db: str | Path | None = None, *, fresh: bool = True,
+def _configure_sample_sources() -> None:
+    """Point the processors at the sample's offline sources (this process and its kernels)."""
+    import os
+
+    os.environ["TOOLKIT_ENV_SOURCES"] = "sample"
+    os.environ["TOOLKIT_COUNTY_RESEARCH"] = str(config.sample_dir() / "county_research.yaml")
+
+
+def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool = True,
              out: Callable[[str], Any] = print) -> dict[str, Any]:  # fmt: skip
-    """Run the guide's example session on the sample data; returns the figures it printed."""
+    """Run the guide's example session, then the whole pipeline, on the sample data.
+
+    With ``headless`` (the default), every session after the first runs its job
+    type's notebook with papermill in a new kernel, leaving the executed notebook
+    as its record; without it, sessions run in this process (faster, no records).
+    Returns the figures it printed.
+    """
     db = Path(db) if db is not None else config.data_dir() / "demo.duckdb"
     db.parent.mkdir(parents=True, exist_ok=True)
     if fresh and db.exists() and db.resolve() == Path(config.default_db_url()).resolve():
@@ -73,11 +87,52 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True,
     if fresh:
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
+    _configure_sample_sources()
     out(f"taxsale-toolkit demo — workspace {db}")
     out("Sample data is SYNTHETIC (data/sample/): invented properties, not a real sale list.\n")
-    ws = build_sample_workspace(db)
+    ws = build_workspace_inputs(db)
+    records: list[str] = []
 
-    out("Earlier session: parcel data for 17 Blair properties (then that job was cancelled).")
+    def session(job_type: str, job_id: str | None = None, county: str | None = None) -> None:
+        """Sessions of one job type until it is done: papermill kernels, or in-process."""
+        messages: list[str] = []
+        if headless:
+            from toolkit.notebook.runner import run_headless
+
+            for r in run_headless(job_type, db=str(db), job_id=job_id, county=county, until_done=True):
+                if r.record_path:
+                    records.append(r.record_path)
+                messages.append(r.message)
+                if r.exit_code not in (0, 10):
+                    raise RuntimeError(f"{job_type} session failed: {r.message}")
+        else:
+            import toolkit
+
+            w = toolkit.connect(str(db))
+            job = job_id or w.create_batch_job(job_type, county, force=True)
+            while True:
+                s = w.run_session(job)
+                messages.append(s.message)
+                if s.status != "paused" or s.outcome != "budget":
+                    break
+                w.resume_batch_job(job)
+            w.close()
+        n = len(messages)
+        out(f"  {job_type}: {n} session{'s' if n != 1 else ''} → {messages[-1] if messages else 'nothing to do'}")
+
+    out('User: "Show pending work"')
+    out(_table(ws.get_pending_work_summary()))
+    ws.close()
+    out("\nParse the sale-list PDFs, and import the county research file:")
+    session("pdf_parsing")
+    session("county_research")
+
+    import toolkit
+
+    ws = toolkit.connect(str(db))
+    liens = ws.import_liens(config.sample_dir() / "liens.csv")
+    out(f"Imported {liens['imported']} lien findings from the (synthetic) recorder search file.")
+    out("\nAn earlier session fetched parcel data for 17 Blair properties (that job was then cancelled).")
     early = ws.create_batch_job("regrid_scraping", "Blair", 17)
     ws.run_session(early, max_items=17)
     ws.cancel_batch_job(early)
@@ -88,7 +143,6 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True,
 
     out('\nUser: "Start Regrid scraping for Blair County in batches of 50"')
     job = ws.create_batch_job("regrid_scraping", "Blair", 50)
-
     shown: set[int] = set()
 
     def progress(p: dict[str, Any]) -> None:
@@ -102,32 +156,73 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True,
     out(first.resume_hint)
     ws.close()
 
-    out('\nNext session (a new process). User: "Resume batch job"')
-    proc = subprocess.run(
-        [sys.executable, "-m", "toolkit.demo", "--resume", str(db)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"the resumed session failed:\n{proc.stdout}\n{proc.stderr}")
-    out(proc.stdout.rstrip())
-
-    import toolkit
+    out('\nNext session, a new process. User: "Resume batch job"')
+    if headless:
+        session("regrid_scraping", job_id=job)
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-m", "toolkit.demo", "--resume", str(db)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"the resumed session failed:\n{proc.stdout}\n{proc.stderr}")
+        out(proc.stdout.rstrip())
 
     ws = toolkit.connect(str(db))
-    out('\nUser: "Show pending work"')
-    after = ws.get_pending_work_summary()
-    out(_table(after))
     status = ws.get_batch_status(job)
     out('\nUser: "Show batch job status"')
     keys = ("job_id", "job_type", "county", "status", "batch_size", "total_items", "processed_items",
             "failed_items", "current_batch", "total_batches", "percent_complete")  # fmt: skip
     for k in keys:
         out(f"  {k:<16} {status[k]}")
-    out(f"\nThe workspace is a plain DuckDB file: {db}")
+    ws.close()
+
+    out("\nThe rest of the pipeline, session by session:")
+    for job_type in ("regrid_scraping", "visual_validation", "property_condition",
+                     "environmental_research", "title_research", "bid_strategy"):  # fmt: skip
+        session(job_type)
+
+    ws = toolkit.connect(str(db))
+    out('\nUser: "Show pending work"')
+    after = ws.get_pending_work_summary()
+    out(_table(after))
+    funnel = ws.run_data_audit()["stages"]
+    out("\nPipeline funnel per county:")
+    out(_table(funnel))
+    bids = ws.bid_list()
+    counts = bids.decision.value_counts().to_dict()
+    out(f"\nBid list: {counts.get('BID', 0)} BID, {counts.get('REVIEW', 0)} REVIEW (PASS left out).")
+    cols = ["decision", "county", "parcel_id", "upset_price", "max_bid_moderate", "title_status"]
+    out(_table(bids[cols].head(10)))
+    exports = db.parent / "exports"
+    csv = ws.export_bids(exports / "demo_bids.csv")
+    out(f"\nExported the bid list: {csv}")
+    try:
+        xlsx = ws.export_bids(exports / "demo_bids.xlsx")
+        out(f"and {xlsx}")
+    except ImportError:
+        out("(Excel export needs: pip install 'taxsale-toolkit[excel]')")
+    if records:
+        out(f"\nSession records (executed notebooks): {len(records)} in {Path(records[0]).parent.parent}")
+    out(f"The workspace is a plain DuckDB file: {db}")
     out("Try: SELECT * FROM get_pending_work_summary();  SELECT * FROM vw_completed_batch_jobs;")
     ws.close()
     return {"job_id": job, "first": first.message, "pending_before": before, "pending_after": after,
-            "status": status}  # fmt: skip
+            "status": status, "bids": bids, "records": records}  # fmt: skip
+
+
+def build_workspace_inputs(db: str | Path) -> Workspace:
+    """A fresh workspace with the sample's inputs: the four sale-list PDFs, bulk files, liens, CLR factors."""
+    import toolkit
+
+    ws = toolkit.connect(str(db))
+    pdfs = config.sample_dir() / "pdfs"
+    for county in SAMPLE_COUNTIES:
+        ws.add_document(next(pdfs.glob(f"{county.lower()}_*.pdf")), county)
+        ws.add_bulk_file(next((config.sample_dir() / "regrid").glob(f"pa_{county.lower()}_synthetic.*")), county)
+    ws.import_clr_factors(config.sample_dir() / "clr_factors.csv")
+    ws.close()
+    return toolkit.connect(str(db))
 
 
 def _resume(db: str) -> None:
