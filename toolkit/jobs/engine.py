@@ -336,19 +336,14 @@ def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
     job_id = job["id"]
     applied: dict[int, str] = {}
     if outcomes:
-        frame = pd.DataFrame(
-            {
-                "seq": [o.seq for o in outcomes],
-                "status": [o.status for o in outcomes],
-                "error": pd.Series([o.error for o in outcomes], dtype="object"),
-                "finished_at": [now] * len(outcomes),
-            }
-        )
-        con.register("_outcomes", frame)
-        try:
-            applied = dict(con.execute(q.items_set_outcomes, [job_id]).fetchall())
-        finally:
-            con.unregister("_outcomes")
+        seqs = [o.seq for o in outcomes]
+        applied = dict(
+            con.execute(
+                q.items_set_outcomes,
+                [now, seqs, [o.status for o in outcomes], [o.error for o in outcomes], job_id,
+                 min(seqs), max(seqs)],
+            ).fetchall()
+        )  # fmt: skip
     kept = [o for o in outcomes if o.seq in applied]
     results = [o for o in kept if o.status == "done" and o.result is not None]
     if results:

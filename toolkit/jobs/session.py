@@ -307,13 +307,16 @@ class _Runner:
         consecutive = job.get("consecutive_failures", 0)
         limit = job["max_consecutive_failures"]
         last_cp = time.monotonic()
-        records = ctx.to_dict("records")
         batch_results = _call_batch(self.proc, ctx, jt) if self.batch_mode else None
-        for i, item in enumerate(records):
+        # a batch processor got the frame; only a per-item one needs each row as a dict
+        records = ctx.to_dict("records") if batch_results is None else None
+        seqs, ids = ctx["seq"].tolist(), ctx["item_id"].astype(str).tolist()
+        for i in range(len(seqs)):
             if batch_results is None and self.stop_requested():
                 return buffer, None, True
             t0 = time.monotonic()
-            seq, item_id = int(item["seq"]), str(item["item_id"])
+            seq, item_id = int(seqs[i]), ids[i]
+            item = records[i] if records is not None else None
             try:
                 if batch_results is not None:
                     res = batch_results[i]
@@ -345,7 +348,7 @@ class _Runner:
                 self.holder.release()
             if consecutive >= limit:
                 return buffer, None, True
-            if time.monotonic() - last_cp >= CHECKPOINT_SECONDS and i < len(records) - 1:
+            if time.monotonic() - last_cp >= CHECKPOINT_SECONDS and i < len(seqs) - 1:
                 rec, status, _, _ = self.store.run(
                     lambda con, b=buffer: self._cycle(con, b, False, None, None)
                 )

@@ -50,12 +50,10 @@ def _clean(value: Any) -> Any:
 
 def _rows(out: pd.DataFrame, ids: pd.Series, columns: dict[str, str]) -> list[dict[str, Any]]:
     """One result dict per batch row, in batch order, renaming rule columns to table columns."""
-    indexed = out.set_index(out["property_id"].astype(str))
-    rows = []
-    for pid in ids.astype(str):
-        rec = indexed.loc[pid]
-        rows.append({dst: _clean(rec[src]) for src, dst in columns.items() if src in rec.index})
-    return rows
+    ordered = out.set_index(out["property_id"].astype(str)).reindex(ids.astype(str))
+    sub = ordered[[c for c in columns if c in ordered.columns]].rename(columns=columns)
+    sub = sub.astype(object).where(sub.notna(), None)  # NaN → None: SQL NULL
+    return [{k: _clean(v) for k, v in row.items()} for row in sub.to_dict("records")]
 
 
 def _prep(frame: pd.DataFrame) -> pd.DataFrame:

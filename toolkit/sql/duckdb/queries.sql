@@ -272,11 +272,12 @@ RETURNING seq, item_id;
 SELECT seq, status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?;
 
 -- name: items_set_outcomes
+-- params: finished_at, seqs[], statuses[], errors[], job_id, min seq, max seq
 UPDATE batch_job_items AS i
-SET status = o.status, error = o.error, finished_at = o.finished_at,
+SET status = o.status, error = o.error, finished_at = ?,
     claimed_by = NULL, lease_expires_at = NULL
-FROM _outcomes AS o
-WHERE i.job_id = ?::UUID AND i.seq = o.seq AND i.status IN ('pending', 'claimed')
+FROM (SELECT unnest(?::INTEGER[]) AS seq, unnest(?::VARCHAR[]) AS status, unnest(?::VARCHAR[]) AS error) AS o
+WHERE i.job_id = ?::UUID AND i.seq BETWEEN ? AND ? AND i.seq = o.seq AND i.status IN ('pending', 'claimed')
 RETURNING i.seq, i.status;
 
 -- name: items_unfinished
