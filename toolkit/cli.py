@@ -449,6 +449,33 @@ def audit(db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> 
 
 
 @app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="What to export: bids.")],
+    county: Annotated[str | None, typer.Option(help="One county (default: all).")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="File to write, .csv or .xlsx (default data/exports/bids.csv).")
+    ] = None,
+    include_pass: Annotated[bool, typer.Option("--include-pass", help="Also list PASS properties.")] = False,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Export the bidder's list (BID and REVIEW properties with max bids and reasons) to CSV or Excel."""
+    if what != "bids":
+        from toolkit.exceptions import UnknownChoiceError
+
+        raise UnknownChoiceError("export", what, ["bids"])
+    ws = _ws(db)
+    decisions = ("BID", "REVIEW", "PASS") if include_pass else ("BID", "REVIEW")
+    path = Path(out) if out else ws.data_dir / "exports" / "bids.csv"
+    written = ws.export_bids(path, county=county, decisions=decisions)
+    n = len(ws.bid_list(county, decisions))
+    if json_:
+        return _emit_json({"path": str(written), "rows": n})
+    print(f"Wrote {n} properties to {written}")
+
+
+@app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="SQL; bind values with ? and --param.")],
     params: Annotated[

@@ -121,3 +121,12 @@ def test_bid_list_and_exports(ws, tmp_path):
         ws.export_bids(tmp_path / "bids.pdf")
     with pytest.raises(UnknownChoiceError, match="decision"):
         ws.bid_list(decisions=("MAYBE",))
+
+
+def test_cli_export_bids(ws, tmp_path):
+    from toolkit.cli import main
+
+    out = tmp_path / "bids.xlsx"
+    assert main(["export", "bids", "--county", "Blair", "--out", str(out), "--db", ws.url]) == 0
+    assert len(pd.read_excel(out)) == len(ws.bid_list("Blair"))
+    assert main(["export", "nonsense", "--db", ws.url]) == 1
