@@ -22,7 +22,6 @@ OUT = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))
 
 from toolkit.jobs import job_types  # noqa: E402
-from toolkit.notebook.runner import MANUAL_TYPES  # noqa: E402
 
 NEEDS = {
     "pdf_parsing": (
@@ -63,6 +62,61 @@ NEEDS = {
     ),
 }
 
+# The intro line that points at what is below the control panel.
+FORM_LINE = {
+    "title_research": "The title form below it works one property at a time by hand.",
+    "property_condition": "The condition form below it grades one property at a time.",
+    "county_research": "The county form below it records one county's sale at a time.",
+    "visual_validation": "Below it, a review of the CAUTION and REJECTED properties.",
+    "bid_strategy": "Below it, the bid list and an export button.",
+}
+# What a person does in each notebook besides the control panel (toolkit/notebook/forms.py).
+# Interactive only: a headless run (interactive=False) runs one automatic session, nothing else.
+EXTRAS = {
+    "title_research": (
+        "## One property at a time\n\nPress **Begin**: the property's context, the liens already "
+        "on file and search links (recorder, prothonotary docket). Enter each lien found (type, "
+        "holder, amount, recorded date) or tick **No liens found**, then **Save & next**: the "
+        "title search is recorded and the title result computed as the automatic session does. "
+        "**Failed** with a note marks the property failed.",
+        "if params.interactive:\n    from toolkit.notebook.forms import TitleForm\n\n"
+        "    form = TitleForm.from_params(params)\n    display(form.widget)",
+    ),
+    "property_condition": (
+        "## Grade from imagery\n\nPress **Begin**: the property's facts, links to its street-level "
+        "and aerial views, and the parcel sketch. Choose a grade A-F, say what you saw, "
+        "**Save & next**: the manual grade wins over the computed one and sets the repair "
+        "estimate.",
+        "if params.interactive:\n    from toolkit.notebook.forms import ConditionForm\n\n"
+        "    form = ConditionForm.from_params(params)\n    display(form.widget)",
+    ),
+    "county_research": (
+        "## One county at a time\n\nPress **Begin**: the county's active properties, when it was "
+        "last researched and the sales on file. Enter the upcoming sale (dates, deposit, terms, "
+        "certification, place), where you found it and when, a link and notes, then "
+        "**Save & next**.",
+        "if params.interactive:\n    from toolkit.notebook.forms import CountyResearchForm\n\n"
+        "    form = CountyResearchForm.from_params(params)\n    display(form.widget)",
+    ),
+    "visual_validation": (
+        "## Review what screening threw out\n\nEvery CAUTION and REJECTED property with its "
+        "reasons and parcel sketch. Override the verdict (APPROVED, CAUTION, REJECTED) with a "
+        "note saying what you saw; the computed verdict is kept beside your override.",
+        "if params.interactive:\n    from toolkit.notebook.forms import ScreeningReview\n\n"
+        "    review = ScreeningReview(params.db, county=params.county_id)\n"
+        "    display(review.widget)",
+    ),
+    "bid_strategy": (
+        "## The bid list\n\nBID and REVIEW properties with their maximum bids, nearest sale first. "
+        "**Export** writes it to `exports/` beside the workspace (`data/exports/` by default) "
+        "as CSV or Excel.",
+        "if params.interactive:\n    from toolkit.notebook.forms import BidExport\n\n"
+        "    bids = BidExport(params.db, county=params.county_id)\n    display(bids.widget)",
+    ),
+}
+
+CELL_IDS = {"visual_validation": "review", "bid_strategy": "bid-list"}
+
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -90,7 +144,6 @@ def _md(source: str, cell_id: str) -> nbformat.NotebookNode:
 def job_notebook(name: str) -> nbformat.NotebookNode:
     jt = job_types()[name]
     title = name.replace("_", " ").capitalize()
-    manual = name in MANUAL_TYPES
     intro = f"""
 # {title}
 
@@ -102,7 +155,7 @@ def job_notebook(name: str) -> nbformat.NotebookNode:
 
 *Interactive* (run all cells): the control panel — pick a county, Start or Resume, Pause at any
 time; progress is saved after every batch and resumes exactly where it stopped.
-{"The item form below it works one item at a time by hand." if manual else ""}
+{FORM_LINE.get(name, "")}
 
 *Headless* (`interactive = False`, as `toolkit run {name}` / papermill set it): one session, then a
 summary and a table of this session's failures. For example
@@ -147,19 +200,11 @@ else:
         _md("## Run", "run-heading"),
         _cell(run, "run-session"),
     ]
-    if manual:
-        form = """
-if params.interactive:
-    from toolkit.notebook import ItemForm
-
-    form = ItemForm.from_params(params)
-    display(form.widget)
-"""
-        cells += [
-            _md("## One item at a time\n\nPress **Begin**, read the item's context, choose "
-                "Done or Failed, write what you found, **Save & next**.", "form-heading"),
-            _cell(form, "item-form"),
-        ]  # fmt: skip
+    extra = EXTRAS.get(name)
+    if extra is not None:
+        heading, code = extra
+        cell_id = CELL_IDS.get(name, "item-form")
+        cells += [_md(heading, f"{cell_id}-heading"), _cell(code, cell_id)]
     return _nb(cells)
 
 

@@ -612,8 +612,14 @@ class ItemForm:
     ----------
     save_result
         ``save_result(ws, job_id, item, values)`` records a *done* item's result
-        row and marks it done (one transaction). Default: mark it done with
+        row and marks it done (one transaction). ``values`` is :meth:`values`
+        (the note, plus a subclass's fields). Default: mark it done with
         ``update_batch_progress``; the note is kept in the form's log only.
+
+    A per-type form (:mod:`toolkit.notebook.forms`) puts its inputs in
+    ``self.fields`` and overrides :meth:`describe`, :meth:`show_item` and
+    :meth:`values`; a :class:`~toolkit.exceptions.ToolkitError` raised by
+    ``values`` or ``save_result`` is shown in the form and nothing is saved.
 
     Examples
     --------
@@ -650,6 +656,7 @@ class ItemForm:
         self.header = w.HTML(f"<b>{html.escape(self.job_type.name)}: one item at a time</b>")
         self.begin_button = w.Button(description="Begin", button_style="success", icon="play")
         self.context = w.HTML()
+        self.fields = w.VBox([])  # a per-type form's inputs
         self.outcome = w.ToggleButtons(options=[("Done", "done"), ("Failed", "failed")],
                                        value="done",
                                        description="Outcome")  # fmt: skip
@@ -661,7 +668,7 @@ class ItemForm:
         self.begin_button.on_click(lambda _: self.begin())
         self.save_button.on_click(lambda _: self.save())
         self.widget = w.VBox(
-            [self.header, self.begin_button, self.context, self.outcome, self.note,
+            [self.header, self.begin_button, self.context, self.fields, self.outcome, self.note,
              self.save_button,
              self.message]
         )  # fmt: skip
@@ -722,15 +729,28 @@ class ItemForm:
             st = self.ws.get_batch_status(self.job_id) if self.job_id else None
             done = f" Job {st['status']}: {_finished(st)}/{st['total_items']}." if st else ""
             self.context.value = f"<i>No item to work on.{html.escape(done)}</i>"
+            self.show_item(None)
             return
+        self.context.value = self.describe(item)
+        self.outcome.value = "done"
+        self.note.value = ""
+        self.show_item(item)
+
+    def describe(self, item: dict[str, Any]) -> str:
+        """The item's context as HTML (default: every column in a table)."""
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
             f"<td>{html.escape('' if v is None else str(v))}</td></tr>"
             for k, v in item.items()
         )
-        self.context.value = f"<table>{rows}</table>"
-        self.outcome.value = "done"
-        self.note.value = ""
+        return f"<table>{rows}</table>"
+
+    def show_item(self, item: dict[str, Any] | None) -> None:
+        """Reset a per-type form's inputs for the item now shown (None: no item). A hook."""
+
+    def values(self) -> dict[str, Any]:
+        """What Save passes to ``save_result`` (default: the note); may raise ValidationError."""
+        return {"note": self.note.value}
 
     def save(self, outcome: str | None = None, note: str | None = None) -> dict[str, Any] | None:
         """Record the shown item's outcome (default: the form's values) and show the next."""
@@ -742,7 +762,7 @@ class ItemForm:
         item_id = str(self.item["item_id"])
         try:
             if outcome == "done" and self.save_result is not None:
-                self.save_result(self.ws, self.job_id, self.item, {"note": note})
+                self.save_result(self.ws, self.job_id, self.item, self.values() | {"note": note})
                 status = self.ws.get_batch_status(self.job_id)
             elif outcome == "done":
                 status = self.ws.update_batch_progress(self.job_id, item_id, 1, 0)
