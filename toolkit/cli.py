@@ -533,12 +533,19 @@ def run(
     until_done: Annotated[
         bool, typer.Option("--until-done", help="Run session after session until the job is done.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Instead of a notebook, run N local worker processes until the job is done."),
+    ] = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Execute the job type's notebook headless, one session (or until done); see exit codes."""
     from toolkit.jobs import get_job_type
+
+    if workers is not None:
+        return _run_workers(ctx, job_type, county, batch_size, job, workers, db, json_)
 
     try:
         jt = get_job_type(job_type)
@@ -582,6 +589,86 @@ def run(
     if json_:
         _emit_json([_run_result_dict(r) for r in returned])
     raise typer.Exit(int(returned[-1].exit_code) if returned else 0)
+
+
+def _run_workers(ctx: typer.Context, job_type: str, county: str | None, batch_size: int | None,
+                 job: str | None, n: int, db: str | None, json_: bool) -> None:  # fmt: skip
+    """`toolkit run TYPE --workers N`: N local workers share one job until it is done."""
+    from toolkit.jobs import get_job_type
+    from toolkit.worker import start_local_workers, stop_local_workers
+
+    jt = get_job_type(job_type)
+    ws = _ws(db)
+    if job is None:
+        active = ws.active_jobs()
+        cid = ws.county_id(county) if county is not None else None
+        mine = active[(active.job_type == jt.name) & (active.county_id.astype("Int64") == cid
+                      if cid is not None else active.county_id.isna())]  # fmt: skip
+        job = mine.job_id.iloc[0] if len(mine) else ws.create_batch_job(jt.name, county, batch_size)
+    st = ws.get_batch_status(job)
+    if st["job_type"] != jt.name:
+        raise ValidationError(f"Job {st['job_id']} is a {st['job_type']} job, not {jt.name}.")
+    if st["status"] == "paused":
+        ws.resume_batch_job(job)
+    url = ws.url
+    ws.close()
+    procs = start_local_workers(url, n, job_id=job, exit_when_idle=True)
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        stop_local_workers(procs)
+    ws = _ws(db)
+    st = ws.get_batch_status(job)
+    from toolkit.jobs.session import progress_message
+
+    finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
+    message = progress_message(st["noun"], finished, st["total_items"], st["status"])
+    code = {"completed": 0, "paused": 11 if st["pause_reason"] and "budget" not in st["pause_reason"] else 10}
+    exit_code = code.get(st["status"], 1)
+    if json_:
+        _emit_json({"job_id": job, "workers": n, "status": st["status"], "message": message,
+                    "exit_code": exit_code})  # fmt: skip
+    else:
+        print(f"{job[:8]} {st['status']} with {n} workers: {message}")
+    raise typer.Exit(exit_code)
+
+
+@app.command()
+def worker(
+    job: Annotated[str | None, typer.Option("--job", help="Work only this job (id or prefix).")] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", help="Work the active jobs of this type (oldest first).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes on this machine.")] = 1,
+    db: DbOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run sessions until stopped (Ctrl-C), taking work from active jobs; many can share a Postgres workspace."""
+    from toolkit import config
+    from toolkit.worker import run_worker
+
+    report = run_worker(db or config.default_db_url(), job_id=job, job_type=type_, concurrency=concurrency)
+    print(report)
+
+
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="The Postgres workspace to copy into (postgresql://…).")],
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Copy a DuckDB workspace (jobs, items, results, events) into an empty Postgres one and verify counts."""
+    from toolkit import config
+    from toolkit.migrate import migrate as do_migrate
+
+    report = do_migrate(db or config.default_db_url(), to)
+    if json_:
+        return _emit_json(report)
+    for table, n in report["tables"].items():
+        print(f"  {table:<28} {n:>10,}")
+    print(f"Copied {report['rows']:,} rows to {report['destination']} in {report['seconds']:.1f} s; counts verified.")
 
 
 def _run_line(r: Any) -> str:

@@ -235,7 +235,7 @@ def add_document(
         raise
     if not new and created is not None:
         # same bytes as a stored document: keep the file that document points at
-        stored = ws.sql("SELECT path FROM documents WHERE id = ?::UUID", [doc_id]).path[0]
+        stored = ws.sql(ws.q.document_path, [doc_id]).path[0]
         if stored is None or Path(stored) != created:
             created.unlink(missing_ok=True)
     return doc_id

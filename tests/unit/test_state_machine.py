@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -14,9 +15,17 @@ N_PROPERTIES = 23
 
 
 class GuideAPI(RuleBasedStateMachine):
+    backend = "duckdb"
+
     @initialize()
     def setup(self) -> None:
-        self.ws = toolkit.connect(":memory:")
+        if self.backend == "postgres":
+            import backends
+
+            self.url = backends.fresh_postgres()
+        else:
+            self.url = ":memory:"
+        self.ws = toolkit.connect(self.url)
         frame = pd.DataFrame(
             {
                 "parcel_id": [f"P-{i}" for i in range(N_PROPERTIES)],
@@ -29,7 +38,13 @@ class GuideAPI(RuleBasedStateMachine):
         self.handed: dict[str, list[str]] = {}
 
     def teardown(self) -> None:
+        if not hasattr(self, "ws"):
+            return
         self.ws.close()
+        if self.backend == "postgres":
+            import backends
+
+            backends.drop(self.url)
 
     # -- rules ------------------------------------------------------------------
 
@@ -141,7 +156,7 @@ class GuideAPI(RuleBasedStateMachine):
                    count(*) FILTER (WHERE i.status IN ('pending', 'claimed')) AS unfinished,
                    count(DISTINCT i.item_id) AS distinct_items
             FROM batch_jobs j LEFT JOIN batch_job_items i ON i.job_id = j.id
-            GROUP BY ALL
+            GROUP BY j.id, j.status, j.total_items, j.processed_items, j.failed_items, j.skipped_items
             """
         )
         for r in rows.itertuples():
@@ -157,8 +172,19 @@ class GuideAPI(RuleBasedStateMachine):
         assert bad == 0
 
 
+class GuideAPIPostgres(GuideAPI):
+    """The same machine on Postgres: a fresh database (cloned from a template) per example."""
+
+    backend = "postgres"
+
+
 TestGuideAPI = GuideAPI.TestCase
 TestGuideAPI.settings = settings(
     max_examples=40, stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+TestGuideAPIPostgres = pytest.mark.postgres(GuideAPIPostgres.TestCase)
+TestGuideAPIPostgres.settings = settings(
+    max_examples=25, stateful_step_count=25, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )  # fmt: skip

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from toolkit.workspace import Workspace
 
 CHECKPOINT_SECONDS = 1.0
-SLOW_ITEM_SECONDS = 0.05  # an item slower than this: let go of the file while working
+SLOW_ITEM_SECONDS = 0.05  # items slower than this (median of the last few): let go of the file
+SLOW_WINDOW = 5
 
 
 @dataclass
@@ -171,6 +172,7 @@ class _Runner:
         self.done = self.failed = self.skipped = self.batches = 0
         self.failures: list[dict[str, str]] = []
         self.slow = False
+        self.recent: list[float] = []  # the last few item durations (a GC pause is not "slow")
         self.last_release = 0.0
         self.last_renew = time.monotonic()
 
@@ -343,9 +345,11 @@ class _Runner:
                 self.failures.append({"item_id": item_id, "error": msg})
                 self.failed += 1
                 consecutive += 1
-            if not self.slow and time.monotonic() - t0 > SLOW_ITEM_SECONDS:
-                self.slow = True
-                self.holder.release()
+            self.recent = [*self.recent[-(SLOW_WINDOW - 1):], time.monotonic() - t0]
+            slow = sorted(self.recent)[len(self.recent) // 2] > SLOW_ITEM_SECONDS
+            if slow and not self.slow:
+                self.holder.release()  # waiting on the network or a person: don't hold the file
+            self.slow = slow
             if consecutive >= limit:
                 return buffer, None, True
             if time.monotonic() - last_cp >= CHECKPOINT_SECONDS and i < len(seqs) - 1:

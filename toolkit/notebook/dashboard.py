@@ -19,36 +19,6 @@ if TYPE_CHECKING:
 
     from toolkit.workspace import Workspace
 
-RECENT_SESSIONS_SQL = """
-SELECT s.started_at, j.job_type, c.county_name AS county, CAST(s.job_id AS VARCHAR) AS job_id,
-       s.outcome, s.items, s.failed,
-       date_diff('second', s.started_at, s.ended_at) AS seconds, s.worker, s.record_path
-FROM sessions s
-JOIN batch_jobs j ON j.id = s.job_id
-LEFT JOIN counties c ON c.id = j.county_id
-ORDER BY s.started_at DESC
-LIMIT ?
-"""
-
-THROUGHPUT_SQL = """
-SELECT date_trunc(?, i.finished_at) AS period, j.job_type,
-       count(*) FILTER (WHERE i.status = 'done') AS done,
-       count(*) FILTER (WHERE i.status = 'failed') AS failed,
-       count(*) FILTER (WHERE i.status = 'skipped') AS skipped
-FROM batch_job_items i
-JOIN batch_jobs j ON j.id = i.job_id
-WHERE i.finished_at IS NOT NULL
-GROUP BY 1, 2
-ORDER BY 1, 2
-"""
-
-FAILURES_SQL = """
-SELECT j.job_type, i.error
-FROM batch_job_items i
-JOIN batch_jobs j ON j.id = i.job_id
-WHERE i.status = 'failed'
-"""
-
 FREQUENCIES = ("minute", "hour", "day", "week")
 
 
@@ -97,7 +67,7 @@ def recent_sessions(ws: Workspace, limit: int = 10) -> pd.DataFrame:
     """The last ``limit`` sessions, newest first, with their outcome and record."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValidationError(f"limit {limit!r} must be a whole number ≥ 1.")
-    return ws.sql(RECENT_SESSIONS_SQL, [limit])
+    return ws.sql(ws.q.dashboard_recent_sessions, [limit])
 
 
 def data_audit(ws: Workspace) -> dict[str, pd.DataFrame]:
@@ -111,7 +81,7 @@ def throughput(ws: Workspace, freq: str = "hour") -> pd.DataFrame:
         from toolkit.exceptions import UnknownChoiceError
 
         raise UnknownChoiceError("frequency", freq, FREQUENCIES)
-    return ws.sql(THROUGHPUT_SQL, [freq])
+    return ws.sql(ws.q.dashboard_throughput, [freq])
 
 
 _IDS = re.compile(r"\b[0-9a-f]{8}-[0-9a-f-]{27,}\b|\d[\w.\-]*|'[^']*'|\"[^\"]*\"", re.IGNORECASE)
@@ -131,7 +101,7 @@ def failures_by_reason(ws: Workspace) -> pd.DataFrame:
     """Failed items counted by job type and reason, most frequent first."""
     import pandas as pd
 
-    frame = ws.sql(FAILURES_SQL)
+    frame = ws.sql(ws.q.dashboard_failures)
     if frame.empty:
         return pd.DataFrame(columns=["job_type", "reason", "items", "example"])
     frame["reason"] = frame.error.map(failure_reason)

@@ -53,25 +53,6 @@ DEFAULT_SOURCE = "manual (notebook form)"
 NO_SALE = "__none__"
 SKETCH_WIDTH = "320px"
 
-# Reads for the forms' context, in SQL both DuckDB and Postgres accept (candidates for
-# queries.sql; kept here while the forms are new)
-_UPCOMING_SALES_SQL = (
-    "SELECT sale_type, sale_date, registration_deadline, deposit, source, researched_at "
-    "FROM upcoming_sales WHERE county_id = ? ORDER BY sale_date NULLS LAST"
-)
-_SCREENED_SQL = """
-SELECT v.property_id::VARCHAR AS property_id, c.county_name AS county, p.parcel_id, p.address,
-       p.municipality, v.verdict, v.reasons, v.override_verdict, v.override_note, v.overridden_at,
-       r.sketch_path, r.lat, r.lon
-FROM visual_validations v
-JOIN properties p ON p.id = v.property_id
-JOIN counties c ON c.id = p.county_id
-LEFT JOIN regrid_data r ON r.property_id = v.property_id
-WHERE v.verdict IN ({verdicts})
-  AND (?::INTEGER IS NULL OR p.county_id = ?::INTEGER)
-  AND (?::VARCHAR IS NULL OR v.job_id::VARCHAR = ?::VARCHAR)
-ORDER BY c.county_name, v.verdict DESC, p.parcel_id
-"""
 
 
 # -- small helpers ---------------------------------------------------------------
@@ -592,7 +573,7 @@ class CountyResearchForm(_ResearchForm):
         self.header.value = "<b>county_research: one county at a time</b>"
 
     def describe(self, item: dict[str, Any]) -> str:
-        sales = self.ws.sql(_UPCOMING_SALES_SQL, [int(item["county_id"])])
+        sales = self.ws.sql(self.ws.q.forms_upcoming_sales, [int(item["county_id"])])
         facts = _table([
             ("County", item.get("county")), ("FIPS", item.get("fips")),
             ("Active properties", item.get("active_properties")),
@@ -728,9 +709,8 @@ class ScreeningReview:
     def refresh(self) -> None:
         """Reload the list from the workspace and show the current page."""
         cid = self.county_id
-        marks = ", ".join("?" for _ in self.verdicts)  # checked against VERDICTS above
-        frame = self.ws.sql(_SCREENED_SQL.format(verdicts=marks),
-                            [*self.verdicts, cid, cid, self.job_id, self.job_id])  # fmt: skip
+        frame = self.ws.sql(self.ws.q.forms_screened,
+                            [list(self.verdicts), cid, cid, self.job_id, self.job_id])  # fmt: skip
         self.rows = frame.to_dict("records")
         self.show_page(self.page)
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import config
+from toolkit.store.schema import quote_ident
 from toolkit.exceptions import (
     InvalidTransitionError,
     JobPausedError,
@@ -193,7 +194,7 @@ def check_parameters(
         county_name = None
         if county_id is not None:
             county_name = str(
-                ws.sql("SELECT county_name FROM counties WHERE id = ?", [county_id]).iloc[0, 0]
+                ws.sql(ws.q.county_name, [county_id]).iloc[0, 0]
             )
         if jid is not None:
             st = ws.get_batch_status(jid)  # JobNotFoundError names a bad id
@@ -264,9 +265,7 @@ def pending_count(ws: Workspace, job_type: str, county_id: int | None = None) ->
     from toolkit.jobs import get_job_type
 
     view = get_job_type(job_type).view  # a registry name: lowercase letters and underscores
-    frame = ws.sql(
-        f"SELECT count(*) AS n FROM {view} WHERE ? IS NULL OR county_id = ?", [county_id, county_id]
-    )
+    frame = ws.sql(ws.q.runner_pending_count.replace("{view}", quote_ident(view)), [county_id, county_id])
     return int(frame.n[0])
 
 
@@ -275,21 +274,13 @@ def pending_by_county(ws: Workspace, job_type: str) -> list[tuple[str, int, int]
     from toolkit.jobs import get_job_type
 
     view = get_job_type(job_type).view
-    frame = ws.sql(
-        f"SELECT county_name, county_id, count(*) AS n FROM {view} "
-        "WHERE county_id IS NOT NULL GROUP BY county_name, county_id ORDER BY n DESC, county_name"
-    )
+    frame = ws.sql(ws.q.runner_pending_by_county.replace("{view}", quote_ident(view)))
     return [(str(r.county_name), int(r.county_id), int(r.n)) for r in frame.itertuples()]
 
 
 def was_auto_paused(ws: Workspace, job_id: str) -> bool:
     """True when the job's latest pause was automatic (failures or a fatal source error)."""
-    frame = ws.sql(
-        "SELECT event FROM batch_events "
-        "WHERE job_id = ?::UUID AND event IN ('paused', 'auto_paused') "
-        "ORDER BY occurred_at DESC LIMIT 1",
-        [job_id],
-    )
+    frame = ws.sql(ws.q.runner_last_pause_event, [job_id])
     return not frame.empty and frame.event[0] == "auto_paused"
 
 
@@ -614,14 +605,10 @@ def _validation_names() -> set[str]:
 def _set_record_path(ws: Workspace, session_id: str | None, job_id: str | None,
                      started: dt.datetime, record: Path) -> None:  # fmt: skip
     if session_id:
-        ws.sql("UPDATE sessions SET record_path = ? WHERE id = ?::UUID", [str(record), session_id])
+        ws.sql(ws.q.session_set_record_path, [str(record), session_id])
     elif job_id:
         # the notebook died before it could say which session: the newest one since we began
-        ws.sql(
-            "UPDATE sessions SET record_path = ? WHERE id = (SELECT id FROM sessions WHERE "
-            "job_id = ?::UUID AND started_at >= ? ORDER BY started_at DESC LIMIT 1)",
-            [str(record), job_id, started],
-        )
+        ws.sql(ws.q.session_set_record_path_latest, [str(record), job_id, started])
 
 
 def run_headless(

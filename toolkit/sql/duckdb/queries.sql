@@ -625,3 +625,72 @@ LEFT JOIN title_research tr ON tr.property_id = p.id
 WHERE p.auction_status = 'active' AND (?::INTEGER IS NULL OR p.county_id = ?::INTEGER)
   AND list_contains(?::VARCHAR[], b.decision)
 ORDER BY p.sale_date NULLS LAST, c.county_name, b.decision, b.max_bid_moderate DESC;
+
+-- ---------------------------------------------------------------------------
+-- Notebooks: dashboard, forms, the headless runner
+
+-- name: dashboard_recent_sessions
+SELECT s.started_at, j.job_type, c.county_name AS county, CAST(s.job_id AS VARCHAR) AS job_id,
+       s.outcome, s.items, s.failed,
+       date_diff('second', s.started_at, s.ended_at) AS seconds, s.worker, s.record_path
+FROM sessions s
+JOIN batch_jobs j ON j.id = s.job_id
+LEFT JOIN counties c ON c.id = j.county_id
+ORDER BY s.started_at DESC
+LIMIT ?;
+
+-- name: dashboard_throughput
+SELECT date_trunc(?, i.finished_at) AS period, j.job_type,
+       count(*) FILTER (WHERE i.status = 'done') AS done,
+       count(*) FILTER (WHERE i.status = 'failed') AS failed,
+       count(*) FILTER (WHERE i.status = 'skipped') AS skipped
+FROM batch_job_items i
+JOIN batch_jobs j ON j.id = i.job_id
+WHERE i.finished_at IS NOT NULL
+GROUP BY 1, 2
+ORDER BY 1, 2;
+
+-- name: dashboard_failures
+SELECT j.job_type, i.error
+FROM batch_job_items i
+JOIN batch_jobs j ON j.id = i.job_id
+WHERE i.status = 'failed';
+
+-- name: forms_upcoming_sales
+SELECT sale_type, sale_date, registration_deadline, deposit, source, researched_at
+FROM upcoming_sales WHERE county_id = ? ORDER BY sale_date NULLS LAST;
+
+-- name: forms_screened
+SELECT v.property_id::VARCHAR AS property_id, c.county_name AS county, p.parcel_id, p.address,
+       p.municipality, v.verdict, v.reasons, v.override_verdict, v.override_note, v.overridden_at,
+       r.sketch_path, r.lat, r.lon
+FROM visual_validations v
+JOIN properties p ON p.id = v.property_id
+JOIN counties c ON c.id = p.county_id
+LEFT JOIN regrid_data r ON r.property_id = v.property_id
+WHERE list_contains(?::VARCHAR[], v.verdict)
+  AND (?::INTEGER IS NULL OR p.county_id = ?::INTEGER)
+  AND (?::VARCHAR IS NULL OR v.job_id::VARCHAR = ?::VARCHAR)
+ORDER BY c.county_name, v.verdict DESC, p.parcel_id;
+
+-- name: runner_pending_count
+SELECT count(*) AS n FROM {view} WHERE ?::INTEGER IS NULL OR county_id = ?::INTEGER;
+
+-- name: runner_pending_by_county
+SELECT county_name, county_id, count(*) AS n FROM {view}
+WHERE county_id IS NOT NULL GROUP BY county_name, county_id ORDER BY n DESC, county_name;
+
+-- name: runner_last_pause_event
+SELECT event FROM batch_events
+WHERE job_id = ?::UUID AND event IN ('paused', 'auto_paused')
+ORDER BY occurred_at DESC LIMIT 1;
+
+-- name: session_set_record_path
+UPDATE sessions SET record_path = ? WHERE id = ?::UUID;
+
+-- name: session_set_record_path_latest
+UPDATE sessions SET record_path = ? WHERE id = (SELECT id FROM sessions WHERE
+    job_id = ?::UUID AND started_at >= ? ORDER BY started_at DESC LIMIT 1);
+
+-- name: document_path
+SELECT path FROM documents WHERE id = ?::UUID;

@@ -1,0 +1,243 @@
+"""The lifecycle rules on Postgres: the same functions as :mod:`toolkit.jobs.engine`,
+calling the plpgsql functions of ``toolkit/sql/postgres/functions.sql``.
+
+The rules (status checks, claiming with ``FOR UPDATE SKIP LOCKED``, counters,
+the consecutive-failure pause, completion) live once, in SQL, and psql users
+calling ``create_batch_job(…)`` or ``update_batch_progress(…)`` get the same
+behaviour as the Python API. This module only converts arguments, names the
+dead workers it can see on its own host, and writes result rows.
+
+Leases: a session's claims (its connection is a held one) last the store's
+``lease_seconds`` (30 s by default) and are renewed at every checkpoint and by
+the session's heartbeat thread; claims handed to a person by ``get_next_batch``
+keep the longer lease the workspace asks for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from toolkit.exceptions import JobNotFoundError, ValidationError
+from toolkit.jobs.engine import (  # noqa: F401 - the same names as engine, for callers
+    ACTIVE,
+    STRATEGIES,
+    Created,
+    Outcome,
+    Recorded,
+    check_workable,
+    normalise_strategy,
+    resolve_county,
+    single_outcome,
+    utcnow,
+    validate_batch_size,
+    validate_result,
+)
+from toolkit.jobs.engine import table_columns as table_columns
+from toolkit.jobs.registry import JobType
+from toolkit.jobs.workers import is_dead
+from toolkit.store.schema import quote_ident
+
+
+def _lease(con: Any, asked: float | None) -> float | None:
+    """A session's claims get the store's short lease (heartbeats keep them); others what was asked."""
+    if getattr(con, "in_session", False):
+        return min(asked, con.lease_seconds) if asked else con.lease_seconds
+    return asked
+
+
+def _dead_workers(con: Any, job_id: str) -> list[str]:
+    claimers = [r[0] for r in con.execute(
+        "SELECT DISTINCT claimed_by FROM batch_job_items WHERE job_id = ?::UUID AND status = 'claimed'", [job_id]
+    ).fetchall()]  # fmt: skip
+    return [w for w in claimers if w and is_dead(w)]
+
+
+# -- lookups -----------------------------------------------------------------
+
+
+def resolve_job(con: Any, q: Any, job_id: object) -> dict[str, Any]:
+    """The job row for a UUID or a unique prefix of one (≥ 4 characters), via ``tk_resolve_job``."""
+    if not isinstance(job_id, str | uuid.UUID):
+        raise JobNotFoundError(f"Malformed job id {job_id!r}: expected a UUID string.")
+    full = con.execute("SELECT tk_resolve_job(?::TEXT)::TEXT", [str(job_id)]).fetchall()[0][0]
+    cur = con.execute(q.job_get, [full])
+    row = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
+    row["id"] = str(row["id"])
+    return row
+
+
+# -- creating ----------------------------------------------------------------
+
+
+def create_job(con: Any, q: Any, *, job_type: JobType, county_id: int | None, batch_size: int,
+               strategy: str, force: bool, max_consecutive_failures: int, worker: str,
+               now: dt.datetime) -> Created:  # fmt: skip
+    others = [
+        {"job_id": r[0], "job_type": r[1], "county_id": r[2], "status": r[3]}
+        for r in con.execute(q.jobs_active).fetchall()
+    ]
+    job_id, total = con.execute(
+        "SELECT job_id::TEXT, total_items FROM tk_create_job(?, ?::INTEGER, ?, ?, ?, ?, ?, NULL)",
+        [
+            job_type.name,
+            county_id,
+            batch_size,
+            strategy,
+            bool(force),
+            max_consecutive_failures,
+            worker,
+        ],
+    ).fetchall()[0]
+    return Created(job_id, total, [], others)
+
+
+# -- claiming ----------------------------------------------------------------
+
+
+def release_stale(con: Any, q: Any, job_id: str, now: dt.datetime | None = None) -> int:
+    """Give claims of dead workers (this host) and expired leases (any host) back to pending."""
+    dead = _dead_workers(con, job_id)
+    return int(
+        con.execute("SELECT tk_release_stale(?::UUID, ?::TEXT[], NULL)", [job_id, dead]).fetchall()[
+            0
+        ][0]
+    )
+
+
+def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_seconds: float,
+                now: dt.datetime, limit: int | None = None, release: bool = True,
+                own_first: bool = True) -> list[tuple[int, str]]:  # fmt: skip
+    """Up to ``limit`` items: the worker's own open claims first, then new ones (SKIP LOCKED).
+
+    Expired leases are released on every claim (an index probe); dead workers of
+    this host only when ``release`` (it lists the claimers).
+    """
+    dead = _dead_workers(con, job["id"]) if release else []
+    rows = con.execute(
+        "SELECT seq, item_id FROM tk_claim_batch(?::UUID, ?, ?::DOUBLE PRECISION, ?::INTEGER, TRUE, "
+        "?::TEXT[], ?, NULL)",
+        [job["id"], worker, _lease(con, lease_seconds), limit, dead, bool(own_first)],
+    ).fetchall()
+    if job["status"] == "pending":
+        job["status"] = "in_progress"
+    return sorted((int(s), str(i)) for s, i in rows)
+
+
+# -- recording ---------------------------------------------------------------
+
+
+def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
+                    outcomes: Sequence[Outcome], *, worker: str | None, now: dt.datetime,
+                    renew_lease_seconds: float | None = None, fatal: str | None = None,
+                    new_batches: int = 0) -> Recorded:  # fmt: skip
+    """Item outcomes, counters and the failure rule (``tk_record_outcomes``), then result rows.
+
+    A session's checkpoint is its heartbeat too: its remaining claims are renewed.
+    """
+    renew = (
+        _lease(con, renew_lease_seconds)
+        if getattr(con, "in_session", False)
+        else renew_lease_seconds
+    )
+    applied, status, consecutive, auto, completed, reason = con.execute(
+        "SELECT applied, status, consecutive, auto_paused, completed, pause_reason FROM tk_record_outcomes("
+        "?::UUID, ?::INTEGER[], ?::TEXT[], ?::TEXT[], ?::TEXT[], ?, ?::DOUBLE PRECISION, ?::TEXT, ?, NULL)",
+        [job["id"], [o.seq for o in outcomes], [o.item_id for o in outcomes],
+         [o.status for o in outcomes], [o.error for o in outcomes], worker, renew, fatal, new_batches],
+    ).fetchall()[0]  # fmt: skip
+    kept_seqs = set(applied or [])
+    kept = [o for o in outcomes if o.seq in kept_seqs]
+    results = [o for o in kept if o.status == "done" and o.result is not None]
+    if results:
+        write_results(con, q, job_type, job["id"], results, now)
+    job.update(status=status, consecutive_failures=consecutive)
+    counts = {s: sum(1 for o in kept if o.status == s) for s in ("done", "failed", "skipped")}
+    return Recorded(status, counts["done"], counts["failed"], counts["skipped"], bool(auto),
+                    bool(completed), reason)  # fmt: skip
+
+
+def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
+                  outcomes: Sequence[Outcome], now: dt.datetime) -> None:  # fmt: skip
+    """Upsert result rows into the type's result table (one statement for the batch)."""
+    writer = job_type.load_writer()
+    if writer is not None:
+        writer.write_results(con, q, job_id, outcomes, now)
+        return
+    if job_type.result_table is None:
+        return
+    cols = table_columns(con, q, job_type.result_table)
+    key = job_type.key_column
+    rows: list[dict[str, Any]] = []
+    for o in outcomes:
+        row = dict(o.result or {})
+        row[key] = int(o.item_id) if job_type.item_kind == "county" else o.item_id
+        if "job_id" in cols:
+            row["job_id"] = job_id
+        for name, (typ, nullable) in cols.items():
+            if typ.startswith("TIMESTAMP") and not nullable and row.get(name) is None:
+                row[name] = now
+        rows.append(row)
+    names = [c for c in cols if any(c in r for r in rows)]
+    unknown = sorted({k for r in rows for k in r} - set(cols))
+    if unknown:
+        raise ValidationError(
+            f"Unknown column(s) {', '.join(unknown)} for {job_type.result_table}."
+        )
+    values = ", ".join(
+        "(" + ", ".join(f"CAST(? AS {cols[c][0]})" for c in names) + ")" for _ in rows
+    )
+    params = [_jsonable(r.get(c)) for r in rows for c in names]
+    table = quote_ident(job_type.result_table)
+    sql = f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in names)}) VALUES {values}"
+    if key in cols and job_type.result_table != "county_research":
+        sets = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in names if c != key)
+        sql += f" ON CONFLICT ({quote_ident(key)}) " + (
+            f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+        )
+    con.execute(sql, params)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict | list | tuple | set):
+        return json.dumps(list(v) if isinstance(v, set | tuple) else v, default=str)
+    return v
+
+
+# -- transitions ---------------------------------------------------------------
+
+
+def pause(con: Any, q: Any, job: dict[str, Any], reason: str | None, worker: str | None,
+          now: dt.datetime) -> None:  # fmt: skip
+    con.execute("SELECT tk_pause(?::UUID, ?::TEXT, ?::TEXT, NULL)", [job["id"], reason, worker])
+
+
+def resume(con: Any, q: Any, job: dict[str, Any], worker: str | None, now: dt.datetime) -> None:
+    dead = _dead_workers(con, job["id"])
+    con.execute("SELECT tk_resume(?::UUID, ?::TEXT, ?::TEXT[], NULL)", [job["id"], worker, dead])
+
+
+def complete(con: Any, q: Any, job: dict[str, Any], worker: str | None, now: dt.datetime) -> None:
+    con.execute("SELECT tk_complete(?::UUID, ?::TEXT, NULL)", [job["id"], worker])
+
+
+def cancel(con: Any, q: Any, job: dict[str, Any], worker: str | None, now: dt.datetime) -> None:
+    con.execute("SELECT tk_cancel(?::UUID, ?::TEXT, NULL)", [job["id"], worker])
+
+
+def retry_failed(con: Any, q: Any, job: dict[str, Any], worker: str | None,
+                 now: dt.datetime) -> int:  # fmt: skip
+    return int(
+        con.execute(
+            "SELECT tk_retry_failed(?::UUID, ?::TEXT, NULL)", [job["id"], worker]
+        ).fetchall()[0][0]
+    )
+
+
+def pause_requested(con: Any, job_id: str) -> bool:
+    """Whether the job is paused or cancelled now (a primary-key read)."""
+    rows = con.execute("SELECT status FROM batch_jobs WHERE id = ?::UUID", [job_id]).fetchall()
+    return bool(rows) and rows[0][0] in ("paused", "cancelled")
