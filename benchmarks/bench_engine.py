@@ -57,7 +57,9 @@ def bench_vectorised_limit(path: str, items: int, batch: int) -> float:
     """The limit: per batch one transaction that writes the results and the item statuses."""
     ws = toolkit.connect(path)
     job = ws.create_batch_job("regrid_scraping", "Blair", batch)
-    ids = ws.sql("SELECT seq, item_id FROM batch_job_items WHERE job_id = ?::UUID ORDER BY seq", [job])
+    ids = ws.sql(
+        "SELECT seq, item_id FROM batch_job_items WHERE job_id = ?::UUID ORDER BY seq", [job]
+    )
     ws.close()
     con = duckdb.connect(path)
     t0 = time.perf_counter()
@@ -88,7 +90,9 @@ def bench_naive(path: str, items: int, batch: int) -> float:
     """The naive design: one commit per item (the guide's update_batch_progress on one connection)."""
     ws = toolkit.connect(path)
     job = ws.create_batch_job("regrid_scraping", "Blair", batch)
-    ids = ws.sql("SELECT seq, item_id FROM batch_job_items WHERE job_id = ?::UUID ORDER BY seq", [job])
+    ids = ws.sql(
+        "SELECT seq, item_id FROM batch_job_items WHERE job_id = ?::UUID ORDER BY seq", [job]
+    )
     ws.close()
     con = duckdb.connect(path)
     t0 = time.perf_counter()
@@ -133,15 +137,23 @@ def main() -> None:
         shutil.copyfile(base, dst)
         return str(dst)
 
-    print(f"# run_session no-op throughput, {args.items:,} items, median of {args.repeat} (items/s)")
-    print(f"{'batch':>6} {'run_session':>12} {'limit':>10} {'naive':>10} {'vs limit':>9} {'vs naive':>9}")
+    print(
+        f"# run_session no-op throughput, {args.items:,} items, median of {args.repeat} (items/s)"
+    )
+    print(
+        f"{'batch':>6} {'run_session':>12} {'limit':>10} {'naive':>10} {'vs limit':>9} {'vs naive':>9}"
+    )
     for batch in (50, 100):
         s = statistics.median(bench_session(fresh(), args.items, batch) for _ in range(args.repeat))
         lim = statistics.median(
             bench_vectorised_limit(fresh(), args.items, batch) for _ in range(args.repeat)
         )
-        nai = statistics.median(bench_naive(fresh(), args.naive_items, batch) for _ in range(args.repeat))
-        print(f"{batch:>6} {s:>12,.0f} {lim:>10,.0f} {nai:>10,.0f} {s / lim:>8.2f}x {s / nai:>8.1f}x")
+        nai = statistics.median(
+            bench_naive(fresh(), args.naive_items, batch) for _ in range(args.repeat)
+        )
+        print(
+            f"{batch:>6} {s:>12,.0f} {lim:>10,.0f} {nai:>10,.0f} {s / lim:>8.2f}x {s / nai:>8.1f}x"
+        )
 
     big = str(tmp / "big.duckdb")
     ws = toolkit.connect(big)
@@ -165,7 +177,9 @@ def main() -> None:
     con.close()
     med, rmed = statistics.median(times), statistics.median(ref)
     print(f"\n# get_pending_work_summary() over {args.big:,} properties (connection open included)")
-    print(f"median {med:.0f} ms (target < 200 ms); bare anti-join count {rmed:.0f} ms; ratio {med / rmed:.1f}x")
+    print(
+        f"median {med:.0f} ms (target < 200 ms); bare anti-join count {rmed:.0f} ms; ratio {med / rmed:.1f}x"
+    )
 
     ws = toolkit.connect(big)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -180,7 +194,9 @@ def main() -> None:
     print(f"\n# create_batch_job over {n:,} items")
     print(f"{secs:.2f} s; peak Python heap {peak / 2**20:.1f} MiB; "
           f"process max RSS grew {(rss1 - rss0) / 1024:.0f} MiB (DuckDB buffers included)")  # fmt: skip
-    print(f"(one Python object per item would need ≥ {n * 100 / 2**20:.0f} MiB; job {uuid.UUID(job).hex[:8]})")
+    print(
+        f"(one Python object per item would need ≥ {n * 100 / 2**20:.0f} MiB; job {uuid.UUID(job).hex[:8]})"
+    )
 
 
 if __name__ == "__main__":

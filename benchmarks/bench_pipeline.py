@@ -36,7 +36,9 @@ def build(path: Path, n: int) -> None:
         "SELECT id, 'synthetic', address, '100', CASE WHEN random() < 0.03 THEN 'CEMETERY' ELSE 'RESIDENTIAL' END, "
         "0.2, 8700, 1200, 1, 1950, 10000, 40000, 50000, 60, 2.4, 0.6, now()::TIMESTAMP FROM properties"
     )
-    ws.sql("INSERT INTO clr_factors VALUES (13, 1.0, NULL, NULL, 'SYNTHETIC placeholder', now()::TIMESTAMP)")
+    ws.sql(
+        "INSERT INTO clr_factors VALUES (13, 1.0, NULL, NULL, 'SYNTHETIC placeholder', now()::TIMESTAMP)"
+    )
     ws.sql("CHECKPOINT")
     ws.close()
 
@@ -80,7 +82,9 @@ def rowwise_bid(ws: toolkit.Workspace):
 
     def process(item: dict) -> dict:
         inputs = ws.sql(ws.q.bid_inputs_for, [[item["item_id"]]])
-        frame = pd.DataFrame([{**item, "property_id": item["item_id"]}]).merge(inputs, on="property_id")
+        frame = pd.DataFrame([{**item, "property_id": item["item_id"]}]).merge(
+            inputs, on="property_id"
+        )
         r = max_bid_rowwise(frame, clr_factors=clr).iloc[0]
         return {"decision": r.decision, "max_bid_moderate": float(r.max_bid_moderate)}
 
@@ -103,7 +107,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--rowwise-n", type=int, default=5_000, help="row-by-row is slow: time a sample")
+    ap.add_argument(
+        "--rowwise-n", type=int, default=5_000, help="row-by-row is slow: time a sample"
+    )
     ap.add_argument("--batch", type=int, default=100)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -120,7 +126,9 @@ def main() -> None:
         shutil.copyfile(src, dst)
         return dst
 
-    print(f"# through run_session, batch size {args.batch}, {args.n:,} SYNTHETIC properties (items/s)")
+    print(
+        f"# through run_session, batch size {args.batch}, {args.n:,} SYNTHETIC properties (items/s)"
+    )
     print(f"{'job type':<18} {'vectorised':>11} {'row-by-row':>11} {'ratio':>7}")
     for jt, src, rowwise in (("visual_validation", base, rowwise_screen),
                              ("bid_strategy", researched, rowwise_bid)):  # fmt: skip
@@ -128,7 +136,9 @@ def main() -> None:
         row, _ = timed(fresh(src), jt, rowwise, args.rowwise_n, args.batch)
         assert done == args.n, (jt, done)
         print(f"{jt:<18} {vec:>11,.0f} {row:>11,.0f} {vec / row:>6.1f}x")
-    print(f"(row-by-row timed over the first {args.rowwise_n:,} items; targets: ≥ 20,000/s and ≥ 10x)")
+    print(
+        f"(row-by-row timed over the first {args.rowwise_n:,} items; targets: ≥ 20,000/s and ≥ 10x)"
+    )
 
 
 if __name__ == "__main__":

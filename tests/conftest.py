@@ -23,7 +23,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if wanted and "backend" in metafunc.fixturenames:
         metafunc.parametrize(
             "backend",
-            [pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in wanted],
+            [
+                pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else [])
+                for b in wanted
+            ],
             indirect=True,
         )
 

@@ -33,14 +33,18 @@ def parcel(item: dict) -> dict:
 _PRELUDE = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
 
 
-def run_py(code: str, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_py(
+    code: str, *args: str, timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run Python code in a fresh interpreter (a second process on the same file)."""
     proc = subprocess.run(
         [sys.executable, "-c", _PRELUDE + textwrap.dedent(code), *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT,
     )  # fmt: skip
     if check and proc.returncode != 0:
-        raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 

@@ -453,9 +453,12 @@ def export(
     what: Annotated[str, typer.Argument(help="What to export: bids.")],
     county: Annotated[str | None, typer.Option(help="One county (default: all).")] = None,
     out: Annotated[
-        str | None, typer.Option(help="File to write, .csv or .xlsx (default data/exports/bids.csv).")
+        str | None,
+        typer.Option(help="File to write, .csv or .xlsx (default data/exports/bids.csv)."),
     ] = None,
-    include_pass: Annotated[bool, typer.Option("--include-pass", help="Also list PASS properties.")] = False,
+    include_pass: Annotated[
+        bool, typer.Option("--include-pass", help="Also list PASS properties.")
+    ] = False,
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
@@ -535,7 +538,9 @@ def run(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="Instead of a notebook, run N local worker processes until the job is done."),
+        typer.Option(
+            min=1, help="Instead of a notebook, run N local worker processes until the job is done."
+        ),
     ] = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
@@ -624,7 +629,10 @@ def _run_workers(ctx: typer.Context, job_type: str, county: str | None, batch_si
 
     finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
     message = progress_message(st["noun"], finished, st["total_items"], st["status"])
-    code = {"completed": 0, "paused": 11 if st["pause_reason"] and "budget" not in st["pause_reason"] else 10}
+    code = {
+        "completed": 0,
+        "paused": 11 if st["pause_reason"] and "budget" not in st["pause_reason"] else 10,
+    }
     exit_code = code.get(st["status"], 1)
     if json_:
         _emit_json({"job_id": job, "workers": n, "status": st["status"], "message": message,
@@ -636,7 +644,9 @@ def _run_workers(ctx: typer.Context, job_type: str, county: str | None, batch_si
 
 @app.command()
 def worker(
-    job: Annotated[str | None, typer.Option("--job", help="Work only this job (id or prefix).")] = None,
+    job: Annotated[
+        str | None, typer.Option("--job", help="Work only this job (id or prefix).")
+    ] = None,
     type_: Annotated[
         str | None, typer.Option("--type", help="Work the active jobs of this type (oldest first).")
     ] = None,
@@ -648,13 +658,17 @@ def worker(
     from toolkit import config
     from toolkit.worker import run_worker
 
-    report = run_worker(db or config.default_db_url(), job_id=job, job_type=type_, concurrency=concurrency)
+    report = run_worker(
+        db or config.default_db_url(), job_id=job, job_type=type_, concurrency=concurrency
+    )
     print(report)
 
 
 @app.command()
 def migrate(
-    to: Annotated[str, typer.Option("--to", help="The Postgres workspace to copy into (postgresql://…).")],
+    to: Annotated[
+        str, typer.Option("--to", help="The Postgres workspace to copy into (postgresql://…).")
+    ],
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
@@ -668,7 +682,9 @@ def migrate(
         return _emit_json(report)
     for table, n in report["tables"].items():
         print(f"  {table:<28} {n:>10,}")
-    print(f"Copied {report['rows']:,} rows to {report['destination']} in {report['seconds']:.1f} s; counts verified.")
+    print(
+        f"Copied {report['rows']:,} rows to {report['destination']} in {report['seconds']:.1f} s; counts verified."
+    )
 
 
 def _run_line(r: Any) -> str:

@@ -99,7 +99,9 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
         if headless:
             from toolkit.notebook.runner import run_headless
 
-            for r in run_headless(job_type, db=str(db), job_id=job_id, county=county, until_done=True):
+            for r in run_headless(
+                job_type, db=str(db), job_id=job_id, county=county, until_done=True
+            ):
                 if r.record_path:
                     records.append(r.record_path)
                 messages.append(r.message)
@@ -118,7 +120,9 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
                 w.resume_batch_job(job)
             w.close()
         n = len(messages)
-        out(f"  {job_type}: {n} session{'s' if n != 1 else ''} → {messages[-1] if messages else 'nothing to do'}")
+        out(
+            f"  {job_type}: {n} session{'s' if n != 1 else ''} → {messages[-1] if messages else 'nothing to do'}"
+        )
 
     out('User: "Show pending work"')
     out(_table(ws.get_pending_work_summary()))
@@ -132,7 +136,9 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     ws = toolkit.connect(str(db))
     liens = ws.import_liens(config.sample_dir() / "liens.csv")
     out(f"Imported {liens['imported']} lien findings from the (synthetic) recorder search file.")
-    out("\nAn earlier session fetched parcel data for 17 Blair properties (that job was then cancelled).")
+    out(
+        "\nAn earlier session fetched parcel data for 17 Blair properties (that job was then cancelled)."
+    )
     early = ws.create_batch_job("regrid_scraping", "Blair", 17)
     ws.run_session(early, max_items=17)
     ws.cancel_batch_job(early)
@@ -191,7 +197,9 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     out(_table(funnel))
     bids = ws.bid_list()
     counts = bids.decision.value_counts().to_dict()
-    out(f"\nBid list: {counts.get('BID', 0)} BID, {counts.get('REVIEW', 0)} REVIEW (PASS left out).")
+    out(
+        f"\nBid list: {counts.get('BID', 0)} BID, {counts.get('REVIEW', 0)} REVIEW (PASS left out)."
+    )
     cols = ["decision", "county", "parcel_id", "upset_price", "max_bid_moderate", "title_status"]
     out(_table(bids[cols].head(10)))
     exports = db.parent / "exports"
@@ -203,7 +211,9 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     except ImportError:
         out("(Excel export needs: pip install 'taxsale-toolkit[excel]')")
     if records:
-        out(f"\nSession records (executed notebooks): {len(records)} in {Path(records[0]).parent.parent}")
+        out(
+            f"\nSession records (executed notebooks): {len(records)} in {Path(records[0]).parent.parent}"
+        )
     out(f"The workspace is a plain DuckDB file: {db}")
     out("Try: SELECT * FROM get_pending_work_summary();  SELECT * FROM vw_completed_batch_jobs;")
     ws.close()
@@ -219,7 +229,9 @@ def build_workspace_inputs(db: str | Path) -> Workspace:
     pdfs = config.sample_dir() / "pdfs"
     for county in SAMPLE_COUNTIES:
         ws.add_document(next(pdfs.glob(f"{county.lower()}_*.pdf")), county)
-        ws.add_bulk_file(next((config.sample_dir() / "regrid").glob(f"pa_{county.lower()}_synthetic.*")), county)
+        ws.add_bulk_file(
+            next((config.sample_dir() / "regrid").glob(f"pa_{county.lower()}_synthetic.*")), county
+        )
     ws.import_clr_factors(config.sample_dir() / "clr_factors.csv")
     ws.close()
     return toolkit.connect(str(db))

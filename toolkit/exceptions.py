@@ -83,7 +83,7 @@ class ItemError(ToolkitError):
     """One item failed; the batch goes on. The message is stored as its error."""
 
 
-class ItemSkipped(ToolkitError):  # noqa: N818 - it is a signal, not a failure
+class ItemSkipped(ToolkitError):
     """The item cannot be worked now (e.g. "needs research"); not a failure."""
 
 

@@ -113,17 +113,28 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
     frame["county_id"] = frame["county"].astype(str).map(ids).astype("Int64")
 
     amounts = pd.to_numeric(
-        frame["upset_price"].astype(str).str.replace(r"[$,\s]", "", regex=True).replace({"nan": None, "None": None, "": None}),
+        frame["upset_price"]
+        .astype(str)
+        .str.replace(r"[$,\s]", "", regex=True)
+        .replace({"nan": None, "None": None, "": None}),
         errors="coerce",
     )
-    bad_amount = frame["upset_price"].notna() & (frame["upset_price"].astype(str).str.strip() != "") & amounts.isna()
+    bad_amount = (
+        frame["upset_price"].notna()
+        & (frame["upset_price"].astype(str).str.strip() != "")
+        & amounts.isna()
+    )
     reject(bad_amount, lambda r: f"amount {r['upset_price']!r} is not a number")
     amounts = amounts.loc[frame.index]
     reject(amounts < 0, lambda r: f"amount {r['upset_price']!r} is negative")
     frame["upset_price"] = amounts.loc[frame.index].round(2)
 
     dates = pd.to_datetime(frame["sale_date"], errors="coerce", format="mixed")
-    bad_date = frame["sale_date"].notna() & (frame["sale_date"].astype(str).str.strip() != "") & dates.isna()
+    bad_date = (
+        frame["sale_date"].notna()
+        & (frame["sale_date"].astype(str).str.strip() != "")
+        & dates.isna()
+    )
     reject(bad_date, lambda r: f"sale date {r['sale_date']!r} is not a date")
     frame["sale_date"] = dates.loc[frame.index].dt.date
 
@@ -131,11 +142,17 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
         vals = frame[col].astype("string").str.strip().str.lower()
         frame[col] = vals.where(vals != "", None)
         bad = frame[col].notna() & ~frame[col].isin(valid)
-        reject(bad, lambda r, col=col, valid=valid: f"{col} {r[col]!r} is not one of {', '.join(valid)}")
+        reject(
+            bad,
+            lambda r, col=col, valid=valid: f"{col} {r[col]!r} is not one of {', '.join(valid)}",
+        )
 
     frame["parcel_id"] = frame["parcel_id"].astype(str).str.strip()
     frame["parcel_norm"] = frame["parcel_id"].map(normalise_parcel)
-    reject(frame["parcel_norm"] == "", lambda r: f"parcel id {r['parcel_id']!r} has no letters or digits")
+    reject(
+        frame["parcel_norm"] == "",
+        lambda r: f"parcel id {r['parcel_id']!r} has no letters or digits",
+    )
     before = len(frame)
     frame = frame.drop_duplicates(subset=["county_id", "parcel_norm"], keep="last")
     duplicates = before - len(frame)
@@ -147,7 +164,9 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
             "document_id", "ts"]  # fmt: skip
     incoming = frame[cols].astype(object).where(frame[cols].notna(), None)
 
-    updated = ws.store.run(lambda con: upsert_properties(con, ws.q, incoming)) if len(incoming) else 0
+    updated = (
+        ws.store.run(lambda con: upsert_properties(con, ws.q, incoming)) if len(incoming) else 0
+    )
     return {
         "imported": len(incoming) - updated,
         "updated": updated,
@@ -183,7 +202,11 @@ def upsert_properties(con: Any, q: Any, frame: pd.DataFrame) -> int:
     """
     if not len(frame):
         return 0
-    query = q.properties_upsert_parsed if all(c in frame.columns for c in PARSE_DETAIL) else q.properties_upsert
+    query = (
+        q.properties_upsert_parsed
+        if all(c in frame.columns for c in PARSE_DETAIL)
+        else q.properties_upsert
+    )
     con.register("_incoming", frame)
     try:
         existing = len(con.execute(q.properties_existing).fetchall())

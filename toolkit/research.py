@@ -80,7 +80,9 @@ def set_manual_grade(ws: Workspace, prop: object, grade: str, note: str | None =
         pid = resolve_property(ws, con, prop, county)
         footprint = con.execute(ws.q.footprint_of, [pid]).fetchall()
         sqft = footprint[0][0] if footprint else None
-        repair = None if per_sqft is None or sqft is None else round(float(per_sqft) * float(sqft), 2)
+        repair = (
+            None if per_sqft is None or sqft is None else round(float(per_sqft) * float(sqft), 2)
+        )
         reason = f"manual grade {g} wins over the computed grade" + (f": {note}" if note else "")
         con.execute(ws.q.manual_grade_upsert,
                     [pid, g, g, repair, json.dumps([reason]), json.dumps(["manual grade"]), 1.0,
@@ -105,9 +107,15 @@ def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]]
             raise UnknownChoiceError(f"lien type of lien {i}", lien.get("lien_type"), LIEN_TYPES)
         amount = lien.get("amount")
         try:
-            amount = None if amount in (None, "") else float(str(amount).replace(",", "").replace("$", ""))
+            amount = (
+                None
+                if amount in (None, "")
+                else float(str(amount).replace(",", "").replace("$", ""))
+            )
         except ValueError:
-            raise ValidationError(f"Lien {i}: amount {lien.get('amount')!r} is not a number.") from None
+            raise ValidationError(
+                f"Lien {i}: amount {lien.get('amount')!r} is not a number."
+            ) from None
         recorded = lien.get("recorded_date")
         if recorded not in (None, ""):
             stamp = pd.to_datetime(recorded, errors="coerce")
@@ -129,7 +137,9 @@ def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]]
     return ws.store.run(go)
 
 
-def bid_list(ws: Workspace, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")) -> pd.DataFrame:
+def bid_list(
+    ws: Workspace, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")
+) -> pd.DataFrame:
     """The bidder's list: max bids, key facts and reasons, nearest sale first."""
     bad = [d for d in decisions if d not in ("BID", "REVIEW", "PASS")]
     if bad:

@@ -162,7 +162,9 @@ class Workspace:
             warnings.warn(w, BatchSizeWarning, stacklevel=2)
         others = [o for o in created.other_active if o["job_id"] != created.job_id]
         if others:
-            listing = "; ".join(f"{o['job_type']} {o['job_id'][:8]} ({o['status']})" for o in others)
+            listing = "; ".join(
+                f"{o['job_type']} {o['job_id'][:8]} ({o['status']})" for o in others
+            )
             warnings.warn(f"Other active jobs: {listing}", ActiveJobsWarning, stacklevel=2)
         return created.job_id
 
@@ -235,7 +237,11 @@ class Workspace:
             jt = get_job_type(job["job_type"])
             checked = None
             if result is not None:
-                cols = self.engine.table_columns(con, self.q, jt.result_table) if jt.result_table else {}
+                cols = (
+                    self.engine.table_columns(con, self.q, jt.result_table)
+                    if jt.result_table
+                    else {}
+                )
                 checked = engine.validate_result(jt, result, cols)
             rec = self.engine.record_outcomes(
                 con, self.q, job, jt, [engine.Outcome(row[0], str(item_id), status, error, checked)],
@@ -353,7 +359,9 @@ class Workspace:
 
     # -- data in ---------------------------------------------------------------
 
-    def import_properties(self, data: pd.DataFrame | str | Path, county: object = None) -> dict[str, Any]:
+    def import_properties(
+        self, data: pd.DataFrame | str | Path, county: object = None
+    ) -> dict[str, Any]:
         """Upsert properties from a DataFrame or CSV path; returns imported/updated/rejected.
 
         Rows need a parcel id and a county (a ``county`` column or the argument);
@@ -395,7 +403,9 @@ class Workspace:
         name = self.sql(self.q.county_name, [cid]).county_name[0]
         fmt = validate_bulk_file(path, name, format)
         resolved = str(Path(path).resolve())
-        self.store.run(lambda con: con.execute(self.q.bulk_file_upsert, [cid, resolved, fmt, engine.utcnow()]))
+        self.store.run(
+            lambda con: con.execute(self.q.bulk_file_upsert, [cid, resolved, fmt, engine.utcnow()])
+        )
         return cid
 
     def import_liens(self, path: str | Path) -> dict[str, Any]:
@@ -432,7 +442,9 @@ class Workspace:
 
         return record_title_search(self, prop, liens, source, county)
 
-    def bid_list(self, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")) -> pd.DataFrame:
+    def bid_list(
+        self, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")
+    ) -> pd.DataFrame:
         """The bidder's list: BID and REVIEW properties with max bids, key facts and reasons."""
         from toolkit.research import bid_list
 

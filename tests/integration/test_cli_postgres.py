@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from backends import drop, fresh_postgres, require_postgres
 
 import toolkit
-from backends import drop, fresh_postgres, require_postgres
 from toolkit.cli import main
 from toolkit.demo import build_sample_workspace
 
@@ -27,7 +27,9 @@ def test_run_with_local_workers_finishes_the_job(pg, capsys):
     ws.close()
     code = main(["run", "regrid_scraping", "--county", "Blair", "--workers", "2", "--db", pg])
     assert code == 0, capsys.readouterr()
-    assert "completed with 2 workers: Completed 252/252 properties (100%)" in capsys.readouterr().out
+    assert (
+        "completed with 2 workers: Completed 252/252 properties (100%)" in capsys.readouterr().out
+    )
     ws = toolkit.connect(pg)
     assert ws.sql("SELECT count(*) AS n FROM regrid_data").n[0] == 252
     assert ws.sql("SELECT max(attempts) AS a FROM batch_job_items").a[0] == 1

@@ -19,7 +19,10 @@ def test_demo_in_process(tmp_path, monkeypatch):
     assert "resuming from property 151" in text
     assert "Completed 235/235 properties (100%)" in text
     before = out["pending_before"].set_index("job_type")
-    assert before.loc["regrid_scraping", "pending"] == 778 and before.loc["visual_validation", "pending"] == 17
+    assert (
+        before.loc["regrid_scraping", "pending"] == 778
+        and before.loc["visual_validation", "pending"] == 17
+    )
     assert out["status"]["status"] == "completed" and out["status"]["processed_items"] == 235
     assert out["pending_after"].empty  # every job type ran to the end
     assert set(out["bids"].decision) <= {"BID", "REVIEW"} and len(out["bids"]) > 0

@@ -4,9 +4,9 @@ title and bids, on the synthetic sample data."""
 from __future__ import annotations
 
 import pytest
+from fakes.regrid_server import RegridFake
 
 import toolkit
-from fakes.regrid_server import RegridFake
 from toolkit.demo import build_sample_workspace
 from toolkit.exceptions import ConfigError
 
@@ -106,15 +106,19 @@ def test_screening_condition_environment_title_and_bids(pipeline_ws, monkeypatch
     run(ws, "regrid_scraping")
     _, s = run(ws, "visual_validation")
     assert s.processed == 795
-    verdicts = dict(ws.sql("SELECT verdict, count(*) AS n FROM visual_validations GROUP BY 1").values.tolist())
+    verdicts = dict(
+        ws.sql("SELECT verdict, count(*) AS n FROM visual_validations GROUP BY 1").values.tolist()
+    )
     approved = verdicts["APPROVED"]
     assert set(verdicts) <= {"APPROVED", "CAUTION", "REJECTED"} and verdicts.get("REJECTED", 0) > 0
     # the same rules over the same records, outside the engine, give the same verdicts
     from toolkit.decisions.screening import screen
 
     # (the parcel record's address, else the sale list's, is the frontage evidence)
-    frame = ws.sql("SELECT r.* EXCLUDE (address), COALESCE(r.address, p.address) AS address, "
-                   "r.property_id::VARCHAR AS pid FROM regrid_data r JOIN properties p ON p.id = r.property_id")
+    frame = ws.sql(
+        "SELECT r.* EXCLUDE (address), COALESCE(r.address, p.address) AS address, "
+        "r.property_id::VARCHAR AS pid FROM regrid_data r JOIN properties p ON p.id = r.property_id"
+    )
     frame["property_id"] = frame.pop("pid")
     direct = screen(frame).verdict.value_counts().to_dict()
     assert direct == verdicts
@@ -124,7 +128,9 @@ def test_screening_condition_environment_title_and_bids(pipeline_ws, monkeypatch
     assert s.processed == approved
     _, s = run(ws, "title_research")
     assert s.processed == approved
-    status = dict(ws.sql("SELECT status, count(*) AS n FROM title_research GROUP BY 1").values.tolist())
+    status = dict(
+        ws.sql("SELECT status, count(*) AS n FROM title_research GROUP BY 1").values.tolist()
+    )
     assert status["NEEDS_REVIEW"] > 0  # no title search for most: never called clear
     # bids wait for the environmental research: not pending, counted as waiting
     bid_row = ws.get_pending_work_summary().set_index("job_type").loc["bid_strategy"]
@@ -148,7 +154,9 @@ def test_environment_settings_file_errors(pipeline_ws, monkeypatch, tmp_path):
     from toolkit.processors.environment import sources_config
 
     monkeypatch.setenv("TOOLKIT_ENV_SOURCES", str(tmp_path / "missing.yaml"))
-    with pytest.raises(ConfigError, match="neither 'online', 'sample' nor an existing settings file"):
+    with pytest.raises(
+        ConfigError, match="neither 'online', 'sample' nor an existing settings file"
+    ):
         sources_config(pipeline_ws)
     bad = tmp_path / "env.yaml"
     bad.write_text("mode: local\nflood: [unclosed\n")

@@ -8,11 +8,10 @@ import signal
 import time
 
 import pytest
+from helpers import load_sample, popen_py, run_py
 
 import toolkit
-from helpers import load_sample, popen_py, run_py
 from toolkit.exceptions import LockTimeoutError
-
 
 
 def test_guide_blair_example_across_two_processes(db_path):
@@ -20,13 +19,13 @@ def test_guide_blair_example_across_two_processes(db_path):
     load_sample(ws)
     ws.close()
     first = run_py(
-        f"""
+        """
         import sys, toolkit, json
         from helpers import parcel
         ws = toolkit.connect(sys.argv[1])
         job = ws.create_batch_job("regrid_scraping", "Blair", 50)
         s = ws.run_session(job, parcel)
-        print(json.dumps({{"job": job, "message": s.message, "hint": s.resume_hint}}))
+        print(json.dumps({"job": job, "message": s.message, "hint": s.resume_hint}))
         """,
         db_path,
     )
@@ -34,7 +33,7 @@ def test_guide_blair_example_across_two_processes(db_path):
     assert out["message"] == "Paused at 150/235 properties (64%)"
     assert "Resume with: 'Resume batch job'" in out["hint"]
     second = run_py(
-        f"""
+        """
         import sys, toolkit, json
         from helpers import parcel
         ws = toolkit.connect(sys.argv[1])
@@ -42,8 +41,8 @@ def test_guide_blair_example_across_two_processes(db_path):
         first_item = ws.sql("SELECT min(seq) AS s FROM batch_job_items WHERE job_id = ?::UUID "
                             "AND status = 'pending'", [job]).s[0]
         s = ws.run_session(job, parcel)
-        print(json.dumps({{"job": job, "first_seq": int(first_item), "message": s.message,
-                          "processed": s.processed}}))
+        print(json.dumps({"job": job, "first_seq": int(first_item), "message": s.message,
+                          "processed": s.processed}))
         """,
         db_path,
     )
@@ -52,7 +51,10 @@ def test_guide_blair_example_across_two_processes(db_path):
     assert out2["first_seq"] == 150  # property 151
     assert out2["processed"] == 85 and out2["message"] == "Completed 235/235 properties (100%)"
     ws = toolkit.connect(db_path)
-    assert ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [out["job"]]).n[0] == 235
+    assert (
+        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [out["job"]]).n[0]
+        == 235
+    )
     assert ws.sql("SELECT max(attempts) AS a FROM batch_job_items").a[0] == 1
 
 
@@ -86,7 +88,9 @@ def test_sigkilled_session_resumes_with_nothing_twice_or_lost(db_path, tmp_path)
     worker.communicate()
     ws = toolkit.connect(db_path)
     done_before = set(
-        ws.sql("SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND status = 'done'", [job]).item_id
+        ws.sql(
+            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND status = 'done'", [job]
+        ).item_id
     )
     assert 0 < len(done_before) < total
     st = ws.get_batch_status(job)
@@ -109,12 +113,14 @@ def test_sigkilled_session_resumes_with_nothing_twice_or_lost(db_path, tmp_path)
         """,
         db_path, job, str(log),
     )  # fmt: skip
-    calls_after = log.read_text().split()[len(calls_before):]
+    calls_after = log.read_text().split()[len(calls_before) :]
     assert not done_before & set(calls_after), "an item done before the kill was processed again"
     ws = toolkit.connect(db_path)
     st = ws.get_batch_status(job)
     assert st["status"] == "completed" and st["processed_items"] == total
-    assert ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [job]).n[0] == total
+    assert (
+        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [job]).n[0] == total
+    )
     assert set(calls_before) | set(calls_after) == set(
         ws.sql("SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID", [job]).item_id
     )

@@ -55,10 +55,14 @@ def one(ws, verdict):
 
 def test_override_is_kept_apart_and_moves_the_pipeline(ws):
     rejected = one(ws, "REJECTED")
-    before = ws.get_pending_work_summary().set_index("job_type").pending.get("property_condition", 0)
+    before = (
+        ws.get_pending_work_summary().set_index("job_type").pending.get("property_condition", 0)
+    )
     county = ws.sql("SELECT c.county_name FROM properties p JOIN counties c ON c.id = p.county_id "
                     "WHERE p.id = ?::UUID", [rejected.id]).iloc[0, 0]  # fmt: skip
-    ws.override_verdict(rejected.parcel_id, "approved", "street view shows a buildable lot", county=county)
+    ws.override_verdict(
+        rejected.parcel_id, "approved", "street view shows a buildable lot", county=county
+    )
     row = ws.sql("SELECT verdict, override_verdict, override_note FROM visual_validations "
                  "WHERE property_id = ?::UUID", [rejected.id]).iloc[0]  # fmt: skip
     assert (row.verdict, row.override_verdict) == ("REJECTED", "APPROVED")
@@ -84,7 +88,9 @@ def test_manual_grade_wins(ws):
                   "JOIN regrid_data r USING (property_id) WHERE r.bldg_footprint_sqft > 0 LIMIT 1").iloc[0]  # fmt: skip
     out = ws.set_manual_grade(prop.id, "d", "roof open to the sky in aerial view")
     # D is $65/sqft in the default profile (unverified default)
-    assert out["grade"] == "D" and out["repair_estimate"] == pytest.approx(65.0 * prop.sqft, abs=0.01)
+    assert out["grade"] == "D" and out["repair_estimate"] == pytest.approx(
+        65.0 * prop.sqft, abs=0.01
+    )
     row = ws.sql("SELECT grade, manual_grade, reasons FROM condition_assessments WHERE property_id = ?::UUID",
                  [prop.id]).iloc[0]  # fmt: skip
     assert (row.grade, row.manual_grade) == ("D", "D") and "manual grade D wins" in row.reasons
@@ -103,14 +109,18 @@ def test_title_search_with_and_without_liens(ws):
     with pytest.raises(UnknownChoiceError, match="lien type of lien 1"):
         ws.record_title_search(prop.id, [{"lien_type": "curse"}])
     with pytest.raises(ValidationError, match="not a date"):
-        ws.record_title_search(prop.id, [{"lien_type": "judgment", "recorded_date": "yesterday-ish"}])
+        ws.record_title_search(
+            prop.id, [{"lien_type": "judgment", "recorded_date": "yesterday-ish"}]
+        )
     assert ws.record_title_search(one(ws, "CAUTION").id, []) == 0
 
 
 def test_bid_list_and_exports(ws, tmp_path):
     bids = ws.bid_list()
     assert set(bids.decision) <= {"BID", "REVIEW"} and len(bids) > 0
-    assert {"parcel_id", "upset_price", "max_bid_moderate", "reasons", "title_status"} <= set(bids.columns)
+    assert {"parcel_id", "upset_price", "max_bid_moderate", "reasons", "title_status"} <= set(
+        bids.columns
+    )
     blair = ws.bid_list("Blair")
     assert set(blair.county) == {"Blair"}
     csv = ws.export_bids(tmp_path / "bids.csv", county="Blair")

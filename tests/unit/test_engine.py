@@ -64,7 +64,9 @@ def test_newer_schema_is_refused(db_path):
     import backends
 
     toolkit.connect(db_path).close()
-    backends.execute(db_path, "INSERT INTO schema_migrations VALUES (999, 'future', now()::TIMESTAMP)")
+    backends.execute(
+        db_path, "INSERT INTO schema_migrations VALUES (999, 'future', now()::TIMESTAMP)"
+    )
     backends.forget_schema_checks()
     with pytest.raises(toolkit.exceptions.SchemaVersionError, match=r"version 999.*up to 4"):
         toolkit.connect(db_path)
@@ -94,9 +96,13 @@ def test_import_properties_upserts_and_rejects_with_reasons(ws):
     assert "Unknown county 'Atlantis'" in reasons[4]
     assert "'abc' is not a number" in reasons[5]
     assert "sale_type 'auction' is not one of upset" in reasons[6]
-    price = ws.sql("SELECT CAST(upset_price AS DOUBLE) AS p FROM properties WHERE parcel_id='01-01'")
+    price = ws.sql(
+        "SELECT CAST(upset_price AS DOUBLE) AS p FROM properties WHERE parcel_id='01-01'"
+    )
     assert price.p[0] == 1234.50
-    again = ws.import_properties(pd.DataFrame({"parcel": ["0101"], "county": ["Blair"], "owner": ["X"]}))
+    again = ws.import_properties(
+        pd.DataFrame({"parcel": ["0101"], "county": ["Blair"], "owner": ["X"]})
+    )
     assert again["updated"] == 1 and again["imported"] == 0  # same parcel, punctuation aside
     assert ws.sql("SELECT owner FROM properties WHERE parcel_norm = '0101'").owner[0] == "X"
 
@@ -126,7 +132,9 @@ def test_create_job_snapshots_pending_items(sample_ws):
     assert sample_ws.get_batch_status(job)["total_items"] == 235
 
 
-@pytest.mark.parametrize("county", ["Blair", "BLAIR", "Blair County", " blair  county ", 13, "42013"])
+@pytest.mark.parametrize(
+    "county", ["Blair", "BLAIR", "Blair County", " blair  county ", 13, "42013"]
+)
 def test_county_forms(sample_ws, county):
     job = sample_ws.create_batch_job("regrid_scraping", county, force=True)
     assert sample_ws.get_batch_status(job)["county_id"] == 13
@@ -210,7 +218,9 @@ def test_strategy_one_county_at_a_time(sample_ws):
 
 
 def test_strategy_round_robin(sample_ws):
-    order = _order(sample_ws, sample_ws.create_batch_job("regrid_scraping", None, 50, strategy="round_robin"))
+    order = _order(
+        sample_ws, sample_ws.create_batch_job("regrid_scraping", None, 50, strategy="round_robin")
+    )
     assert order[:50] == ["Blair"] * 50
     assert order[50:100] == ["Clearfield"] * 50
     assert order[100:150] == ["Somerset"] * 50
@@ -219,7 +229,9 @@ def test_strategy_round_robin(sample_ws):
 
 
 def test_strategy_nearest_auction_first(sample_ws):
-    order = _order(sample_ws, sample_ws.create_batch_job("regrid_scraping", None, 50, strategy="auction_date"))
+    order = _order(
+        sample_ws, sample_ws.create_batch_job("regrid_scraping", None, 50, strategy="auction_date")
+    )
     # sample sale dates: Westmoreland 09-08, Blair 09-13, Clearfield 09-20, Somerset 09-27
     seen = list(dict.fromkeys(order))
     assert seen == ["Westmoreland", "Blair", "Clearfield", "Somerset"]
@@ -395,12 +407,16 @@ def test_withdrawn_properties_stop_consuming_research(sample_ws):
     sample_ws.import_properties(pd.DataFrame({"parcel_id": ["38.20-21..-001.22-859"], "county": ["Blair"],
                                               "auction_status": ["withdrawn"]}))  # fmt: skip
     after = sample_ws.get_pending_work_summary().set_index("job_type")
-    assert after.pending["visual_validation"] == 16 or after.pending["regrid_scraping"] == before - 1
+    assert (
+        after.pending["visual_validation"] == 16 or after.pending["regrid_scraping"] == before - 1
+    )
 
 
 def test_guide_sql_runs_in_a_plain_duckdb_client(sample_ws, db_path, backend):
     if backend != "duckdb":
-        pytest.skip("DuckDB's client; Postgres runs the guide's SQL through psql in test_postgres.py")
+        pytest.skip(
+            "DuckDB's client; Postgres runs the guide's SQL through psql in test_postgres.py"
+        )
     job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
     sample_ws.get_next_batch(job)
     sample_ws.close()
@@ -409,7 +425,9 @@ def test_guide_sql_runs_in_a_plain_duckdb_client(sample_ws, db_path, backend):
     assert ("regrid_scraping", 778, 50, 16, 6, 0) in pending
     active = con.execute("SELECT job_id, status FROM vw_active_batch_jobs;").fetchall()
     assert active == [(job, "in_progress")]
-    status = con.execute(f"SELECT job_type, total_items, current_batch FROM get_batch_status('{job}');").fetchall()
+    status = con.execute(
+        f"SELECT job_type, total_items, current_batch FROM get_batch_status('{job}');"
+    ).fetchall()
     assert status == [("regrid_scraping", 235, 1)]
     assert con.execute("SELECT count(*) FROM vw_completed_batch_jobs;").fetchall() == [(0,)]
     con.execute("SELECT id FROM counties WHERE county_name = 'Blair'").fetchall()

@@ -23,7 +23,9 @@ def test_environment_yml_matches_pyproject():
     wanted.discard("taxsale-toolkit")
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     have = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
-    assert wanted == have, f"only in pyproject: {wanted - have}; only in environment.yml: {have - wanted}"
+    assert wanted == have, (
+        f"only in pyproject: {wanted - have}; only in environment.yml: {have - wanted}"
+    )
 
 
 def test_every_migration_is_numbered_and_applies(tmp_path):
@@ -43,5 +45,8 @@ def test_sql_files_only_bind_values():
 
 
 def test_sample_data_says_synthetic():
-    for path in [ROOT / "data" / "sample" / "properties.csv", *sorted((ROOT / "data" / "sample").glob("*/README.md"))]:
+    for path in [
+        ROOT / "data" / "sample" / "properties.csv",
+        *sorted((ROOT / "data" / "sample").glob("*/README.md")),
+    ]:
         assert "synthetic" in path.read_text()[:2000].lower(), path

@@ -26,7 +26,8 @@ def parcel(item: dict) -> dict:
 
 def counts(ws, job):
     rows = ws.sql(
-        "SELECT status, count(*) AS n FROM batch_job_items WHERE job_id = ?::UUID GROUP BY status", [job]
+        "SELECT status, count(*) AS n FROM batch_job_items WHERE job_id = ?::UUID GROUP BY status",
+        [job],
     )
     return dict(zip(rows.status, rows.n, strict=True))
 
@@ -115,7 +116,12 @@ def test_fatal_source_error_pauses_at_once(sample_ws):
     sample_ws.resume_batch_job(job)
     s2 = sample_ws.run_session(job, parcel, max_items=1)
     assert s2.processed == 1
-    assert sample_ws.sql("SELECT item_id FROM batch_job_items WHERE seq = 3 AND job_id = ?::UUID", [job]).item_id[0] == calls[3]
+    assert (
+        sample_ws.sql(
+            "SELECT item_id FROM batch_job_items WHERE seq = 3 AND job_id = ?::UUID", [job]
+        ).item_id[0]
+        == calls[3]
+    )
     assert counts(sample_ws, job)["done"] == 4
 
 
@@ -135,7 +141,10 @@ def test_skipped_is_not_a_failure(sample_ws):
     "bad, match",
     [
         (lambda item: "ok", "returned str 'ok'; a result must be a dict"),
-        (lambda item: {"bogus_field": 1}, r"unknown field\(s\) bogus_field; valid fields of regrid_data"),
+        (
+            lambda item: {"bogus_field": 1},
+            r"unknown field\(s\) bogus_field; valid fields of regrid_data",
+        ),
         (lambda item: None, "returned NoneType"),
     ],
 )
@@ -240,7 +249,9 @@ def test_pause_from_another_thread_is_never_lost(sample_ws):
             started.set()
             return parcel(item)
 
-        t = threading.Thread(target=sample_ws.run_session, args=(job, quick), kwargs={"max_items": 200})
+        t = threading.Thread(
+            target=sample_ws.run_session, args=(job, quick), kwargs={"max_items": 200}
+        )
         t.start()
         started.wait(5)
         time.sleep(0.002 * round_)
@@ -266,5 +277,7 @@ def test_record_result_saves_a_form_in_one_transaction(sample_ws):
     assert counts(sample_ws, job).get("done", 0) == 0
     st = sample_ws.record_result(job, item, {"source": "manual", "parcelnumb": "X-1"})
     assert st["processed_items"] == 1
-    row = sample_ws.sql("SELECT source, parcelnumb FROM regrid_data WHERE property_id = ?::UUID", [item])
+    row = sample_ws.sql(
+        "SELECT source, parcelnumb FROM regrid_data WHERE property_id = ?::UUID", [item]
+    )
     assert row.values.tolist() == [["manual", "X-1"]]

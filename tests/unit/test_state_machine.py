@@ -51,7 +51,9 @@ class GuideAPI(RuleBasedStateMachine):
     @rule(county=st.sampled_from([None, "Blair", "Somerset"]), size=st.integers(1, 9),
           strategy=st.sampled_from(["county", "round_robin", "auction_date"]))  # fmt: skip
     def create(self, county, size, strategy) -> None:
-        job = self.ws.create_batch_job("regrid_scraping", county, size, strategy=strategy, force=True)
+        job = self.ws.create_batch_job(
+            "regrid_scraping", county, size, strategy=strategy, force=True
+        )
         self.jobs.append(job)
         self.done_items[job] = set()
 
@@ -84,7 +86,9 @@ class GuideAPI(RuleBasedStateMachine):
             self.done_items[job].add(item)
 
     @precondition(lambda self: self.jobs)
-    @rule(data=st.data(), action=st.sampled_from(["pause", "resume", "cancel", "retry", "complete"]))
+    @rule(
+        data=st.data(), action=st.sampled_from(["pause", "resume", "cancel", "retry", "complete"])
+    )
     def transition(self, data, action) -> None:
         job = data.draw(st.sampled_from(self.jobs))
         before = self.status(job)
@@ -161,7 +165,11 @@ class GuideAPI(RuleBasedStateMachine):
         )
         for r in rows.itertuples():
             assert r.total_items == r.n == r.distinct_items, r
-            assert (r.processed_items, r.failed_items, r.skipped_items) == (r.done, r.failed, r.skipped), r
+            assert (r.processed_items, r.failed_items, r.skipped_items) == (
+                r.done,
+                r.failed,
+                r.skipped,
+            ), r
             if r.status != "cancelled":
                 assert (r.status == "completed") == (r.unfinished == 0), r
         bad = self.ws.sql(

@@ -31,7 +31,7 @@ from toolkit.exceptions import (
     UnknownCountyError,
     ValidationError,
 )
-from toolkit.jobs.registry import JobType, get_job_type
+from toolkit.jobs.registry import JobType
 from toolkit.jobs.workers import is_dead
 from toolkit.store.schema import quote_ident
 
@@ -281,7 +281,9 @@ def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_sec
     lease = now + dt.timedelta(seconds=lease_seconds)
     own: list[tuple[int, str]] = []
     if own_first:
-        own = [(r[0], r[1]) for r in con.execute(q.items_own_claims, [job_id, worker, size]).fetchall()]
+        own = [
+            (r[0], r[1]) for r in con.execute(q.items_own_claims, [job_id, worker, size]).fetchall()
+        ]
     if own:
         con.execute(q.items_renew_own, [lease, job_id, worker])
     new: list[tuple[int, str]] = []
@@ -331,7 +333,6 @@ def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
     consecutive-failure count are read back from the database in the same
     statement, so a stale ``job`` dict cannot mislead the rules.
     """
-    import pandas as pd
 
     job_id = job["id"]
     applied: dict[int, str] = {}
@@ -370,14 +371,18 @@ def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
         if o.status == "failed":
             _event(con, q, job_id, "item_failed", f"{o.item_id}: {o.error}", worker, now)
     if worker and renew_lease_seconds:
-        con.execute(q.items_renew_own, [now + dt.timedelta(seconds=renew_lease_seconds), job_id, worker])
+        con.execute(
+            q.items_renew_own, [now + dt.timedelta(seconds=renew_lease_seconds), job_id, worker]
+        )
     reason = None
     auto = False
     if status in ("pending", "in_progress"):
         if fatal:
             reason, auto = f"Paused at once: {fatal}", True
         elif consecutive >= limit:
-            reason = f"Auto-paused after {consecutive} consecutive failures; last error: {last_error}"
+            reason = (
+                f"Auto-paused after {consecutive} consecutive failures; last error: {last_error}"
+            )
             auto = True
     if auto:
         con.execute(q.job_pause, [now, reason, now, job_id])

@@ -44,12 +44,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import config
-from toolkit.store.schema import quote_ident
 from toolkit.exceptions import (
     InvalidTransitionError,
     JobPausedError,
     ValidationError,
 )
+from toolkit.store.schema import quote_ident
 
 if TYPE_CHECKING:
     from toolkit.workspace import Workspace
@@ -193,9 +193,7 @@ def check_parameters(
         county_id = ws.county_id(county) if county is not None else None
         county_name = None
         if county_id is not None:
-            county_name = str(
-                ws.sql(ws.q.county_name, [county_id]).iloc[0, 0]
-            )
+            county_name = str(ws.sql(ws.q.county_name, [county_id]).iloc[0, 0])
         if jid is not None:
             st = ws.get_batch_status(jid)  # JobNotFoundError names a bad id
             if st["job_type"] != jt.name:
@@ -265,7 +263,9 @@ def pending_count(ws: Workspace, job_type: str, county_id: int | None = None) ->
     from toolkit.jobs import get_job_type
 
     view = get_job_type(job_type).view  # a registry name: lowercase letters and underscores
-    frame = ws.sql(ws.q.runner_pending_count.replace("{view}", quote_ident(view)), [county_id, county_id])
+    frame = ws.sql(
+        ws.q.runner_pending_count.replace("{view}", quote_ident(view)), [county_id, county_id]
+    )
     return int(frame.n[0])
 
 

@@ -72,7 +72,11 @@ def make_visual_validation(ws: Workspace) -> Any:
 
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         out = screen(_prep(frame), profile)
-        return _rows(out, frame["item_id"], {c: c for c in ("verdict", "reasons", "inputs_used", "confidence")})
+        return _rows(
+            out,
+            frame["item_id"],
+            {c: c for c in ("verdict", "reasons", "inputs_used", "confidence")},
+        )
 
     process.batch = True  # type: ignore[attr-defined]
     return process
@@ -113,7 +117,14 @@ def make_title_research(ws: Workspace) -> Any:
         liens = ws.sql(ws.q.liens_for, [ids])
         searched = ws.sql(ws.q.title_searched_for, [ids, ids]).property_id.tolist()
         out = assess_title(f, liens, profile, searched=searched)
-        cols = ("status", "surviving_liens", "surviving_total", "redemption_risk", "reasons", "confidence")
+        cols = (
+            "status",
+            "surviving_liens",
+            "surviving_total",
+            "redemption_risk",
+            "reasons",
+            "confidence",
+        )
         return _rows(out, frame["item_id"], {c: c for c in cols})
 
     process.batch = True  # type: ignore[attr-defined]
@@ -215,7 +226,9 @@ def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
                 continue
             amount = None if pd.isna(r.amount) else float(r.amount)
             recorded = None if pd.isna(r.recorded_date) else r.recorded_date
-            con.execute(ws.q.lien_insert, [pid, r.lien_type, r.holder, amount, recorded, source, now])
+            con.execute(
+                ws.q.lien_insert, [pid, r.lien_type, r.holder, amount, recorded, source, now]
+            )
             n += 1
         return n
 

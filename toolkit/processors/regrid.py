@@ -93,7 +93,11 @@ def make_processor(ws: Workspace) -> Any:
                 continue
             source = bulk if name == "bulk" else api()
             for i, rec in zip(rows, source.lookup_many(queries), strict=True):
-                out[i] = rec if isinstance(rec, Exception) else _row(rec, frame["item_id"].iat[i], sketches)
+                out[i] = (
+                    rec
+                    if isinstance(rec, Exception)
+                    else _row(rec, frame["item_id"].iat[i], sketches)
+                )
         return out
 
     def close() -> None:

@@ -332,58 +332,25 @@ def _read_csv(
 def _read_gpkg(file: Path, layer: str | None) -> list[Feature]:
     import shapely
 
-    from toolkit.sources.regrid import gpkg_geometry_wkb
+    from toolkit.exceptions import SourceError
+    from toolkit.sources.regrid import gpkg_geometry_wkb, iter_gpkg
 
+    out = []
     try:
-        db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise ConfigError(f"cannot open GeoPackage {file.name}: {exc}") from exc
-    try:
-        try:
-            tables = dict(
-                db.execute(
-                    "SELECT c.table_name, g.column_name FROM gpkg_contents c"
-                    " JOIN gpkg_geometry_columns g ON g.table_name = c.table_name"
-                    " WHERE c.data_type = 'features'"
-                ).fetchall()
-            )
-            srs = dict(db.execute("SELECT table_name, srs_id FROM gpkg_geometry_columns"))
-        except sqlite3.Error as exc:
-            raise ConfigError(f"{file.name} is not a GeoPackage ({exc})") from exc
-        if layer is None:
-            if len(tables) != 1:
-                raise ConfigError(
-                    f"GeoPackage {file.name} has {len(tables)} feature tables; pass layer= one of:"
-                    f" {', '.join(sorted(tables)) or 'none'}"
-                )
-            layer = next(iter(tables))
-        if layer not in tables:
-            raise UnknownChoiceError("GeoPackage layer", layer, tables)
-        if srs.get(layer) not in (4326, 0, -1):  # 0 / -1: undefined, taken as lon/lat
-            raise ConfigError(
-                f"GeoPackage {file.name} layer {layer} is in srs_id {srs.get(layer)};"
-                " layers must be EPSG:4326 (srs_id 4326)"
-            )
-        column = tables[layer]
-        cursor = db.execute(f'SELECT * FROM "{layer.replace(chr(34), chr(34) * 2)}"')
-        names = [d[0] for d in cursor.description]
-        out = []
-        for n, values in enumerate(cursor, start=1):
-            record = dict(zip(names, values, strict=True))
-            blob = record.pop(column, None)
-            try:
-                wkb = gpkg_geometry_wkb(blob) if blob is not None else None
-                geom = shapely.from_wkb(wkb) if wkb is not None else None
-            except (ValidationError, shapely.errors.ShapelyError) as exc:
-                raise ConfigError(f"GeoPackage {file.name} row {n}: {exc}") from exc
-            if geom is None or geom.is_empty:
-                raise ConfigError(f"GeoPackage {file.name} row {n}: empty geometry")
-            out.append(Feature(record, geom))
-        return out
-    except sqlite3.Error as exc:
-        raise ConfigError(f"reading GeoPackage {file.name} failed: {exc}") from exc
-    finally:
-        db.close()
+        for _, column, rows in iter_gpkg(file, layer):
+            for n, record in enumerate(rows, start=1):
+                blob = record.pop(column, None)
+                try:
+                    wkb = gpkg_geometry_wkb(blob) if blob is not None else None
+                    geom = shapely.from_wkb(wkb) if wkb is not None else None
+                except (ValidationError, shapely.errors.ShapelyError) as exc:
+                    raise ConfigError(f"GeoPackage {file.name} row {n}: {exc}") from exc
+                if geom is None or geom.is_empty:
+                    raise ConfigError(f"GeoPackage {file.name} row {n}: empty geometry")
+                out.append(Feature(record, geom))
+    except SourceError as exc:  # a layer file is configuration: say so
+        raise ConfigError(str(exc)) from exc
+    return out
 
 
 def open_layer(spec: str | Path | Layer | Mapping[str, Any]) -> Layer:

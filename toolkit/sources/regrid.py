@@ -721,9 +721,16 @@ def _read_geojson(path: Path, layer: str | None) -> Iterator[_Row]:
         yield _Row(dict(feat.get("properties") or {}), feat.get("geometry"))
 
 
-def _read_gpkg(path: Path, layer: str | None) -> Iterator[_Row]:
+def iter_gpkg(path: Path, layer: str | None, *, purpose: str = "layers must be") -> Iterator[
+    tuple[list[str], str, Iterator[dict[str, Any]]]
+]:  # fmt: skip
+    """Open a GeoPackage feature table (EPSG:4326) with sqlite3: yields once
+    ``(columns, geometry_column, rows)``; rows are dicts with the GPKG geometry blob.
+
+    Shared by the Regrid bulk reader and the local layer reader.
+    """
     try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot open GeoPackage {path.name}: {exc}") from exc
     try:
@@ -750,17 +757,21 @@ def _read_gpkg(path: Path, layer: str | None) -> Iterator[_Row]:
         if srs.get(layer) not in (4326, 0, -1):  # 0 / -1: undefined, taken as lon/lat
             raise ConfigError(
                 f"GeoPackage {path.name} layer {layer} is in srs_id {srs.get(layer)};"
-                " Regrid bulk files are EPSG:4326 (srs_id 4326)"
+                f" {purpose} EPSG:4326 (srs_id 4326)"
             )
-        geom = tables[layer]
         cursor = db.execute(f'SELECT * FROM "{layer.replace(chr(34), chr(34) * 2)}"')
         columns = [d[0] for d in cursor.description]
-        _require(path, columns, geometry=geom)
-        for values in cursor:
-            record = dict(zip(columns, values, strict=True))
-            blob = record.pop(geom, None)
-            yield _Row(record, blob)
+        rows = (dict(zip(columns, values, strict=True)) for values in cursor)
+        yield columns, tables[layer], rows
     except sqlite3.Error as exc:
         raise SourceError(f"reading GeoPackage {path.name} failed: {exc}") from exc
     finally:
         db.close()
+
+
+def _read_gpkg(path: Path, layer: str | None) -> Iterator[_Row]:
+    for columns, geom, rows in iter_gpkg(path, layer, purpose="Regrid bulk files are"):
+        _require(path, columns, geometry=geom)
+        for record in rows:
+            blob = record.pop(geom, None)
+            yield _Row(record, blob)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from toolkit import sql as sqlfiles
-from toolkit.exceptions import LockTimeoutError, SchemaVersionError, StoreError, ToolkitError
+from toolkit.exceptions import LockTimeoutError, StoreError, ToolkitError
 from toolkit.jobs.workers import pid_alive
 
 T = TypeVar("T")

@@ -99,11 +99,15 @@ def build_views(con: Any, dialect: str) -> None:
         con.execute("DELETE FROM job_types")
         con.executemany(
             "INSERT INTO job_types VALUES (?, ?, ?, ?, ?)",
-            [(t.name, t.batch_size, t.per_session, t.item_kind, t.description) for t in types.values()],
+            [
+                (t.name, t.batch_size, t.per_session, t.item_kind, t.description)
+                for t in types.values()
+            ],
         )
         for t in types.values():
             body = t.eligible_sql or q[f"eligible_{t.name}"]
             con.execute(f"CREATE OR REPLACE VIEW {quote_ident(t.view)} AS {body}")
+
         def waiting(t: Any) -> str:
             name = f"waiting_{t.name}"
             return f"(SELECT count(*) FROM ({q[name]}))" if name in q.names() else "0"
