@@ -149,20 +149,82 @@ def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
         [job["id"], [o.seq for o in outcomes], [o.item_id for o in outcomes],
          [o.status for o in outcomes], [o.error for o in outcomes], worker, renew, fatal, new_batches],
     ).fetchall()[0]  # fmt: skip
+    kept = _kept(outcomes, applied)
+    _write_done(con, q, job_type, job["id"], kept, now)
+    job.update(status=status, consecutive_failures=consecutive)
+    return _recorded(kept, status, auto, completed, reason)
+
+
+def _kept(outcomes: Sequence[Outcome], applied: Sequence[int] | None) -> list[Outcome]:
+    if applied is not None and len(applied) == len(outcomes):
+        return list(outcomes)  # the usual case: every outcome applied (seqs are unique)
     kept_seqs = set(applied or [])
-    kept = [o for o in outcomes if o.seq in kept_seqs]
+    return [o for o in outcomes if o.seq in kept_seqs]
+
+
+def _write_done(con: Any, q: Any, job_type: JobType, job_id: str, kept: Sequence[Outcome],
+                now: dt.datetime) -> None:  # fmt: skip
     results = [o for o in kept if o.status == "done" and o.result is not None]
     if results:
-        write_results(con, q, job_type, job["id"], results, now)
-    job.update(status=status, consecutive_failures=consecutive)
-    counts = {s: sum(1 for o in kept if o.status == s) for s in ("done", "failed", "skipped")}
+        write_results(con, q, job_type, job_id, results, now)
+
+
+def _recorded(kept: Sequence[Outcome], status: str, auto: bool, completed: bool,
+              reason: str | None) -> Recorded:  # fmt: skip
+    counts = {"done": 0, "failed": 0, "skipped": 0}
+    for o in kept:
+        counts[o.status] += 1
     return Recorded(status, counts["done"], counts["failed"], counts["skipped"], bool(auto),
                     bool(completed), reason)  # fmt: skip
 
 
+def cycle(con: Any, q: Any, job: dict[str, Any], job_type: JobType, outcomes: Sequence[Outcome], *,
+          worker: str, now: dt.datetime, renew_lease_seconds: float | None, fatal: str | None,
+          claim: bool, lease_seconds: float, limit: int | None = None, release: bool = True,
+          own_first: bool = True) -> tuple[Recorded | None, str, list[tuple[int, str]]]:  # fmt: skip
+    """A session's batch end in one transaction: record the outcomes, write their result
+    rows, claim the next batch, and update the job's counter row last.
+
+    The counter row is the one row every worker updates each batch; locking it
+    just before the commit (``tk_cycle``) keeps the time other workers wait on
+    it to the commit itself. Returns (what was recorded or None, status, claims).
+    """
+    kept: list[Outcome] = []
+    if outcomes:
+        applied = con.execute(
+            "SELECT tk_record_items(?::UUID, ?::INTEGER[], ?::TEXT[], ?::TEXT[], NULL)",
+            [job["id"], [o.seq for o in outcomes], [o.status for o in outcomes],
+             [o.error for o in outcomes]],
+        ).fetchall()[0][0]  # fmt: skip
+        kept = _kept(outcomes, applied)
+        _write_done(con, q, job_type, job["id"], kept, now)
+    renew = _lease(con, renew_lease_seconds) if renew_lease_seconds else None
+    dead = _dead_workers(con, job["id"]) if (claim and release) else []
+    status, consecutive, auto, completed, reason, seqs, ids = con.execute(
+        "SELECT * FROM tk_cycle(?::UUID, ?::TEXT[], ?::TEXT[], ?::TEXT[], ?, ?::DOUBLE PRECISION, ?::TEXT, ?, "
+        "?::DOUBLE PRECISION, ?::INTEGER, ?::TEXT[], ?, NULL)",
+        [job["id"], [o.item_id for o in kept], [o.status for o in kept], [o.error for o in kept],
+         worker, renew, fatal, bool(claim), _lease(con, lease_seconds), limit, dead, bool(own_first)],
+    ).fetchall()[0]  # fmt: skip
+    job.update(status=status, consecutive_failures=consecutive)
+    rec = _recorded(kept, status, auto, completed, reason) if (outcomes or fatal) else None
+    return (
+        rec,
+        status,
+        list(zip((int(x) for x in seqs or []), (str(x) for x in ids or []), strict=True)),
+    )
+
+
+_ARRAY_TYPES = {"JSON": "TEXT", "JSONB": "TEXT"}  # sent as text, cast per element below
+
+
 def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
                   outcomes: Sequence[Outcome], now: dt.datetime) -> None:  # fmt: skip
-    """Upsert result rows into the type's result table (one statement for the batch)."""
+    """Upsert result rows into the type's result table (one statement for the batch).
+
+    One array parameter per column (``unnest``), so the statement's text is the
+    same for every batch of the same columns, whatever the batch size.
+    """
     writer = job_type.load_writer()
     if writer is not None:
         writer.write_results(con, q, job_id, outcomes, now)
@@ -171,34 +233,57 @@ def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
         return
     cols = table_columns(con, q, job_type.result_table)
     key = job_type.key_column
-    rows: list[dict[str, Any]] = []
+    as_int = job_type.item_kind == "county"
+    keys = [int(o.item_id) if as_int else o.item_id for o in outcomes]
+    given: dict[str, None] = {}
     for o in outcomes:
-        row = dict(o.result or {})
-        row[key] = int(o.item_id) if job_type.item_kind == "county" else o.item_id
-        if "job_id" in cols:
-            row["job_id"] = job_id
-        for name, (typ, nullable) in cols.items():
-            if typ.startswith("TIMESTAMP") and not nullable and row.get(name) is None:
-                row[name] = now
-        rows.append(row)
-    names = [c for c in cols if any(c in r for r in rows)]
-    unknown = sorted({k for r in rows for k in r} - set(cols))
+        for k in o.result or ():
+            given[k] = None
+    unknown = sorted(set(given) - set(cols))
     if unknown:
         raise ValidationError(
             f"Unknown column(s) {', '.join(unknown)} for {job_type.result_table}."
         )
-    values = ", ".join(
-        "(" + ", ".join(f"CAST(? AS {cols[c][0]})" for c in names) + ")" for _ in rows
-    )
-    params = [_jsonable(r.get(c)) for r in rows for c in names]
+    data: dict[str, list[Any]] = {}
+    if key in cols:
+        data[key] = keys
+    if "job_id" in cols:
+        data["job_id"] = [job_id] * len(outcomes)
+    for name in given:
+        if name not in data:
+            data[name] = [_jsonable((o.result or {}).get(name)) for o in outcomes]
+    for name, (typ, nullable) in cols.items():
+        if typ.startswith("TIMESTAMP") and not nullable:
+            vals = data.get(name)
+            if vals is None:
+                data[name] = [now] * len(outcomes)
+            else:
+                data[name] = [now if v is None else v for v in vals]
+    names = [c for c in cols if c in data]
     table = quote_ident(job_type.result_table)
-    sql = f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in names)}) VALUES {values}"
+    arrays = ", ".join(f"?::{_ARRAY_TYPES.get(cols[c][0], cols[c][0])}[]" for c in names)
+    select = ", ".join(
+        f"u.{quote_ident(c)}::{cols[c][0]}" if cols[c][0] in _ARRAY_TYPES else f"u.{quote_ident(c)}"
+        for c in names
+    )
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in names)}) "
+        f"SELECT {select} FROM unnest({arrays}) AS u({', '.join(quote_ident(c) for c in names)})"
+    )
     if key in cols and job_type.result_table != "county_research":
         sets = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in names if c != key)
         sql += f" ON CONFLICT ({quote_ident(key)}) " + (
             f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
         )
-    con.execute(sql, params)
+    con.execute(sql, [_uniform(data[c]) for c in names])
+
+
+def _uniform(values: list[Any]) -> list[Any]:
+    """One Python type per array (psycopg dumps a list by its first value): mixed → text."""
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) <= 1:
+        return values
+    return [None if v is None else str(v) for v in values]
 
 
 def _jsonable(v: Any) -> Any:
