@@ -28,7 +28,7 @@ def run(ws, job_type, county=None):
 
 def test_parcel_data_from_bulk_files(pipeline_ws):
     ws = pipeline_ws
-    job, s = run(ws, "regrid_scraping")
+    _, s = run(ws, "regrid_scraping")
     assert s.status == "completed" and s.processed == 795 and s.failed == 0
     rows = ws.sql("SELECT source, count(*) AS n, count(sketch_path) AS sketches, count(width_ft) AS widths "
                   "FROM regrid_data GROUP BY source")  # fmt: skip

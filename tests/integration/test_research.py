@@ -73,7 +73,7 @@ def test_override_is_kept_apart_and_moves_the_pipeline(ws):
 
 def test_override_bad_input(ws):
     prop = one(ws, "APPROVED")
-    with pytest.raises(UnknownChoiceError, match="'MAYBE'.*APPROVED, CAUTION, REJECTED"):
+    with pytest.raises(UnknownChoiceError, match=r"'MAYBE'.*APPROVED, CAUTION, REJECTED"):
         ws.override_verdict(prop.id, "MAYBE", "hmm")
     with pytest.raises(ValidationError, match="needs a note"):
         ws.override_verdict(prop.id, "REJECTED", "  ")

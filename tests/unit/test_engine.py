@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import duckdb
@@ -213,7 +214,7 @@ def _order(ws, job):
 
 def test_strategy_one_county_at_a_time(sample_ws):
     order = _order(sample_ws, sample_ws.create_batch_job("regrid_scraping", None, 50))
-    changes = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(order) if a != b)
     assert changes == 3 and order[0] == "Blair"
 
 

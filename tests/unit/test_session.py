@@ -245,7 +245,7 @@ def test_pause_from_another_thread_is_never_lost(sample_ws):
             break  # every Blair item is done: no session left to race (else started.wait(5) idles)
         started = threading.Event()
 
-        def quick(item):
+        def quick(item, started=started):
             started.set()
             return parcel(item)
 
