@@ -463,7 +463,7 @@ def export(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Export the bidder's list (BID and REVIEW properties with max bids and reasons) to CSV or Excel."""
+    """Export the bidder's list (BID and REVIEW properties, max bids, reasons) to CSV or Excel."""
     if what != "bids":
         from toolkit.exceptions import UnknownChoiceError
 
@@ -654,7 +654,7 @@ def worker(
     db: DbOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Run sessions until stopped (Ctrl-C), taking work from active jobs; many can share a Postgres workspace."""
+    """Run sessions until Ctrl-C, working active jobs; many can share one Postgres workspace."""
     from toolkit import config
     from toolkit.worker import run_worker
 
@@ -673,7 +673,7 @@ def migrate(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Copy a DuckDB workspace (jobs, items, results, events) into an empty Postgres one and verify counts."""
+    """Copy a DuckDB workspace (jobs, items, results, events) into empty Postgres; verify counts."""
     from toolkit import config
     from toolkit.migrate import migrate as do_migrate
 
@@ -683,7 +683,8 @@ def migrate(
     for table, n in report["tables"].items():
         print(f"  {table:<28} {n:>10,}")
     print(
-        f"Copied {report['rows']:,} rows to {report['destination']} in {report['seconds']:.1f} s; counts verified."
+        f"Copied {report['rows']:,} rows to {report['destination']} "
+        f"in {report['seconds']:.1f} s; counts verified."
     )
 
 

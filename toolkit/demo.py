@@ -81,8 +81,8 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
         from toolkit.exceptions import ValidationError
 
         raise ValidationError(
-            f"{db} is your workspace ($TOOLKIT_DB or data/toolkit.duckdb); the demo starts fresh and "
-            "would delete it. Give the demo another file."
+            f"{db} is your workspace ($TOOLKIT_DB or data/toolkit.duckdb); "
+            "the demo starts fresh and would delete it. Give the demo another file."
         )
     if fresh:
         for suffix in ("", ".wal"):
@@ -121,7 +121,8 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
             w.close()
         n = len(messages)
         out(
-            f"  {job_type}: {n} session{'s' if n != 1 else ''} → {messages[-1] if messages else 'nothing to do'}"
+            f"  {job_type}: {n} session{'s' if n != 1 else ''} → "
+            f"{messages[-1] if messages else 'nothing to do'}"
         )
 
     out('User: "Show pending work"')
@@ -137,7 +138,8 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     liens = ws.import_liens(config.sample_dir() / "liens.csv")
     out(f"Imported {liens['imported']} lien findings from the (synthetic) recorder search file.")
     out(
-        "\nAn earlier session fetched parcel data for 17 Blair properties (that job was then cancelled)."
+        "\nAn earlier session fetched parcel data for 17 Blair properties "
+        "(that job was then cancelled)."
     )
     early = ws.create_batch_job("regrid_scraping", "Blair", 17)
     ws.run_session(early, max_items=17)
@@ -177,8 +179,19 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     ws = toolkit.connect(str(db))
     status = ws.get_batch_status(job)
     out('\nUser: "Show batch job status"')
-    keys = ("job_id", "job_type", "county", "status", "batch_size", "total_items", "processed_items",
-            "failed_items", "current_batch", "total_batches", "percent_complete")  # fmt: skip
+    keys = (
+        "job_id",
+        "job_type",
+        "county",
+        "status",
+        "batch_size",
+        "total_items",
+        "processed_items",
+        "failed_items",
+        "current_batch",
+        "total_batches",
+        "percent_complete",
+    )
     for k in keys:
         out(f"  {k:<16} {status[k]}")
     ws.close()
@@ -212,7 +225,8 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
         out("(Excel export needs: pip install 'taxsale-toolkit[excel]')")
     if records:
         out(
-            f"\nSession records (executed notebooks): {len(records)} in {Path(records[0]).parent.parent}"
+            f"\nSession records (executed notebooks): {len(records)} "
+            f"in {Path(records[0]).parent.parent}"
         )
     out(f"The workspace is a plain DuckDB file: {db}")
     out("Try: SELECT * FROM get_pending_work_summary();  SELECT * FROM vw_completed_batch_jobs;")
@@ -222,7 +236,7 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
 
 
 def build_workspace_inputs(db: str | Path) -> Workspace:
-    """A fresh workspace with the sample's inputs: the four sale-list PDFs, bulk files, liens, CLR factors."""
+    """A fresh workspace with the sample inputs: sale-list PDFs, bulk files, liens, CLR factors."""
     import toolkit
 
     ws = toolkit.connect(str(db))

@@ -75,16 +75,20 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
 
         def copy_all(con: Any) -> dict[str, int]:
             raw = con.raw
-            existing = {r[0] for r in raw.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-            ).fetchall()}  # fmt: skip
+            existing = {
+                r[0]
+                for r in raw.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema()"
+                ).fetchall()
+            }
             for t in tables:
                 if t in existing and t != "counties":
                     n = raw.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchone()[0]
                     if n:
                         raise ValidationError(
-                            f"The Postgres workspace {dst.store.url} already has {n} row(s) in {t}; "
-                            "migrate into a new, empty database."
+                            f"The Postgres workspace {dst.store.url} already has {n} row(s) "
+                            f"in {t}; migrate into a new, empty database."
                         )
             copied: dict[str, int] = {}
             for t in tables:
@@ -104,8 +108,10 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
                 names = [c for c, _ in cols if c in dst_cols]
                 missing = [c for c, _ in cols if c not in dst_cols]
                 if missing:
-                    raise StoreError(f"Table {t} of the DuckDB workspace has column(s) {', '.join(missing)} "
-                                     "that Postgres lacks; upgrade the toolkit on both sides first.")  # fmt: skip
+                    raise StoreError(
+                        f"Table {t} of the DuckDB workspace has column(s) {', '.join(missing)} "
+                        "that Postgres lacks; upgrade the toolkit on both sides first."
+                    )
                 raw.execute(f"DELETE FROM {quote_ident(t)}")  # the seeded counties
                 select = ", ".join(_select(c, ty) for c, ty in cols if c in dst_cols)
                 cur = src.execute(f"SELECT {select} FROM {quote_ident(t)}")
@@ -124,7 +130,8 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
             wrong = {t: (counts[t], copied[t]) for t in tables if counts[t] != copied[t]}
             if wrong:
                 raise StoreError(
-                    f"Row counts differ after the copy (DuckDB, Postgres): {wrong}; nothing was kept."
+                    f"Row counts differ after the copy (DuckDB, Postgres): {wrong}; "
+                    "nothing was kept."
                 )
             return copied
 

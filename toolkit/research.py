@@ -1,4 +1,4 @@
-"""What a person records by hand: verdict overrides, manual grades, title searches; and the bid list.
+"""What a person records by hand: verdict overrides, manual grades, title searches; the bid list.
 
 Each is one short transaction; computed results are never overwritten, the
 person's input is kept beside them (``override_verdict``, ``manual_grade``).
@@ -30,7 +30,8 @@ def resolve_property(ws: Workspace, con: Any, prop: object, county: object = Non
         return str(rows[0][0])
     if county is None:
         raise ValidationError(
-            f"Property {prop!r} is not a property id; give its county too to find it by parcel number."
+            f"Property {prop!r} is not a property id; "
+            "give its county too to find it by parcel number."
         )
     cid = ws.engine.resolve_county(con, ws.q, county)
     rows = con.execute(ws.q.property_by_parcel, [cid, normalise_parcel(text)]).fetchall()
@@ -55,7 +56,8 @@ def override_verdict(ws: Workspace, prop: object, verdict: str, note: str,
         n = con.execute(ws.q.override_verdict, [v, note, engine.utcnow(), pid]).fetchall()[0][0]
         if not n:
             raise ValidationError(
-                f"Property {prop!r} has no computed verdict yet; run visual_validation for it first."
+                f"Property {prop!r} has no computed verdict yet; "
+                "run visual_validation for it first."
             )
 
     ws.store.run(go)
@@ -94,7 +96,7 @@ def set_manual_grade(ws: Workspace, prop: object, grade: str, note: str | None =
 
 def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]] | None = None,
                         source: str = "manual", county: object = None) -> int:  # fmt: skip
-    """Record a title search (recorder and docket look-ups) and the liens it found; returns how many."""
+    """Record a title search (recorder and docket look-ups) and its liens; returns how many."""
     import pandas as pd
 
     from toolkit.decisions.title import LIEN_TYPES

@@ -207,14 +207,15 @@ def start_local_workers(
     exit_when_idle: bool = False,
     poll_seconds: float = 1.0,
 ) -> list[multiprocessing.process.BaseProcess]:
-    """Start ``n`` worker processes on this machine; returns them (``stop_local_workers`` ends them).
+    """Start ``n`` worker processes here; returns them (``stop_local_workers`` ends them).
 
     ``processor`` must be importable in a new process: ``"module:attr"`` or a
     registered processor name.
 
     Examples
     --------
-    >>> # procs = start_local_workers("postgresql://localhost/research", 4, job_type="regrid_scraping")
+    >>> # url = "postgresql://localhost/research"
+    >>> # procs = start_local_workers(url, 4, job_type="regrid_scraping")
     >>> # ...; stop_local_workers(procs)
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:

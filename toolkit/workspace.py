@@ -244,9 +244,14 @@ class Workspace:
                 )
                 checked = engine.validate_result(jt, result, cols)
             rec = self.engine.record_outcomes(
-                con, self.q, job, jt, [engine.Outcome(row[0], str(item_id), status, error, checked)],
-                worker=worker, now=engine.utcnow(),
-            )  # fmt: skip
+                con,
+                self.q,
+                job,
+                jt,
+                [engine.Outcome(row[0], str(item_id), status, error, checked)],
+                worker=worker,
+                now=engine.utcnow(),
+            )
             return self._status(con, job) | {"auto_paused": rec.auto_paused}
 
         return self.store.run(go)
@@ -339,7 +344,7 @@ class Workspace:
         return out
 
     def get_pending_work_summary(self) -> pd.DataFrame:
-        """One row per job type with pending work: job_type, pending, batch_size, batches, sessions."""
+        """One row per job type with work: job_type, pending, batch_size, batches, sessions."""
         return self.sql(self.q.pending_summary)
 
     def active_jobs(self) -> pd.DataFrame:
@@ -409,13 +414,13 @@ class Workspace:
         return cid
 
     def import_liens(self, path: str | Path) -> dict[str, Any]:
-        """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date) for title research."""
+        """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date)."""
         from toolkit.processors.decisions import import_liens
 
         return import_liens(self, path)
 
     def import_clr_factors(self, path: str | Path) -> int:
-        """Import CLR factors (county, factor, source, valid_from, valid_to); replaces those counties' rows."""
+        """Import CLR factors (county, factor, source, valid_from, valid_to); replaces by county."""
         from toolkit.processors.decisions import import_clr_factors
 
         return import_clr_factors(self, path)
@@ -430,7 +435,7 @@ class Workspace:
 
     def set_manual_grade(self, prop: str, grade: str, note: str | None = None,
                          county: object = None) -> dict[str, Any]:  # fmt: skip
-        """Grade a property from imagery (A–F); the manual grade wins."""
+        """Grade a property from imagery (A-F); the manual grade wins."""
         from toolkit.research import set_manual_grade
 
         return set_manual_grade(self, prop, grade, note, county)

@@ -43,16 +43,21 @@ from toolkit.store.schema import quote_ident
 
 
 def _lease(con: Any, asked: float | None) -> float | None:
-    """A session's claims get the store's short lease (heartbeats keep them); others what was asked."""
+    """Session claims get the store's short lease (heartbeats keep them); others what was asked."""
     if getattr(con, "in_session", False):
         return min(asked, con.lease_seconds) if asked else con.lease_seconds
     return asked
 
 
 def _dead_workers(con: Any, job_id: str) -> list[str]:
-    claimers = [r[0] for r in con.execute(
-        "SELECT DISTINCT claimed_by FROM batch_job_items WHERE job_id = ?::UUID AND status = 'claimed'", [job_id]
-    ).fetchall()]  # fmt: skip
+    claimers = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT claimed_by FROM batch_job_items "
+            "WHERE job_id = ?::UUID AND status = 'claimed'",
+            [job_id],
+        ).fetchall()
+    ]
     return [w for w in claimers if w and is_dead(w)]
 
 
@@ -118,8 +123,8 @@ def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_sec
     """
     dead = _dead_workers(con, job["id"]) if release else []
     rows = con.execute(
-        "SELECT seq, item_id FROM tk_claim_batch(?::UUID, ?, ?::DOUBLE PRECISION, ?::INTEGER, TRUE, "
-        "?::TEXT[], ?, NULL)",
+        "SELECT seq, item_id FROM tk_claim_batch(?::UUID, ?, ?::DOUBLE PRECISION, "
+        "?::INTEGER, TRUE, ?::TEXT[], ?, NULL)",
         [job["id"], worker, _lease(con, lease_seconds), limit, dead, bool(own_first)],
     ).fetchall()
     if job["status"] == "pending":
@@ -144,11 +149,21 @@ def record_outcomes(con: Any, q: Any, job: dict[str, Any], job_type: JobType,
         else renew_lease_seconds
     )
     applied, status, consecutive, auto, completed, reason = con.execute(
-        "SELECT applied, status, consecutive, auto_paused, completed, pause_reason FROM tk_record_outcomes("
-        "?::UUID, ?::INTEGER[], ?::TEXT[], ?::TEXT[], ?::TEXT[], ?, ?::DOUBLE PRECISION, ?::TEXT, ?, NULL)",
-        [job["id"], [o.seq for o in outcomes], [o.item_id for o in outcomes],
-         [o.status for o in outcomes], [o.error for o in outcomes], worker, renew, fatal, new_batches],
-    ).fetchall()[0]  # fmt: skip
+        "SELECT applied, status, consecutive, auto_paused, completed, pause_reason "
+        "FROM tk_record_outcomes(?::UUID, ?::INTEGER[], ?::TEXT[], ?::TEXT[], ?::TEXT[], ?, "
+        "?::DOUBLE PRECISION, ?::TEXT, ?, NULL)",
+        [
+            job["id"],
+            [o.seq for o in outcomes],
+            [o.item_id for o in outcomes],
+            [o.status for o in outcomes],
+            [o.error for o in outcomes],
+            worker,
+            renew,
+            fatal,
+            new_batches,
+        ],
+    ).fetchall()[0]
     kept = _kept(outcomes, applied)
     _write_done(con, q, job_type, job["id"], kept, now)
     job.update(status=status, consecutive_failures=consecutive)
@@ -178,10 +193,23 @@ def _recorded(kept: Sequence[Outcome], status: str, auto: bool, completed: bool,
                     bool(completed), reason)  # fmt: skip
 
 
-def cycle(con: Any, q: Any, job: dict[str, Any], job_type: JobType, outcomes: Sequence[Outcome], *,
-          worker: str, now: dt.datetime, renew_lease_seconds: float | None, fatal: str | None,
-          claim: bool, lease_seconds: float, limit: int | None = None, release: bool = True,
-          own_first: bool = True) -> tuple[Recorded | None, str, list[tuple[int, str]]]:  # fmt: skip
+def cycle(
+    con: Any,
+    q: Any,
+    job: dict[str, Any],
+    job_type: JobType,
+    outcomes: Sequence[Outcome],
+    *,
+    worker: str,
+    now: dt.datetime,
+    renew_lease_seconds: float | None,
+    fatal: str | None,
+    claim: bool,
+    lease_seconds: float,
+    limit: int | None = None,
+    release: bool = True,
+    own_first: bool = True,
+) -> tuple[Recorded | None, str, list[tuple[int, str]]]:
     """A session's batch end in one transaction: record the outcomes, write their result
     rows, claim the next batch, and update the job's counter row last.
 
@@ -201,11 +229,23 @@ def cycle(con: Any, q: Any, job: dict[str, Any], job_type: JobType, outcomes: Se
     renew = _lease(con, renew_lease_seconds) if renew_lease_seconds else None
     dead = _dead_workers(con, job["id"]) if (claim and release) else []
     status, consecutive, auto, completed, reason, seqs, ids = con.execute(
-        "SELECT * FROM tk_cycle(?::UUID, ?::TEXT[], ?::TEXT[], ?::TEXT[], ?, ?::DOUBLE PRECISION, ?::TEXT, ?, "
-        "?::DOUBLE PRECISION, ?::INTEGER, ?::TEXT[], ?, NULL)",
-        [job["id"], [o.item_id for o in kept], [o.status for o in kept], [o.error for o in kept],
-         worker, renew, fatal, bool(claim), _lease(con, lease_seconds), limit, dead, bool(own_first)],
-    ).fetchall()[0]  # fmt: skip
+        "SELECT * FROM tk_cycle(?::UUID, ?::TEXT[], ?::TEXT[], ?::TEXT[], ?, "
+        "?::DOUBLE PRECISION, ?::TEXT, ?, ?::DOUBLE PRECISION, ?::INTEGER, ?::TEXT[], ?, NULL)",
+        [
+            job["id"],
+            [o.item_id for o in kept],
+            [o.status for o in kept],
+            [o.error for o in kept],
+            worker,
+            renew,
+            fatal,
+            bool(claim),
+            _lease(con, lease_seconds),
+            limit,
+            dead,
+            bool(own_first),
+        ],
+    ).fetchall()[0]
     job.update(status=status, consecutive_failures=consecutive)
     rec = _recorded(kept, status, auto, completed, reason) if (outcomes or fatal) else None
     return (

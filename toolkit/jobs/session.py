@@ -138,7 +138,6 @@ def run_session(
     if max_seconds is not None and (isinstance(max_seconds, bool) or not max_seconds > 0):
         raise ValidationError(f"max_seconds {max_seconds!r} must be a positive number (or None).")
 
-
     runner = _Runner(ws, job_id, processor, stop)
     try:
         return runner.run(max_batches, max_items, max_seconds, on_progress)
@@ -269,20 +268,45 @@ class _Runner:
                             outcome = "paused"
                         break
             except BaseException as exc:
-                _finish(self.ws, job, self.worker, self.session_id, self.done, self.failed, "crashed",
-                        _error_text(exc), pause=isinstance(exc, KeyboardInterrupt))  # fmt: skip
+                _finish(
+                    self.ws,
+                    job,
+                    self.worker,
+                    self.session_id,
+                    self.done,
+                    self.failed,
+                    "crashed",
+                    _error_text(exc),
+                    pause=isinstance(exc, KeyboardInterrupt),
+                )
                 raise
             if outcome == "budget":
                 pause_reason = "session budget reached"
-            final = _finish(self.ws, job, self.worker, self.session_id, self.done, self.failed,
-                            outcome, None, pause=outcome == "budget", reason=pause_reason)  # fmt: skip
+            final = _finish(
+                self.ws,
+                job,
+                self.worker,
+                self.session_id,
+                self.done,
+                self.failed,
+                outcome,
+                None,
+                pause=outcome == "budget",
+                reason=pause_reason,
+            )
         if final["status"] == "completed":
             outcome = "completed"
         return _summary(self.ws, final, jt, outcome, self.done, self.failed, self.skipped,
                         self.failures, self.started, self.session_id)  # fmt: skip
 
-    def _cycle(self, con: Any, buffer: list[engine.Outcome], want_next: bool, limit: int | None,
-               fatal: str | None) -> tuple[engine.Recorded | None, str, list[tuple[int, str]], Any]:  # fmt: skip
+    def _cycle(
+        self,
+        con: Any,
+        buffer: list[engine.Outcome],
+        want_next: bool,
+        limit: int | None,
+        fatal: str | None,
+    ) -> tuple[engine.Recorded | None, str, list[tuple[int, str]], Any]:
         """One transaction: record the last batch, then claim the next one."""
         q, job = self.q, self.job
         now = engine.utcnow()
@@ -298,10 +322,21 @@ class _Runner:
             if release:
                 self.last_release = time.monotonic()
             rec, status, claims = fast(
-                con, q, job, self.jt, buffer, worker=self.worker, now=now, renew_lease_seconds=renew,
-                fatal=fatal, claim=want_next, lease_seconds=self.ws.lease_seconds, limit=limit,
-                release=release, own_first=self.batches == 0,
-            )  # fmt: skip
+                con,
+                q,
+                job,
+                self.jt,
+                buffer,
+                worker=self.worker,
+                now=now,
+                renew_lease_seconds=renew,
+                fatal=fatal,
+                claim=want_next,
+                lease_seconds=self.ws.lease_seconds,
+                limit=limit,
+                release=release,
+                own_first=self.batches == 0,
+            )
             if claims:
                 return rec, "in_progress", claims, None
             return rec, status, [], None
@@ -387,7 +422,7 @@ class _Runner:
             if consecutive >= limit:
                 return buffer, None, True
             if time.monotonic() - last_cp >= CHECKPOINT_SECONDS and i < len(seqs) - 1:
-                rec, status, _, _ = self.store.run(
+                _, status, _, _ = self.store.run(
                     lambda con, b=buffer: self._cycle(con, b, False, None, None)
                 )
                 buffer = []

@@ -98,8 +98,17 @@ def make_property_condition(ws: Workspace) -> Any:
         for c in set(f["county"]):
             merged.update(medians.get(c, {}))
         out = assess_condition(f, profile, county_medians=merged)
-        cols = ("grade", "repair_estimate", "reasons", "inputs_used", "confidence", "computed_grade",
-                "score", "signals", "repair_per_sqft")  # fmt: skip
+        cols = (
+            "grade",
+            "repair_estimate",
+            "reasons",
+            "inputs_used",
+            "confidence",
+            "computed_grade",
+            "score",
+            "signals",
+            "repair_per_sqft",
+        )
         return _rows(out, frame["item_id"], {c: c for c in cols})
 
     process.batch = True  # type: ignore[attr-defined]
@@ -163,7 +172,7 @@ def make_bid_strategy(ws: Workspace) -> Any:
 
 
 def import_clr_factors(ws: Workspace, path: str | Path) -> int:
-    """Replace the CLR factors of the counties in a CSV (county, factor, source, valid_from, valid_to)."""
+    """Replace the CLR factors of a CSV's counties (county, factor, source, valid_from/to)."""
     from toolkit.decisions.bid import load_clr_factors
     from toolkit.jobs import engine
 
@@ -186,7 +195,7 @@ def import_clr_factors(ws: Workspace, path: str | Path) -> int:
 
 
 def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
-    """Import recorder / docket findings (county, parcel_id, lien_type, holder, amount, recorded_date).
+    """Import recorder/docket liens (county, parcel_id, lien_type, holder, amount, recorded_date).
 
     Rows are matched to properties by county and parcel number; the properties in
     the file are marked as title-searched. Re-importing the same file replaces its rows.
@@ -202,7 +211,8 @@ def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
     missing = [c for c in ("county", "parcel_id") if c not in liens.columns]
     if missing:
         raise ValidationError(
-            f"Liens file {Path(path).name} needs column(s) {', '.join(missing)} to find each property."
+            f"Liens file {Path(path).name} needs column(s) {', '.join(missing)} "
+            "to find each property."
         )
     source = f"liens:{Path(path).name}"
     now = engine.utcnow()

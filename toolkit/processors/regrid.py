@@ -68,7 +68,8 @@ def make_processor(ws: Workspace) -> Any:
             elif mode == "bulk":
                 out[i] = ItemError(
                     f"No Regrid bulk file for {county} County: add one with "
-                    f"ws.add_bulk_file(path, {county!r}), or set {SOURCE_ENV}=auto with REGRID_TOKEN."
+                    f"ws.add_bulk_file(path, {county!r}), "
+                    f"or set {SOURCE_ENV}=auto with REGRID_TOKEN."
                 )
             else:
                 by_source["api"].append(i)

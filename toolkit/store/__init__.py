@@ -38,8 +38,8 @@ def open_store(url: str) -> DuckDBStore | PostgresStore:
         from toolkit.exceptions import ValidationError
 
         raise ValidationError(
-            f"Unsupported workspace URL {url.split('@')[-1]!r}: use a DuckDB file path, 'duckdb:///path', "
-            "':memory:', or 'postgresql://user@host:port/dbname'."
+            f"Unsupported workspace URL {url.split('@')[-1]!r}: use a DuckDB file path, "
+            "'duckdb:///path', ':memory:', or 'postgresql://user@host:port/dbname'."
         )
     from toolkit.store.duckdb import DuckDBStore
 

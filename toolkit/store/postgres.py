@@ -380,7 +380,7 @@ class PostgresStore:
         return PGHolder(self)
 
     def run(self, fn: Callable[[PGConnection], T], *, tx: bool = True) -> T:
-        """Run ``fn(con)`` in one transaction; retry serialization failures and deadlocks briefly."""
+        """Run ``fn`` in one transaction; retry serialization failures and deadlocks briefly."""
         for attempt in range(20):
             with self.connect() as con:
                 try:
@@ -402,8 +402,9 @@ class PostgresStore:
                         self._drop(con)
                         raise StoreError(
                             f"Lost the connection to the Postgres workspace {self.url}: "
-                            f"{_scrub(str(exc).strip(), self._password)}. Nothing of the unfinished "
-                            "transaction was kept; a job that was running stays resumable "
+                            f"{_scrub(str(exc).strip(), self._password)}. "
+                            "Nothing of the unfinished transaction was kept; "
+                            "a job that was running stays resumable "
                             "(resume it, or run the session again)."
                         ) from exc
                     raise StoreError(
@@ -553,7 +554,7 @@ def _functions_sql() -> str:
 
 
 def ensure_schema(con: PGConnection) -> None:
-    """Migrate (one migrator at a time: an advisory lock), then rebuild functions and views if changed."""
+    """Migrate (one migrator at a time: advisory lock), then rebuild functions/views if changed."""
     from toolkit.store.schema import latest_version
 
     raw = con.raw
@@ -587,7 +588,8 @@ def ensure_schema(con: PGConnection) -> None:
                                 "INSERT INTO counties VALUES (%s, %s, %s, %s, %s)", seed_rows()
                             )
                     raw.execute(
-                        "INSERT INTO schema_migrations VALUES (%s, %s, (now() AT TIME ZONE 'UTC')::TIMESTAMP)",
+                        "INSERT INTO schema_migrations "
+                        "VALUES (%s, %s, (now() AT TIME ZONE 'UTC')::TIMESTAMP)",
                         [m.version, m.name],
                     )
             except psycopg.Error as exc:
@@ -629,8 +631,9 @@ def _view_statements() -> tuple[list[str], list[tuple[Any, ...]]]:
         return f"(SELECT count(*) FROM ({q[name]}) AS w)" if name in q.names() else "0"
 
     union = "\nUNION ALL\n".join(
-        f"SELECT {i} AS pos, '{t.name}'::TEXT AS job_type, (SELECT count(*) FROM {quote_ident(t.view)}) "
-        f"AS pending, {waiting(t)}::BIGINT AS waiting"
+        f"SELECT {i} AS pos, '{t.name}'::TEXT AS job_type, "
+        f"(SELECT count(*) FROM {quote_ident(t.view)}) AS pending, "
+        f"{waiting(t)}::BIGINT AS waiting"
         for i, t in enumerate(types.values())
     )
     # the guide's columns, then `waiting`: items not pending yet because an
@@ -638,7 +641,8 @@ def _view_statements() -> tuple[list[str], list[tuple[Any, ...]]]:
     stmts.append("DROP FUNCTION IF EXISTS get_pending_work_summary()")
     stmts.append(
         "CREATE FUNCTION get_pending_work_summary()\n"
-        "RETURNS TABLE (job_type TEXT, pending BIGINT, batch_size INTEGER, batches BIGINT, sessions BIGINT,\n"
+        "RETURNS TABLE (job_type TEXT, pending BIGINT, batch_size INTEGER, batches BIGINT, "
+        "sessions BIGINT,\n"
         "               waiting BIGINT)\n"
         "LANGUAGE sql STABLE AS $body$\n"
         f"WITH pend AS ({union})\n"
@@ -660,16 +664,22 @@ def build_views(con: PGConnection) -> None:
     raw = con.raw
     stmts, rows = _view_statements()
     digest = hashlib.sha256(repr((stmts, rows)).encode()).hexdigest()
-    raw.execute("CREATE TABLE IF NOT EXISTS schema_build (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, "
-                "built_at TIMESTAMP NOT NULL)")  # fmt: skip
+    raw.execute(
+        "CREATE TABLE IF NOT EXISTS schema_build (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, "
+        "built_at TIMESTAMP NOT NULL)"
+    )
     row = raw.execute("SELECT digest FROM schema_build WHERE id = 1").fetchone()
     if row is not None and row[0] == digest:
         return
     with raw.transaction():
-        old = [r[0] for r in raw.execute(
-            "SELECT quote_ident(table_name) FROM information_schema.views WHERE table_schema = current_schema() "
-            "AND (table_name LIKE 'eligible\\_%' OR table_name LIKE 'vw\\_%')"
-        ).fetchall()]  # fmt: skip
+        old = [
+            r[0]
+            for r in raw.execute(
+                "SELECT quote_ident(table_name) FROM information_schema.views "
+                "WHERE table_schema = current_schema() "
+                "AND (table_name LIKE 'eligible\\_%' OR table_name LIKE 'vw\\_%')"
+            ).fetchall()
+        ]
         if old:
             raw.execute(f"DROP VIEW IF EXISTS {', '.join(old)} CASCADE")
         raw.execute("DELETE FROM job_types")

@@ -113,8 +113,9 @@ def build_views(con: Any, dialect: str) -> None:
             return f"(SELECT count(*) FROM ({q[name]}))" if name in q.names() else "0"
 
         union = "\nUNION ALL\n".join(
-            f"SELECT {i} AS pos, '{t.name}' AS job_type, (SELECT count(*) FROM {quote_ident(t.view)}) "
-            f"AS pending, {waiting(t)} AS waiting"
+            f"SELECT {i} AS pos, '{t.name}' AS job_type, "
+            f"(SELECT count(*) FROM {quote_ident(t.view)}) AS pending, "
+            f"{waiting(t)} AS waiting"
             for i, t in enumerate(types.values())
         )
         # the guide's columns, then `waiting`: items not pending yet because an
