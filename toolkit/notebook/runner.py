@@ -548,6 +548,14 @@ def ensure_kernel(kernels_dir: str | Path | None = None) -> tuple[str, type]:
             # a local kernel: Unix sockets, not TCP ports on 127.0.0.1
             return "ipc" if os.name == "posix" else "tcp"
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client sends SIGINT before every shutdown; our notebook has
+            # finished by then, and a kernel caught mid-cleanup prints a stray
+            # "KeyboardInterrupt caught in kernel" on the user's terminal.
+            if getattr(self, "shutting_down", False):
+                return
+            await super()._async_interrupt_kernel()
+
     return KERNEL_NAME, ToolkitKernelManager
 
 
