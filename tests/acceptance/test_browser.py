@@ -148,6 +148,8 @@ def test_start_progress_and_pause_in_jupyterlab(lab) -> None:
             )
             second, text = snapshot()
             assert second > first and "failed" in text
+            if os.environ.get("TOOLKIT_SCREENSHOTS"):  # to look at what a person sees
+                page.screenshot(path=str(Path(os.environ["TOOLKIT_SCREENSHOTS"]) / "panel.png"))
             width = bar.evaluate("el => parseFloat(el.style.width || getComputedStyle(el).width)")
             assert width > 0
             page.locator(".jupyter-widgets button", has_text="Pause").click()
