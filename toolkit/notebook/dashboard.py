@@ -167,10 +167,16 @@ def plot_throughput(frame: pd.DataFrame) -> Figure:
     wide = frame.pivot_table(
         index="period", columns="job_type", values="done", aggfunc="sum"
     ).fillna(0)
+    # stacked bars per period: readable with one period or many (a time axis
+    # around a single point spans years)
+    labels = [str(p)[:16] for p in wide.index]
+    bottom = [0.0] * len(wide)
     for name in wide.columns:
-        ax.plot(wide.index, wide[name], marker="o", label=name)
+        values = wide[name].tolist()
+        ax.bar(labels, values, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel("items")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.autofmt_xdate()
     return fig
 
