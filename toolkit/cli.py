@@ -224,6 +224,16 @@ def _job_table(frame: pd.DataFrame, title: str, empty: str) -> None:
     _table(frame, title=title, empty=empty, columns=cols)
 
 
+def _show_status(st: dict[str, Any], json_: bool, heading: str | None = None) -> None:
+    """A job's status as JSON, or a heading line and the status table."""
+    if json_:
+        return _emit_json(st)
+    if heading:
+        print(heading)
+    _print_status(st)
+    return None
+
+
 def _print_status(st: dict[str, Any]) -> None:
     from toolkit.phrases import describe_status
 
@@ -345,11 +355,8 @@ def start(
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     st = ws.get_batch_status(job_id)
-    if json_:
-        return _emit_json(st)
-    print(f"Created job {job_id}")
-    _print_status(st)
-    if st["status"] != "completed":
+    _show_status(st, json_, f"Created job {job_id}")
+    if not json_ and st["status"] != "completed":
         print(f"Run it with: toolkit run {st['job_type']} --job {job_id[:8]}")
 
 
@@ -372,10 +379,7 @@ def resume(
     ws = _ws(db)
     jid = ws.resume_batch_job(job_id, job_type=job_type)
     st = ws.get_batch_status(jid)
-    if json_:
-        return _emit_json(st)
-    print(f"Resumed job {jid}")
-    _print_status(st)
+    _show_status(st, json_, f"Resumed job {jid}")
 
 
 @app.command()
@@ -395,9 +399,7 @@ def pause(
     ws = _ws(db)
     jid = ws.pause_batch_job(job_id, reason)
     st = ws.get_batch_status(jid)
-    if json_:
-        return _emit_json(st)
-    _print_status(st)
+    _show_status(st, json_)
 
 
 @app.command()
@@ -407,9 +409,7 @@ def complete(
     """Mark a job completed; every item must be finished (complete_batch_job)."""
     ws = _ws(db)
     st = ws.get_batch_status(ws.complete_batch_job(job_id))
-    if json_:
-        return _emit_json(st)
-    _print_status(st)
+    _show_status(st, json_)
 
 
 @app.command()
@@ -419,9 +419,7 @@ def cancel(
     """Cancel an active job; its items stay for the record (cancel_batch_job)."""
     ws = _ws(db)
     st = ws.get_batch_status(ws.cancel_batch_job(job_id))
-    if json_:
-        return _emit_json(st)
-    _print_status(st)
+    _show_status(st, json_)
 
 
 @app.command()

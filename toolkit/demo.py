@@ -47,11 +47,15 @@ def build_sample_workspace(db: str | Path) -> Workspace:
 
     ws = toolkit.connect(str(db))
     ws.import_properties(sample_properties())
+    _add_sample_bulk_files(ws)
+    return ws
+
+
+def _add_sample_bulk_files(ws: Workspace) -> None:
+    """The sample's synthetic Regrid-style bulk file for each sample county."""
     bulk = config.sample_dir() / "regrid"
     for county in SAMPLE_COUNTIES:
-        path = next(bulk.glob(f"pa_{county.lower()}_synthetic.*"))
-        ws.add_bulk_file(path, county)
-    return ws
+        ws.add_bulk_file(next(bulk.glob(f"pa_{county.lower()}_synthetic.*")), county)
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -243,12 +247,9 @@ def build_workspace_inputs(db: str | Path) -> Workspace:
     pdfs = config.sample_dir() / "pdfs"
     for county in SAMPLE_COUNTIES:
         ws.add_document(next(pdfs.glob(f"{county.lower()}_*.pdf")), county)
-        ws.add_bulk_file(
-            next((config.sample_dir() / "regrid").glob(f"pa_{county.lower()}_synthetic.*")), county
-        )
+    _add_sample_bulk_files(ws)
     ws.import_clr_factors(config.sample_dir() / "clr_factors.csv")
-    ws.close()
-    return toolkit.connect(str(db))
+    return ws
 
 
 def _resume(db: str) -> None:

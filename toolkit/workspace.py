@@ -36,10 +36,6 @@ _pause_events: dict[str, threading.Event] = {}
 _pause_lock = threading.Lock()
 
 
-def _first(rows: list[Any]) -> Any:
-    return rows[0] if rows else None
-
-
 def pause_event(job_id: str) -> threading.Event:
     with _pause_lock:
         return _pause_events.setdefault(job_id, threading.Event())
@@ -223,7 +219,9 @@ class Workspace:
 
         def go(con: Any) -> dict[str, Any]:
             job = self._job(con, job_id)
-            row = _first(con.execute(self.q.items_get_one, [job["id"], str(item_id)]).fetchall())
+            row = engine.first_row(
+                con.execute(self.q.items_get_one, [job["id"], str(item_id)]).fetchall()
+            )
             if row is None:
                 raise ValidationError(
                     f"Item {item_id!r} is not part of job {job['id']}; "
@@ -265,7 +263,7 @@ class Workspace:
 
         def go(con: Any) -> str:
             if job_id is None:
-                row = _first(con.execute(self.q.job_pausable, [None, None]).fetchall())
+                row = engine.first_row(con.execute(self.q.job_pausable, [None, None]).fetchall())
                 if row is None:
                     raise JobNotFoundError("No running or pending batch job to pause.")
                 job = self._job(con, row[0])
@@ -285,7 +283,7 @@ class Workspace:
 
         def go(con: Any) -> str:
             if job_id is None:
-                row = _first(con.execute(self.q.job_resumable, [jt, jt]).fetchall())
+                row = engine.first_row(con.execute(self.q.job_resumable, [jt, jt]).fetchall())
                 if row is None:
                     kind = f"{jt} " if jt else ""
                     raise JobNotFoundError(

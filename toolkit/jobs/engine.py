@@ -51,7 +51,7 @@ BATCH_SIZE_WARN = 100
 _UUID_RE = re.compile(r"^[0-9a-fA-F-]{4,36}$")
 
 
-def _first(rows: list[Any]) -> Any:
+def first_row(rows: list[Any]) -> Any:
     return rows[0] if rows else None
 
 
@@ -61,7 +61,7 @@ def utcnow() -> dt.datetime:
 
 def _row(con: Any, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
     cur = con.execute(query, params)
-    r = _first(cur.fetchall())
+    r = first_row(cur.fetchall())
     if r is None:
         return None
     return dict(zip([d[0] for d in cur.description], r, strict=True))

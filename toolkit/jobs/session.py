@@ -166,7 +166,15 @@ class _Runner:
         self.jt = get_job_type(self.job["job_type"])
         self.proc = _resolve_processor(ws, self.jt, processor)
         self.batch_mode = _is_batch(self.proc)
-        self.columns = _result_columns(ws, self.jt)
+        self.columns = (
+            list(
+                ws.store.run(
+                    lambda con: ws.engine.table_columns(con, ws.q, self.jt.result_table), tx=False
+                )
+            )
+            if self.jt.result_table
+            else []
+        )
         self.event = pause_event(self.job["id"])
         self.event.clear()
         self.stop = stop
@@ -230,7 +238,12 @@ class _Runner:
                     )
                     buffer, fatal = [], None
                     if claims and ctx is None:
-                        ctx = self.store.run(lambda con, c=claims: self._context(con, c), tx=False)
+                        ctx = self.store.run(
+                            lambda con, c=claims: self.ws._context(
+                                con, self.jt, self.job["id"], [s for s, _ in c]
+                            ),
+                            tx=False,
+                        )
                     _report(
                         on_progress, job, jt, self.done, self.failed, self.skipped, self.batches
                     )
@@ -362,13 +375,12 @@ class _Runner:
         )  # fmt: skip
         if not claims:
             return rec, status, [], None
-        return rec, "in_progress", claims, self._context(con, claims)
-
-    def _context(self, con: Any, claims: list[tuple[int, str]]) -> Any:
-        """The batch's context columns (a DataFrame in seq order)."""
-        return con.execute(
-            self.q[self.jt.context_query], [self.job["id"], [s for s, _ in claims]]
-        ).df()
+        return (
+            rec,
+            "in_progress",
+            claims,
+            self.ws._context(con, self.jt, job["id"], [s for s, _ in claims]),
+        )
 
     def _work(self, ctx: Any, on_progress: Callable[[dict[str, Any]], None] | None
               ) -> tuple[list[engine.Outcome], str | None, bool]:  # fmt: skip
@@ -460,23 +472,6 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, ToolkitError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-_result_cols: dict[tuple[str, str], list[str]] = {}
-
-
-def _result_columns(ws: Workspace, jt: JobType) -> list[str]:
-    key = (ws.store.url, jt.name)
-    if key not in _result_cols:
-        if jt.result_table is None:
-            _result_cols[key] = []
-        else:
-            _result_cols[key] = list(
-                ws.store.run(
-                    lambda con: ws.engine.table_columns(con, ws.q, jt.result_table), tx=False
-                )
-            )
-    return _result_cols[key]
 
 
 def _finish(ws: Workspace, job: dict[str, Any], worker: str, session_id: str, done: int,

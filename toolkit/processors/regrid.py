@@ -124,7 +124,7 @@ def _number(env: str, default: float) -> float:
 
 
 def _row(rec: dict[str, Any], item_id: str, sketches: Path) -> dict[str, Any]:
-    row = {k: v for k, v in dict(rec).items()}
+    row = dict(rec)
     geometry = row.get("geometry_geojson")
     if geometry:
         try:
