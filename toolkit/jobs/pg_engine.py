@@ -219,7 +219,7 @@ def cycle(
     """
     kept: list[Outcome] = []
     if outcomes:
-        applied = con.execute(
+        applied = con.execute_prepared(
             "SELECT tk_record_items(?::UUID, ?::INTEGER[], ?::TEXT[], ?::TEXT[], NULL)",
             [job["id"], [o.seq for o in outcomes], [o.status for o in outcomes],
              [o.error for o in outcomes]],
@@ -228,7 +228,7 @@ def cycle(
         _write_done(con, q, job_type, job["id"], kept, now)
     renew = _lease(con, renew_lease_seconds) if renew_lease_seconds else None
     dead = _dead_workers(con, job["id"]) if (claim and release) else []
-    status, consecutive, auto, completed, reason, seqs, ids = con.execute(
+    status, consecutive, auto, completed, reason, seqs, ids = con.execute_prepared(
         "SELECT * FROM tk_cycle(?::UUID, ?::TEXT[], ?::TEXT[], ?::TEXT[], ?, "
         "?::DOUBLE PRECISION, ?::TEXT, ?, ?::DOUBLE PRECISION, ?::INTEGER, ?::TEXT[], ?, NULL)",
         [
@@ -315,7 +315,7 @@ def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
         sql += f" ON CONFLICT ({quote_ident(key)}) " + (
             f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
         )
-    con.execute(sql, [_uniform(data[c]) for c in names])
+    con.execute_prepared(sql, [_uniform(data[c]) for c in names])
 
 
 def _uniform(values: list[Any]) -> list[Any]:

@@ -17,6 +17,7 @@ else 30): how long a session's claims outlive its last heartbeat.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import re
@@ -102,22 +103,27 @@ _TOKEN = re.compile(
 
 
 @lru_cache(maxsize=512)
-def translate(sql: str) -> str:
+def translate(sql: str, placeholder: str = "%s") -> str:
     """DuckDB-style ``?`` placeholders → psycopg's ``%s`` (and ``%`` → ``%%``), outside quotes.
 
     >>> translate("SELECT '?', ? + 1 WHERE x LIKE 'a%' -- ?")
     "SELECT '?', %s + 1 WHERE x LIKE 'a%%' -- ?"
+    >>> translate("SELECT ?::INTEGER[]", "%b")
+    'SELECT %b::INTEGER[]'
     """
 
     def sub(m: re.Match[str]) -> str:
         tok = m.group(1)
         if tok == "?":
-            return "%s"
+            return placeholder
         if tok == "%":
             return "%%"
         return tok.replace("%", "%%") if tok.startswith("'") else tok
 
     return _TOKEN.sub(sub, sql)
+
+
+_PLAIN = {str, int, bool, type(None), bytes, dt.datetime, dt.date}
 
 
 def _adapt(v: Any) -> Any:
@@ -127,6 +133,8 @@ def _adapt(v: Any) -> Any:
             return None
         return v
     if isinstance(v, list | tuple):
+        if type(v) is list and {type(x) for x in v} <= _PLAIN:  # the common case: nothing to convert
+            return v
         return [_adapt(x) for x in v]
     mod = type(v).__module__
     if mod.startswith("numpy"):
@@ -231,6 +239,12 @@ class PGConnection:
             cur.execute(translate(query), _adapt(list(params)))
         else:
             cur.execute(query)
+        return PGCursor(cur)
+
+    def execute_prepared(self, query: str, params: Sequence[Any]) -> PGCursor:
+        """A hot statement: bound on the server and prepared (the same text every batch)."""
+        cur = psycopg.Cursor(self.raw)
+        cur.execute(translate(query, "%b"), _adapt(list(params)), prepare=True)
         return PGCursor(cur)
 
     def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -169,13 +169,23 @@ LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     n INTEGER;
 BEGIN
-    WITH stale AS (
-        SELECT seq FROM batch_job_items
-        WHERE job_id = p_job AND status = 'claimed'
-          AND (lease_expires_at < tk_now(p_now) OR claimed_by = ANY(COALESCE(p_dead, '{}')))
-        FOR UPDATE SKIP LOCKED)
-    UPDATE batch_job_items i SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
-    FROM stale WHERE i.job_id = p_job AND i.seq = stale.seq;
+    IF COALESCE(cardinality(p_dead), 0) = 0 THEN
+        -- the usual case (every batch): a range on the claimed index, most often empty
+        WITH stale AS (
+            SELECT seq FROM batch_job_items
+            WHERE job_id = p_job AND status = 'claimed' AND lease_expires_at < tk_now(p_now)
+            FOR UPDATE SKIP LOCKED)
+        UPDATE batch_job_items i SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
+        FROM stale WHERE i.job_id = p_job AND i.seq = stale.seq;
+    ELSE
+        WITH stale AS (
+            SELECT seq FROM batch_job_items
+            WHERE job_id = p_job AND status = 'claimed'
+              AND (lease_expires_at < tk_now(p_now) OR claimed_by = ANY(p_dead))
+            FOR UPDATE SKIP LOCKED)
+        UPDATE batch_job_items i SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
+        FROM stale WHERE i.job_id = p_job AND i.seq = stale.seq;
+    END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;

@@ -1,0 +1,3 @@
+-- 0005: Postgres replaced its btree on batch_job_items (job_id, item_id) with a
+-- hash index on item_id. DuckDB has no index on that table, so nothing changes
+-- here; the file keeps both dialects at the same schema version.
