@@ -133,7 +133,8 @@ def _adapt(v: Any) -> Any:
             return None
         return v
     if isinstance(v, list | tuple):
-        if type(v) is list and {type(x) for x in v} <= _PLAIN:  # the common case: nothing to convert
+        # the common case: nothing to convert
+        if type(v) is list and {type(x) for x in v} <= _PLAIN:
             return v
         return [_adapt(x) for x in v]
     mod = type(v).__module__
