@@ -3,9 +3,12 @@
     python benchmarks/bench_postgres.py [--items 20000] [--workers 1 4 8] [--kill-items 50000]
 
 All three run the same number of no-op jobs on the same server in the same run,
-each in a fresh database, with the same number of worker *processes*. The rate
-is measured between 5 % and 95 % done (sampled from the database), so process
-start-up is left out for everyone. The toolkit's items also write their result
+each in a fresh database, with the same number of worker *processes*. The
+workers are started first and given ``--warmup`` seconds to import and connect;
+then the work is released in one step (the toolkit's job is resumed, the peers'
+jobs are enqueued in one statement), and the rate is measured between 5 % and
+95 % done (sampled from the database). So process start-up is left out for
+everyone, whatever ``--items``. The toolkit's items also write their result
 row (a ``regrid_data`` row per property) and their status in the same
 transaction, which the peers' no-op jobs do not have to do.
 
@@ -91,6 +94,9 @@ def measure(url: str, done_sql: str, total: int, procs: list, timeout: float = 6
 # -- toolkit ------------------------------------------------------------------
 
 
+WARMUP = 3.0  # seconds the workers get to start before the work is released (--warmup)
+
+
 def toolkit_setup(url: str, n: int, batch: int = 100) -> str:
     import pandas as pd
 
@@ -106,15 +112,21 @@ def toolkit_setup(url: str, n: int, batch: int = 100) -> str:
 
 
 def bench_toolkit(n: int, workers: int) -> float:
+    import toolkit
     from toolkit.worker import start_local_workers, stop_local_workers
 
     url = fresh_db("toolkit")
     try:
         job = toolkit_setup(url, n)
+        ws = toolkit.connect(url)
+        ws.pause_batch_job(job)  # the workers start, find it paused and wait
         procs = start_local_workers(
             url, workers, job_id=job, processor="bench_postgres:noop", poll_seconds=0.1
         )
         try:
+            time.sleep(WARMUP)
+            ws.resume_batch_job(job)
+            ws.close()
             rate = measure(
                 url, f"SELECT processed_items FROM batch_jobs WHERE id = '{job}'", n, procs
             )
@@ -152,9 +164,11 @@ def _pgq_worker(url: str) -> None:
         async def _noop(job) -> None:
             return None
 
+        # continuous: started before the jobs exist, woken by pgqueuer's NOTIFY
         await qm.run(
-            batch_size=100, mode=QueueExecutionMode.drain, dequeue_timeout=timedelta(seconds=1)
-        )
+            batch_size=100, mode=QueueExecutionMode.continuous,
+            dequeue_timeout=timedelta(seconds=1),
+        )  # fmt: skip
         await con.close()
 
     asyncio.run(main())
@@ -165,25 +179,26 @@ def bench_pgqueuer(n: int, workers: int) -> float:
 
     url = fresh_db("pgqueuer")
 
-    async def setup() -> None:
+    async def install() -> None:
         con, driver = await _pgq_driver(url)
-        q = Queries(driver)
-        await q.install()
-        for i in range(0, n, 10_000):
-            k = min(10_000, n - i)
-            await q.enqueue(["noop"] * k, [None] * k, [0] * k)
+        await Queries(driver).install()
+        await con.close()
+
+    async def enqueue() -> None:
+        con, driver = await _pgq_driver(url)
+        await Queries(driver).enqueue(["noop"] * n, [None] * n, [0] * n)  # one INSERT
         await con.close()
 
     try:
-        asyncio.run(setup())
+        asyncio.run(install())
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_pgq_worker, args=(url,)) for _ in range(workers)]
         for p in procs:
             p.start()
         try:
+            time.sleep(WARMUP)
+            asyncio.run(enqueue())
             rate = measure(url, f"SELECT {n} - count(*) FROM pgqueuer", n, procs)
-            for p in procs:
-                p.join(120)
         finally:
             for p in procs:
                 if p.is_alive():
@@ -216,7 +231,7 @@ def _proc_worker(url: str) -> None:
 
     async def main() -> None:
         async with app.open_async():
-            await app.run_worker_async(wait=False, concurrency=10, fetch_job_polling_interval=0.05,
+            await app.run_worker_async(wait=True, concurrency=10, fetch_job_polling_interval=0.05,
                                        install_signal_handlers=False)  # fmt: skip
 
     asyncio.run(main())
@@ -226,24 +241,26 @@ def bench_procrastinate(n: int, workers: int) -> float:
     url = fresh_db("procrastinate")
     app, task = _proc_app(url)
 
-    async def setup() -> None:
+    async def install() -> None:
         async with app.open_async():
             await app.schema_manager.apply_schema_async()
-            for i in range(0, n, 5_000):
-                await task.batch_defer_async(*[{} for _ in range(min(5_000, n - i))])
+
+    async def enqueue() -> None:
+        async with app.open_async():
+            await task.batch_defer_async(*[{} for _ in range(n)])
 
     try:
-        asyncio.run(setup())
+        asyncio.run(install())
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_proc_worker, args=(url,)) for _ in range(workers)]
         for p in procs:
             p.start()
         try:
+            time.sleep(WARMUP)
+            asyncio.run(enqueue())
             rate = measure(
                 url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'", n, procs
             )
-            for p in procs:
-                p.join(120)
         finally:
             for p in procs:
                 if p.is_alive():
@@ -297,12 +314,16 @@ def kill_run(n: int) -> str:
 
 
 def main() -> None:
+    global WARMUP
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=20_000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
     ap.add_argument("--kill-items", type=int, default=50_000)
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--warmup", type=float, default=WARMUP,
+                    help="seconds the workers get to start before the work is released")  # fmt: skip
     args = ap.parse_args()
+    WARMUP = args.warmup
     peers: dict[str, object] = {"toolkit": bench_toolkit}
     if not args.skip_peers:
         peers["pgqueuer"] = bench_pgqueuer
