@@ -186,7 +186,9 @@ class Workspace:
         return self.store.run(go)[2]
 
     def _context(self, con: Any, jt: JobType, job_id: str, seqs: list[int]) -> pd.DataFrame:
-        return con.execute(self.q[jt.context_query], [job_id, seqs]).df()
+        # every batch runs the same text: a backend that can prepare it does
+        run = getattr(con, "execute_prepared", con.execute)
+        return run(self.q[jt.context_query], [job_id, seqs]).df()
 
     def update_batch_progress(
         self,

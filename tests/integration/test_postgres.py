@@ -339,6 +339,40 @@ def test_racing_migrators_apply_each_migration_once():
         backends.drop(url)
 
 
+def test_a_version_4_workspace_moves_to_the_hash_item_index(sample_ws, db_path):
+    """Migration 0005 on a workspace with jobs: the btree goes, the hash index serves lookups."""
+    import backends
+
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
+    item = str(
+        sample_ws.sql(
+            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND seq = 3", [job]
+        ).item_id[0]
+    )
+    sample_ws.close()
+    backends.execute(
+        db_path,
+        "DROP INDEX batch_job_items_item_hash; "
+        "CREATE INDEX batch_job_items_item ON batch_job_items (job_id, item_id); "
+        "DELETE FROM schema_migrations WHERE version = 5",
+    )
+    backends.forget_schema_checks()
+    ws = toolkit.connect(db_path)
+    indexes = ws.sql(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'batch_job_items'"
+    )
+    defs = dict(zip(indexes.indexname, indexes.indexdef, strict=True))
+    assert "batch_job_items_item" not in defs
+    assert "USING hash (item_id)" in defs["batch_job_items_item_hash"]
+    assert ws.sql("SELECT max(version) AS v FROM schema_migrations").v[0] == 5
+    ws.update_batch_progress(job, item, 1, 0)
+    assert ws.get_batch_status(job)["processed_items"] == 1
+    assert ws.sql(
+        "SELECT status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?", [job, item]
+    ).status.tolist() == ["done"]
+    ws.close()
+
+
 def test_completed_and_cancelled_rules_hold_in_sql(sample_ws, db_path):
     job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
     assert psql(db_path, f"SELECT cancel_batch_job('{job}');").returncode == 0

@@ -164,8 +164,11 @@ END $$;
 
 -- Claims of dead workers (named by the caller, who can tell for its own host) and
 -- expired leases go back to pending. SKIP LOCKED: never wait on a live worker's rows.
+-- (Cached plans here, not the custom ones its caller tk_cycle forces: its
+-- statements only use the job's claimed index whatever the statistics, and it
+-- runs before every claim.)
 CREATE OR REPLACE FUNCTION tk_release_stale(p_job UUID, p_dead TEXT[], p_now TIMESTAMP) RETURNS INTEGER
-LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql SET plan_cache_mode = auto AS $$
 DECLARE
     n INTEGER;
 BEGIN
