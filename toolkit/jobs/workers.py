@@ -11,14 +11,20 @@ import socket
 from functools import cache
 
 
-def _start_time(pid: int) -> str | None:
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the parenthesised command name (None without /proc)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read().decode("ascii", "replace")
     except OSError:
         return None
-    # field 22 (starttime) counts from after the parenthesised command name
-    return stat.rsplit(")", 1)[1].split()[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _stat(pid)
+    # field 22 (starttime) is the 20th after the command name; field 3 (state) the 1st
+    return None if fields is None else fields[19]
 
 
 @cache
@@ -38,13 +44,16 @@ def parse_worker(worker: str) -> tuple[str, int, str]:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while the process runs. A zombie (killed, not yet reaped by its parent) is dead:
+    its pid still answers signals, but it will never finish its work or free its claims."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    fields = _stat(pid)
+    return fields is None or fields[0] not in ("Z", "X")
 
 
 def is_dead(worker: str) -> bool:
