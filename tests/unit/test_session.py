@@ -56,6 +56,46 @@ def test_session_writes_results_and_pauses_at_budget(sample_ws):
     assert sample_ws.sql("SELECT count(*) AS n FROM regrid_data").n[0] == 235 + 17
 
 
+def test_result_values_of_every_shape_are_stored(sample_ws):
+    """Each batch's results go in as one list per column: ints beside floats, text beside
+    numbers, None, a dict (JSON text) and a processor's own timestamp all land as given."""
+    import datetime as dt
+    import json
+
+    seen = []
+
+    def shapes(item: dict) -> dict:
+        k = len(seen)
+        seen.append(item["item_id"])
+        return {
+            "source": "shapes",
+            "lot_acres": [1, 2.5, None][k % 3],  # int, float, NULL in one column
+            "year_built": [1950, None, "1999"][k % 3],  # a number as text casts
+            "raw_json": {"k": k, "tags": ["a", "b"]},
+            "fetched_at": dt.datetime(2026, 1, 2, 3, 4, 5) if k == 0 else None,
+        }
+
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 10)
+    sample_ws.run_session(job, shapes, max_items=6)
+    rows = sample_ws.sql(
+        "SELECT i.seq, r.lot_acres, r.year_built, r.raw_json, r.fetched_at "
+        "FROM batch_job_items i JOIN regrid_data r ON r.property_id = i.item_id::UUID "
+        "WHERE i.job_id = ?::UUID ORDER BY i.seq",
+        [job],
+    )
+    assert len(rows) == 6
+    import pandas as pd
+
+    acres = [None if pd.isna(v) else v for v in rows.lot_acres.tolist()]
+    assert acres == [1.0, 2.5, None, 1.0, 2.5, None]
+    years = [None if pd.isna(v) else int(v) for v in rows.year_built.tolist()]
+    assert years == [1950, None, 1999, 1950, None, 1999]
+    assert [json.loads(v)["k"] for v in rows.raw_json] == list(range(6))
+    assert json.loads(rows.raw_json[0])["tags"] == ["a", "b"]
+    assert rows.fetched_at[0] == dt.datetime(2026, 1, 2, 3, 4, 5)
+    assert all(t > dt.datetime(2026, 1, 3) for t in rows.fetched_at[1:])  # filled with now
+
+
 def test_budget_by_batches_items_seconds(sample_ws):
     job = sample_ws.create_batch_job("regrid_scraping", "Blair", 20)
     assert sample_ws.run_session(job, parcel, max_batches=2).processed == 40

@@ -16,12 +16,11 @@ keep the longer lease the workspace asks for.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from toolkit.exceptions import JobNotFoundError, ValidationError
+from toolkit.exceptions import JobNotFoundError
 from toolkit.jobs.engine import (  # noqa: F401 - the same names as engine, for callers
     ACTIVE,
     STRATEGIES,
@@ -31,6 +30,7 @@ from toolkit.jobs.engine import (  # noqa: F401 - the same names as engine, for 
     check_workable,
     normalise_strategy,
     resolve_county,
+    result_arrays,
     single_outcome,
     utcnow,
     validate_batch_size,
@@ -273,33 +273,8 @@ def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
         return
     cols = table_columns(con, q, job_type.result_table)
     key = job_type.key_column
-    as_int = job_type.item_kind == "county"
-    keys = [int(o.item_id) if as_int else o.item_id for o in outcomes]
-    given: dict[str, None] = {}
-    for o in outcomes:
-        for k in o.result or ():
-            given[k] = None
-    unknown = sorted(set(given) - set(cols))
-    if unknown:
-        raise ValidationError(
-            f"Unknown column(s) {', '.join(unknown)} for {job_type.result_table}."
-        )
-    data: dict[str, list[Any]] = {}
-    if key in cols:
-        data[key] = keys
-    if "job_id" in cols:
-        data["job_id"] = [job_id] * len(outcomes)
-    for name in given:
-        if name not in data:
-            data[name] = [_jsonable((o.result or {}).get(name)) for o in outcomes]
-    for name, (typ, nullable) in cols.items():
-        if typ.startswith("TIMESTAMP") and not nullable:
-            vals = data.get(name)
-            if vals is None:
-                data[name] = [now] * len(outcomes)
-            else:
-                data[name] = [now if v is None else v for v in vals]
-    names = [c for c in cols if c in data]
+    data = result_arrays(job_type, cols, job_id, outcomes, now)
+    names = list(data)
     table = quote_ident(job_type.result_table)
     arrays = ", ".join(f"?::{_ARRAY_TYPES.get(cols[c][0], cols[c][0])}[]" for c in names)
     select = ", ".join(
@@ -315,21 +290,7 @@ def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
         sql += f" ON CONFLICT ({quote_ident(key)}) " + (
             f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
         )
-    con.execute_prepared(sql, [_uniform(data[c]) for c in names])
-
-
-def _uniform(values: list[Any]) -> list[Any]:
-    """One Python type per array (psycopg dumps a list by its first value): mixed → text."""
-    kinds = {type(v) for v in values if v is not None}
-    if len(kinds) <= 1:
-        return values
-    return [None if v is None else str(v) for v in values]
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict | list | tuple | set):
-        return json.dumps(list(v) if isinstance(v, set | tuple) else v, default=str)
-    return v
+    con.execute_prepared(sql, [data[c] for c in names])
 
 
 # -- transitions ---------------------------------------------------------------
