@@ -139,6 +139,25 @@ def test_ten_consecutive_failures_auto_pause(sample_ws):
         sample_ws.run_session(job, parcel)
 
 
+def test_a_job_stopped_behind_the_sessions_back_gets_its_next_claims_back(sample_ws):
+    """The batch end claims the next batch before it records the outcomes (one update of
+    the job row); when the outcomes find the job paused, those claims are handed back."""
+    job = sample_ws.create_batch_job("regrid_scraping", "Blair", 10)
+    seen = []
+
+    def pauses_in_sql(item):
+        seen.append(item["item_id"])
+        if len(seen) == 10:  # the batch's last item: paused by plain SQL, no notice sent
+            sample_ws.sql("UPDATE batch_jobs SET status = 'paused' WHERE id = ?::UUID", [job])
+        return parcel(item)
+
+    s = sample_ws.run_session(job, pauses_in_sql)
+    assert s.processed == 10 and s.status == "paused"
+    assert counts(sample_ws, job) == {"done": 10, "pending": 225}  # no claim left behind
+    st = sample_ws.get_batch_status(job)
+    assert st["current_batch"] == 1 and st["processed_items"] == 10
+
+
 def test_fatal_source_error_pauses_at_once(sample_ws):
     job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
     calls = []

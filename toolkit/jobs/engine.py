@@ -262,10 +262,13 @@ def check_workable(job: dict[str, Any]) -> None:
 
 def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_seconds: float,
                 now: dt.datetime, limit: int | None = None, release: bool = True,
-                own_first: bool = True) -> list[tuple[int, str]]:  # fmt: skip
+                own_first: bool = True,
+                count_batch: bool = True) -> list[tuple[int, str]]:  # fmt: skip
     """Up to ``limit`` items: the worker's own open claims first, then new ones in order.
 
-    A completed job has nothing left to hand out (an empty list).
+    A completed job has nothing left to hand out (an empty list). ``count_batch=False``
+    leaves the job's batch counter to the caller (``record_outcomes(new_batches=1)``
+    in the same transaction: one update of the job row instead of two).
     """
     if job["status"] == "completed":
         return []
@@ -294,9 +297,16 @@ def claim_batch(con: Any, q: Any, job: dict[str, Any], *, worker: str, lease_sec
                 q.items_claim_new, [worker, lease, now, job_id, job_id, size - len(own)]
             ).fetchall()
         ]
-        if new:
+        if new and count_batch:
             con.execute(q.job_next_batch_number, [now, job_id])
     return sorted(own + new)
+
+
+def unclaim(con: Any, q: Any, job_id: str, worker: str, seqs: Sequence[int]) -> None:
+    """Hand back a batch claimed and counted in this transaction (the job stopped being
+    workable before the transaction's end)."""
+    con.execute(q.items_unclaim, [job_id, worker, list(seqs)])
+    con.execute(q.job_uncount_batch, [job_id])
 
 
 # -- recording ---------------------------------------------------------------

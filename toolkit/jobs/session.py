@@ -354,25 +354,32 @@ class _Runner:
                 return rec, "in_progress", claims, None
             return rec, status, [], None
         if buffer or fatal:
+            # claim the next batch first, so the counters' update also counts it: one
+            # update of the job row per batch; claims of a job the outcomes just
+            # stopped (auto-pause, completion) are handed back below
+            claims = (
+                self._claim(con, now, limit, count_batch=False)
+                if want_next and fatal is None and job["status"] in ("pending", "in_progress")
+                else []
+            )
             rec = self.engine.record_outcomes(
                 con, q, job, self.jt, buffer, worker=self.worker, now=now,
-                renew_lease_seconds=renew, fatal=fatal,
+                renew_lease_seconds=renew, fatal=fatal, new_batches=1 if claims else 0,
             )  # fmt: skip
             status = rec.status
+            if claims and status not in ("pending", "in_progress"):
+                engine.unclaim(con, q, job["id"], self.worker, [s for s, _ in claims])
+                claims = []
         else:
             j = self.engine.resolve_job(con, q, job["id"])
             job.update(status=j["status"], consecutive_failures=j["consecutive_failures"],
                        max_consecutive_failures=j["max_consecutive_failures"])  # fmt: skip
             status = j["status"]
-        if not want_next or status not in ("pending", "in_progress"):
-            return rec, status, [], None
-        release = time.monotonic() - self.last_release > self.RELEASE_EVERY
-        if release:
-            self.last_release = time.monotonic()
-        claims = self.engine.claim_batch(
-            con, q, job, worker=self.worker, lease_seconds=self.ws.lease_seconds, now=now,
-            limit=limit, release=release, own_first=self.batches == 0,
-        )  # fmt: skip
+            claims = (
+                self._claim(con, now, limit, count_batch=True)
+                if want_next and status in ("pending", "in_progress")
+                else []
+            )
         if not claims:
             return rec, status, [], None
         return (
@@ -381,6 +388,17 @@ class _Runner:
             claims,
             self.ws._context(con, self.jt, job["id"], [s for s, _ in claims]),
         )
+
+    def _claim(self, con: Any, now: Any, limit: int | None, *, count_batch: bool
+               ) -> list[tuple[int, str]]:  # fmt: skip
+        release = time.monotonic() - self.last_release > self.RELEASE_EVERY
+        if release:
+            self.last_release = time.monotonic()
+        return self.engine.claim_batch(
+            con, self.q, self.job, worker=self.worker, lease_seconds=self.ws.lease_seconds,
+            now=now, limit=limit, release=release, own_first=self.batches == 0,
+            count_batch=count_batch,
+        )  # fmt: skip
 
     def _work(self, ctx: Any, on_progress: Callable[[dict[str, Any]], None] | None
               ) -> tuple[list[engine.Outcome], str | None, bool]:  # fmt: skip

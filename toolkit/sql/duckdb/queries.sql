@@ -268,6 +268,13 @@ WHERE job_id = ?::UUID AND seq IN (
     SELECT seq FROM batch_job_items WHERE job_id = ?::UUID AND status = 'pending' ORDER BY seq LIMIT ?)
 RETURNING seq, item_id;
 
+-- name: items_unclaim
+UPDATE batch_job_items SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
+WHERE job_id = ?::UUID AND claimed_by = ? AND status = 'claimed' AND list_contains(?::INTEGER[], seq);
+
+-- name: job_uncount_batch
+UPDATE batch_jobs SET current_batch = current_batch - 1 WHERE id = ?::UUID AND current_batch > 0;
+
 -- name: items_get_one
 SELECT seq, status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?;
 
