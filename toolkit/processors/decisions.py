@@ -35,8 +35,10 @@ def workspace_profile(ws: Workspace) -> InvestorProfile:
 
 
 def _clean(value: Any) -> Any:
-    """NaN → None, numpy scalars → Python, so results store as SQL NULL / values."""
+    """NaN / NA / NaT → None, numpy scalars → Python, so results store as SQL NULL / values."""
     if value is None:
+        return None
+    if type(value).__name__ in ("NAType", "NaTType"):
         return None
     if hasattr(value, "item") and not isinstance(value, str | bytes | list | dict):
         try:
@@ -49,11 +51,26 @@ def _clean(value: Any) -> Any:
 
 
 def _rows(out: pd.DataFrame, ids: pd.Series, columns: dict[str, str]) -> list[dict[str, Any]]:
-    """One result dict per batch row, in batch order, renaming rule columns to table columns."""
-    ordered = out.set_index(out["property_id"].astype(str)).reindex(ids.astype(str))
-    sub = ordered[[c for c in columns if c in ordered.columns]].rename(columns=columns)
-    sub = sub.astype(object).where(sub.notna(), None)  # NaN → None: SQL NULL
-    return [{k: _clean(v) for k, v in row.items()} for row in sub.to_dict("records")]
+    """One result dict per batch row, in batch order, renaming rule columns to table columns.
+
+    Column by column (``tolist`` gives Python values), which is several times faster
+    than reindexing the frame and converting it row by row; a batch row the rules
+    returned nothing for gets NULLs.
+    """
+    import pandas as pd
+
+    pos = pd.Index(out["property_id"].astype(str)).get_indexer(ids.astype(str))
+    names = [c for c in columns if c in out.columns]
+    values = []
+    for c in names:
+        col = out[c].tolist()
+        values.append([None if p < 0 else _clean(col[p]) for p in pos])
+    keys = [columns[c] for c in names]
+    return (
+        [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
+        if names
+        else [{} for _ in pos]
+    )
 
 
 def _prep(frame: pd.DataFrame) -> pd.DataFrame:
