@@ -174,8 +174,12 @@ def load_clr_factors(path: str | Path) -> pd.DataFrame:
     return check_clr_factors(table, name=p.name)
 
 
-class _Clr:
-    """County key -> factor, source and validity period of a checked CLR table."""
+class ClrFactors:
+    """County key -> factor, source and validity period of a checked CLR table.
+
+    Checked once when built; pass one to :func:`max_bid` (as ``clr_factors``) to
+    reuse it across batches instead of checking the table again for each.
+    """
 
     def __init__(self, clr_factors: pd.DataFrame | str | Path | None) -> None:
         import pandas as pd
@@ -274,7 +278,7 @@ def _merge_inputs(
 def max_bid(
     frame: pd.DataFrame,
     profile: InvestorProfile | None = None,
-    clr_factors: pd.DataFrame | str | Path | None = None,
+    clr_factors: ClrFactors | pd.DataFrame | str | Path | None = None,
     condition: pd.DataFrame | None = None,
     title: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -290,7 +294,8 @@ def max_bid(
     profile
         Costs and rates; defaults to :class:`InvestorProfile()`.
     clr_factors
-        CLR factor table (frame or CSV path) with ``county, factor, source``.
+        CLR factor table (frame or CSV path) with ``county, factor, source``, or a
+        :class:`ClrFactors` built from one (checked once, reused per batch).
     condition, title
         Outputs of ``assess_condition`` / ``assess_title``, joined on ``property_id``.
 
@@ -310,7 +315,7 @@ def max_bid(
     require_id(frame)
     b = profile.bid
     txt = _texts(profile)
-    clr = _Clr(clr_factors)
+    clr = clr_factors if isinstance(clr_factors, ClrFactors) else ClrFactors(clr_factors)
     df = _merge_inputs(frame, condition, title)
     n = len(df)
     reasons = Joiner(n)
@@ -472,7 +477,7 @@ def max_bid(
 def max_bid_rowwise(
     frame: pd.DataFrame,
     profile: InvestorProfile | None = None,
-    clr_factors: pd.DataFrame | str | Path | None = None,
+    clr_factors: ClrFactors | pd.DataFrame | str | Path | None = None,
     condition: pd.DataFrame | None = None,
     title: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -492,7 +497,7 @@ def max_bid_rowwise(
 
     profile = profile or InvestorProfile()
     require_id(frame)
-    clr = _Clr(clr_factors)
+    clr = clr_factors if isinstance(clr_factors, ClrFactors) else ClrFactors(clr_factors)
     sales = [None if pd.isna(s) else s for s in sale_dates(frame).tolist()]
     cond = {}
     if condition is not None:
@@ -519,7 +524,7 @@ def max_bid_rowwise(
 def _bid_row(
     row: dict[str, Any],
     profile: InvestorProfile,
-    clr: _Clr,
+    clr: ClrFactors,
 ) -> dict[str, Any]:
     b = profile.bid
     txt = _texts(profile)

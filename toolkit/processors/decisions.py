@@ -158,11 +158,12 @@ def make_title_research(ws: Workspace) -> Any:
 
 
 def make_bid_strategy(ws: Workspace) -> Any:
-    from toolkit.decisions.bid import check_clr_factors, max_bid
+    from toolkit.decisions.bid import ClrFactors, check_clr_factors, max_bid
 
     profile = workspace_profile(ws)
     table = ws.sql(ws.q.clr_factors_all)
-    clr = check_clr_factors(table, "clr_factors table") if len(table) else None
+    # checked once per session, not per batch
+    clr = ClrFactors(check_clr_factors(table, "clr_factors table")) if len(table) else None
 
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         f = _prep(frame)
