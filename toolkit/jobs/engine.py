@@ -422,8 +422,11 @@ def table_columns(con: Any, q: Any, table: str) -> dict[str, tuple[str, bool]]:
     return _columns[key]
 
 
+_CONTAINERS = (list, tuple, dict, set)
+
+
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, list | tuple | dict | set):
+    if isinstance(v, _CONTAINERS):
         return json.dumps(list(v) if isinstance(v, set | tuple) else v, default=str)
     return v
 
@@ -438,14 +441,26 @@ def validate_result(job_type: JobType, result: object, columns: Iterable[str]) -
             f"The {job_type.name} processor returned {type(result).__name__} {result!r:.80}; "
             "a result must be a dict of column values."
         )
-    valid = set(columns) - {job_type.key_column, "job_id"}
-    unknown = sorted(set(result) - valid)
-    if unknown:
+    valid = _valid_fields(job_type, columns)
+    if not valid.issuperset(result):
+        unknown = sorted(set(result) - valid)
         raise ProcessorError(
             f"The {job_type.name} processor returned unknown field(s) {', '.join(unknown)}; "
             f"valid fields of {job_type.result_table}: {', '.join(sorted(valid))}."
         )
-    return {k: _jsonable(v) for k, v in result.items()}
+    # JSON for containers only: the check per value is the hot path of a large batch
+    return {k: _jsonable(v) if isinstance(v, _CONTAINERS) else v for k, v in result.items()}
+
+
+_valid: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+
+
+def _valid_fields(job_type: JobType, columns: Iterable[str]) -> frozenset[str]:
+    """The result fields a processor may return (cached: called once per item)."""
+    key = (job_type.name, tuple(columns))
+    if key not in _valid:
+        _valid[key] = frozenset(key[1]) - {job_type.key_column, "job_id"}
+    return _valid[key]
 
 
 def result_arrays(
@@ -480,7 +495,10 @@ def result_arrays(
         data["job_id"] = [job_id] * len(outcomes)
     for name in given:
         if name not in data:
-            data[name] = [_jsonable((o.result or {}).get(name)) for o in outcomes]
+            vals = [(o.result or {}).get(name) for o in outcomes]
+            if any(isinstance(v, _CONTAINERS) for v in vals):
+                vals = [_jsonable(v) for v in vals]
+            data[name] = vals
     for name, (typ, nullable) in cols.items():
         if typ.startswith("TIMESTAMP") and not nullable:
             vals = data.get(name)

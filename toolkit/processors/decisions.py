@@ -63,8 +63,16 @@ def _rows(out: pd.DataFrame, ids: pd.Series, columns: dict[str, str]) -> list[di
     names = [c for c in columns if c in out.columns]
     values = []
     for c in names:
-        col = out[c].tolist()
-        values.append([None if p < 0 else _clean(col[p]) for p in pos])
+        series = out[c]
+        col = series.tolist()  # Python scalars for numpy columns
+        # numpy dtypes only: a nullable (pandas) column gives pd.NA, which _clean handles
+        kind = series.dtype.kind if type(series.dtype).__module__.startswith("numpy") else "O"
+        if kind == "f":
+            values.append([None if p < 0 or col[p] != col[p] else col[p] for p in pos])
+        elif kind in "iub":
+            values.append([None if p < 0 else col[p] for p in pos])
+        else:
+            values.append([None if p < 0 else _clean(col[p]) for p in pos])
     keys = [columns[c] for c in names]
     return (
         [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
