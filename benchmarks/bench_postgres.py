@@ -139,6 +139,26 @@ def bench_toolkit(n: int, workers: int) -> float:
         drop_db(url)
 
 
+# -- the peers -------------------------------------------------------------------
+
+
+def run_peer(url: str, worker, workers: int, enqueue, done_sql: str, n: int) -> float:
+    """Start a peer's worker processes, give them WARMUP s, enqueue the n jobs in one
+    step (``enqueue``, a coroutine function), and measure; the workers are killed after."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=worker, args=(url,)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        time.sleep(WARMUP)
+        asyncio.run(enqueue())
+        return measure(url, done_sql, n, procs)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+
+
 # -- pgqueuer -----------------------------------------------------------------
 
 
@@ -191,19 +211,9 @@ def bench_pgqueuer(n: int, workers: int) -> float:
 
     try:
         asyncio.run(install())
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_pgq_worker, args=(url,)) for _ in range(workers)]
-        for p in procs:
-            p.start()
-        try:
-            time.sleep(WARMUP)
-            asyncio.run(enqueue())
-            rate = measure(url, f"SELECT {n} - count(*) FROM pgqueuer", n, procs)
-        finally:
-            for p in procs:
-                if p.is_alive():
-                    p.kill()
-        return rate
+        return run_peer(
+            url, _pgq_worker, workers, enqueue, f"SELECT {n} - count(*) FROM pgqueuer", n
+        )
     finally:
         drop_db(url)
 
@@ -251,21 +261,8 @@ def bench_procrastinate(n: int, workers: int) -> float:
 
     try:
         asyncio.run(install())
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_proc_worker, args=(url,)) for _ in range(workers)]
-        for p in procs:
-            p.start()
-        try:
-            time.sleep(WARMUP)
-            asyncio.run(enqueue())
-            rate = measure(
-                url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'", n, procs
-            )
-        finally:
-            for p in procs:
-                if p.is_alive():
-                    p.kill()
-        return rate
+        done = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+        return run_peer(url, _proc_worker, workers, enqueue, done, n)
     finally:
         drop_db(url)
 

@@ -505,15 +505,31 @@ def result_arrays(
             data[name] = (
                 [now] * len(outcomes) if vals is None else [now if v is None else v for v in vals]
             )
-    return {c: uniform(data[c]) for c in cols if c in data}
+    return {c: _uniform(data[c]) for c in cols if c in data}
 
 
-def uniform(values: list[Any]) -> list[Any]:
+def _uniform(values: list[Any]) -> list[Any]:
     """One Python type per list (a driver types a list by its values): mixed → text."""
     kinds = {type(v) for v in values if v is not None}
     if len(kinds) <= 1:
         return values
     return [None if v is None else str(v) for v in values]
+
+
+def prepare_results(
+    con: Any, q: Any, job_type: JobType, job_id: str, outcomes: Sequence[Outcome],
+    now: dt.datetime,
+) -> tuple[dict[str, tuple[str, bool]], dict[str, list[Any]]] | None:  # fmt: skip
+    """The result table's columns and the batch's lists (:func:`result_arrays`), for a
+    backend's upsert; None when the type's own writer wrote them or it keeps none."""
+    writer = job_type.load_writer()
+    if writer is not None:
+        writer.write_results(con, q, job_id, outcomes, now)
+        return None
+    if job_type.result_table is None:
+        return None
+    cols = table_columns(con, q, job_type.result_table)
+    return cols, result_arrays(job_type, cols, job_id, outcomes, now)
 
 
 def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
@@ -524,14 +540,10 @@ def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
     register per batch, and the statement's text is the same for every batch
     of the same columns.
     """
-    writer = job_type.load_writer()
-    if writer is not None:
-        writer.write_results(con, q, job_id, outcomes, now)
+    prepared = prepare_results(con, q, job_type, job_id, outcomes, now)
+    if prepared is None:
         return
-    if job_type.result_table is None:
-        return
-    cols = table_columns(con, q, job_type.result_table)
-    data = result_arrays(job_type, cols, job_id, outcomes, now)
+    cols, data = prepared
     names = list(data)
     table = quote_ident(job_type.result_table)
     has_pk = job_type.key_column in cols and job_type.result_table != "county_research"

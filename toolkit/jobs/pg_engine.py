@@ -29,8 +29,8 @@ from toolkit.jobs.engine import (  # noqa: F401 - the same names as engine, for 
     Recorded,
     check_workable,
     normalise_strategy,
+    prepare_results,
     resolve_county,
-    result_arrays,
     single_outcome,
     utcnow,
     validate_batch_size,
@@ -265,15 +265,11 @@ def write_results(con: Any, q: Any, job_type: JobType, job_id: str,
     One array parameter per column (``unnest``), so the statement's text is the
     same for every batch of the same columns, whatever the batch size.
     """
-    writer = job_type.load_writer()
-    if writer is not None:
-        writer.write_results(con, q, job_id, outcomes, now)
+    prepared = prepare_results(con, q, job_type, job_id, outcomes, now)
+    if prepared is None:
         return
-    if job_type.result_table is None:
-        return
-    cols = table_columns(con, q, job_type.result_table)
+    cols, data = prepared
     key = job_type.key_column
-    data = result_arrays(job_type, cols, job_id, outcomes, now)
     names = list(data)
     table = quote_ident(job_type.result_table)
     arrays = ", ".join(f"?::{_ARRAY_TYPES.get(cols[c][0], cols[c][0])}[]" for c in names)

@@ -331,9 +331,6 @@ class _Runner:
         if fast is not None:
             # the backend records, writes results and claims in fewer statements, and
             # the batch's context is read after the commit (the claims are ours by then)
-            release = want_next and time.monotonic() - self.last_release > self.RELEASE_EVERY
-            if release:
-                self.last_release = time.monotonic()
             rec, status, claims = fast(
                 con,
                 q,
@@ -347,7 +344,7 @@ class _Runner:
                 claim=want_next,
                 lease_seconds=self.ws.lease_seconds,
                 limit=limit,
-                release=release,
+                release=want_next and self._release_due(),
                 own_first=self.batches == 0,
             )
             if claims:
@@ -389,14 +386,18 @@ class _Runner:
             self.ws._context(con, self.jt, job["id"], [s for s, _ in claims]),
         )
 
+    def _release_due(self) -> bool:
+        """Time for this claim to sweep dead workers' claims too (every RELEASE_EVERY s)."""
+        if time.monotonic() - self.last_release <= self.RELEASE_EVERY:
+            return False
+        self.last_release = time.monotonic()
+        return True
+
     def _claim(self, con: Any, now: Any, limit: int | None, *, count_batch: bool
                ) -> list[tuple[int, str]]:  # fmt: skip
-        release = time.monotonic() - self.last_release > self.RELEASE_EVERY
-        if release:
-            self.last_release = time.monotonic()
         return self.engine.claim_batch(
             con, self.q, self.job, worker=self.worker, lease_seconds=self.ws.lease_seconds,
-            now=now, limit=limit, release=release, own_first=self.batches == 0,
+            now=now, limit=limit, release=self._release_due(), own_first=self.batches == 0,
             count_batch=count_batch,
         )  # fmt: skip
 
