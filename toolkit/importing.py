@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.backends.common import utcnow
 from toolkit.exceptions import ToolkitError, ValidationError
-from toolkit.jobs import engine
+from toolkit.parcels import AUCTION_STATUSES, SALE_TYPES, normalise_parcel, upsert_properties
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pandas as pd
 
-    from toolkit.workspace import Workspace
+    from toolkit.backends.base import Store
 
-SALE_TYPES = ("upset", "judicial", "repository", "private", "sheriff")
-AUCTION_STATUSES = ("active", "withdrawn", "postponed", "sold", "redeemed")
+__all__ = ["AUCTION_STATUSES", "SALE_TYPES", "import_properties", "normalise_parcel"]
 ALIASES = {
     "parcel_id": ("parcel_id", "parcel", "parcel_number", "parcelnumb", "apn", "map_number",
                   "folio", "folio_nbr"),
@@ -36,15 +34,6 @@ ALIASES = {
 }  # fmt: skip
 
 
-def normalise_parcel(parcel: object) -> str:
-    """Parcel numbers compare without punctuation or case, as Regrid matches them.
-
-    >>> normalise_parcel("01.02-03..-004.05-006")
-    '01020300405006'
-    """
-    return re.sub(r"[^0-9A-Za-z]", "", str(parcel)).upper()
-
-
 def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     import pandas as pd
 
@@ -58,7 +47,7 @@ def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, comment="#", keep_default_na=False, na_values=[""])
 
 
-def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
+def import_properties(store: Store, data: pd.DataFrame | str | Path,
                       county: object = None) -> dict[str, Any]:  # fmt: skip
     """Upsert properties by (county, parcel id); see :meth:`Workspace.import_properties`."""
     import pandas as pd
@@ -101,11 +90,11 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
     def resolve_all(con: Any) -> None:
         for name in frame["county"].astype(str).unique():
             try:
-                ids[name] = ws.engine.resolve_county(con, ws.q, name)
+                ids[name] = store.engine.resolve_county(con, name)
             except ToolkitError as exc:
                 errors[name] = str(exc)
 
-    ws.store.run(resolve_all, tx=False)
+    store.run(resolve_all, tx=False)
     for name in list(ids):
         if ids[name] is None:
             errors[name] = f"County {name!r} names no single county."
@@ -158,14 +147,14 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
     duplicates = before - len(frame)
     for col in ("address", "owner", "municipality", "control_number", "description", "document_id"):
         frame[col] = frame[col].astype("string").str.strip().replace({"": None})
-    frame["ts"] = engine.utcnow()
+    frame["ts"] = utcnow()
     cols = ["county_id", "parcel_id", "parcel_norm", "control_number", "address", "municipality",
             "owner", "description", "upset_price", "sale_type", "sale_date", "auction_status",
             "document_id", "ts"]  # fmt: skip
     incoming = frame[cols].astype(object).where(frame[cols].notna(), None)
 
     updated = (
-        ws.store.run(lambda con: upsert_properties(con, ws.q, incoming)) if len(incoming) else 0
+        store.run(lambda con: upsert_properties(con, store.q, incoming)) if len(incoming) else 0
     )
     return {
         "imported": len(incoming) - updated,
@@ -173,50 +162,6 @@ def import_properties(ws: Workspace, data: pd.DataFrame | str | Path,
         "rejected": pd.DataFrame(rejected, columns=["row", "parcel_id", "county", "reason"]),
         "duplicates_in_input": duplicates,
     }
-
-
-PARSE_DETAIL = ("raw_text", "parse_confidence", "parse_issues", "parse_extra")
-
-
-def upsert_properties(con: Any, q: Any, frame: pd.DataFrame) -> int:
-    """Upsert clean property rows by (county_id, parcel_norm); returns how many existed.
-
-    Runs inside the caller's transaction. ``frame`` has the columns of
-    ``properties_upsert`` (county_id, parcel_id, parcel_norm, control_number,
-    address, municipality, owner, description, upset_price, sale_type,
-    sale_date, auction_status, document_id, ts), unique on (county_id,
-    parcel_norm), with None for missing values; a frame that also has the
-    parser's columns (raw_text, parse_confidence, parse_issues, parse_extra)
-    keeps them too. A value that is None leaves the stored one as it is.
-
-    Examples
-    --------
-    >>> import toolkit, pandas as pd
-    >>> ws = toolkit.connect(":memory:")
-    >>> row = dict(county_id=13, parcel_id="01-2", parcel_norm="012", control_number=None,
-    ...            address=None, municipality=None, owner="X", description=None,
-    ...            upset_price=10.0, sale_type=None, sale_date=None, auction_status=None,
-    ...            document_id=None, ts=toolkit.jobs.engine.utcnow())
-    >>> ws.store.run(lambda con: upsert_properties(con, ws.q, pd.DataFrame([row])))
-    0
-    """
-    if not len(frame):
-        return 0
-    query = (
-        q.properties_upsert_parsed
-        if all(c in frame.columns for c in PARSE_DETAIL)
-        else q.properties_upsert
-    )
-    con.register("_incoming", frame)
-    try:
-        existing = len(con.execute(q.properties_existing).fetchall())
-        con.execute(query)
-        return existing
-    finally:
-        # after a failed statement the transaction is aborted and unregister fails
-        # too; the first error is the one to see
-        with contextlib.suppress(Exception):
-            con.unregister("_incoming")
 
 
 def _s(v: object) -> str | None:
