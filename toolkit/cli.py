@@ -478,9 +478,10 @@ def export(
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL; bind values with ? and --param.")],
+    query: Annotated[str, typer.Argument(help="SQL; bind values as $1, $2 … with --param.")],
     params: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="A value for the next ? (repeatable).")
+        list[str] | None,
+        typer.Option("--param", "-p", help="A value for the next $N (repeatable)."),
     ] = None,
     db: DbOpt = None,
     json_: JsonOpt = False,

@@ -40,7 +40,7 @@ from toolkit.sql import Queries, quote_ident
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.backends.postgres.store import PGConnection
+    from toolkit.backends.postgres.connection import PGConnection
 
 _ARRAY_TYPES = {"JSON": "TEXT", "JSONB": "TEXT"}  # sent as text, cast per element
 
