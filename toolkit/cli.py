@@ -333,6 +333,11 @@ def start(
     max_consecutive_failures: Annotated[
         int, typer.Option(min=1, help="Pause the job after this many failures in a row.")
     ] = 10,
+    take_held: Annotated[
+        bool,
+        typer.Option("--take-held", help="Also take items another active job of the type "
+                     "holds (they may be done twice)."),
+    ] = False,
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
@@ -347,7 +352,7 @@ def start(
         warnings.simplefilter("always")
         job_id = ws.create_batch_job(
             job_type, county, batch_size, strategy=strategy, force=force,
-            max_consecutive_failures=max_consecutive_failures,
+            max_consecutive_failures=max_consecutive_failures, take_held=take_held,
         )  # fmt: skip
     for w in caught:
         if issubclass(w.category, BatchSizeWarning | ActiveJobsWarning):

@@ -24,10 +24,14 @@ from toolkit.exceptions import (
     JobNotFoundError,
     ValidationError,
 )
-from toolkit.jobs.registry import REGISTRY, JobType, get_job_type, job_types
+from toolkit.jobs.registry import REGISTRY, get_job_type, job_types
 from toolkit.jobs.results import results_writer
-from toolkit.jobs.rules import normalise_strategy, single_outcome, validate_batch_size
-from toolkit.jobs.rules import validate_result
+from toolkit.jobs.rules import (
+    normalise_strategy,
+    single_outcome,
+    validate_batch_size,
+    validate_result,
+)
 from toolkit.processors.context import ProcessorContext
 
 if TYPE_CHECKING:
@@ -129,12 +133,15 @@ class Workspace:
         strategy: str = "county",
         force: bool = False,
         max_consecutive_failures: int = 10,
+        take_held: bool = False,
     ) -> str:
         """Create a job over the items pending for ``job_type`` and return its id.
 
         The work list is snapshotted now, in a fixed order (``strategy``:
         ``county`` one county at a time, ``round_robin`` batch-size chunks per
-        county, ``auction_date`` nearest sale first).
+        county, ``auction_date`` nearest sale first). Items another active job of the
+        type still holds (an all-counties job over a paused county job) are left to
+        that job, with a warning, unless ``take_held=True``.
 
         >>> import toolkit
         >>> ws = toolkit.connect(":memory:")
@@ -158,12 +165,19 @@ class Workspace:
             return self.engine.create_job(
                 con, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
                 force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
-                now=utcnow(),
+                now=utcnow(), take_held=bool(take_held),
             )  # fmt: skip
 
         created = self.store.run(go)
         for w in warns:
             warnings.warn(w, BatchSizeWarning, stacklevel=2)
+        if created.held:
+            warnings.warn(
+                f"{created.held} {jt.noun} are held by active {jt.name} job(s) "
+                f"{created.held_by}: left to them, not taken into this job (take_held=True, "
+                "or --take-held, takes them too; they may then be done twice).",
+                ActiveJobsWarning, stacklevel=2,
+            )  # fmt: skip
         others = [o for o in created.other_active if o["job_id"] != created.job_id]
         if others:
             listing = "; ".join(
@@ -275,6 +289,7 @@ class Workspace:
 
         jid = self.store.run(go)
         pause_event(jid).set()
+        self.store.request_stop(jid)
         return jid
 
     def resume_batch_job(self, job_id: str | None = None, *, job_type: str | None = None) -> str:
@@ -299,6 +314,7 @@ class Workspace:
 
         jid = self.store.run(go)
         pause_event(jid).clear()
+        self.store.request_stop(jid, False)
         return jid
 
     def complete_batch_job(self, job_id: str) -> str:
@@ -309,6 +325,7 @@ class Workspace:
         """Cancel an active job; its items stay for the record."""
         jid = self._transition(job_id, self.engine.cancel)
         pause_event(jid).set()
+        self.store.request_stop(jid)
         return jid
 
     def _transition(self, job_id: str, fn: Callable[..., None]) -> str:

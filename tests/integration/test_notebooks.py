@@ -15,9 +15,9 @@ import pytest
 from helpers import load_sample
 
 import toolkit
+from toolkit.config import notebooks_dir
 from toolkit.exceptions import ValidationError
 from toolkit.notebook import run_headless
-from toolkit.config import notebooks_dir
 from toolkit.orchestrator.notebook import ensure_kernel
 
 ROOT = Path(__file__).resolve().parents[2]

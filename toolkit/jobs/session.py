@@ -188,6 +188,8 @@ class _Runner:
         )
         self.event = pause_event(self.job["id"])
         self.event.clear()
+        store.request_stop(self.job["id"], False)  # the job is workable: a marker is stale
+        self.elsewhere = store.stop_check(self.job["id"])
         self.stop = stop
         self.session_id = str(uuid.uuid4())
         self.done = self.failed = self.skipped = self.batches = 0
@@ -200,7 +202,11 @@ class _Runner:
         self.timed_out = False
 
     def stop_requested(self) -> bool:
-        return self.event.is_set() or (self.stop is not None and self.stop.is_set())
+        return (
+            self.event.is_set()
+            or (self.stop is not None and self.stop.is_set())
+            or self.elsewhere()
+        )
 
     def out_of_time(self) -> bool:
         """Past the time budget (checked between items; a session always does one item)."""
@@ -335,7 +341,10 @@ class _Runner:
         consecutive = job.get("consecutive_failures", 0)
         limit = job["max_consecutive_failures"]
         last_cp = time.monotonic()
-        batch_results = _call_batch(self.proc, ctx, jt) if self.batch_mode else None
+        batch_results = None
+        if self.batch_mode:
+            with self.holder.working():
+                batch_results = _call_batch(self.proc, ctx, jt)
         # a batch processor got the frame; only a per-item one needs each row as a dict
         records = _records(ctx) if batch_results is None else None
         seqs, ids = ctx["seq"].tolist(), ctx["item_id"].astype(str).tolist()
@@ -351,7 +360,8 @@ class _Runner:
                     if isinstance(res, BaseException):
                         raise res
                 else:
-                    res = self.proc(item)
+                    with self.holder.working():
+                        res = self.proc(item)
                 row = validate_result(jt, res, self.columns)
                 buffer.append(Outcome(seq, item_id, "done", None, row))
                 self.done += 1

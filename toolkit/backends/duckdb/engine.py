@@ -20,8 +20,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from toolkit.backends import common
-from toolkit.backends.base import Claims, Connection, Created, JobSpec, Outcome, Recorded
-from toolkit.backends.base import ResultWriter
+from toolkit.backends.base import (
+    Claims,
+    Connection,
+    Created,
+    JobSpec,
+    Outcome,
+    Recorded,
+    ResultWriter,
+)
 from toolkit.backends.workers import is_dead
 from toolkit.exceptions import ActiveJobExistsError, InvalidTransitionError, JobNotFoundError
 from toolkit.sql import Queries, quote_ident
@@ -99,7 +106,7 @@ class DuckDBEngine:
 
     def create_job(self, con: Connection, *, job_type: JobSpec, county_id: int | None,
                    batch_size: int, strategy: str, force: bool, max_consecutive_failures: int,
-                   worker: str, now: dt.datetime) -> Created:  # fmt: skip
+                   worker: str, now: dt.datetime, take_held: bool = False) -> Created:  # fmt: skip
         q = self.q
         same = con.execute(q.jobs_active_same, [job_type.name, county_id]).fetchall()
         if same and not force:
@@ -113,24 +120,30 @@ class DuckDBEngine:
             {"job_id": r[0], "job_type": r[1], "county_id": r[2], "status": r[3]}
             for r in con.execute(q.jobs_active).fetchall()
         ]
+        view = quote_ident(job_type.view)
+        held, held_by = con.execute(
+            q.items_held_elsewhere.replace("{view}", view), [job_type.name, county_id, county_id]
+        ).fetchall()[0]
         job_id = str(uuid.uuid4())
         con.execute(
             q.job_insert,
             [job_id, job_type.name, county_id, batch_size, strategy, max_consecutive_failures,
              worker, now, now],
         )  # fmt: skip
-        snap = q[SNAPSHOTS[strategy]].replace("{view}", quote_ident(job_type.view))
+        snap = q[SNAPSHOTS[strategy]].replace("{view}", view)
+        leave = None if take_held else job_type.name
         if strategy == "round_robin":
-            con.execute(snap, [job_id, batch_size, county_id, county_id])
+            con.execute(snap, [job_id, batch_size, county_id, county_id, leave])
         else:
-            con.execute(snap, [job_id, county_id, county_id])
+            con.execute(snap, [job_id, county_id, county_id, leave])
         total = con.execute(q.items_count, [job_id]).fetchall()[0][0]
         con.execute(q.job_set_totals, [total, math.ceil(total / batch_size), job_id])
         self._event(con, job_id, "created", f"{total} {job_type.noun}", worker, now)
         if total == 0:
             con.execute(q.job_complete, [now, now, job_id])
             self._event(con, job_id, "completed", "nothing to do", worker, now)
-        return Created(job_id, total, others)
+        return Created(job_id, total, others, 0 if take_held else int(held or 0),
+                       None if take_held else held_by)  # fmt: skip
 
     # -- claiming --------------------------------------------------------------
 

@@ -107,6 +107,7 @@ class DuckDBStore:
                 "create it or give another path."
             )
         self.waiters_dir = None if self.memory else Path(self.path + ".waiters")
+        self.signals_dir = None if self.memory else Path(self.path + ".signals")
 
     @property
     def url(self) -> str:
@@ -134,8 +135,10 @@ class DuckDBStore:
                         who = f"{m['exe']} (PID {m['pid']})" if m else "another process"
                         raise LockTimeoutError(
                             f"Workspace {self.path!r} stayed locked by {who} for "
-                            f"{self.lock_timeout:g} s. A session there holds it; pause it "
-                            "('toolkit pause') or wait, then try again."
+                            f"{self.lock_timeout:g} s. A toolkit session lets go of the file "
+                            "within a second, so another program has it open (a DuckDB shell, "
+                            "a notebook holding a connection): close it there, then try again"
+                            " (wait longer with TOOLKIT_LOCK_TIMEOUT=seconds)."
                         ) from exc
                     time.sleep(delay)
                     delay = min(delay * 1.5, 0.05)
@@ -170,6 +173,27 @@ class DuckDBStore:
             else:
                 f.unlink(missing_ok=True)
         return out
+
+    def request_stop(self, job_id: str, stop: bool = True) -> None:
+        """A marker file beside the database: sessions in other processes check it per item
+        (a stat), so a pause lands within one item, not at the next checkpoint."""
+        if self.signals_dir is None:
+            return
+        marker = self.signals_dir / job_id
+        try:
+            if stop:
+                self.signals_dir.mkdir(exist_ok=True)
+                marker.touch()
+            else:
+                marker.unlink(missing_ok=True)
+        except OSError:
+            pass  # the database row is the truth; the marker only makes it quicker
+
+    def stop_check(self, job_id: str) -> Callable[[], bool]:
+        if self.signals_dir is None:
+            return lambda: False
+        marker = str(self.signals_dir / job_id)
+        return lambda: os.path.exists(marker)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[DuckConnection]:
@@ -269,22 +293,61 @@ class Holder:
     closes the connection when it has been open for ``max_hold`` seconds or when
     another process is waiting, and then waits (briefly) until the waiters are in.
     While a Holder is active, ``store.connect()`` in the same thread reuses it.
+
+    While the session's processor works (``with holder.working():``) nothing uses the
+    connection, and a watchdog thread lets go of it when the work takes longer than
+    ``max_busy`` seconds or another process is waiting: a processor that blocks on the
+    network or a person never keeps the file from a status read or a pause.
     """
 
-    def __init__(self, store: DuckDBStore, max_hold: float = 1.0) -> None:
+    def __init__(self, store: DuckDBStore, max_hold: float = 1.0, max_busy: float = 0.25
+                 ) -> None:  # fmt: skip
         self.store = store
         self.max_hold = max_hold
+        self.max_busy = max_busy
         self.conn: DuckConnection | None = None
         self.opened_at = 0.0
         self.reopened = False
+        self._lock = threading.Lock()
+        self._busy_since: float | None = None
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
 
     def __enter__(self) -> Holder:
         self.store._local.held = self
+        if not self.store.memory:
+            self._watchdog = threading.Thread(target=self._watch, name="toolkit-holder",
+                                              daemon=True)  # fmt: skip
+            self._watchdog.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=1.0)
         self.release()
         self.store._local.held = None
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        """The processor runs: the connection is idle, and let go if the work is slow."""
+        with self._lock:
+            self._busy_since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy_since = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            with self._lock:
+                busy = self._busy_since
+                if busy is None or self.conn is None:
+                    continue
+                if time.monotonic() - busy >= self.max_busy or self.store.waiters():
+                    self.conn.close()
+                    self.conn = None
 
     def acquire(self) -> DuckConnection:
         if self.conn is None:
@@ -302,9 +365,10 @@ class Holder:
         return self.conn
 
     def release(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        with self._lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
 
     def checkpoint(self, *, slow: bool = False) -> None:
         """Let go if held too long, if the caller is about to be slow, or if others wait."""

@@ -16,7 +16,6 @@ else 30): how long a session's claims outlive its last heartbeat.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import threading
 import time
@@ -46,7 +45,6 @@ from toolkit.exceptions import (
     InvalidTransitionError,
     JobNotFoundError,
     JobPausedError,
-    SchemaVersionError,
     StoreError,
     ToolkitError,
     ValidationError,
@@ -278,6 +276,12 @@ class PostgresStore:
         """Nobody waits for a Postgres workspace the way DuckDB file users do."""
         return []
 
+    def request_stop(self, job_id: str, stop: bool = True) -> None:
+        """Nothing to do: a trigger NOTIFYs status changes, and sessions LISTEN."""
+
+    def stop_check(self, job_id: str) -> Callable[[], bool]:
+        return lambda: False  # the listener sets the job's pause event instead
+
     # -- schema --------------------------------------------------------------
 
     def _ensure_schema(self, con: PGConnection) -> None:
@@ -360,6 +364,11 @@ class PGHolder:
         """Postgres has no single-writer lock to give up; a slow item returns the connection."""
         if slow:
             self.release()
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        """The processor runs; nothing to let go of (no file lock), the heartbeat goes on."""
+        yield
 
 
 def _listen_and_heartbeat(store: PostgresStore, worker: str, stop: threading.Event) -> None:

@@ -56,21 +56,32 @@ INSERT INTO batch_events (job_id, event, detail, worker, occurred_at) VALUES (?:
 
 
 -- name: items_snapshot_county
+-- the last parameter: the job type whose active jobs' unfinished items are left out
+-- (NULL: take them too)
 INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
 SELECT ?::UUID, row_number() OVER (ORDER BY county_name, sort_key, item_id) - 1, item_id, county_id
-FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER);
+FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER)
+  AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                      WHERE j.job_type = ? AND j.status IN ('pending', 'in_progress', 'paused')
+                        AND i.status IN ('pending', 'claimed'));
 
 -- name: items_snapshot_round_robin
 INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
 SELECT ?::UUID, row_number() OVER (ORDER BY chunk, county_name, sort_key, item_id) - 1, item_id, county_id
 FROM (SELECT *, (row_number() OVER (PARTITION BY county_id ORDER BY sort_key, item_id) - 1) // ? AS chunk
-      FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER));
+      FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER)
+        AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                            WHERE j.job_type = ? AND j.status IN ('pending', 'in_progress', 'paused')
+                              AND i.status IN ('pending', 'claimed')));
 
 -- name: items_snapshot_auction_date
 INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
 SELECT ?::UUID, row_number() OVER (ORDER BY sale_date NULLS LAST, county_name, sort_key, item_id) - 1,
        item_id, county_id
-FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER);
+FROM {view} WHERE (?::INTEGER IS NULL OR county_id = ?::INTEGER)
+  AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                      WHERE j.job_type = ? AND j.status IN ('pending', 'in_progress', 'paused')
+                        AND i.status IN ('pending', 'claimed'));
 
 -- name: items_count
 SELECT count(*) FROM batch_job_items WHERE job_id = ?::UUID;
@@ -132,3 +143,11 @@ WHERE id = ?::UUID;
 UPDATE batch_jobs SET status = 'paused', completed_at = NULL, paused_at = ?, pause_reason = ?, updated_at = ?
 WHERE id = ?::UUID;
 
+
+-- name: items_held_elsewhere
+-- eligible items in the scope that unfinished items of other active jobs of the type hold
+SELECT count(*) AS n, string_agg(DISTINCT left(j.id::VARCHAR, 8), ', ') AS jobs
+FROM {view} v
+JOIN batch_job_items i ON i.item_id = v.item_id AND i.status IN ('pending', 'claimed')
+JOIN batch_jobs j ON j.id = i.job_id AND j.job_type = ? AND j.status IN ('pending', 'in_progress', 'paused')
+WHERE (?::INTEGER IS NULL OR v.county_id = ?::INTEGER);

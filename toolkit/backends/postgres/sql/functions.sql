@@ -73,10 +73,16 @@ END $$;
 
 -- Creating: the work list is snapshotted from the type's eligibility view, in the
 -- strategy's order, in one INSERT … SELECT.
-CREATE OR REPLACE FUNCTION tk_create_job(p_job_type TEXT, p_county_id INTEGER, p_batch_size INTEGER,
-                                         p_strategy TEXT, p_force BOOLEAN,
-                                         p_max_failures INTEGER, p_worker TEXT, p_now TIMESTAMP)
-RETURNS TABLE (job_id UUID, total_items INTEGER)
+-- Items other active jobs of the type still hold (pending or claimed there) are left to
+-- them unless p_take_held.
+DROP FUNCTION IF EXISTS tk_create_job(TEXT, INTEGER, INTEGER, TEXT, BOOLEAN, INTEGER, TEXT, TIMESTAMP);
+DROP FUNCTION IF EXISTS tk_create_job(TEXT, INTEGER, INTEGER, TEXT, BOOLEAN, INTEGER, TEXT, TIMESTAMP,
+                                      BOOLEAN);
+CREATE FUNCTION tk_create_job(p_job_type TEXT, p_county_id INTEGER, p_batch_size INTEGER,
+                              p_strategy TEXT, p_force BOOLEAN,
+                              p_max_failures INTEGER, p_worker TEXT, p_now TIMESTAMP,
+                              p_take_held BOOLEAN DEFAULT FALSE)
+RETURNS TABLE (job_id UUID, total_items INTEGER, held INTEGER, held_by TEXT)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -88,6 +94,9 @@ DECLARE
     size INTEGER;
     view_name TEXT;
     noun TEXT;
+    n_held INTEGER := 0;
+    held_jobs TEXT;
+    leave TEXT := CASE WHEN COALESCE(p_take_held, FALSE) THEN NULL ELSE p_job_type END;
 BEGIN
     SELECT * INTO jt FROM job_types WHERE job_types.job_type = p_job_type;
     IF NOT FOUND THEN
@@ -123,26 +132,43 @@ BEGIN
     VALUES (jid, p_job_type, p_county_id, size, COALESCE(p_strategy, 'county'), 'pending', 0, 0,
             COALESCE(p_max_failures, 10), p_worker, ts, ts);
     view_name := quote_ident('eligible_' || p_job_type);
+    EXECUTE format(
+        'SELECT count(*)::INTEGER, string_agg(DISTINCT left(j.id::TEXT, 8), '', '')
+         FROM %s v
+         JOIN batch_job_items i ON i.item_id = v.item_id AND i.status IN (''pending'', ''claimed'')
+         JOIN batch_jobs j ON j.id = i.job_id AND j.job_type = $1
+                          AND j.status IN (''pending'', ''in_progress'', ''paused'') AND j.id <> $3
+         WHERE ($2::INTEGER IS NULL OR v.county_id = $2)', view_name)
+        INTO n_held, held_jobs USING p_job_type, p_county_id, jid;
     IF COALESCE(p_strategy, 'county') = 'round_robin' THEN
         EXECUTE format(
             'INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
              SELECT $1, row_number() OVER (ORDER BY chunk, county_name, sort_key, item_id) - 1, item_id, county_id
              FROM (SELECT *, (row_number() OVER (PARTITION BY county_id ORDER BY sort_key, item_id) - 1) / $2 AS chunk
-                   FROM %s WHERE ($3::INTEGER IS NULL OR county_id = $3)) AS chunked', view_name)
-            USING jid, size, p_county_id;
+                   FROM %s WHERE ($3::INTEGER IS NULL OR county_id = $3)
+                     AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                                         WHERE j.job_type = $4 AND j.status IN (''pending'', ''in_progress'', ''paused'')
+                                           AND i.status IN (''pending'', ''claimed''))) AS chunked', view_name)
+            USING jid, size, p_county_id, leave;
     ELSIF p_strategy = 'auction_date' THEN
         EXECUTE format(
             'INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
              SELECT $1, row_number() OVER (ORDER BY sale_date NULLS LAST, county_name, sort_key, item_id) - 1,
                     item_id, county_id
-             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)', view_name)
-            USING jid, p_county_id;
+             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)
+               AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                                   WHERE j.job_type = $3 AND j.status IN (''pending'', ''in_progress'', ''paused'')
+                                     AND i.status IN (''pending'', ''claimed''))', view_name)
+            USING jid, p_county_id, leave;
     ELSE
         EXECUTE format(
             'INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
              SELECT $1, row_number() OVER (ORDER BY county_name, sort_key, item_id) - 1, item_id, county_id
-             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)', view_name)
-            USING jid, p_county_id;
+             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)
+               AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                                   WHERE j.job_type = $3 AND j.status IN (''pending'', ''in_progress'', ''paused'')
+                                     AND i.status IN (''pending'', ''claimed''))', view_name)
+            USING jid, p_county_id, leave;
     END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     -- Fresh statistics for the new items: without them the planner takes a job's
@@ -159,7 +185,11 @@ BEGIN
         UPDATE batch_jobs SET status = 'completed', completed_at = ts, updated_at = ts WHERE id = jid;
         PERFORM tk_event(jid, 'completed', 'nothing to do', p_worker, ts);
     END IF;
-    RETURN QUERY SELECT jid, n;
+    IF leave IS NULL THEN
+        n_held := 0;
+        held_jobs := NULL;
+    END IF;
+    RETURN QUERY SELECT jid, n, COALESCE(n_held, 0), held_jobs;
 END $$;
 
 -- Claims of dead workers (named by the caller, who can tell for its own host) and
