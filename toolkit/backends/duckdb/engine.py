@@ -198,14 +198,21 @@ class DuckDBEngine:
                 ).fetchall()
             ]
             if new and count_batch:
-                # a batch is numbered when it is handed out, and never past the total
-                con.execute(q.job_next_batch_number, [now, job_id])
+                number = self._batch_no(job, new)
+                con.execute(q.job_next_batch_number, [number, now, job_id])
+                job["current_batch"] = max(int(job.get("current_batch") or 0),
+                                           min(int(job.get("total_batches") or number), number))  # fmt: skip
         return sorted(own + new)
 
+    @staticmethod
+    def _batch_no(job: dict[str, Any], new: Claims) -> int:
+        """The batch of the furthest item handed out (seqs count from 0)."""
+        return max(s for s, _ in new) // int(job["batch_size"]) + 1 if new else 0
+
     def _unclaim(self, con: Connection, job_id: str, worker: str, seqs: Sequence[int]) -> None:
-        """Hand back a batch claimed and counted in this transaction."""
+        """Hand back a batch claimed in this transaction (its number stays: the same
+        items are the next batch handed out)."""
         con.execute(self.q.items_unclaim, [job_id, worker, list(seqs)])
-        con.execute(self.q.job_uncount_batch, [job_id])
 
     # -- recording ---------------------------------------------------------------
 
@@ -214,12 +221,12 @@ class DuckDBEngine:
                         renew_lease_seconds: float | None = None, fatal: str | None = None,
                         ) -> Recorded:  # fmt: skip
         return self._record(con, job, outcomes, worker=worker, now=now, write=write,
-                            renew_lease_seconds=renew_lease_seconds, fatal=fatal, new_batches=0)  # fmt: skip
+                            renew_lease_seconds=renew_lease_seconds, fatal=fatal, batch_no=0)  # fmt: skip
 
     def _record(self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome], *,
                 worker: str | None, now: dt.datetime, write: ResultWriter | None,
                 renew_lease_seconds: float | None, fatal: str | None,
-                new_batches: int) -> Recorded:  # fmt: skip
+                batch_no: int) -> Recorded:  # fmt: skip
         """Write item outcomes and results, update counters, apply the failure rule.
 
         Items that are finished already (reported twice, or by another worker) are
@@ -254,10 +261,10 @@ class DuckDBEngine:
                 last_error = o.error
         counts = common.counts_of(kept)
         last_item = kept[-1].item_id if kept else None
-        status, consecutive, limit, total, finished = con.execute(
+        status, consecutive, limit, total, finished, batch = con.execute(
             q.job_add_counts,
             [counts["done"], counts["failed"], counts["skipped"], any_done, trailing,
-             counts["failed"], last_error, last_item, new_batches, now, job_id],
+             counts["failed"], last_error, last_item, batch_no, now, job_id],
         ).fetchall()[0]  # fmt: skip
         if status == "cancelled" and kept:
             raise InvalidTransitionError(f"Job {job_id} is cancelled; its progress can't change.")
@@ -289,7 +296,7 @@ class DuckDBEngine:
             con.execute(q.job_complete, [now, now, job_id])
             self._event(con, job_id, "completed", None, worker, now)
             status, completed, reason = "completed", True, None
-        job.update(status=status, consecutive_failures=consecutive)
+        job.update(status=status, consecutive_failures=consecutive, current_batch=batch)
         return Recorded(status, counts["done"], counts["failed"], counts["skipped"], auto,
                         completed, reason)  # fmt: skip
 
@@ -313,15 +320,21 @@ class DuckDBEngine:
                               count_batch=True)  # fmt: skip
             return None, job["status"] if not got else "in_progress", got
         claims: Claims = []
+        before = job.get("current_batch")
         if claim and fatal is None and job["status"] in ("pending", "in_progress"):
             claims = self._claim(con, job, worker=worker, lease_seconds=lease_seconds, now=now,
                                  limit=limit, release=release, own_first=own_first,
                                  count_batch=False)  # fmt: skip
+        # (own claims taken back were handed out before: they never raise the number)
         rec = self._record(con, job, outcomes, worker=worker, now=now, write=write,
                            renew_lease_seconds=renew_lease_seconds, fatal=fatal,
-                           new_batches=1 if claims else 0)  # fmt: skip
+                           batch_no=self._batch_no(job, claims))  # fmt: skip
         if claims and rec.status not in ("pending", "in_progress"):
             self._unclaim(con, job["id"], worker, [s for s, _ in claims])
+            if before is not None and job.get("current_batch") != before:
+                con.execute(self.q.job_batch_number_back,
+                            [before, job["id"], job["current_batch"]])  # fmt: skip
+                job["current_batch"] = before
             claims = []
         return rec, ("in_progress" if claims else rec.status), claims
 

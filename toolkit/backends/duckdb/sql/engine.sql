@@ -37,7 +37,10 @@ WHERE id = ?::UUID;
 UPDATE batch_jobs SET status = 'cancelled', cancelled_at = ?, updated_at = ? WHERE id = ?::UUID;
 
 -- name: job_next_batch_number
-UPDATE batch_jobs SET current_batch = current_batch + 1, updated_at = ? WHERE id = ?::UUID;
+-- the batch of the furthest item handed out: claims handed back and claimed again (a
+-- pause, a resume) do not count twice, and it never passes the total
+UPDATE batch_jobs SET current_batch = greatest(current_batch, least(total_batches, ?)), updated_at = ?
+WHERE id = ?::UUID;
 
 -- name: job_add_counts
 -- consecutive failures: with a success in the batch, the failures after the last
@@ -46,10 +49,10 @@ UPDATE batch_jobs
 SET processed_items = processed_items + ?, failed_items = failed_items + ?, skipped_items = skipped_items + ?,
     consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
     last_error = COALESCE(?, last_error), last_item_id = COALESCE(?, last_item_id),
-    current_batch = current_batch + ?, updated_at = ?
+    current_batch = greatest(current_batch, least(total_batches, ?)), updated_at = ?
 WHERE id = ?::UUID
 RETURNING status, consecutive_failures, max_consecutive_failures, total_items,
-          processed_items + failed_items + skipped_items AS finished;
+          processed_items + failed_items + skipped_items AS finished, current_batch;
 
 -- name: event_insert
 INSERT INTO batch_events (job_id, event, detail, worker, occurred_at) VALUES (?::UUID, ?, ?, ?, ?);
@@ -112,12 +115,13 @@ WHERE job_id = ?::UUID AND seq IN (
     SELECT seq FROM batch_job_items WHERE job_id = ?::UUID AND status = 'pending' ORDER BY seq LIMIT ?)
 RETURNING seq, item_id;
 
+-- name: job_batch_number_back
+-- claims handed back in the transaction that numbered them: the number they raised goes back
+UPDATE batch_jobs SET current_batch = ? WHERE id = ?::UUID AND current_batch = ?;
+
 -- name: items_unclaim
 UPDATE batch_job_items SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
 WHERE job_id = ?::UUID AND claimed_by = ? AND status = 'claimed' AND list_contains(?::INTEGER[], seq);
-
--- name: job_uncount_batch
-UPDATE batch_jobs SET current_batch = current_batch - 1 WHERE id = ?::UUID AND current_batch > 0;
 
 -- name: items_set_outcomes
 -- params: finished_at, seqs[], statuses[], errors[], job_id, min seq, max seq
