@@ -629,12 +629,11 @@ def import_liens(
     unmatched = out["unmatched"]
     if json_:
         return _emit_json({"imported": out["imported"], "unmatched": unmatched})
-    print(
-        f"Imported {out['imported']:,} liens from {file.name}; "
-        f"{len(unmatched):,} rows matched no property."
-    )
-    if len(unmatched):
-        _table(unmatched.head(50), title="Rows that matched no property (first 50)")
+    n = len(unmatched)
+    print(f"Imported {out['imported']:,} liens from {file.name}.")
+    if n:
+        print(f"{n:,} row{' matches' if n == 1 else 's match'} no property (first 50 shown):")
+        _table(unmatched.head(50))
         print("Check their county and parcel_id, or import those properties first.")
     return None
 
