@@ -706,6 +706,8 @@ def profile(
         raise typer.BadParameter(
             f"FILE is for 'profile check' only, not 'profile {action.value}'.", param_hint="FILE"
         )
+    if action is ProfileAction.check and file is not None:  # a file alone: no workspace needed
+        return _check_profile(file, json_)
     ws = _ws(db)
     if action is ProfileAction.init:
         written = decisions.init_profile(ws, force=force)
@@ -719,25 +721,30 @@ def profile(
         return None
     path, origin = decisions.profile_origin(ws)
     if action is ProfileAction.check:
-        target = file if file is not None else path
-        if target is None:
+        if path is None:
             msg = f"No profile file is in effect: the jobs use the {origin}, which are valid."
             return _emit_json({"path": None, "valid": True, "errors": []}) if json_ else print(msg)
-        errors = decisions.profile_errors(target)
-        if json_:
-            _emit_json({"path": str(target), "valid": not errors, "errors": errors})
-        elif not errors:
-            print(f"{target} is a valid investor profile.")
-        else:
-            n = len(errors)
-            print(f"Error: {target} has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
-            for e in errors:
-                print(f"  - {e}", file=sys.stderr)
-        if errors:
-            raise typer.Exit(1)
-        return None
+        return _check_profile(path, json_)
     _show_profile(decisions.workspace_profile(ws), path, origin, json_)
     return None
+
+
+def _check_profile(target: Path, json_: bool) -> None:
+    """``profile check``: every problem of the file on stderr, exit 1 when there is any."""
+    from toolkit.processors.decisions import profile_errors
+
+    errors = profile_errors(target)
+    if json_:
+        _emit_json({"path": str(target), "valid": not errors, "errors": errors})
+    elif not errors:
+        print(f"{target} is a valid investor profile.")
+    else:
+        n = len(errors)
+        print(f"Error: {target} has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+        for e in errors:
+            print(f"  - {e}", file=sys.stderr)
+    if errors:
+        raise typer.Exit(1)
 
 
 def _show_profile(prof: Any, path: Path | None, origin: str, json_: bool) -> None:

@@ -1,0 +1,98 @@
+"""Bids in a workspace of one's own: market value = assessed value x the shipped PA CLR factor,
+unless the workspace imported a factor of its own for the county (real jobs, sample data)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+import toolkit
+from toolkit.demo import build_sample_workspace
+from toolkit.reference.clr import shipped_clr_factors
+
+STAGES = ("regrid_scraping", "visual_validation", "property_condition",
+          "environmental_research", "title_research")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def researched(tmp_path_factory):
+    """The sample taken through every stage before bids, with no CLR factors imported."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TOOLKIT_ENV_SOURCES", "sample")
+    path = tmp_path_factory.mktemp("clr") / "ws.duckdb"
+    try:
+        ws = build_sample_workspace(path)
+        ws.import_liens("data/sample/liens.csv")
+        for jt in STAGES:
+            ws.run_session(ws.create_batch_job(jt, None), max_items=100_000)
+        ws.close()
+    finally:
+        mp.undo()
+    return path
+
+
+@pytest.fixture
+def ws(researched, tmp_path):
+    dst = tmp_path / "ws.duckdb"
+    shutil.copyfile(researched, dst)
+    w = toolkit.connect(str(dst))
+    yield w
+    w.close()
+
+
+def bids(ws) -> pd.DataFrame:
+    job = ws.create_batch_job("bid_strategy", None)
+    s = ws.run_session(job, max_items=100_000)
+    assert s.status == "completed" and s.failed == 0 and s.processed > 0
+    return ws.sql(
+        "SELECT c.county_name AS county, b.market_value, b.market_value_source, b.clr_factor, "
+        "b.clr_source, b.reasons, b.inputs_used, r.total_value FROM bid_strategies b "
+        "JOIN properties p ON p.id = b.property_id JOIN counties c ON c.id = p.county_id "
+        "JOIN regrid_data r ON r.property_id = b.property_id"
+    )
+
+
+def test_without_factors_of_its_own_a_workspace_uses_the_shipped_table(ws) -> None:
+    assert len(ws.sql("SELECT * FROM clr_factors")) == 0
+    b = bids(ws)
+    shipped = shipped_clr_factors().set_index("county")
+    assert set(b.county) == {"Blair", "Clearfield", "Somerset", "Westmoreland"}
+    valued = b[b.total_value > 0]
+    assert (valued.market_value_source == "assessed x CLR").all()
+    for county, rows in valued.groupby("county"):
+        factor = float(shipped.factor[county])
+        assert (rows.clr_factor == factor).all()
+        assert ((rows.market_value - rows.total_value * factor).abs() < 0.01).all()
+        # the bid shows where the factor comes from, and which year it is
+        assert (rows.clr_source == shipped.source[county]).all()
+    assert valued.clr_source.str.startswith(
+        "shipped PA table, valid 2024-07-01 to 2025-06-30: PA Department of Revenue"
+    ).all()
+    assert valued.clr_source.str.contains("54 Pa.B. 3744", regex=False).all()
+    assert (valued.set_index("county").clr_factor.groupby(level=0).first().to_dict()
+            == {"Blair": 1.18, "Clearfield": 11.49, "Somerset": 4.88, "Westmoreland": 10.75})  # fmt: skip
+    # the sample's sales are in 2027, after the shipped period: the bid says so
+    assert valued.reasons.str.contains(
+        "CLR factor period 2024-07-01 to 2025-06-30 does not cover sale date 2027-", regex=False
+    ).all()
+    assert valued.inputs_used.str.contains("CLR factor").all()
+
+
+def test_an_imported_factor_wins_for_its_county(ws, tmp_path) -> None:
+    mine = tmp_path / "blair.csv"
+    mine.write_text(
+        "county,factor,valid_from,valid_to,source\n"
+        "Blair,1.25,2027-07-01,2028-06-30,my own notice for 2027-28\n"
+    )
+    assert ws.import_clr_factors(mine) == 1
+    b = bids(ws)
+    valued = b[b.total_value > 0]
+    blair, others = valued[valued.county == "Blair"], valued[valued.county != "Blair"]
+    assert (blair.clr_factor == 1.25).all() and (
+        blair.clr_source == "my own notice for 2027-28"
+    ).all()
+    assert not blair.reasons.str.contains("does not cover sale date").any()
+    assert ((blair.market_value - blair.total_value * 1.25).abs() < 0.01).all()
+    assert len(others) and others.clr_source.str.startswith("shipped PA table").all()
