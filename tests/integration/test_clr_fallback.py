@@ -3,6 +3,7 @@ unless the workspace imported a factor of its own for the county (real jobs, sam
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -96,3 +97,25 @@ def test_an_imported_factor_wins_for_its_county(ws, tmp_path) -> None:
     assert not blair.reasons.str.contains("does not cover sale date").any()
     assert ((blair.market_value - blair.total_value * 1.25).abs() < 0.01).all()
     assert len(others) and others.clr_source.str.startswith("shipped PA table").all()
+
+
+def test_the_sale_lists_assessment_stands_in_for_a_missing_parcel_value(tmp_path) -> None:
+    """A printer-report list prints each property's assessment: with no parcel record value,
+    the bid's market value is that assessment x the shipped factor."""
+    from toolkit.documents import parse_document
+    from toolkit.processors.decisions import make_bid_strategy
+
+    ws = toolkit.connect(str(tmp_path / "ws.duckdb"))
+    doc = ws.add_document("data/sample/pdfs/westmoreland_upset_printer.pdf", "Westmoreland")
+    assert parse_document(ws, doc)["rows_parsed"] > 0
+    props = ws.sql("SELECT id::VARCHAR AS item_id, parcel_id, upset_price, sale_date, parse_extra "
+                   "FROM properties ORDER BY parcel_id LIMIT 3")  # fmt: skip
+    listed = [float(json.loads(x)["assessment"]) for x in props.parse_extra]
+    frame = props.drop(columns="parse_extra").assign(county="Westmoreland", total_value=None)
+    frame.loc[0, "total_value"] = 50000.0  # a parcel record's value comes first
+    out = pd.DataFrame(make_bid_strategy(ws)(frame))
+    assert out.market_value_source.tolist() == ["assessed x CLR"] * 3
+    assert out.clr_factor.tolist() == [10.75] * 3  # 54 Pa.B. 3744, Westmoreland
+    expected = [50000.0 * 10.75] + [a * 10.75 for a in listed[1:]]
+    assert out.market_value.round(2).tolist() == [round(v, 2) for v in expected]
+    ws.close()

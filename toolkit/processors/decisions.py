@@ -279,7 +279,7 @@ def make_bid_strategy(ws: Workspace) -> Any:
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         f = _prep(frame)
         inputs = ws.sql(ws.q.bid_inputs_for, [f["property_id"].tolist()])
-        f = f.merge(inputs, on="property_id", how="left")
+        f = assessed_from_list(f.merge(inputs, on="property_id", how="left"))
         out = max_bid(f, profile, clr_factors=clr)
         cols = {
             "market_value": "market_value", "value_source": "market_value_source",
@@ -295,6 +295,50 @@ def make_bid_strategy(ws: Workspace) -> Any:
 
     process.batch = True  # type: ignore[attr-defined]
     return process
+
+
+def assessed_from_list(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a property without a parcel record's ``total_value`` the sale list's assessment.
+
+    The parcel record (Regrid bulk file or API) is the assessor's current value and
+    comes first; a printer-report sale list prints an ASSESSMENT per property, kept
+    in ``list_extra`` (the parser's ``parse_extra``), which stands in when the
+    parcel record has none. Either way assessed value x CLR factor is a market value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"total_value": [50000, None, None],
+    ...                   "list_extra": [None, '{"assessment": "12,300.00"}', "{}"]})
+    >>> assessed_from_list(f).total_value.tolist()
+    [50000.0, 12300.0, nan]
+    """
+    import json
+
+    import pandas as pd
+
+    if "list_extra" not in frame.columns:
+        return frame
+
+    def assessment(text: Any) -> float | None:
+        try:
+            value = json.loads(text).get("assessment") if isinstance(text, str) else None
+            value = (
+                float(str(value).replace(",", "").replace("$", "")) if value is not None else None
+            )
+        except (ValueError, AttributeError, TypeError):
+            return None
+        return value if value is not None and value > 0 and math.isfinite(value) else None
+
+    listed = pd.to_numeric(frame["list_extra"].map(assessment), errors="coerce")
+    own = (
+        pd.to_numeric(frame["total_value"], errors="coerce")
+        if "total_value" in frame.columns
+        else pd.Series(float("nan"), index=frame.index)
+    )
+    out = frame.copy()
+    out["total_value"] = own.where(own > 0, listed)
+    return out
 
 
 # -- data the rules read ----------------------------------------------------------
