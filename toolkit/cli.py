@@ -652,8 +652,7 @@ def import_clr(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Import CLR factors; they replace the county's earlier ones and the shipped table's
-    (import_clr_factors)."""
+    """Import CLR factors; yours win over the shipped PA table (import_clr_factors)."""
     import pandas as pd
 
     if not file.is_file():
