@@ -428,13 +428,24 @@ class Workspace:
         return cid
 
     def import_liens(self, path: str | Path) -> dict[str, Any]:
-        """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date)."""
+        """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date).
+
+        Rows are matched to properties by county and parcel number; returns
+        ``imported`` and the ``unmatched`` rows. A bad row saves nothing.
+        Example file: ``docs/examples/liens.csv``.
+        """
         from toolkit.processors.decisions import import_liens
 
         return import_liens(self.store, path)
 
     def import_clr_factors(self, path: str | Path) -> int:
-        """Import CLR factors (county, factor, source, valid_from, valid_to); replaces by county."""
+        """Import CLR factors (county, factor, source, valid_from, valid_to); replaces by county.
+
+        A county's imported factor wins over the PA table shipped with the toolkit,
+        which the other counties keep using (``docs/clr.md``). A value that looks
+        like a common level ratio (26.2, 26.2 %, 0.262) is refused with the
+        reciprocal it should be; a bad row saves nothing. Returns the rows imported.
+        """
         from toolkit.processors.decisions import import_clr_factors
 
         return import_clr_factors(self.store, path)

@@ -69,7 +69,8 @@ def test_the_issues_commands_are_all_there() -> None:
     names = (
         "pending status jobs start resume pause complete cancel retry audit sql run lab demo say"
     )
-    wanted = {*names.split(), "import-properties"}
+    wanted = {*names.split(), "import-properties", "add-document", "add-bulk-file",
+              "import-liens", "import-clr", "profile"}  # fmt: skip
     assert wanted <= set(COMMANDS)
 
 

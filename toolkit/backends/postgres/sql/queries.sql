@@ -450,7 +450,7 @@ WHERE property_id::TEXT = ANY(%s::TEXT[]);
 -- name: bid_inputs_for
 SELECT p.id::TEXT AS property_id, ca.repair_estimate, ca.grade,
        tr.status AS title_status, tr.surviving_total, tr.redemption_risk,
-       ea.risk_level AS environmental_risk
+       ea.risk_level AS environmental_risk, p.parse_extra AS list_extra
 FROM properties p
 LEFT JOIN condition_assessments ca ON ca.property_id = p.id
 LEFT JOIN title_research tr ON tr.property_id = p.id
