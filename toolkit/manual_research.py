@@ -366,6 +366,8 @@ def check_county(fields: Mapping[str, Any]) -> dict[str, Any]:
             )
         sales.append({k: v for k, v in sale.items() if v})
     url = text("link_url")
+    if url and not url.lower().startswith(("http://", "https://")):  # the research file's rule
+        raise FieldError("link_url", f"Link {url!r} is not a web address; give an http(s) URL.")
     links = [{"url": url, "title": text("link_title") or None}] if url else []
     note = text("note")
     if not (sales or links or note):

@@ -354,9 +354,10 @@ class Assistant:
                 item = self._items.get((jid, item_id))
             if item is None:
                 raise ValidationError(
-                    f"last_item_id {item_id!r} was not handed out by get_next_batch('{jid[:8]}') "
-                    "in this server; call get_next_batch and report the item_id values it "
-                    "returns (items of a stopped server come back to the next call)."
+                    f"last_item_id {item_id!r} is not an open item of job {jid[:8]} that "
+                    "get_next_batch handed out in this server (or it is reported already); call "
+                    "get_next_batch and report the item_id values it returns (the open items "
+                    "of a stopped server come back to the next call)."
                 )
             save(self.ws, jt, jid, item, values)
             after = self._status(jid)
