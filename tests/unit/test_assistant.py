@@ -69,9 +69,10 @@ def test_secrets_come_from_the_environment_and_the_url(monkeypatch: pytest.Monke
     monkeypatch.setenv("REGRID_TOKEN", "regrid-abc-123")
     monkeypatch.setenv("SOME_API_KEY", "key-xyz-789")
     monkeypatch.setenv("TOOLKIT_DATA", "/not/a/secret")
+    monkeypatch.setenv("HF_HUB_DISABLE_TOKEN", "true")  # a setting, not a secret
     found = secrets_from_environment("postgresql://me:pw-5551@db/ws", ["bearer-0000"])
     assert {"regrid-abc-123", "key-xyz-789", "pw-5551", "bearer-0000"} <= found
-    assert "/not/a/secret" not in found
+    assert "/not/a/secret" not in found and "true" not in found
 
 
 def test_redact_reaches_every_string(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -93,17 +93,18 @@ def secrets_from_environment(url: str | None = None, extra: Iterable[str] = ()) 
     """The values that must never leave the server: secret-looking environment values,
     the password in the workspace URL, and ``extra`` (the bearer token).
 
-    >>> sorted(secrets_from_environment("postgresql://me:hunter22@db/ws", ["tok3n-xyz"]))[:2]
-    ['hunter22', 'tok3n-xyz']
+    >>> {"hunter22", "tok3n-xyz"} <= secrets_from_environment("postgresql://me:hunter22@db/ws",
+    ...                                                      ["tok3n-xyz"])
+    True
     """
-    found = {v.strip() for k, v in os.environ.items() if _SECRET_NAME.search(k) and v.strip()}
-    found |= {os.environ.get("PGPASSWORD", "").strip()}
+    # a secret-looking name with a short or word-like value ("true", "0") is a setting, and
+    # replacing every "true" in every answer would garble them
+    found = {v.strip() for k, v in os.environ.items()
+             if _SECRET_NAME.search(k) and len(v.strip()) >= 8 and not v.strip().isalpha()}
+    given = {os.environ.get("PGPASSWORD", "").strip(), *(str(s) for s in extra if s)}
     if url and "://" in url:
-        password = urlsplit(url).password
-        if password:
-            found.add(password)
-    found |= {str(s) for s in extra if s}
-    return {s for s in found if len(s) >= 4}
+        given.add(urlsplit(url).password or "")
+    return found | {s for s in given if len(s) >= 4}
 
 
 def guide_text() -> str:
