@@ -193,8 +193,12 @@ def test_the_guides_example_session_over_stdio_resumes_in_a_new_server(
     rows = _db_rows(blair_db, "SELECT status, attempts, count(*) FROM batch_job_items "
                               "WHERE job_id = ?::UUID GROUP BY ALL", [job])  # fmt: skip
     assert rows == [("done", 1, 235)]
-    assert set(handed) == {r[0] for r in _db_rows(
-        blair_db, "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID", [job])}
+    assert set(handed) == {
+        r[0]
+        for r in _db_rows(
+            blair_db, "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID", [job]
+        )
+    }
     assert "Traceback" not in log.read_text()
 
 
@@ -266,9 +270,15 @@ def test_resources_and_the_research_session_prompt(blair_db: str, tmp_path: Path
                 "research_session", {"job_type": "regrid_scraping", "county": "Blair"}
             )
             text = prompt.messages[0].content.text
-            for step in ("get_pending_work_summary", "resume_batch_job", "2-4 batches",
-                         "pause_batch_job", "Paused at 150/235 properties (64%)",
-                         "Resume with: 'Resume batch job'", "Start regrid_scraping for Blair"):
+            for step in (
+                "get_pending_work_summary",
+                "resume_batch_job",
+                "2-4 batches",
+                "pause_batch_job",
+                "Paused at 150/235 properties (64%)",
+                "Resume with: 'Resume batch job'",
+                "Start regrid_scraping for Blair",
+            ):
                 assert step in text, step  # fmt: skip
             said = await s.call("say", phrase="Show batch job status")
             assert said["job_id"] == job and "Not started: 0/235" in said["message"]
@@ -334,8 +344,14 @@ def test_research_results_are_checked_like_the_forms(screened: Path, tmp_path: P
                                "Did you mean 'liens'?"),
                 ({"no_liens": "yes"}, "result.no_liens: must be true or false"),
             ]:  # fmt: skip
-                text = await s.error("update_batch_progress", job_id=job, last_item_id=pid,
-                                     items_processed=1, items_failed=0, result=result)
+                text = await s.error(
+                    "update_batch_progress",
+                    job_id=job,
+                    last_item_id=pid,
+                    items_processed=1,
+                    items_failed=0,
+                    result=result,
+                )
                 assert error in text, (error, text)
             text = await s.error("update_batch_progress", job_id=job, last_item_id=pid,
                                  items_processed=1, items_failed=0)  # fmt: skip
@@ -369,8 +385,14 @@ def test_research_results_are_checked_like_the_forms(screened: Path, tmp_path: P
                          result={"no_liens": True, "source": "county recorder index"})  # fmt: skip
             assert _db_rows(db, "SELECT status FROM title_research WHERE property_id = ?::UUID",
                             [clear]) == [("CLEAR",)]  # fmt: skip
-            text = await s.error("update_batch_progress", job_id=job, last_item_id=pid,
-                                 items_processed=1, items_failed=0, result={"no_liens": True})
+            text = await s.error(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=pid,
+                items_processed=1,
+                items_failed=0,
+                result={"no_liens": True},
+            )
             assert pid in text
 
             # a condition grade

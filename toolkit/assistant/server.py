@@ -350,6 +350,9 @@ class BearerAuth:
         if hmac.compare_digest(given, self._expected):
             await self.app(scope, receive, send)
             return
+        if scope["type"] == "websocket":  # (the MCP transports use none; refuse it all the same)
+            await send({"type": "websocket.close", "code": 1008})
+            return
         body = json.dumps({
             "error": "unauthorized",
             "message": "This server needs 'Authorization: Bearer <token>': the token "

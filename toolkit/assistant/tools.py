@@ -99,8 +99,11 @@ def secrets_from_environment(url: str | None = None, extra: Iterable[str] = ()) 
     """
     # a secret-looking name with a short or word-like value ("true", "0") is a setting, and
     # replacing every "true" in every answer would garble them
-    found = {v.strip() for k, v in os.environ.items()
-             if _SECRET_NAME.search(k) and len(v.strip()) >= 8 and not v.strip().isalpha()}
+    found = {
+        v.strip()
+        for k, v in os.environ.items()
+        if _SECRET_NAME.search(k) and len(v.strip()) >= 8 and not v.strip().isalpha()
+    }
     given = {os.environ.get("PGPASSWORD", "").strip(), *(str(s) for s in extra if s)}
     if url and "://" in url:
         given.add(urlsplit(url).password or "")
