@@ -975,6 +975,53 @@ def say(
         raise typer.Exit(result.exit_code)
 
 
+# --- toolkit mcp: the guide's commands as MCP tools for an AI assistant (toolkit/assistant/) ---
+
+
+@app.command()
+def mcp(
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Serve streamable HTTP on 127.0.0.1 (at /mcp) instead of stdio; clients need "
+            "the bearer token from $TOOLKIT_MCP_TOKEN, else one is generated and printed.",
+        ),
+    ] = False,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port for --http (default 8765)."),
+    ] = None,
+    db: DbOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve the guide's commands as MCP tools for an AI assistant (see docs/assistant.md)."""
+    from toolkit.assistant.server import (
+        DEFAULT_PORT,
+        TOKEN_ENV,
+        require_sdk,
+        serve_http,
+        serve_stdio,
+        token_from_environment,
+    )
+    from toolkit.assistant.tools import Assistant
+
+    require_sdk()  # before anything else: a missing SDK says which pip install fixes it
+    if port is not None and not http:
+        raise typer.BadParameter("--port is for --http (stdio needs no port).", param_hint="--port")
+    _refuse_foreign_file(db)
+    token, generated = token_from_environment() if http else ("", False)
+    assistant = Assistant(_ws(db), secrets=[token] if token else [])
+    level = "DEBUG" if debug else "WARNING"
+    if not http:
+        serve_stdio(assistant, log_level=level)
+        return
+    if generated:
+        print(f"Bearer token (new for this run; set {TOKEN_ENV} to choose your own): {token}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    serve_http(assistant, token, port=port or DEFAULT_PORT, log_level=level)
+
+
 class _Spinner:
     """A spinner on stderr while a long call runs (only on a terminal)."""
 

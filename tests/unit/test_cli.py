@@ -19,7 +19,7 @@ from toolkit.exceptions import StoreError, ToolkitError
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = typer.main.get_command(app).commands  # name -> click command
-SLOW_MODULES = ("pandas", "duckdb", "papermill", "ipywidgets", "numpy", "IPython")
+SLOW_MODULES = ("pandas", "duckdb", "papermill", "ipywidgets", "numpy", "IPython", "mcp", "uvicorn")
 
 
 def cli(*args: str, ok: bool = True):
