@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit import config
 from toolkit.backends import open_store
 from toolkit.backends.base import Connection, Outcome
-from toolkit.backends.common import first_row, pause_event, utcnow
+from toolkit.backends.common import close_dead_sessions, first_row, pause_event, utcnow
 from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     InvalidTransitionError,
@@ -309,7 +309,9 @@ class Workspace:
                 job = self._job(con, row[0])
             else:
                 job = self._job(con, job_id)
-            self.engine.resume(con, job, worker, utcnow())
+            now = utcnow()
+            self.engine.resume(con, job, worker, now)
+            close_dead_sessions(con, self.q, now)  # a killed session's record: its real counts
             return job["id"]
 
         jid = self.store.run(go)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.backends.base import Claims, Connection, Outcome, Recorded, Store
-from toolkit.backends.common import check_workable, pause_event, utcnow
+from toolkit.backends.common import check_workable, close_dead_sessions, pause_event, utcnow
 from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     FatalSourceError,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 CHECKPOINT_SECONDS = 1.0
 SLOW_ITEM_SECONDS = 0.05  # items slower than this (median of the last few): let go of the file
 SLOW_WINDOW = 5
-OUTCOMES = ("completed", "budget", "paused", "auto_paused", "stopped", "no_work")
+OUTCOMES = ("completed", "budget", "paused", "auto_paused", "stopped", "no_work", "drained")
 
 
 @dataclass
@@ -228,7 +228,9 @@ class _Runner:
             if j["status"] in ("completed", "cancelled"):
                 return j
             check_workable(j)
-            con.execute(q.session_insert, [self.session_id, j["id"], self.worker, utcnow()])
+            now = utcnow()
+            close_dead_sessions(con, q, now)  # a killed session's record: its real counts
+            con.execute(q.session_insert, [self.session_id, j["id"], self.worker, now])
             return j
 
         outcome = "stopped"
@@ -270,7 +272,8 @@ class _Runner:
                         outcome = "budget" if over else "paused"
                         break
                     if not claims:
-                        outcome = "no_work"
+                        # nothing left to claim: the rest is held by other sessions
+                        outcome = "no_work" if self.batches == 0 else "drained"
                         break
                     seqs = [s for s, _ in claims]
 

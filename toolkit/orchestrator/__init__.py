@@ -105,7 +105,7 @@ def outcome_of(session_outcome: str, status: str | None, *, failed: int = 0, ski
         return "auto_paused"
     if session_outcome == "budget":
         return "budget"
-    if session_outcome == "no_work":
+    if session_outcome in ("no_work", "drained"):
         return "no_work" if status is None else "waiting"
     if session_outcome in ("paused", "stopped") or status == "paused":
         return "paused"

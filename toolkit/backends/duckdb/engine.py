@@ -153,6 +153,8 @@ class DuckDBEngine:
         if not claimers:
             return 0
         dead = [w for w in claimers if w and is_dead(w)]
+        if dead:  # their sessions' records too: closed with what they really did
+            common.close_dead_sessions(con, self.q, now)
         cur = con.execute(self.q.items_release_stale, [job_id, now, dead])
         n = cur.fetchall()[0][0] if cur.description else 0
         return int(n or 0)

@@ -75,8 +75,7 @@ class PostgresEngine:
             return min(asked, pg.lease_seconds) if asked else pg.lease_seconds
         return asked
 
-    @staticmethod
-    def _dead_workers(con: Connection, job_id: str) -> list[str]:
+    def _dead_workers(self, con: Connection, job_id: str) -> list[str]:
         claimers = [
             r[0]
             for r in con.execute(
@@ -85,7 +84,10 @@ class PostgresEngine:
                 [job_id],
             ).fetchall()
         ]
-        return [w for w in claimers if w and is_dead(w)]
+        dead = [w for w in claimers if w and is_dead(w)]
+        if dead:  # their sessions' records too: closed with what they really did
+            common.close_dead_sessions(con, self.q, common.utcnow())
+        return dead
 
     # -- lookups -----------------------------------------------------------------
 

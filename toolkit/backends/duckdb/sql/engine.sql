@@ -126,7 +126,7 @@ WHERE job_id = ?::UUID AND claimed_by = ? AND status = 'claimed' AND list_contai
 -- name: items_set_outcomes
 -- params: finished_at, seqs[], statuses[], errors[], job_id, min seq, max seq
 UPDATE batch_job_items AS i
-SET status = o.status, error = o.error, finished_at = ?,
+SET status = o.status, error = o.error, finished_at = ?, finished_by = i.claimed_by,
     claimed_by = NULL, lease_expires_at = NULL
 FROM (SELECT unnest(?::INTEGER[]) AS seq, unnest(?::VARCHAR[]) AS status, unnest(?::VARCHAR[]) AS error) AS o
 WHERE i.job_id = ?::UUID AND i.seq BETWEEN ? AND ? AND i.seq = o.seq AND i.status IN ('pending', 'claimed')

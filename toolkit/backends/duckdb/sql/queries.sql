@@ -222,6 +222,24 @@ ORDER BY i.seq;
 -- name: session_insert
 INSERT INTO sessions (id, job_id, worker, started_at) VALUES (?::UUID, ?::UUID, ?, ?);
 
+-- name: sessions_open
+SELECT id::VARCHAR AS id, job_id::VARCHAR AS job_id, worker, started_at FROM sessions WHERE ended_at IS NULL;
+
+-- name: session_close_dead
+-- a session whose process died: closed with what its worker really finished
+UPDATE sessions SET
+    ended_at = COALESCE((SELECT max(i.finished_at) FROM batch_job_items i
+                         WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                           AND i.finished_at >= sessions.started_at), ?),
+    items = (SELECT count(*) FROM batch_job_items i
+             WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+               AND i.finished_at >= sessions.started_at AND i.status = 'done'),
+    failed = (SELECT count(*) FROM batch_job_items i
+              WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                AND i.finished_at >= sessions.started_at AND i.status = 'failed'),
+    outcome = 'killed', message = ?
+WHERE id = ?::UUID AND ended_at IS NULL;
+
 -- name: session_end
 UPDATE sessions SET ended_at = ?, items = ?, failed = ?, outcome = ?, message = ?, record_path = COALESCE(?, record_path)
 WHERE id = ?::UUID;

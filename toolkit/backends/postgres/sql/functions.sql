@@ -353,7 +353,8 @@ BEGIN
     -- a join on the primary key: one index probe per outcome, whatever the job's size
     WITH upd AS (
         UPDATE batch_job_items i
-        SET status = o.status, error = o.error, finished_at = ts, claimed_by = NULL, lease_expires_at = NULL
+        SET status = o.status, error = o.error, finished_at = ts, finished_by = i.claimed_by,
+            claimed_by = NULL, lease_expires_at = NULL
         FROM unnest(p_seqs, p_statuses, p_errors) AS o(seq, status, error)
         WHERE i.job_id = p_job AND i.seq = o.seq AND i.status IN ('pending', 'claimed')
         RETURNING i.seq)

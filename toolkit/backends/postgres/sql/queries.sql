@@ -239,6 +239,24 @@ ORDER BY i.seq;
 -- name: session_insert
 INSERT INTO sessions (id, job_id, worker, started_at) VALUES (%s::UUID, %s::UUID, %s, %s);
 
+-- name: sessions_open
+SELECT id::TEXT AS id, job_id::TEXT AS job_id, worker, started_at FROM sessions WHERE ended_at IS NULL;
+
+-- name: session_close_dead
+-- a session whose process died: closed with what its worker really finished
+UPDATE sessions SET
+    ended_at = COALESCE((SELECT max(i.finished_at) FROM batch_job_items i
+                         WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                           AND i.finished_at >= sessions.started_at), %s),
+    items = (SELECT count(*) FROM batch_job_items i
+             WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+               AND i.finished_at >= sessions.started_at AND i.status = 'done'),
+    failed = (SELECT count(*) FROM batch_job_items i
+              WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                AND i.finished_at >= sessions.started_at AND i.status = 'failed'),
+    outcome = 'killed', message = %s
+WHERE id = %s::UUID AND ended_at IS NULL;
+
 -- name: session_end
 UPDATE sessions SET ended_at = %s, items = %s, failed = %s, outcome = %s, message = %s, record_path = COALESCE(%s, record_path)
 WHERE id = %s::UUID;
