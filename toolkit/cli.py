@@ -865,6 +865,23 @@ def worker(
 
 
 @app.command()
+def init(db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Make a file a workspace: a new one, or a DuckDB database that holds other tables
+    (the toolkit's tables are added beside them; nothing of them is changed)."""
+    import toolkit
+    from toolkit import config
+
+    url = db if db is not None else config.default_db_url()
+    _refuse_foreign_file(url)
+    ws = toolkit.connect(url, init=True)
+    version = int(ws.sql("SELECT max(version) AS v FROM schema_migrations").v[0])
+    ws.close()
+    if json_:
+        return _emit_json({"workspace": url, "schema_version": version})
+    print(f"{url} is a toolkit workspace (schema version {version}).")
+
+
+@app.command()
 def migrate(
     to: Annotated[
         str, typer.Option("--to", help="The Postgres workspace to copy into (postgresql://…).")

@@ -118,6 +118,18 @@ class LockTimeoutError(StoreError):
     """The workspace file stayed locked by another process for too long."""
 
 
+class WorkspaceDamagedError(StoreError):
+    """The workspace file cannot be read: truncated, or its blocks fail their checksums."""
+
+
+class DiskFullError(StoreError):
+    """The disk holding the workspace has no room left for a write; nothing was lost."""
+
+
+class NotAWorkspaceError(StoreError):
+    """A database that holds other tables than the toolkit's, opened without ``init=True``."""
+
+
 class SchemaVersionError(StoreError):
     """The workspace was written by a newer toolkit."""
 

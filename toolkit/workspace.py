@@ -68,9 +68,10 @@ class Workspace:
         lease_seconds: float = 300.0,
         manual_lease_seconds: float = 3600.0,
         lock_timeout: float | None = None,
+        init: bool = False,
     ) -> None:
         self.url = str(url) if url is not None else config.default_db_url()
-        self.store = open_store(self.url, REGISTRY)
+        self.store = open_store(self.url, REGISTRY, init=init)
         if lock_timeout is not None:
             self.store.lock_timeout = lock_timeout
         self.q = self.store.q

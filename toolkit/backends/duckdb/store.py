@@ -10,8 +10,10 @@ its connection across fast batches) lets go and steps aside for it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -24,7 +26,14 @@ import duckdb
 from toolkit.backends.base import Catalog
 from toolkit.backends.duckdb.engine import DuckDBEngine
 from toolkit.backends.workers import pid_alive
-from toolkit.exceptions import LockTimeoutError, StoreError, ToolkitError, ValidationError
+from toolkit.exceptions import (
+    DiskFullError,
+    LockTimeoutError,
+    StoreError,
+    ToolkitError,
+    ValidationError,
+    WorkspaceDamagedError,
+)
 from toolkit.sql import load_queries, quote_ident
 
 PACKAGE = "toolkit.backends.duckdb"
@@ -57,7 +66,48 @@ def _is_lock_error(exc: BaseException) -> bool:
 
 
 def _is_conflict(exc: BaseException) -> bool:
+    if _DISK_FULL.search(str(exc)):
+        return False
     return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
+
+
+_DAMAGED = re.compile(
+    r"Corrupt database|checksum|Could not read enough bytes|not a valid DuckDB database"
+    r"|INTERNAL Error|Serialization Error|database file.*(truncated|damaged)",
+    re.IGNORECASE,
+)
+_DISK_FULL = re.compile(r"No space left on device|disk is full|ENOSPC", re.IGNORECASE)
+
+
+def store_error(exc: BaseException, path: str, doing: str = "work on") -> StoreError:
+    """A DuckDB or OS error as the toolkit's own, in words a person can act on."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if _DISK_FULL.search(str(exc)) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+        folder = Path(path).parent
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = 0
+        try:
+            size = Path(path).stat().st_size
+        except OSError:
+            size = 0
+        return DiskFullError(
+            f"The disk holding the workspace {path!r} is full ({_mb(free)} free): DuckDB "
+            f"could not write. Free at least {_mb(max(size, 64 << 20))} on it (the size of the "
+            "workspace, room to write it back), then try again. Nothing committed was lost: "
+            "the last unfinished change was rolled back."
+        )
+    if _DAMAGED.search(str(exc)):
+        return WorkspaceDamagedError(
+            f"The workspace {path!r} is damaged ({text}); restore it from a copy "
+            "(a backup, or the file before the last crash). Nothing was changed."
+        )
+    return StoreError(f"Cannot {doing} workspace {path!r}: {text}")
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} KB"
 
 
 class DuckConnection:
@@ -83,9 +133,10 @@ class DuckDBStore:
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, catalog: Catalog, *, lock_timeout: float | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(self, path: str, catalog: Catalog, *, lock_timeout: float | None = None,
+                 init: bool = False) -> None:  # fmt: skip
         self.catalog = catalog
+        self.init = init  # add the toolkit's tables to a database that holds others
         self.memory = path in (":memory:", "")
         self.path = ":memory:" if self.memory else str(Path(path).expanduser().resolve())
         self.lock_timeout = (
@@ -125,9 +176,9 @@ class DuckDBStore:
             while True:
                 try:
                     return DuckConnection(duckdb.connect(self.path))
-                except duckdb.IOException as exc:
+                except (duckdb.Error, OSError) as exc:
                     if not _is_lock_error(exc):
-                        raise StoreError(f"Cannot open workspace {self.path!r}: {exc}") from exc
+                        raise store_error(exc, self.path, "open") from exc
                     if waiter is None:
                         waiter = self._register_waiter()
                     if time.monotonic() >= deadline:
@@ -239,8 +290,8 @@ class DuckDBStore:
                     if isinstance(exc, duckdb.Error) and _is_conflict(exc) and attempt < 49:
                         time.sleep(0.002 * (attempt + 1))
                         continue
-                    if isinstance(exc, duckdb.Error):
-                        raise StoreError(f"DuckDB error in {self.path!r}: {exc}") from exc
+                    if isinstance(exc, duckdb.Error | OSError):
+                        raise store_error(exc, self.path) from exc
                     raise
         raise AssertionError("unreachable")
 
@@ -273,7 +324,11 @@ class DuckDBStore:
                 return
             from toolkit.backends.duckdb.schema import ensure_schema
 
-            ensure_schema(con, self.catalog, migrate=key not in _ready)
+            try:
+                ensure_schema(con, self.catalog, migrate=key not in _ready, init=self.init,
+                              path=self.path)  # fmt: skip
+            except (duckdb.Error, OSError) as exc:
+                raise store_error(exc, self.path) from exc
             _ready[key] = generation
 
     def forget_schema_check(self) -> None:
