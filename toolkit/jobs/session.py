@@ -415,7 +415,7 @@ class _Runner:
                 engine.pause(con, j, why, self.worker, now)
             con.execute(
                 self.q.session_end,
-                [now, self.done, self.failed, outcome, error, None, self.session_id],
+                [now, self.done, self.failed, self.skipped, outcome, error, None, self.session_id],
             )
             return engine.resolve_job(con, job["id"])
 

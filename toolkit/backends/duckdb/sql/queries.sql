@@ -237,11 +237,15 @@ UPDATE sessions SET
     failed = (SELECT count(*) FROM batch_job_items i
               WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
                 AND i.finished_at >= sessions.started_at AND i.status = 'failed'),
+    skipped = (SELECT count(*) FROM batch_job_items i
+               WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                 AND i.finished_at >= sessions.started_at AND i.status = 'skipped'),
     outcome = 'killed', message = ?
 WHERE id = ?::UUID AND ended_at IS NULL;
 
 -- name: session_end
-UPDATE sessions SET ended_at = ?, items = ?, failed = ?, outcome = ?, message = ?, record_path = COALESCE(?, record_path)
+UPDATE sessions SET ended_at = ?, items = ?, failed = ?, skipped = ?, outcome = ?, message = ?,
+    record_path = COALESCE(?, record_path)
 WHERE id = ?::UUID;
 
 -- ---------------------------------------------------------------------------

@@ -254,11 +254,15 @@ UPDATE sessions SET
     failed = (SELECT count(*) FROM batch_job_items i
               WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
                 AND i.finished_at >= sessions.started_at AND i.status = 'failed'),
+    skipped = (SELECT count(*) FROM batch_job_items i
+               WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                 AND i.finished_at >= sessions.started_at AND i.status = 'skipped'),
     outcome = 'killed', message = %s
 WHERE id = %s::UUID AND ended_at IS NULL;
 
 -- name: session_end
-UPDATE sessions SET ended_at = %s, items = %s, failed = %s, outcome = %s, message = %s, record_path = COALESCE(%s, record_path)
+UPDATE sessions SET ended_at = %s, items = %s, failed = %s, skipped = %s, outcome = %s, message = %s,
+    record_path = COALESCE(%s, record_path)
 WHERE id = %s::UUID;
 
 -- ---------------------------------------------------------------------------
