@@ -87,6 +87,10 @@ class ItemSkipped(ToolkitError):
     """The item cannot be worked now (e.g. "needs research"); not a failure."""
 
 
+class ItemInterrupted(ToolkitError):
+    """A pause stopped an item's work midway: the item stays pending, not failed."""
+
+
 class FatalSourceError(ToolkitError):
     """A failure that retrying cannot fix (bad credentials): pause the job at once."""
 

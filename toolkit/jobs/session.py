@@ -33,6 +33,7 @@ from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     FatalSourceError,
     InvalidTransitionError,
+    ItemInterrupted,
     ItemSkipped,
     ProcessorError,
     ToolkitError,
@@ -178,7 +179,8 @@ class _Runner:
         engine = self.engine
         self.job = store.run(lambda con: engine.resolve_job(con, job_id), tx=False)
         self.jt = get_job_type(self.job["job_type"])
-        self.proc = _resolve_processor(ProcessorContext(store, data_dir), self.jt, processor)
+        context = ProcessorContext(store, data_dir)
+        self.proc = _resolve_processor(context, self.jt, processor)
         self.batch_mode = bool(getattr(self.proc, "batch", False))
         table = self.jt.result_table
         self.columns = (
@@ -191,6 +193,7 @@ class _Runner:
         store.request_stop(self.job["id"], False)  # the job is workable: a marker is stale
         self.elsewhere = store.stop_check(self.job["id"])
         self.stop = stop
+        context.stop_requested = self.stop_requested  # a long item's work can stop midway
         self.session_id = str(uuid.uuid4())
         self.done = self.failed = self.skipped = self.batches = 0
         self.failures: list[dict[str, str]] = []
@@ -373,6 +376,8 @@ class _Runner:
                 if buffer:
                     self._cycle(buffer, False, None, None)
                 raise
+            except ItemInterrupted:
+                return buffer, None, True  # stopped mid-item: it stays claimed, then pending
             except ItemSkipped as exc:
                 buffer.append(Outcome(seq, item_id, "skipped", str(exc) or "skipped"))
                 self.skipped += 1

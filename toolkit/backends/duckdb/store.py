@@ -72,7 +72,7 @@ def _is_conflict(exc: BaseException) -> bool:
 
 
 _DAMAGED = re.compile(
-    r"Corrupt database|checksum|Could not read enough bytes|not a valid DuckDB database"
+    r"Corrupt database|checksum|Could not read enough bytes"
     r"|INTERNAL Error|Serialization Error|database file.*(truncated|damaged)",
     re.IGNORECASE,
 )
@@ -102,6 +102,11 @@ def store_error(exc: BaseException, path: str, doing: str = "work on") -> StoreE
         return WorkspaceDamagedError(
             f"The workspace {path!r} is damaged ({text}); restore it from a copy "
             "(a backup, or the file before the last crash). Nothing was changed."
+        )
+    if "not a valid DuckDB database" in str(exc):
+        return StoreError(
+            f"Cannot {doing} workspace {path!r}: it is not a DuckDB database file; nothing was "
+            "changed. Give the path of a workspace (a .duckdb file), or a new path for a new one."
         )
     return StoreError(f"Cannot {doing} workspace {path!r}: {text}")
 
