@@ -4,10 +4,17 @@ Where the answers come from is ``$TOOLKIT_ENV_SOURCES``:
 
 - ``online`` (default): FEMA NFHL, EPA ECHO and USFWS wetlands through the
   sources layer (retries, rate limits, a response cache in the workspace's
-  ``cache/environment`` folder); mine subsidence needs a local layer;
-- ``sample``: the SYNTHETIC sample layers in ``data/sample/layers`` (the demo);
+  ``cache/environment`` folder); mine subsidence needs a local layer (without
+  one that check is UNKNOWN, never LOW);
+- ``sample``: the SYNTHETIC sample layers in ``data/sample/layers``. Only the
+  demo sets it (``toolkit demo``); nothing else ever reads those layers;
 - a path to a YAML or JSON file with :func:`toolkit.environment.make_sources` settings
-  (local layer files per input, service URLs, HTTP options).
+  (local layer files per input, service URLs, HTTP options, ``item_deadline``).
+
+Each item's calls together get ``$TOOLKIT_ITEM_DEADLINE`` seconds (else the
+settings' ``item_deadline``, else 60): past it the item fails, to be retried
+later. A service that cannot be reached at all (connection refused, unknown
+host, no route) pauses the job at once, saying which and what to do.
 
 A flood zone already in the parcel record is used without a call.
 """
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from toolkit.workspace import Workspace
 
 SOURCES_ENV = "TOOLKIT_ENV_SOURCES"
+DEADLINE_ENV = "TOOLKIT_ITEM_DEADLINE"
 
 
 def sources_config(ws: Workspace) -> dict[str, Any]:
@@ -34,7 +42,7 @@ def sources_config(ws: Workspace) -> dict[str, Any]:
     if choice == "online":
         return {"mode": "online", "cache_dir": cache}
     if choice == "sample":
-        return {"mode": "local"}
+        return {"mode": "sample"}
     path = Path(choice)
     if not path.is_file():
         raise ConfigError(
@@ -59,13 +67,30 @@ def sources_config(ws: Workspace) -> dict[str, Any]:
 
 
 def make_processor(ws: Workspace) -> Any:
-    from toolkit.environment import assess_environment, close_sources, make_sources, to_row_json
+    from toolkit.environment import (
+        assess_environment,
+        close_sources,
+        item_deadline,
+        make_sources,
+        to_row_json,
+    )
+    from toolkit.sources.http import deadline
 
-    sources = make_sources(sources_config(ws))
+    config = sources_config(ws)
+    raw = os.environ.get(DEADLINE_ENV, "").strip()
+    if raw:
+        try:
+            config["item_deadline"] = float(raw)
+        except ValueError:
+            raise ConfigError(f"{DEADLINE_ENV}={raw!r} is not a number of seconds.") from None
+    seconds = item_deadline(config)
+    sources = make_sources(config)
+    what = f"item deadline ({DEADLINE_ENV})"
 
     def process(item: dict[str, Any]) -> dict[str, Any]:
         parcel = {k: (None if _missing(v) else v) for k, v in item.items()}
-        return to_row_json(assess_environment(parcel, **sources))
+        with deadline(seconds, what=what):
+            return to_row_json(assess_environment(parcel, **sources))
 
     process.close = lambda: close_sources(sources)  # type: ignore[attr-defined]
     return process

@@ -700,9 +700,10 @@ class HttpClient:
         except _Retryable as exc:
             self.counters.add("errors")
             if exc.time_up or tries[0] < self.max_attempts:
+                last = "the last was cut off" if exc.time_up else f"last: {exc}"
                 raise DeadlineExceededError(
                     f"{self.source}: no answer from {shown} within the {limit.seconds:g} s"
-                    f" {limit.what} ({tries[0]} attempt(s); last: {exc}). The item failed;"
+                    f" {limit.what} ({tries[0]} attempt(s), {last}). The item failed;"
                     " retry it later (toolkit retry), or allow more time."
                 ) from None
             raise SourceError(
