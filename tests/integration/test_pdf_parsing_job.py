@@ -267,9 +267,10 @@ def test_other_known_document_types_are_kept_but_not_parsed(ws):
 
 
 @pytest.fixture
-def server():
+def server(monkeypatch):
     from fakes import FakeService, Reply
 
+    monkeypatch.setenv("TOOLKIT_ALLOW_PRIVATE_URLS", "1")  # the fake serves on 127.0.0.1
     pdf = (PDFS / SAMPLES["Somerset"]).read_bytes()
     with FakeService() as svc:
         svc.route("/sales/2027%20upset%20list.pdf",
