@@ -7,7 +7,8 @@ Where the answers come from is ``$TOOLKIT_ENV_SOURCES``:
   ``cache/environment`` folder); mine subsidence needs a local layer (without
   one that check is UNKNOWN, never LOW);
 - ``sample``: the SYNTHETIC sample layers in ``data/sample/layers``. Only the
-  demo sets it (``toolkit demo``); nothing else ever reads those layers;
+  demo sets it (``toolkit demo``), and only a workspace the demo marked as its
+  own may use it: a real workspace never reads those layers;
 - a path to a YAML or JSON file with :func:`toolkit.environment.make_sources` settings
   (local layer files per input, service URLs, HTTP options, ``item_deadline``).
 
@@ -42,6 +43,15 @@ def sources_config(ws: Workspace) -> dict[str, Any]:
     if choice == "online":
         return {"mode": "online", "cache_dir": cache}
     if choice == "sample":
+        from toolkit.demo import is_demo
+
+        if not is_demo(ws):
+            raise ConfigError(
+                f"{SOURCES_ENV}=sample reads the SYNTHETIC sample layers, which only a demo"
+                " workspace (toolkit demo) may use; this workspace was not built by the demo."
+                f" Unset {SOURCES_ENV} to use the online services, or point it at a settings"
+                " file with your own layers."
+            )
         return {"mode": "sample"}
     path = Path(choice)
     if not path.is_file():

@@ -701,3 +701,13 @@ UPDATE sessions SET record_path = ? WHERE id = (SELECT id FROM sessions WHERE
 
 -- name: document_path
 SELECT path FROM documents WHERE id = ?::UUID;
+
+-- ---------------------------------------------------------------------------
+-- The workspace's own facts (workspace_meta): kind = 'demo' marks the demo's file
+
+-- name: workspace_meta_get
+SELECT value FROM workspace_meta WHERE key = ?;
+
+-- name: workspace_meta_set
+INSERT INTO workspace_meta (key, value, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
