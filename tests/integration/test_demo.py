@@ -10,6 +10,8 @@ import toolkit
 from toolkit.demo import _check_demo_target, build_workspace_inputs, demo_file_state, run_demo
 from toolkit.exceptions import ConfigError, NotADemoWorkspaceError, ValidationError
 
+BACKENDS = ("duckdb", "postgres")  # for the tests that take the `ws` fixture
+
 
 def test_demo_in_process(tmp_path, monkeypatch):
     # the demo points this process at the sample sources; restore the environment afterwards
@@ -116,3 +118,13 @@ def test_sample_layers_only_for_a_demo_workspace(real_workspace, tmp_path, monke
     demo = build_workspace_inputs(tmp_path / "demo.duckdb")
     assert sources_config(demo) == {"mode": "sample"}
     demo.close()
+
+
+def test_the_demo_mark_on_both_backends(ws):
+    from toolkit.demo import is_demo, mark_demo
+
+    assert not is_demo(ws)
+    mark_demo(ws)
+    mark_demo(ws)  # marking twice is one row
+    assert is_demo(ws)
+    assert ws.sql("SELECT count(*) AS n FROM workspace_meta").n[0] == 1
