@@ -162,7 +162,7 @@ def add_document(
         a private / loopback host (default ``$TOOLKIT_ALLOW_PRIVATE_URLS``; only
         the URL's own host, never a redirect to another one), the size cap
         (default ``$TOOLKIT_MAX_DOWNLOAD_MB``, 200 MB) and the total seconds
-        (default ``$TOOLKIT_DOWNLOAD_DEADLINE``, 300). The answer is streamed
+        (default ``$TOOLKIT_DOWNLOAD_DEADLINE``, 120). The answer is streamed
         to disk, never held in memory; redirects are followed one by one, at
         most 5.
 

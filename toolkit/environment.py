@@ -637,7 +637,7 @@ DEFAULT_ITEM_DEADLINE = 60.0
 #: What to do when an online service cannot be reached at all.
 UNREACHABLE_HINT = (
     "check the network, or set TOOLKIT_ENV_SOURCES=<settings file> to use local layers"
-    " (docs/environment.md); then resume the job"
+    " (docs/sources.md); then resume the job"
 )
 _LAYER_OPTIONS = {"format", "layer", "lat_field", "lon_field", "geometry_field", "coverage"}
 _FIELD_OPTIONS = {

@@ -9,7 +9,7 @@ httpx exception):
   answer announcing more is refused before its body is read, one sending more
   is cut off at the cap;
 - **time**: ``deadline`` seconds for the whole download -- every redirect,
-  retry and read (default 300, ``$TOOLKIT_DOWNLOAD_DEADLINE``). httpx's
+  retry and read (default 120, ``$TOOLKIT_DOWNLOAD_DEADLINE``). httpx's
   timeout is per read: a server that trickles a byte every few seconds would
   otherwise hold the download for ever;
 - **redirects**: followed here, one at a time, at most ``max_redirects``
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from toolkit.sources.http import HttpClient
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # a sale list is a few MB; this stops a runaway answer
-DEFAULT_DEADLINE = 300.0
+DEFAULT_DEADLINE = 120.0  # a sale list of a few MB needs seconds; raise it for slow links
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_TIMEOUT = 30.0  # per connect / read
 ALLOW_PRIVATE_ENV = "TOOLKIT_ALLOW_PRIVATE_URLS"
@@ -82,7 +82,6 @@ DEADLINE_ENV = "TOOLKIT_DOWNLOAD_DEADLINE"
 SCHEMES = ("http", "https")
 REDIRECTS = (301, 302, 303, 307, 308)
 HEAD_BYTES = 1024
-CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,7 @@ def download(
         Where the temporary file is written (``.<random>.part``).
     max_bytes, deadline
         Size cap and total seconds; default ``$TOOLKIT_MAX_DOWNLOAD_MB`` (200) and
-        ``$TOOLKIT_DOWNLOAD_DEADLINE`` (300).
+        ``$TOOLKIT_DOWNLOAD_DEADLINE`` (120).
     max_redirects
         Redirects followed at most.
     allow_private
@@ -451,7 +450,7 @@ def _save(response: httpx.Response, state: _State, cancel: threading.Event, url:
     size = 0
     try:
         with state.part.open("wb") as out:
-            for chunk in response.iter_bytes(CHUNK):
+            for chunk in response.iter_bytes():
                 if cancel.is_set():
                     raise _Again("stopped at the deadline")
                 size += len(chunk)
