@@ -424,3 +424,10 @@ def test_redact() -> None:
 def test_bad_options_are_validation_errors(svc: FakeService, options: dict[str, object]) -> None:
     with pytest.raises(ValidationError, match=next(iter(options))):
         make(svc, **options)
+
+
+def test_no_deadline_means_only_the_attempts_bound_a_call(svc: FakeService) -> None:
+    svc.script("/api/thing", Reply(500, body=b"x"))
+    with make(svc, deadline=None) as client:
+        assert "echo" in client.get_json("thing")
+    assert client.counters.retries == 1

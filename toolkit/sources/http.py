@@ -254,7 +254,7 @@ def run_until(limit: Limit, fn: Callable[[threading.Event], T]) -> T:
             done.set()
 
     threading.Thread(target=run, name="toolkit-http", daemon=True).start()
-    if not done.wait(left):
+    if not done.wait(left if math.isfinite(left) else None):
         cancel.set()
         raise _TimeUp
     if "error" in box:
