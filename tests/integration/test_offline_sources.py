@@ -75,7 +75,7 @@ def test_offline_research_pauses_at_once_naming_source_host_and_fix(
     started = time.monotonic()
     s = ws.run_session(job)
     took = time.monotonic() - started
-    assert took < 3.0  # not 5 attempts x backoff per item: one call, then the pause
+    assert took < 8.0  # not 5 attempts x backoff (>= 15 s) per item: one call, the pause
     assert s.status == "paused" and s.processed == 0 and s.failed == 0
     status = ws.get_batch_status(job)
     assert status["pending_items"] == 109 and status["failed_items"] == 0
@@ -123,10 +123,10 @@ def test_a_slow_service_meets_the_item_deadline_and_the_items_fail(ws, tmp_path,
     nfhl, _echo, nwi = services
     slow = FakeService().start()
     try:
-        # ECHO answers, slowly: 0.4 s a call, and a trickled body (a byte every 0.05 s)
+        # ECHO answers, slowly: 0.4 s a call, and a trickled body (a byte every 0.2 s: ~10 s)
         slow.route("/echo/echo_rest_services.get_facilities",
                    lambda r: Reply(json={"Results": {"QueryRows": "1", "QueryID": "7"}},
-                                   delay=0.4, trickle=0.05, trickle_bytes=1))  # fmt: skip
+                                   delay=0.4, trickle=0.2, trickle_bytes=1))  # fmt: skip
         monkeypatch.setenv(
             "TOOLKIT_ENV_SOURCES",
             settings(
@@ -147,7 +147,7 @@ def test_a_slow_service_meets_the_item_deadline_and_the_items_fail(ws, tmp_path,
     assert s.failed == 3 and s.processed == 0
     # one call per item (no retry after the time is up), each item stopped at its 1 s deadline
     assert len(calls) == 3
-    assert all(0.9 < b - a < 1.4 for a, b in itertools.pairwise([*calls, ended]))
+    assert all(0.9 < b - a < 3.0 for a, b in itertools.pairwise([*calls, ended]))
     errors = [f["error"] for f in s.failures]
     assert all("within the 1 s item deadline (TOOLKIT_ITEM_DEADLINE)" in e for e in errors)
     assert all(e.startswith("epa_echo: no answer from") for e in errors)
@@ -166,7 +166,7 @@ def test_regrid_api_offline_pauses_at_once_and_never_shows_the_token(tmp_path, m
     job = ws.create_batch_job("regrid_scraping", "Blair", 50)
     started = time.monotonic()
     s = ws.run_session(job)
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 8.0  # before: every parcel retried, ~1 min
     assert s.outcome == "auto_paused" and s.processed == 0 and s.failed == 0
     host = url.removeprefix("http://")
     assert s.pause_reason == (
@@ -197,5 +197,5 @@ def test_regrid_api_slow_answers_fail_each_parcel_at_its_deadline(tmp_path, monk
     assert s.failed == 8 and s.processed == 0
     assert all("within the 1 s item deadline (TOOLKIT_ITEM_DEADLINE)" in f["error"]
                for f in s.failures)  # fmt: skip
-    assert took < 8 / 4 * 1.0 + 2.0  # 4 threads, 1 s each
+    assert took < 8 / 4 * 1.0 + 4.0  # 4 threads, 1 s each
     ws.close()

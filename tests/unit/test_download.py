@@ -77,7 +77,7 @@ def test_an_answer_announcing_2_gb_is_refused_before_its_body(svc: FakeService,
     with pytest.raises(DownloadError, match=r"announces 2,147,483,648 bytes, more than the"
                                             r" 209,715,200-byte limit") as info:  # fmt: skip
         download(svc.url + "/huge.pdf", tmp_path, allow_private=True)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # reading 2 GB takes far longer
     assert "TOOLKIT_MAX_DOWNLOAD_MB" in str(info.value)
     assert files(tmp_path) == []
 
@@ -109,7 +109,7 @@ def test_a_trickling_server_is_stopped_at_the_deadline(svc: FakeService, tmp_pat
     with pytest.raises(DownloadError, match=r"did not finish within the 1 s download deadline"
                                             r" \(\d+ bytes received\)") as info:  # fmt: skip
         download(svc.url + "/slow.pdf", tmp_path, allow_private=True, deadline=1.0, timeout=30)
-    assert time.monotonic() - started < 1.3
+    assert time.monotonic() - started < 2.5  # not the 100 s the body takes
     assert "TOOLKIT_DOWNLOAD_DEADLINE" in str(info.value)
     time.sleep(0.2)  # the reader thread lets go at its next byte
     assert files(tmp_path) == []
@@ -125,7 +125,7 @@ def test_an_html_page_is_refused_from_its_first_bytes(svc: FakeService, tmp_path
 
         url = svc.url + "/page"
         download(url, tmp_path, allow_private=True, check=_pdf_check(url))
-    assert time.monotonic() - started < 1.0  # not the 110 MB behind it
+    assert time.monotonic() - started < 3.0  # not the 110 MB behind it
     assert files(tmp_path) == []
 
 

@@ -196,7 +196,7 @@ def test_connection_refused_is_unreachable_at_once_naming_source_host_and_fix() 
     started = time.monotonic()
     with client, pytest.raises(SourceUnreachableError) as info:
         client.get_json("x", {"q": "1"})
-    assert time.monotonic() - started < 1.0  # no retries, no backoff
+    assert time.monotonic() - started < 2.0  # no retries, no backoff (5 tries: >= 7.5 s)
     assert isinstance(info.value, FatalSourceError)  # the session pauses the job at once
     message = str(info.value)
     host = url.removeprefix("http://")
@@ -242,7 +242,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(svc: FakeService) -> None
     ):
         client.get_json("trickle")
     took = time.monotonic() - started
-    assert 0.9 < took < 1.4
+    assert 0.9 < took < 2.5  # not the 30 s the body takes
     assert "within the 1 s deadline of testsvc calls" in str(info.value)
     assert isinstance(info.value, SourceError) and TOKEN not in chain(info.value)
     assert len(svc.requests_to("/api/trickle")) == 1
@@ -256,7 +256,7 @@ def test_retries_stop_at_the_deadline(svc: FakeService) -> None:
         pytest.raises(DeadlineExceededError, match="HTTP 503"),
     ):
         client.get_json("down")
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < 2.0
     assert 5 <= len(svc.requests_to("/api/down")) < 20
 
 
@@ -268,7 +268,7 @@ def test_a_retry_after_beyond_the_deadline_gives_up_at_once(svc: FakeService) ->
         pytest.raises(DeadlineExceededError, match="HTTP 429"),
     ):
         client.get_json("busy")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # not the 60 s asked for
     assert len(svc.requests_to("/api/busy")) == 1
 
 
@@ -281,14 +281,14 @@ def test_a_deadline_block_bounds_several_calls_together(svc: FakeService) -> Non
             for _ in range(10):
                 client.get_json("slow", {"n": calls})
                 calls += 1
-    assert calls == 3 and time.monotonic() - started < 1.2
+    assert calls in (2, 3) and time.monotonic() - started < 2.0  # not 10 x 0.3 s
     assert "within the 1 s item deadline (TEST_DEADLINE)" in str(info.value)
     assert time_left() is None  # the block is over
 
 
 def test_map_gives_each_item_its_own_deadline(svc: FakeService) -> None:
     svc.route("/api/item", lambda req: Reply(json={"i": req.params["i"]},
-                                             delay=2.0 if req.params["i"] == "1" else 0.0))  # fmt: skip
+                                             delay=5.0 if req.params["i"] == "1" else 0.0))  # fmt: skip
     started = time.monotonic()
     with make(svc, concurrency=2, timeout=5.0) as client:
         results = client.map(
@@ -296,7 +296,7 @@ def test_map_gives_each_item_its_own_deadline(svc: FakeService) -> None:
         )
     assert isinstance(results[1], DeadlineExceededError)
     assert [r for i, r in enumerate(results) if i != 1] == ["0", "2", "3", "4", "5"]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.0  # not the 5 s item 1 would take
 
 
 def test_rerun_with_cache_costs_no_requests_and_keys_have_no_token(
