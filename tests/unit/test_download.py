@@ -268,3 +268,14 @@ def test_add_document_refusals_leave_nothing_behind(ws, svc: FakeService, tmp_pa
         ws.sql("SELECT url FROM documents WHERE id = ?::UUID", [doc]).url[0].endswith("/list.pdf")
     )
     assert len(files(tmp_path / "documents")) == 1
+
+
+def test_broken_answers_are_toolkit_errors(svc: FakeService, tmp_path: Path) -> None:
+    svc.route("/gz.pdf", lambda r: Reply(body=b"%PDF-1.4 not gzip",
+                                         headers={"Content-Encoding": "gzip"}))  # fmt: skip
+    svc.route("/bad", lambda r: Reply(302, headers={"Location": "http://host:port/x.pdf"}))
+    with pytest.raises(DownloadError, match="unreadable answer"):
+        download(svc.url + "/gz.pdf", tmp_path, allow_private=True)
+    with pytest.raises(BlockedURLError, match="not a valid URL"):
+        download(svc.url + "/bad", tmp_path, allow_private=True)
+    assert files(tmp_path) == []

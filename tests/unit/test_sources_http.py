@@ -431,3 +431,14 @@ def test_no_deadline_means_only_the_attempts_bound_a_call(svc: FakeService) -> N
     with make(svc, deadline=None) as client:
         assert "echo" in client.get_json("thing")
     assert client.counters.retries == 1
+
+
+def test_an_undecodable_body_is_a_source_error_not_a_raw_httpx_one(svc: FakeService) -> None:
+    svc.route(
+        "/api/gz", lambda req: Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    )
+    with (
+        make(svc) as client,
+        pytest.raises(SourceError, match=r"unreadable answer .*DecodingError"),
+    ):
+        client.get_json("gz")

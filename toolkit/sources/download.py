@@ -374,7 +374,13 @@ def _attempt(state: _State, cancel: threading.Event) -> Download:
                             f"{shown} answered HTTP {response.status_code} (a redirect) without"
                             " saying where to; nothing was added."
                         )
-                    nxt = str(httpx.URL(current).join(location))
+                    try:
+                        nxt = str(httpx.URL(current).join(location))
+                    except (httpx.InvalidURL, ValueError) as exc:
+                        raise BlockedURLError(
+                            f"{shown} redirects to {redact(location)!r}, which is not a valid"
+                            f" URL ({exc}); nothing was added."
+                        ) from None
                     if nxt in seen:
                         chain = " -> ".join(redact(u) for u in [*seen, nxt])
                         raise DownloadError(f"Redirect loop: {chain}; nothing was added.")
@@ -414,7 +420,15 @@ def _open(
             last = exc  # try the host's next address
             continue
         except httpx.TransportError as exc:
+            if isinstance(exc.__cause__ or exc.__context__, httpx.InvalidURL):
+                # httpx reads a redirect's Location even when it does not follow it
+                raise BlockedURLError(
+                    f"{shown} redirects to a Location that is not a valid URL ({exc});"
+                    " nothing was added."
+                ) from None
             raise _Again(f"connection failed ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:  # never let a raw httpx error out
+            raise DownloadError(f"Cannot download {shown}: {type(exc).__name__}: {exc}") from None
     why = describe_connect_error(last) if last is not None else None
     raise DownloadError(
         f"Cannot download {shown}: {why or 'no connection'} ({parsed.host});"
@@ -475,6 +489,9 @@ def _save(response: httpx.Response, state: _State, cancel: threading.Event, url:
     except httpx.TransportError as exc:
         _discard(state.part)
         raise _Again(f"the connection broke while reading ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded
+        _discard(state.part)
+        raise DownloadError(f"{shown} sent an unreadable answer ({type(exc).__name__})") from None
     except BaseException:
         _discard(state.part)
         raise

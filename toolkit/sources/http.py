@@ -779,6 +779,11 @@ class HttpClient:
             raise _Retryable(
                 f"connection failed ({type(exc).__name__}: {self.redact(str(exc))})"
             ) from None
+        except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded: never raw httpx
+            raise SourceError(
+                f"{self.source}: unreadable answer from {self.redact(url)}"
+                f" ({type(exc).__name__}: {self.redact(str(exc))})"
+            ) from None
 
     def _attempt(
         self,
