@@ -563,11 +563,11 @@ def add_document(
     from toolkit.documents import documents
 
     ws = _ws(db)
-    before = set(documents(ws).document_id)
+    before = set(documents(ws.store).document_id)
     doc_id = ws.add_document(
         path_or_url, county, document_type=document_type, sale_type=sale_type, sale_date=sale_date
     )
-    docs = documents(ws)
+    docs = documents(ws.store)
     row = docs[docs.document_id == doc_id].iloc[0]
     sale_day = None if pd.isna(row.sale_date) else pd.Timestamp(row.sale_date).date().isoformat()
     info = {

@@ -14,6 +14,13 @@ Westmoreland and Somerset), then walks the guide's "Example Session":
 
 Parcel data comes from the sample's synthetic Regrid-style bulk files, so the
 demo needs no network and no token.
+
+The demo writes only to files it created. A workspace it builds is marked
+(``workspace_meta``: ``kind = 'demo'``); an existing ``--db`` file without that
+mark -- someone's real workspace -- is refused, never deleted or filled with
+sample data, and so is the default ``data/demo.duckdb`` when it is not a demo
+workspace. The mark is also what lets the environmental research read the
+SYNTHETIC sample layers (``TOOLKIT_ENV_SOURCES=sample``): no other workspace does.
 """
 
 from __future__ import annotations
@@ -32,6 +39,85 @@ if TYPE_CHECKING:
     from toolkit.workspace import Workspace
 
 SAMPLE_COUNTIES = ("Blair", "Clearfield", "Westmoreland", "Somerset")
+#: ``workspace_meta`` key and value marking a workspace the demo made.
+KIND_KEY, DEMO_KIND = "kind", "demo"
+
+
+def mark_demo(ws: Workspace) -> None:
+    """Mark ``ws`` as a demo workspace (the demo may replace it; it may read sample layers)."""
+    from toolkit.backends.common import utcnow
+
+    ws.store.run(lambda con: con.execute(ws.q.workspace_meta_set,
+                                         [KIND_KEY, DEMO_KIND, utcnow()]))  # fmt: skip
+
+
+def is_demo(ws: Workspace) -> bool:
+    """Whether ``ws`` carries the demo's mark.
+
+    Examples
+    --------
+    >>> import toolkit
+    >>> is_demo(toolkit.connect(":memory:"))
+    False
+    """
+    return ws.processor_context().meta(KIND_KEY) == DEMO_KIND
+
+
+def demo_file_state(path: str | Path) -> str:
+    """``"missing"``, ``"demo"``, or why the file at ``path`` is not a demo workspace.
+
+    Read without changing the file (DuckDB read-only, no migration): a workspace
+    of an older toolkit, another program's database or any other file is not
+    the demo's.
+    """
+    import duckdb
+
+    from toolkit.sql import load_queries
+
+    file = Path(path)
+    if not file.exists():
+        return "missing"
+    if file.is_dir():
+        return "it is a folder"
+    if file.stat().st_size == 0:
+        return "it is an empty file the demo did not create"
+    with file.open("rb") as fh:
+        if fh.read(12)[8:12] != b"DUCK":
+            return "it is not a DuckDB database"
+    try:
+        con = duckdb.connect(str(file), read_only=True)
+    except duckdb.Error as exc:
+        return f"it cannot be read ({str(exc).splitlines()[0]})"
+    try:
+        query = load_queries("toolkit.backends.duckdb", "duckdb").workspace_meta_get
+        rows = con.execute(query, [KIND_KEY]).fetchall()
+    except duckdb.CatalogException:
+        return "it has no demo mark (a workspace the demo did not build)"
+    finally:
+        con.close()
+    if rows and rows[0][0] == DEMO_KIND:
+        return "demo"
+    return "it has no demo mark (a workspace the demo did not build)"
+
+
+def _check_demo_target(db: Path, fresh: bool) -> None:
+    """Refuse to touch a file the demo did not create."""
+    from toolkit.exceptions import NotADemoWorkspaceError
+
+    if str(db) == ":memory:" or "://" in str(db):
+        raise NotADemoWorkspaceError(
+            f"The demo builds a DuckDB file; {str(db)!r} is not a file path. Give it a new"
+            " file, e.g. --db data/demo.duckdb."
+        )
+    state = demo_file_state(db)
+    if state in ("missing", "demo"):
+        return
+    action = "start fresh and would delete it" if fresh else "add its sample data to it"
+    raise NotADemoWorkspaceError(
+        f"{db} exists and is not a demo workspace: {state}. The demo would {action}, so it"
+        " stopped; nothing was changed. Give the demo a new file (--db new_demo.duckdb),"
+        " or move this one away yourself."
+    )
 
 
 def sample_properties() -> pd.DataFrame:
@@ -46,6 +132,7 @@ def build_sample_workspace(db: str | Path) -> Workspace:
     import toolkit
 
     ws = toolkit.connect(str(db))
+    mark_demo(ws)  # SYNTHETIC data: this is a demo workspace
     ws.import_properties(sample_properties())
     _add_sample_bulk_files(ws)
     return ws
@@ -80,14 +167,15 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     Returns the figures it printed.
     """
     db = Path(db) if db is not None else config.data_dir() / "demo.duckdb"
-    db.parent.mkdir(parents=True, exist_ok=True)
     if fresh and db.exists() and db.resolve() == Path(config.default_db_url()).resolve():
-        from toolkit.exceptions import ValidationError
+        from toolkit.exceptions import NotADemoWorkspaceError
 
-        raise ValidationError(
+        raise NotADemoWorkspaceError(
             f"{db} is your workspace ($TOOLKIT_DB or data/toolkit.duckdb); "
             "the demo starts fresh and would delete it. Give the demo another file."
         )
+    _check_demo_target(db, fresh)
+    db.parent.mkdir(parents=True, exist_ok=True)
     if fresh:
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
@@ -252,6 +340,7 @@ def build_workspace_inputs(db: str | Path) -> Workspace:
     import toolkit
 
     ws = toolkit.connect(str(db))
+    mark_demo(ws)
     pdfs = config.sample_dir() / "pdfs"
     for county in SAMPLE_COUNTIES:
         ws.add_document(next(pdfs.glob(f"{county.lower()}_*.pdf")), county)

@@ -8,7 +8,9 @@ What is checked when, and why:
 
 * at ``add_document``: the county, the document type, the sale type and date,
   that a local path is a file, and that a URL answers with a PDF. A URL that
-  answers 404 or an HTML page leaves nothing behind (no row, no file).
+  answers 404 or an HTML page leaves nothing behind (no row, no file). A
+  download is streamed to disk within limits -- size, total time, redirects,
+  public addresses only (:mod:`toolkit.sources.download`).
 * at parse time (the job): whether a local file is a readable PDF. A local file
   is accepted as it is so that a damaged download still gets a document id and
   a failed item that says what is wrong with it.
@@ -28,9 +30,6 @@ from toolkit.backends.base import Outcome
 from toolkit.backends.common import utcnow
 from toolkit.exceptions import (
     DocumentError,
-    FatalSourceError,
-    NotFoundError,
-    SourceError,
     UnknownChoiceError,
     ValidationError,
 )
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from toolkit.sources.http import HttpClient
-    from toolkit.workspace import Workspace
+    from toolkit.backends.base import Store
 
 #: Kinds of county documents a workspace keeps. Only ``property_list`` is parsed
 #: into properties; the others are kept for the record (research, due diligence).
@@ -53,10 +52,9 @@ DOCUMENT_TYPES: tuple[str, ...] = (
     "other",
 )
 URL_SCHEMES = ("http", "https")
-MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024  # a sale list is a few MB; this stops a runaway answer
 
 
-def documents_dir(ws: Workspace) -> Path:
+def documents_dir(store: Store) -> Path:
     """Where downloaded documents go: ``documents/`` beside the workspace file.
 
     An in-memory or server (Postgres) workspace uses ``<data dir>/documents``
@@ -66,14 +64,12 @@ def documents_dir(ws: Workspace) -> Path:
     --------
     >>> import toolkit, tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> documents_dir(toolkit.connect(str(folder / "ws.duckdb"))) == folder / "documents"
+    >>> documents_dir(toolkit.connect(str(folder / "ws.duckdb")).store) == folder / "documents"
     True
     """
-    store = ws.store
-    path = getattr(store, "path", None)
-    if getattr(store, "memory", False) or not path or "://" in str(path):
-        return config.data_dir() / "documents"
-    return Path(path).parent / "documents"
+    from toolkit.processors.context import data_dir_of
+
+    return data_dir_of(store) / "documents"
 
 
 def normalise_document_type(document_type: object) -> str:
@@ -131,7 +127,7 @@ def _is_url(text: str) -> bool:
 
 
 def add_document(
-    ws: Workspace,
+    store: Store,
     path_or_url: str | Path,
     county: object,
     *,
@@ -139,6 +135,9 @@ def add_document(
     sale_type: str | None = None,
     sale_date: str | dt.date | None = None,
     client: HttpClient | None = None,
+    allow_private: bool | None = None,
+    max_bytes: int | None = None,
+    deadline: float | None = None,
 ) -> str:
     """Register a document for a county and return its id (see :meth:`Workspace.add_document`).
 
@@ -155,8 +154,16 @@ def add_document(
     sale_type, sale_date
         What the document lists, when known; otherwise read from the document.
     client
-        An :class:`~toolkit.sources.http.HttpClient` for the download (tests,
-        proxies); default: a fresh one.
+        An :class:`~toolkit.sources.http.HttpClient` whose rate limit, attempts
+        and backoff the download uses; default: 3 attempts.
+    allow_private, max_bytes, deadline
+        Download limits (:func:`toolkit.sources.download.download`): fetch from
+        a private / loopback host (default ``$TOOLKIT_ALLOW_PRIVATE_URLS``; only
+        the URL's own host, never a redirect to another one), the size cap
+        (default ``$TOOLKIT_MAX_DOWNLOAD_MB``, 200 MB) and the total seconds
+        (default ``$TOOLKIT_DOWNLOAD_DEADLINE``, 120). The answer is streamed
+        to disk, never held in memory; redirects are followed one by one, at
+        most 5.
 
     Returns
     -------
@@ -172,6 +179,9 @@ def add_document(
     NotFoundError, DocumentError, SourceError
         The URL answered 404, an HTML page or something that is not a PDF, or
         could not be reached.
+    BlockedURLError, DownloadError
+        The URL or a redirect leads to a non-public address or another scheme;
+        the answer is too large, too slow, or redirects too often.
 
     Examples
     --------
@@ -186,7 +196,7 @@ def add_document(
     kind = normalise_document_type(document_type)
     stype = normalise_sale_type(sale_type)
     sdate = parse_date_value(sale_date)
-    county_id = ws.county_id(county)
+    county_id = store.run(lambda con: store.engine.resolve_county(con, county), tx=False)
     if county_id is None:
         raise ValidationError(
             f"A document belongs to one county; got {county!r}. Give the county's name, "
@@ -200,7 +210,8 @@ def add_document(
         if scheme not in URL_SCHEMES:
             raise UnknownChoiceError("URL scheme", scheme, URL_SCHEMES)
         url = text
-        file, created = _download(ws, url, client)
+        limits = {"allow_private": allow_private, "max_bytes": max_bytes, "deadline": deadline}
+        file, created = _download(store, url, client, limits)
     else:
         file = Path(text).expanduser()
         if not file.is_file():
@@ -211,11 +222,11 @@ def add_document(
         digest = sha256_file(file)
 
         def register(con: Any) -> tuple[str, bool]:
-            row = con.execute(ws.q.document_by_sha, [digest]).fetchall()
+            row = con.execute(store.q.document_by_sha, [digest]).fetchall()
             if row:
                 doc_id, old_county = row[0][0], row[0][1]
                 if old_county != county_id:
-                    names = dict(con.execute(ws.q.county_lookup).fetchall())
+                    names = dict(con.execute(store.q.county_lookup).fetchall())
                     raise ValidationError(
                         f"This file was added already as document {doc_id} for "
                         f"{names.get(old_county, old_county)} County, not "
@@ -224,133 +235,82 @@ def add_document(
                 return doc_id, False
             doc_id = str(uuid.uuid4())
             con.execute(
-                ws.q.document_insert,
+                store.q.document_insert,
                 [doc_id, county_id, kind, str(file), url, digest, stype, sdate, utcnow()],
             )
             return doc_id, True
 
-        doc_id, new = ws.store.run(register)
+        doc_id, new = store.run(register)
     except BaseException:
         if created is not None:
             created.unlink(missing_ok=True)
         raise
     if not new and created is not None:
         # same bytes as a stored document: keep the file that document points at
-        stored = ws.query("document_path", [doc_id]).path[0]
+        stored = store.query("document_path", [doc_id]).path[0]
         if stored is None or Path(stored) != created:
             created.unlink(missing_ok=True)
     return doc_id
 
 
-def _download(ws: Workspace, url: str, client: HttpClient | None) -> tuple[Path, Path | None]:
-    """Fetch ``url`` into the documents folder; returns (file, file if newly created)."""
-    import hashlib
+def _download(
+    store: Store, url: str, client: HttpClient | None, limits: dict[str, Any]
+) -> tuple[Path, Path | None]:
+    """Fetch ``url`` into the documents folder; returns (file, file if newly created).
 
-    body = _fetch(url, client)
-    folder = documents_dir(ws)
-    folder.mkdir(parents=True, exist_ok=True)
+    The answer is streamed to a temporary file there (bounded in size, time and
+    redirects, public addresses only: :func:`toolkit.sources.download.download`)
+    and renamed by its SHA-256; a file already there with those bytes is kept.
+    """
+    from toolkit.sources.download import download
+
+    folder = documents_dir(store)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(f"Cannot create the documents folder {str(folder)!r}: {exc}") from exc
+    got = download(url, folder, check=_pdf_check(url), client=client, **limits)
     name = Path(unquote(urlsplit(url).path)).name or "document.pdf"
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-80:]
     if not name.lower().endswith(".pdf"):
         name += ".pdf"
-    digest = hashlib.sha256(body).hexdigest()
-    final = folder / f"{digest[:16]}-{name}"
+    final = folder / f"{got.sha256[:16]}-{name}"
     if final.is_file():
+        got.path.unlink(missing_ok=True)
         return final, None
-    part = folder / f".{uuid.uuid4().hex}.part"
     try:
-        part.write_bytes(body)
-        part.replace(final)  # atomic: a reader never sees half a file
+        got.path.replace(final)  # atomic: a reader never sees half a file
     except OSError as exc:
-        part.unlink(missing_ok=True)
+        got.path.unlink(missing_ok=True)
         raise ValidationError(f"Cannot save the download into {str(folder)!r}: {exc}") from exc
     return final, final
 
 
-def _fetch(url: str, client: HttpClient | None) -> bytes:
-    from toolkit.sources.http import HttpClient
-
-    parts = urlsplit(url)
-    own = client is None
-    http = client or HttpClient("documents", f"{parts.scheme}://{parts.netloc}/", max_attempts=3,
-                                timeout=60.0)  # fmt: skip
-    try:
-        return _get_pdf_bytes(http, url)
-    finally:
-        if own:
-            http.close()
-
-
-def _get_pdf_bytes(http: HttpClient, url: str) -> bytes:
-    """GET a PDF through the client's rate limit and retries; refuse an answer that is no PDF."""
-    import httpx
-    import tenacity
-
+def _pdf_check(url: str) -> Any:
+    """``check(content_type, first bytes)`` refusing an HTML page or anything not a PDF."""
     from toolkit.sources.http import redact
 
     shown = redact(url)
 
-    class _Again(SourceError):
-        pass
-
-    def attempt() -> bytes:
-        http.counters.add("rate_wait_s", http.limiter.acquire())
-        http.counters.add("requests")
-        try:
-            # the client's pool, headers and redirects; get_json would insist on JSON
-            response = http._http.get(url)
-        except httpx.TransportError as exc:
-            raise _Again(f"connection failed ({type(exc).__name__})") from None
-        status = response.status_code
-        if status == 429 or status >= 500:
-            raise _Again(f"HTTP {status}")
-        if status in (401, 403):
-            raise FatalSourceError(
-                f"{shown} refused the download with HTTP {status}; the file needs a login — "
-                "download it in a browser and add the local file."
-            )
-        if status == 404:
-            raise NotFoundError(
-                f"Nothing at {shown} (HTTP 404); check the link on the county's site."
-            )
-        if status >= 400:
-            raise SourceError(f"{shown} answered HTTP {status}; nothing was added.")
-        body = response.content
-        if len(body) > MAX_DOWNLOAD_BYTES:
-            raise DocumentError(f"{shown} sent {len(body):,} bytes; that is not a sale list.")
-        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        head = body[:1024].lstrip().lower()
-        if ctype in ("text/html", "application/xhtml+xml") or head.startswith(
+    def check(ctype: str, head: bytes) -> None:
+        start = head.lstrip().lower()
+        if ctype in ("text/html", "application/xhtml+xml") or start.startswith(
             (b"<!doctype", b"<html")
         ):
             raise DocumentError(
                 f"{shown} answered with an HTML page, not a PDF — open it in a browser, find the "
                 "link to the PDF itself, and add that."
             )
-        if b"%PDF-" not in body[:1024]:
+        if b"%PDF-" not in head[:1024]:
             raise DocumentError(
                 f"{shown} did not send a PDF (content type {ctype or 'unknown'!r}, starts with "
-                f"{body[:16]!r}); nothing was added."
+                f"{head[:16]!r}); nothing was added."
             )
-        return body
 
-    try:
-        for tries in tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(http.max_attempts),
-            wait=tenacity.wait_exponential(multiplier=http.backoff_initial, max=http.backoff_max),
-            retry=tenacity.retry_if_exception_type(_Again),
-            reraise=True,
-        ):
-            with tries:
-                return attempt()
-    except _Again as exc:
-        raise SourceError(
-            f"Gave up downloading {shown} after {http.max_attempts} attempt(s): {exc}"
-        ) from None
-    raise AssertionError("unreachable")
+    return check
 
 
-def documents(ws: Workspace) -> pd.DataFrame:
+def documents(store: Store) -> pd.DataFrame:
     """Every document with its parse status and, for failed parses, the last error.
 
     A document whose parse failed keeps ``parse_status`` 'pending' (so the next
@@ -362,10 +322,10 @@ def documents(ws: Workspace) -> pd.DataFrame:
     >>> list(documents(toolkit.connect(":memory:")).columns)[:3]
     ['document_id', 'county', 'document_type']
     """
-    return ws.query("documents_overview")
+    return store.query("documents_overview")
 
 
-def parse_document(ws: Workspace, document_id: str, **options: Any) -> dict[str, Any]:
+def parse_document(store: Store, document_id: str, **options: Any) -> dict[str, Any]:
     """Parse one document now, outside a job, and store the result (one transaction).
 
     For re-parsing a document after a parser fix: properties are updated (never
@@ -379,27 +339,29 @@ def parse_document(ws: Workspace, document_id: str, **options: Any) -> dict[str,
     >>> import toolkit, tempfile, pathlib
     >>> ws = toolkit.connect(str(pathlib.Path(tempfile.mkdtemp()) / "ws.duckdb"))
     >>> doc = ws.add_document("data/sample/pdfs/somerset_upset_ruled.pdf", "Somerset")
-    >>> parse_document(ws, doc)["rows_failed"]
+    >>> parse_document(ws.store, doc)["rows_failed"]
     2
     """
     from toolkit.processors import pdf_parsing
+    from toolkit.processors.context import ProcessorContext, data_dir_of
 
     def context(con: Any) -> dict[str, Any]:
-        cur = con.execute(ws.q.document_context, [str(document_id)])
+        cur = con.execute(store.q.document_context, [str(document_id)])
         rows = cur.fetchall()
         if not rows:
             raise ValidationError(f"No document with id {document_id!r}.")
         return dict(zip([d[0] for d in cur.description], rows[0], strict=True))
 
     try:
-        item = ws.store.run(context, tx=False)
+        item = store.run(context, tx=False)
     except ValidationError:
         raise
     except Exception as exc:  # a malformed id is a DuckDB conversion error
         raise ValidationError(f"No document with id {document_id!r}.") from exc
-    result = pdf_parsing.validate_result(pdf_parsing.make_processor(ws.processor_context(), **options)(item))
+    ctx = ProcessorContext(store, data_dir_of(store))
+    result = pdf_parsing.validate_result(pdf_parsing.make_processor(ctx, **options)(item))
     outcome = Outcome(0, item["item_id"], "done", None, result)
-    ws.store.run(lambda con: pdf_parsing.write_results(con, ws.q, None, [outcome], utcnow()))
+    store.run(lambda con: pdf_parsing.write_results(con, store.q, None, [outcome], utcnow()))
     return {
         "document_id": item["item_id"], "layout": result["layout"],
         "page_count": result["page_count"], "rows_parsed": len(result["rows"]),

@@ -23,28 +23,44 @@ mine subsidence        ``"none"`` -> LOW; a status in ``mine_high_statuses``
                        (``undermined``) -> HIGH; any other status -> MEDIUM
 =====================  ==========================================================
 
-- ``risk_level`` is the worst level among the inputs that are known; with no
-  known input it is ``UNKNOWN``. An unknown input never counts as LOW: it is
-  named in ``reasons`` and lowers ``confidence``.
+- ``risk_level`` is one of HIGH / MEDIUM / LOW / UNKNOWN:
+
+  1. HIGH when any known input is HIGH, else MEDIUM when any is MEDIUM (a
+     finding stands even when other checks could not run);
+  2. otherwise UNKNOWN when any of the four checks could not run (no source,
+     the source failed, unmapped, outside a layer's coverage) -- the reasons
+     name each one;
+  3. LOW only when all four checks ran and found nothing worse.
+
+  An unknown input never counts as LOW: it is named in ``reasons`` and
+  lowers ``confidence``.
 - ``confidence`` = weighted share of inputs known (``weights``: flood 0.4,
   EPA / wetlands / mines 0.2 each, *unverified*); an input known only in part
   (zone D, zone X without subtype, wetlands from a point) earns
   ``partial_credit`` (0.5) of its weight.
 - A flood zone already in the parcel record (Regrid ``fema_flood_zone``) is used
   without a call (``flood_source = "parcel_record"``).
-- Without lat/lon *and* without a usable geometry nothing can be looked up:
-  ``risk_level = "UNKNOWN"``, ``confidence = 0``, the reason says so (a flood
-  zone from the record is still reported).
+- Without lat/lon *and* without a usable geometry nothing can be looked up,
+  and the reason says so: ``UNKNOWN`` with ``confidence = 0``, unless the
+  parcel record carries a flood zone, which counts like any finding (AE ->
+  HIGH; X -> still UNKNOWN, as three checks could not run).
 - A :class:`~toolkit.exceptions.SourceError` from one source makes that input
   unknown with the error in ``reasons``; a
-  :class:`~toolkit.exceptions.FatalSourceError` propagates (the job pauses).
+  :class:`~toolkit.exceptions.FatalSourceError` (refused credentials, an
+  unreachable service) propagates, and the job pauses; a
+  :class:`~toolkit.exceptions.DeadlineExceededError` (the item's time is up)
+  propagates too, and the item fails, to be retried later rather than stored
+  with holes.
 
-:func:`make_sources` builds the four sources from a config; by default the
-SYNTHETIC sample layers in ``data/sample/layers`` (offline demo).
+:func:`make_sources` builds the four sources from a config: the online
+services by default (mine subsidence needs a local layer, there is no
+verified service: without one that check is UNKNOWN). The SYNTHETIC sample
+layers in ``data/sample/layers`` are read only in ``mode: sample`` (the demo),
+never as a fallback.
 
 Example::
 
-    sources = make_sources(None)
+    sources = make_sources({"mode": "sample"})
     row = assess_environment({"lat": 40.4142, "lon": -78.3487}, **sources)
     row["risk_level"], row["reasons"]
 """
@@ -60,7 +76,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from toolkit.exceptions import ConfigError, SourceError, UnknownChoiceError, ValidationError
+from toolkit.exceptions import (
+    ConfigError,
+    DeadlineExceededError,
+    SourceError,
+    UnknownChoiceError,
+    ValidationError,
+)
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -88,6 +110,13 @@ RESULT_KEYS: tuple[str, ...] = (
 LEVELS: tuple[str, ...] = ("LOW", "MEDIUM", "HIGH")
 RISK_LEVELS: tuple[str, ...] = (*LEVELS, "UNKNOWN")
 INPUTS: tuple[str, ...] = ("flood", "epa", "wetlands", "mines")
+#: How each input is named in ``reasons``.
+INPUT_NAMES: dict[str, str] = {
+    "flood": "flood zone",
+    "epa": "EPA facilities",
+    "wetlands": "wetlands",
+    "mines": "mine subsidence",
+}
 FLOOD_SOURCES: tuple[str, ...] = ("parcel_record", "fema_nfhl", "local_layer")
 
 
@@ -350,28 +379,40 @@ def assess_environment(
     if not loc.known:
         reasons.append(
             "no location: the parcel has neither lat/lon nor a usable geometry, so flood maps,"
-            " EPA facilities, wetlands and mine maps cannot be checked; risk UNKNOWN"
+            " EPA facilities, wetlands and mine maps cannot be checked"
         )
-        row.update(risk_level="UNKNOWN", reasons=reasons, inputs_used=used, confidence=0.0)
-        return row
-
-    _assess_epa(loc, epa, rules, row, inputs["epa"], reasons, used)
-    _assess_wetlands(loc, wetlands, rules, row, inputs["wetlands"], reasons, used)
-    _assess_mines(loc, mines, rules, row, inputs["mines"], reasons, used)
-
-    known = [i.level for i in inputs.values() if i.level is not None]
-    if known:
-        level = known[0]
-        for other in known[1:]:
-            level = _worse(level, other)
-        row["risk_level"] = level
     else:
-        row["risk_level"] = "UNKNOWN"
-        reasons.append("no environmental input could be checked; risk UNKNOWN")
+        _assess_epa(loc, epa, rules, row, inputs["epa"], reasons, used)
+        _assess_wetlands(loc, wetlands, rules, row, inputs["wetlands"], reasons, used)
+        _assess_mines(loc, mines, rules, row, inputs["mines"], reasons, used)
+
+    row["risk_level"] = overall_level(inputs, reasons)
     total = sum(rules.weights.get(k, 0.0) for k in INPUTS)
     got = sum(rules.weights.get(k, 0.0) * inputs[k].credit for k in INPUTS)
     row.update(reasons=reasons, inputs_used=used, confidence=round(got / total, 2))
     return row
+
+
+def overall_level(inputs: Mapping[str, _Input], reasons: list[str]) -> str:
+    """HIGH / MEDIUM from the worst finding; else UNKNOWN if a check could not run; else LOW.
+
+    Appends the reason for an UNKNOWN, naming the checks that could not run.
+    """
+    known = [i.level for i in inputs.values() if i.level is not None]
+    missing = [INPUT_NAMES[name] for name in INPUTS if inputs[name].level is None]
+    if not known:
+        reasons.append("no environmental input could be checked; risk UNKNOWN")
+        return "UNKNOWN"
+    level = known[0]
+    for other in known[1:]:
+        level = _worse(level, other)
+    if level in ("HIGH", "MEDIUM") or not missing:
+        return level
+    reasons.append(
+        f"risk UNKNOWN, not LOW: nothing worse than LOW was found, but {len(missing)} of"
+        f" {len(INPUTS)} checks could not run ({', '.join(missing)})"
+    )
+    return "UNKNOWN"
 
 
 def _unknown(reasons: list[str], what: str, why: str) -> None:
@@ -402,6 +443,8 @@ def _assess_flood(
     else:
         try:
             reading = source.zone_at(loc.lon, loc.lat)  # type: ignore[arg-type]
+        except DeadlineExceededError:
+            raise  # the item's time is up: it fails, and is retried later
         except SourceError as exc:
             return _unknown(reasons, "flood zone", f"{source.label} failed: {exc}")
         used.append(f"flood:{source.label}")
@@ -461,6 +504,8 @@ def _assess_epa(
         return _unknown(reasons, "EPA facilities", "no EPA facility source configured")
     try:
         facilities = source.within(loc.lon, loc.lat, radius)  # type: ignore[arg-type]
+    except DeadlineExceededError:
+        raise  # the item's time is up: it fails, and is retried later
     except SourceError as exc:
         return _unknown(reasons, "EPA facilities", f"{source.label} failed: {exc}")
     used.append(f"epa:{source.label} ({radius:g} mi)")
@@ -498,6 +543,8 @@ def _assess_wetlands(
     where: Any = loc.geometry if loc.geometry is not None else (loc.lon, loc.lat)
     try:
         reading = source.on_parcel(where)
+    except DeadlineExceededError:
+        raise  # the item's time is up: it fails, and is retried later
     except SourceError as exc:
         return _unknown(reasons, "wetlands", f"{source.label} failed: {exc}")
     if reading.on_parcel is None:
@@ -537,9 +584,16 @@ def _assess_mines(
     used: list[str],
 ) -> None:
     if source is None:
-        return _unknown(reasons, "mine subsidence", "no mine-subsidence layer configured")
+        return _unknown(
+            reasons,
+            "mine subsidence",
+            "no mine-subsidence layer configured (no verified online service: set"
+            " 'mines: <layer file>' in the TOOLKIT_ENV_SOURCES settings file)",
+        )
     try:
         reading = source.risk_at(loc.lon, loc.lat, geometry=loc.geometry)  # type: ignore[arg-type]
+    except DeadlineExceededError:
+        raise  # the item's time is up: it fails, and is retried later
     except SourceError as exc:
         return _unknown(reasons, "mine subsidence", f"{source.label} failed: {exc}")
     if reading.status is None:
@@ -576,8 +630,15 @@ SAMPLE_LAYERS = {
     "wetlands": "wetlands_synthetic.geojson",
     "mines": "mine_subsidence_synthetic.gpkg",
 }
-MODES = ("local", "online")
-CONFIG_KEYS = ("mode", "layers_dir", "cache_dir", "http", *INPUTS)
+MODES = ("online", "local", "sample")
+CONFIG_KEYS = ("mode", "layers_dir", "cache_dir", "http", "item_deadline", *INPUTS)
+#: Seconds one item's environmental calls may take together (all four sources).
+DEFAULT_ITEM_DEADLINE = 60.0
+#: What to do when an online service cannot be reached at all.
+UNREACHABLE_HINT = (
+    "check the network, or set TOOLKIT_ENV_SOURCES=<settings file> to use local layers"
+    " (docs/sources.md); then resume the job"
+)
 _LAYER_OPTIONS = {"format", "layer", "lat_field", "lon_field", "geometry_field", "coverage"}
 _FIELD_OPTIONS = {
     "flood": {"zone_field", "subtype_field", "sfha_field", "bfe_field"},
@@ -591,6 +652,8 @@ _SERVICE_OPTIONS = {
     "wetlands": {"url"},
 }
 _CLIENT_OPTIONS = {
+    "deadline",
+    "unreachable_hint",
     "rate_per_minute",
     "burst",
     "concurrency",
@@ -612,9 +675,18 @@ def sample_layers_dir() -> Path:
 
 
 def _spec(name: str, value: Any, mode: str) -> dict[str, Any]:
-    """Normalise one input's config to a dict with ``kind``."""
+    """Normalise one input's config to a dict with ``kind``.
+
+    Not given: the service in ``online`` mode, the sample layer in ``sample``
+    mode, else ``none`` (unknown; mines have no service, so ``none`` online too).
+    """
     if value is None:
-        value = SERVICE_KINDS.get(name, "local") if mode == "online" else "local"
+        if mode == "sample":
+            value = "local"
+        elif mode == "online":
+            value = SERVICE_KINDS.get(name, "none")
+        else:
+            value = "none"
     if value is False:
         value = "none"
     if isinstance(value, Path):
@@ -653,9 +725,11 @@ def make_sources(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
     Config keys (all optional):
 
-    - ``mode``: ``"local"`` (default: the SYNTHETIC sample layers) or
-      ``"online"`` (FEMA NFHL, EPA ECHO, USFWS NWI; mines stay local: there
-      is no verified service);
+    - ``mode``: ``"online"`` (default: FEMA NFHL, EPA ECHO, USFWS NWI; mine
+      subsidence only from a layer file you give, else unknown: there is no
+      verified service), ``"local"`` (only the layer files you give; an input
+      not given is unknown) or ``"sample"`` (the SYNTHETIC demo layers: the
+      only mode that reads ``data/sample/layers``);
     - ``flood`` / ``epa`` / ``wetlands`` / ``mines``: a kind
       (``"fema_nfhl"``, ``"epa_echo"``, ``"usfws_wetlands"``, ``"local"``,
       ``"none"``), a layer file path, or a mapping with ``kind`` plus
@@ -663,17 +737,21 @@ def make_sources(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
       (``format``, ``layer``, ``lat_field``, ``lon_field``,
       ``geometry_field``, ``coverage``) and attribute names (local), and
       HTTP client options;
-    - ``layers_dir``: where ``"local"`` without ``path`` finds the sample layers;
+    - ``layers_dir``: where ``mode: sample`` finds the sample layers;
     - ``cache_dir``: HTTP response cache shared by the services;
     - ``http``: client options for every service (``rate_per_minute``,
-      ``timeout``, ``max_attempts`` …), overridden per input.
+      ``timeout``, ``max_attempts``, ``deadline`` per call …), overridden per input;
+    - ``item_deadline``: seconds one item's calls may take together (read by
+      the ``environmental_research`` processor; checked here).
 
     Examples
     --------
-    >>> sources = make_sources(None)            # the offline demo
+    >>> sources = make_sources({"mode": "sample"})            # the offline demo
     >>> sorted(sources), sources["mines"].label
     (['epa', 'flood', 'mines', 'wetlands'], 'local_layer:mine_subsidence_synthetic.gpkg')
     >>> close_sources(sources)
+    >>> make_sources(None)["mines"] is None                   # online: no mine service
+    True
     """
     from toolkit.sources import layers as L
 
@@ -686,9 +764,15 @@ def make_sources(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             f"Unknown environment source setting {unknown[0]!r}.{hint}"
             f" Valid keys: {', '.join(CONFIG_KEYS)}."
         )
-    mode = config.get("mode") or "local"
+    mode = config.get("mode") or "online"
     if mode not in MODES:
         raise UnknownChoiceError("environment source mode", mode, MODES)
+    item_deadline(config)  # checked here, used by the processor
+    if config.get("layers_dir") is not None and mode != "sample":
+        raise ConfigError(
+            f"layers_dir is where mode 'sample' finds the SYNTHETIC sample layers; in mode"
+            f" {mode!r} give each layer's path instead (e.g. mines: /data/pa_mines.gpkg)."
+        )
     layers_dir = Path(config.get("layers_dir") or sample_layers_dir())
     http = dict(config.get("http") or {})
     _check_options("http", {"kind": "http", **http}, _CLIENT_OPTIONS)
@@ -708,13 +792,22 @@ def make_sources(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 built[name] = None
             elif kind == "local":
                 _check_options(name, spec, {"path"} | _LAYER_OPTIONS | _FIELD_OPTIONS[name])
-                path = spec.pop("path", None) or layers_dir / SAMPLE_LAYERS[name]
+                path = spec.pop("path", None)
+                if path is None and mode != "sample":
+                    raise ConfigError(
+                        f"The {name} source is 'local' but has no layer file: give its path"
+                        f" ({name}: <path to a GeoJSON / GeoPackage / CSV layer>), or '{name}:"
+                        f" none' to leave that check unknown. The SYNTHETIC sample layers are"
+                        " used only with mode 'sample' (TOOLKIT_ENV_SOURCES=sample, the demo)."
+                    )
+                path = path or layers_dir / SAMPLE_LAYERS[name]
                 spec.pop("kind")
                 read = {k: spec.pop(k) for k in list(spec) if k in _LAYER_OPTIONS}
                 built[name] = classes[name](L.read_layer(path, **read), **spec)
             else:
                 _check_options(name, spec, _SERVICE_OPTIONS[name] | _CLIENT_OPTIONS)
                 options = {**http, **{k: v for k, v in spec.items() if k != "kind"}}
+                options.setdefault("unreachable_hint", UNREACHABLE_HINT)
                 if config.get("cache_dir") is not None:
                     options["cache_dir"] = config["cache_dir"]
                 built[name] = _service(name, options)
@@ -722,6 +815,25 @@ def make_sources(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         close_sources(built)
         raise
     return built
+
+
+def item_deadline(config: Mapping[str, Any] | None) -> float:
+    """Seconds one item's calls may take: ``item_deadline`` of the config, else the default.
+
+    Examples
+    --------
+    >>> item_deadline({"item_deadline": 30}), item_deadline(None)
+    (30.0, 60.0)
+    """
+    value = (config or {}).get("item_deadline")
+    if value is None:
+        return DEFAULT_ITEM_DEADLINE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigError(
+            f"item_deadline must be a positive number of seconds, got {value!r}"
+            f" (default {DEFAULT_ITEM_DEADLINE:g})."
+        )
+    return float(value)
 
 
 def _service(name: str, options: dict[str, Any]) -> Any:

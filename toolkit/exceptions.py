@@ -95,6 +95,14 @@ class FatalSourceError(ToolkitError):
     """A failure that retrying cannot fix (bad credentials): pause the job at once."""
 
 
+class SourceUnreachableError(FatalSourceError):
+    """No connection to a source at all (connection refused, unknown host, no route).
+
+    Every other item would fail the same way, so the job pauses at once; the
+    message names the source, the host and what to do.
+    """
+
+
 class SourceError(ToolkitError):
     """An outside service or local layer failed for one request."""
 
@@ -103,12 +111,34 @@ class NotFoundError(SourceError, ItemError):
     """The service answered, and the thing is not there."""
 
 
+class DeadlineExceededError(SourceError, ItemError):
+    """A call (or an item's calls together) did not finish within its time limit.
+
+    The item fails (it can be retried later); the session goes on with the next one.
+    """
+
+
+class DownloadError(SourceError):
+    """A download was refused or stopped: too large, too slow, too many redirects."""
+
+
+class BlockedURLError(DownloadError, ValidationError):
+    """A URL (or a redirect) leads somewhere the toolkit does not fetch from.
+
+    Only ``http``/``https`` on public addresses, unless private ones are allowed.
+    """
+
+
 class DocumentError(ItemError):
     """A document cannot be parsed (encrypted, truncated, not a PDF, no text layer)."""
 
 
 class ConfigError(ValidationError):
     """A configuration file or profile value is invalid."""
+
+
+class NotADemoWorkspaceError(ValidationError):
+    """The demo was pointed at a file it did not create; it refuses to touch it."""
 
 
 # --- storage ---------------------------------------------------------------

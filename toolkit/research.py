@@ -152,23 +152,121 @@ def bid_list(
 
 def export_bids(ws: Workspace, path: str | Path, county: object = None,
                 decisions: tuple[str, ...] = ("BID", "REVIEW")) -> Path:  # fmt: skip
-    """Write the bid list to CSV or Excel (by the file's suffix); returns the path."""
+    """Write the bid list to CSV or Excel (by the file's suffix); returns the path.
+
+    Every text cell is written as text: see :func:`write_table`.
+    """
     out = Path(path)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
         raise UnknownChoiceError("export format (file suffix)", fmt or out.name, EXPORT_FORMATS)
     frame = bid_list(ws, county, decisions)
+    return write_table(frame, out, sheet_name="bids")
+
+
+# --- writing exports ----------------------------------------------------------------
+
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value: Any) -> Any:
+    r"""A CSV cell a spreadsheet shows as text: ``'`` before a formula-like string.
+
+    Only strings change; numbers (a negative amount) stay numbers.
+
+    Examples
+    --------
+    >>> as_text('=HYPERLINK("http://x","click")'), as_text("-1"), as_text(-1.5), as_text("A")
+    ('\'=HYPERLINK("http://x","click")', "'-1", -1.5, 'A')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, *, sheet_name: str = "data") -> Path:
+    """Write ``frame`` to CSV or Excel (by suffix) so that no cell is a live formula.
+
+    Data in a bid list comes from sale lists, county files and people (an owner
+    named ``=HYPERLINK(...)``); a spreadsheet must show it, never run it:
+
+    - CSV: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+      carriage return gets a leading ``'`` (OWASP's advice), which spreadsheets
+      hide and read as "this is text";
+    - Excel: every text cell is a string cell (never a formula), and the
+      formula-like ones carry Excel's own quote prefix, so editing the cell
+      does not turn it into a formula either. Characters Excel cannot store
+      (control characters) are dropped.
+
+    Numbers, dates and empty cells keep their types. Returns the path.
+    """
+    import pandas as pd
+
+    out = Path(path)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in EXPORT_FORMATS:
+        raise UnknownChoiceError("export format (file suffix)", fmt or out.name, EXPORT_FORMATS)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        frame.to_csv(out, index=False)
-    else:
-        try:
-            import openpyxl  # noqa: F401
-        except ImportError as exc:
-            from toolkit.exceptions import MissingDependencyError
-
-            raise MissingDependencyError(
-                "Excel export needs openpyxl: pip install 'taxsale-toolkit[excel]'"
-            ) from exc
-        frame.to_excel(out, index=False, sheet_name="bids")
+        safe = frame.copy()
+        for column in safe.columns:
+            if not (
+                pd.api.types.is_numeric_dtype(safe[column])
+                or pd.api.types.is_datetime64_any_dtype(safe[column])
+            ):
+                safe[column] = safe[column].map(as_text).astype(object)
+        safe.columns = [as_text(str(c)) for c in safe.columns]
+        # CRLF rows (RFC 4180): the csv writer then quotes any cell holding a CR or LF
+        safe.to_csv(out, index=False, lineterminator="\r\n")
+        return out
+    _write_xlsx(frame, out, sheet_name)
     return out
+
+
+def _write_xlsx(frame: pd.DataFrame, out: Path, sheet_name: str) -> None:
+    try:
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    except ImportError as exc:
+        from toolkit.exceptions import MissingDependencyError
+
+        raise MissingDependencyError(
+            "Excel export needs openpyxl: pip install 'taxsale-toolkit[excel]'"
+        ) from exc
+    import json
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    def cell_value(value: Any) -> Any:
+        if value is None or value is pd.NaT:
+            return None
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, pd.Timestamp):
+            return value.to_pydatetime()
+        if isinstance(value, list | tuple | dict | np.ndarray):
+            value = json.dumps(value.tolist() if isinstance(value, np.ndarray) else value)
+        if isinstance(value, str):
+            return ILLEGAL_CHARACTERS_RE.sub("", value)
+        return value
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = sheet_name
+    sheet.append([cell_value(str(c)) for c in frame.columns])
+    columns = [frame[c].tolist() for c in frame.columns]
+    for row in zip(*columns, strict=True):
+        sheet.append([cell_value(v) for v in row])
+    for line in sheet.iter_rows():
+        for cell in line:
+            if isinstance(cell.value, str):
+                # openpyxl makes "=..." a formula; a string cell is shown, never run
+                cell.data_type = "s"
+                if cell.value.startswith(FORMULA_PREFIXES):
+                    cell.quotePrefix = True
+    book.save(out)

@@ -402,15 +402,21 @@ class Workspace:
         document_type: str = "property_list",
         sale_type: str | None = None,
         sale_date: str | dt.date | None = None,
+        allow_private: bool | None = None,
+        max_bytes: int | None = None,
+        deadline: float | None = None,
     ) -> str:
         """Register a sale-list PDF (a path, or a URL downloaded first); returns its id.
 
-        The file's sha256 is kept: adding the same file again returns the same id.
+        The file's sha256 is kept: adding the same file again returns the same id. A URL
+        is downloaded within ``max_bytes`` and ``deadline``, from public addresses only
+        unless ``allow_private`` (docs/sources.md).
         """
         from toolkit.documents import add_document
 
-        return add_document(self, path_or_url, county, document_type=document_type,
-                            sale_type=sale_type, sale_date=sale_date)  # fmt: skip
+        return add_document(self.store, path_or_url, county, document_type=document_type,
+                            sale_type=sale_type, sale_date=sale_date, allow_private=allow_private,
+                            max_bytes=max_bytes, deadline=deadline)  # fmt: skip
 
     def add_bulk_file(self, path: str | Path, county: object, *, format: str | None = None) -> int:
         """Use a Regrid bulk file (CSV, GeoJSON, GeoPackage) for a county's parcel data.
@@ -493,9 +499,9 @@ class Workspace:
     @property
     def data_dir(self) -> Path:
         """Where this workspace keeps files (documents, sketches, caches, run records)."""
-        if self.store.memory:
-            return config.data_dir()
-        return Path(self.store.path).parent
+        from toolkit.processors.context import data_dir_of
+
+        return data_dir_of(self.store)
 
     def import_county_research(self, path: str | Path | None = None) -> dict[str, Any]:
         """Import the user's county research file (default ``data/county_research.yaml``)."""

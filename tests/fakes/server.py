@@ -29,7 +29,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 @dataclass
 class Reply:
-    """One answer: JSON (``json``) or raw bytes (``body``), after ``delay`` seconds."""
+    """One answer: JSON (``json``) or raw bytes (``body``), after ``delay`` seconds.
+
+    ``trickle`` sends the body one ``trickle_bytes`` piece at a time, ``trickle``
+    seconds apart (a server that never stalls long enough for a read timeout).
+    ``stream`` (an iterable of byte pieces) is sent as it is produced, with
+    ``Content-Length: length`` when given, else chunked; it lets a test serve
+    gigabytes without holding them.
+    """
 
     status: int = 200
     json: Any = None
@@ -37,6 +44,10 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     content_type: str = "application/json"
+    trickle: float | None = None
+    trickle_bytes: int = 1
+    stream: Any = None
+    length: int | None = None
 
     def payload(self) -> bytes:
         if self.body is not None:
@@ -175,11 +186,32 @@ class FakeService:
         try:
             handler.send_response(reply.status)
             handler.send_header("Content-Type", reply.content_type)
-            handler.send_header("Content-Length", str(len(payload)))
+            if reply.stream is not None:
+                if reply.length is not None:
+                    handler.send_header("Content-Length", str(reply.length))
+                else:
+                    handler.send_header("Transfer-Encoding", "chunked")
+            else:
+                handler.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 handler.send_header(name, value)
             handler.end_headers()
-            handler.wfile.write(payload)
+            if reply.stream is not None:
+                for piece in reply.stream:
+                    if reply.length is None:
+                        handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    else:
+                        handler.wfile.write(piece)
+                if reply.length is None:
+                    handler.wfile.write(b"0\r\n\r\n")
+            elif reply.trickle is not None:
+                step = max(1, reply.trickle_bytes)
+                for i in range(0, len(payload), step):
+                    handler.wfile.write(payload[i : i + step])
+                    handler.wfile.flush()
+                    time.sleep(reply.trickle)
+            else:
+                handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout test)
 

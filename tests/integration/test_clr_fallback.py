@@ -107,7 +107,7 @@ def test_the_sale_lists_assessment_stands_in_for_a_missing_parcel_value(tmp_path
 
     ws = toolkit.connect(str(tmp_path / "ws.duckdb"))
     doc = ws.add_document("data/sample/pdfs/westmoreland_upset_printer.pdf", "Westmoreland")
-    assert parse_document(ws, doc)["rows_parsed"] > 0
+    assert parse_document(ws.store, doc)["rows_parsed"] > 0
     props = ws.sql("SELECT id::VARCHAR AS item_id, parcel_id, upset_price, sale_date, parse_extra "
                    "FROM properties ORDER BY parcel_id LIMIT 3")  # fmt: skip
     listed = [float(json.loads(x)["assessment"]) for x in props.parse_extra]

@@ -159,7 +159,7 @@ def test_reparsing_updates_and_never_duplicates(docs_ws):
     ws, ids = docs_ws
     before = stored_properties(ws).sort_values(["county", "parcel_norm"]).reset_index(drop=True)
     ws.sql("UPDATE properties SET upset_price = 1 WHERE county_id = 111")
-    out = parse_document(ws, ids["Somerset"])
+    out = parse_document(ws.store, ids["Somerset"])
     assert out == {"document_id": ids["Somerset"], "layout": "ruled_table", "page_count": 4,
                    "rows_parsed": 140, "rows_failed": 2}  # fmt: skip
     after = stored_properties(ws).sort_values(["county", "parcel_norm"]).reset_index(drop=True)
@@ -202,7 +202,7 @@ def test_bad_documents_fail_their_items_and_the_batch_goes_on(ws, tmp_path):
     assert "truncated PDF" in failed[bad2] and "download the file again" in failed[bad2]
     assert table_rows(ws, "properties") == 140
     # a failed document stays pending (retried by the next job); its reason is on record
-    overview = documents(ws).set_index("document_id")
+    overview = documents(ws.store).set_index("document_id")
     assert overview.loc[good, "parse_status"] == "parsed"
     assert overview.loc[bad1, "parse_status"] == "pending"
     assert "not a PDF" in overview.loc[bad1, "last_error"]
@@ -267,9 +267,10 @@ def test_other_known_document_types_are_kept_but_not_parsed(ws):
 
 
 @pytest.fixture
-def server():
+def server(monkeypatch):
     from fakes import FakeService, Reply
 
+    monkeypatch.setenv("TOOLKIT_ALLOW_PRIVATE_URLS", "1")  # the fake serves on 127.0.0.1
     pdf = (PDFS / SAMPLES["Somerset"]).read_bytes()
     with FakeService() as svc:
         svc.route("/sales/2027%20upset%20list.pdf",
@@ -322,7 +323,7 @@ def test_a_download_is_retried_after_a_server_error(ws, server):
 
     server.script("/sales/list.pdf", Reply(503, body=b"busy", content_type="text/plain"))
     with HttpClient("documents", server.url, backoff_initial=0.01, max_attempts=3) as client:
-        doc = add_document(ws, server.url + "/sales/list.pdf", "Somerset", client=client)
+        doc = add_document(ws.store, server.url + "/sales/list.pdf", "Somerset", client=client)
         assert client.counters.requests == 2
     assert len(server.requests_to("/sales/list.pdf")) == 2
     assert ws.sql("SELECT count(*) AS n FROM documents WHERE id = $1::UUID", [doc]).n[0] == 1

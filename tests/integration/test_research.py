@@ -140,3 +140,32 @@ def test_cli_export_bids(ws, tmp_path):
     assert main(["export", "bids", "--county", "Blair", "--out", str(out), "--db", ws.url]) == 0
     assert len(pd.read_excel(out)) == len(ws.bid_list("Blair"))
     assert main(["export", "nonsense", "--db", ws.url]) == 1
+
+
+def test_a_hostile_bid_list_exports_as_text(ws, tmp_path):
+    import csv
+
+    import openpyxl
+
+    hostile = ['=HYPERLINK("http://x","click")', "@SUM(1+1)*cmd|' /C calc'!A0", "+1-1"]
+    ids = ws.sql("SELECT b.property_id::VARCHAR AS id FROM bid_strategies b "
+                 "WHERE b.decision IN ('BID', 'REVIEW') ORDER BY 1 LIMIT 3").id.tolist()  # fmt: skip
+    for pid, owner in zip(ids, hostile, strict=True):
+        ws.sql("UPDATE properties SET owner = ?, municipality = '-2+3' WHERE id = ?::UUID",
+               [owner, pid])  # fmt: skip
+    ws.sql("UPDATE properties SET upset_price = -5 WHERE id = ?::UUID", [ids[0]])
+    csv_path = ws.export_bids(tmp_path / "bids.csv")
+    with csv_path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    owners = {r["owner"] for r in rows}
+    assert {"'" + h for h in hostile} <= owners
+    assert not any(o.startswith(("=", "+", "-", "@")) for o in owners)
+    assert "-5.0" in {r["upset_price"] for r in rows}  # a negative amount stays a number
+    xlsx = ws.export_bids(tmp_path / "bids.xlsx")
+    sheet = openpyxl.load_workbook(xlsx)["bids"]
+    assert not [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    header = [c.value for c in sheet[1]]
+    col = {name: i for i, name in enumerate(header)}
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert set(hostile) <= {v[col["owner"]] for v in values}
+    assert -5 in {v[col["upset_price"]] for v in values}

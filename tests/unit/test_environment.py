@@ -190,7 +190,12 @@ def test_flood_from_nfhl_and_unmapped(layers: dict[str, object]) -> None:
     assert unmapped["flood_source"] == "fema_nfhl"
     assert any("unmapped" in r and "not zone X" in r for r in unmapped["reasons"])
     assert unmapped["confidence"] == 0.6  # flood (0.4) unknown
-    assert unmapped["risk_level"] == "LOW"  # the known inputs are all LOW
+    # the known inputs are all LOW, but flood could not be checked: UNKNOWN, not LOW
+    assert unmapped["risk_level"] == "UNKNOWN"
+    assert unmapped["reasons"][-1] == (
+        "risk UNKNOWN, not LOW: nothing worse than LOW was found, but 1 of 4 checks could"
+        " not run (flood zone)"
+    )
 
 
 def test_epa_levels_and_configurable_thresholds(layers: dict[str, object], tmp_path: Path) -> None:
@@ -289,11 +294,11 @@ def test_no_location_is_unknown_with_the_reason(layers: dict[str, object]) -> No
     assert (row["epa_facilities"], row["wetlands"], row["mine_subsidence"]) == (None, None, None)
     # a zone in the record is still reported, the risk stays UNKNOWN
     known = assess_environment({"fema_flood_zone": "AE"}, **layers)
-    assert (known["flood_zone"], known["flood_sfha"], known["risk_level"]) == (
-        "AE",
-        True,
-        "UNKNOWN",
+    assert (known["flood_zone"], known["flood_sfha"], known["risk_level"]) == ("AE", True, "HIGH")
+    minimal = assess_environment(
+        {"fema_flood_zone": "X", "fema_flood_zone_subtype": "MIN"}, **layers
     )
+    assert minimal["risk_level"] == "UNKNOWN"  # three checks could not run
 
 
 def test_geometry_alone_locates_the_parcel(layers: dict[str, object]) -> None:
@@ -314,9 +319,11 @@ def test_unconfigured_sources_are_named_and_lower_confidence() -> None:
         "flood zone unknown: no flood source configured and no zone in the parcel record",
         "EPA facilities unknown: no EPA facility source configured",
         "wetlands unknown: no wetland source configured",
-        "mine subsidence unknown: no mine-subsidence layer configured",
+        "mine subsidence unknown: no mine-subsidence layer configured (no verified online"
+        " service: set 'mines: <layer file>' in the TOOLKIT_ENV_SOURCES settings file)",
         "no environmental input could be checked; risk UNKNOWN",
     ]
+    # the case seen in the field: three checks of four unknown came out LOW
     partial = assess_environment(
         {
             **PARCEL,
@@ -324,7 +331,33 @@ def test_unconfigured_sources_are_named_and_lower_confidence() -> None:
             "fema_flood_zone_subtype": "AREA OF MINIMAL FLOOD HAZARD",
         }
     )
-    assert (partial["risk_level"], partial["confidence"]) == ("LOW", 0.4)
+    assert (partial["risk_level"], partial["confidence"]) == ("UNKNOWN", 0.4)
+    assert partial["reasons"][-1] == (
+        "risk UNKNOWN, not LOW: nothing worse than LOW was found, but 3 of 4 checks could"
+        " not run (EPA facilities, wetlands, mine subsidence)"
+    )
+    # a finding stands even when other checks could not run
+    flooded = assess_environment({**PARCEL, "fema_flood_zone": "AE"})
+    assert (flooded["risk_level"], flooded["confidence"]) == ("HIGH", 0.4)
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        ({"flood": "LOW", "epa": "LOW", "wetlands": "LOW", "mines": "LOW"}, "LOW"),
+        ({"flood": "LOW", "epa": "LOW", "wetlands": "LOW", "mines": None}, "UNKNOWN"),
+        ({"flood": None, "epa": None, "wetlands": None, "mines": None}, "UNKNOWN"),
+        ({"flood": "MEDIUM", "epa": None, "wetlands": None, "mines": None}, "MEDIUM"),
+        ({"flood": "LOW", "epa": "HIGH", "wetlands": "MEDIUM", "mines": None}, "HIGH"),
+        ({"flood": "MEDIUM", "epa": "LOW", "wetlands": "LOW", "mines": "LOW"}, "MEDIUM"),
+    ],
+)
+def test_overall_level_rule(levels: dict[str, str | None], expected: str) -> None:
+    from toolkit.environment import _Input, overall_level
+
+    reasons: list[str] = []
+    assert overall_level({k: _Input(level=v) for k, v in levels.items()}, reasons) == expected
+    assert bool(reasons) == (expected == "UNKNOWN")
 
 
 def test_a_failing_source_makes_only_its_input_unknown(layers: dict[str, object]) -> None:
@@ -332,8 +365,9 @@ def test_a_failing_source_makes_only_its_input_unknown(layers: dict[str, object]
         echo.script(ECHO_FACILITIES, Reply(503), Reply(503))
         row = assess_environment(PARCEL, **{**layers, "epa": epa})
     assert (row["epa_facilities"], row["epa_details"]) == (None, [])
-    assert row["risk_level"] == "LOW"
+    assert row["risk_level"] == "UNKNOWN"  # three LOW and one unknown is not LOW
     assert row["confidence"] == 0.8
+    assert row["reasons"][-1].endswith("1 of 4 checks could not run (EPA facilities)")
     (reason,) = [r for r in row["reasons"] if r.startswith("EPA facilities unknown")]
     assert "epa_echo failed" in reason and "HTTP 503" in reason
     assert not any(u.startswith("epa:") for u in row["inputs_used"])
@@ -431,8 +465,8 @@ def test_make_sources_online_against_fakes(services, tmp_path: Path) -> None:
     assert (tmp_path / "cache" / "http_cache.sqlite").is_file()
 
 
-def test_make_sources_default_is_the_offline_sample() -> None:
-    sources = make_sources(None)
+def test_sample_layers_only_in_sample_mode() -> None:
+    sources = make_sources({"mode": "sample"})
     try:
         assert {k: v.label for k, v in sources.items()} == {
             "flood": "local_layer:flood_zones_synthetic.geojson",
@@ -442,7 +476,26 @@ def test_make_sources_default_is_the_offline_sample() -> None:
         }
     finally:
         close_sources(sources)
-    assert make_sources({"flood": "none", "epa": False})["flood"] is None
+    # the default is online; mines have no service, so no layer means unknown, never the sample
+    online = make_sources(None)
+    try:
+        assert [type(s).__name__ for s in online.values()] == [
+            "FemaNFHL", "EchoFacilities", "NWIWetlands", "NoneType",
+        ]  # fmt: skip
+        assert online["flood"].client.unreachable_hint.startswith(
+            "check the network, or set TOOLKIT_ENV_SOURCES=<settings file>"
+        )
+    finally:
+        close_sources(online)
+    local = make_sources({"mode": "local", "flood": "none", "epa": False})
+    assert set(local.values()) == {None}  # nothing given, nothing invented
+    for config in ({"mines": "local"}, {"mode": "local", "flood": "local"}):
+        with pytest.raises(ConfigError, match=r"has no layer file.*only with mode 'sample'"):
+            make_sources(config)
+    with pytest.raises(ConfigError, match="layers_dir is where mode 'sample'"):
+        make_sources({"mode": "online", "layers_dir": "data/sample/layers"})
+    with pytest.raises(ConfigError, match="item_deadline must be a positive number"):
+        make_sources({"mode": "local", "item_deadline": 0})
 
 
 def test_make_sources_bad_config() -> None:

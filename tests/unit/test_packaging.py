@@ -34,6 +34,7 @@ def test_every_migration_is_numbered_and_applies(tmp_path):
 
     versions = [m.version for m in load_migrations("toolkit.backends.duckdb")]
     assert versions == list(range(1, len(versions) + 1))
+    assert [m.version for m in load_migrations("toolkit.backends.postgres")] == versions
     ws = toolkit.connect(str(tmp_path / "m.duckdb"))
     assert ws.sql("SELECT max(version) AS v FROM schema_migrations").v[0] == versions[-1]
 

@@ -14,16 +14,20 @@ import pytest
 from fakes import FakeService, Reply, max_in_window  # tests/ is on sys.path (conftest)
 
 from toolkit.exceptions import (
+    DeadlineExceededError,
     FatalSourceError,
     NotFoundError,
     SourceError,
+    SourceUnreachableError,
     ValidationError,
 )
 from toolkit.sources.http import (
     HttpClient,
     RateLimiter,
+    deadline,
     parse_retry_after,
     redact,
+    time_left,
 )
 
 TOKEN = "sEcReT-t0ken-9f8e7d"
@@ -179,14 +183,120 @@ def test_error_body_with_http_200_is_retried(svc: FakeService) -> None:
         client.get_json("broken")
 
 
-def test_transport_errors_are_retried_then_reported() -> None:
+def closed_port_url() -> str:
     with FakeService() as dead:
-        url = dead.url  # a port that was just closed: connection refused
-    client = HttpClient("gone", url, secret_params={"token": TOKEN}, max_attempts=2,
-                        backoff_initial=0.01, rate_per_minute=60_000)  # fmt: skip
-    with client, pytest.raises(SourceError, match="connection failed") as info:
+        return dead.url  # a port that was just closed: connection refused
+
+
+def test_connection_refused_is_unreachable_at_once_naming_source_host_and_fix() -> None:
+    url = closed_port_url()
+    client = HttpClient("gone", url + "/api/", secret_params={"token": TOKEN}, max_attempts=5,
+                        backoff_initial=0.5, rate_per_minute=60_000,
+                        unreachable_hint="check the network, or use local layers")  # fmt: skip
+    started = time.monotonic()
+    with client, pytest.raises(SourceUnreachableError) as info:
+        client.get_json("x", {"q": "1"})
+    assert time.monotonic() - started < 2.0  # no retries, no backoff (5 tries: >= 7.5 s)
+    assert isinstance(info.value, FatalSourceError)  # the session pauses the job at once
+    message = str(info.value)
+    host = url.removeprefix("http://")
+    assert message == (
+        f"gone is unreachable: connection refused ({host}); check the network, or use local layers."
+    )
+    assert client.counters.requests == 1 and TOKEN not in chain(info.value)
+
+
+def test_unknown_host_is_unreachable_and_says_dns() -> None:
+    client = HttpClient("nowhere", "http://nonexistent.invalid/api/", max_attempts=5,
+                        rate_per_minute=60_000)  # fmt: skip
+    with client, pytest.raises(SourceUnreachableError, match=r"cannot be resolved \(DNS\)") as info:
         client.get_json("x")
-    assert client.counters.requests == 2 and TOKEN not in chain(info.value)
+    assert "nonexistent.invalid" in str(info.value)
+    assert client.counters.requests == 1
+
+
+def test_unreachable_source_stops_a_batch_after_one_call() -> None:
+    client = HttpClient("gone", closed_port_url() + "/api/", concurrency=4,
+                        rate_per_minute=60_000)  # fmt: skip
+    with client:
+        results = client.map(lambda i: client.get_json("x", {"i": i}), range(40))
+    assert all(isinstance(r, SourceUnreachableError) for r in results)
+    assert client.counters.requests <= 4  # the threads already under way, no more
+
+
+def test_a_dropped_connection_mid_answer_is_still_retried(svc: FakeService) -> None:
+    # the service was reached; a broken answer is worth another try (not "unreachable")
+    svc.script("/api/thing", Reply(json=OK, headers={"Content-Length": "999"}))
+    with make(svc, timeout=0.5) as client:
+        assert "echo" in client.get_json("thing")
+    assert client.counters.retries == 1
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(svc: FakeService) -> None:
+    # a byte every 0.1 s never trips a per-read timeout; the answer would take 30 s
+    svc.route("/api/trickle", lambda req: Reply(body=b"x" * 300, trickle=0.1))
+    started = time.monotonic()
+    with (
+        make(svc, timeout=5.0, deadline=1.0, max_attempts=3) as client,
+        pytest.raises(DeadlineExceededError) as info,
+    ):
+        client.get_json("trickle")
+    took = time.monotonic() - started
+    assert 0.9 < took < 2.5  # not the 30 s the body takes
+    assert "within the 1 s deadline of testsvc calls" in str(info.value)
+    assert isinstance(info.value, SourceError) and TOKEN not in chain(info.value)
+    assert len(svc.requests_to("/api/trickle")) == 1
+
+
+def test_retries_stop_at_the_deadline(svc: FakeService) -> None:
+    svc.route("/api/down", lambda req: Reply(503, body=b"down"))
+    started = time.monotonic()
+    with (
+        make(svc, max_attempts=1000, backoff_initial=0.1, backoff_max=0.1, deadline=1.0) as client,
+        pytest.raises(DeadlineExceededError, match="HTTP 503"),
+    ):
+        client.get_json("down")
+    assert time.monotonic() - started < 2.0
+    assert 5 <= len(svc.requests_to("/api/down")) < 20
+
+
+def test_a_retry_after_beyond_the_deadline_gives_up_at_once(svc: FakeService) -> None:
+    svc.route("/api/busy", lambda req: Reply(429, json={}, headers={"Retry-After": "60"}))
+    started = time.monotonic()
+    with (
+        make(svc, deadline=5.0) as client,
+        pytest.raises(DeadlineExceededError, match="HTTP 429"),
+    ):
+        client.get_json("busy")
+    assert time.monotonic() - started < 2.0  # not the 60 s asked for
+    assert len(svc.requests_to("/api/busy")) == 1
+
+
+def test_a_deadline_block_bounds_several_calls_together(svc: FakeService) -> None:
+    svc.route("/api/slow", lambda req: Reply(json=OK, delay=0.3))
+    started = time.monotonic()
+    calls = 0
+    with make(svc, timeout=5.0) as client, pytest.raises(DeadlineExceededError) as info:
+        with deadline(1.0, what="item deadline (TEST_DEADLINE)"):
+            for _ in range(10):
+                client.get_json("slow", {"n": calls})
+                calls += 1
+    assert calls in (2, 3) and time.monotonic() - started < 2.0  # not 10 x 0.3 s
+    assert "within the 1 s item deadline (TEST_DEADLINE)" in str(info.value)
+    assert time_left() is None  # the block is over
+
+
+def test_map_gives_each_item_its_own_deadline(svc: FakeService) -> None:
+    svc.route("/api/item", lambda req: Reply(json={"i": req.params["i"]},
+                                             delay=5.0 if req.params["i"] == "1" else 0.0))  # fmt: skip
+    started = time.monotonic()
+    with make(svc, concurrency=2, timeout=5.0) as client:
+        results = client.map(
+            lambda i: client.get_json("item", {"i": i})["i"], range(6), item_deadline=0.5
+        )
+    assert isinstance(results[1], DeadlineExceededError)
+    assert [r for i, r in enumerate(results) if i != 1] == ["0", "2", "3", "4", "5"]
+    assert time.monotonic() - started < 3.0  # not the 5 s item 1 would take
 
 
 def test_rerun_with_cache_costs_no_requests_and_keys_have_no_token(
@@ -308,8 +418,27 @@ def test_redact() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"concurrency": 0}, {"max_attempts": 0}, {"timeout": 0}, {"rate_per_minute": -5}],
-)
+    [{"concurrency": 0}, {"max_attempts": 0}, {"timeout": 0}, {"rate_per_minute": -5},
+     {"deadline": 0}, {"deadline": "soon"}, {"max_response_bytes": 0}],
+)  # fmt: skip
 def test_bad_options_are_validation_errors(svc: FakeService, options: dict[str, object]) -> None:
     with pytest.raises(ValidationError, match=next(iter(options))):
         make(svc, **options)
+
+
+def test_no_deadline_means_only_the_attempts_bound_a_call(svc: FakeService) -> None:
+    svc.script("/api/thing", Reply(500, body=b"x"))
+    with make(svc, deadline=None) as client:
+        assert "echo" in client.get_json("thing")
+    assert client.counters.retries == 1
+
+
+def test_an_undecodable_body_is_a_source_error_not_a_raw_httpx_one(svc: FakeService) -> None:
+    svc.route(
+        "/api/gz", lambda req: Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    )
+    with (
+        make(svc) as client,
+        pytest.raises(SourceError, match=r"unreadable answer .*DecodingError"),
+    ):
+        client.get_json("gz")

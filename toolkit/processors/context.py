@@ -51,8 +51,22 @@ class ProcessorContext:
         store = self._store
         return store.run(lambda con: store.engine.resolve_county(con, county), tx=False)
 
+    def meta(self, key: str) -> str | None:
+        """A fact about the workspace itself (``workspace_meta``; e.g. ``kind``: 'demo')."""
+        frame = self._store.query("workspace_meta_get", [key])
+        return None if frame.empty else str(frame.iloc[0, 0])
+
     def county_name(self, county_id: int) -> str:
         return str(self._store.query("county_name", [county_id]).iloc[0, 0])
+
+
+def data_dir_of(store: Store) -> Path:
+    """Where a workspace keeps its files: beside a DuckDB file, else the data folder."""
+    from toolkit import config
+
+    if store.memory:
+        return config.data_dir()
+    return Path(store.path).parent
 
 
 def store_key(store: Store) -> str:

@@ -24,6 +24,7 @@ SOURCE_ENV = "TOOLKIT_PARCEL_SOURCE"
 BASE_URL_ENV = "TOOLKIT_REGRID_URL"  # tests point the API at a local server
 RATE_ENV = "TOOLKIT_REGRID_RATE"  # requests per minute (default 200, unverified)
 CONCURRENCY_ENV = "TOOLKIT_REGRID_CONCURRENCY"  # parallel requests (default 4)
+DEADLINE_ENV = "TOOLKIT_ITEM_DEADLINE"  # seconds one parcel's lookups may take (default 60)
 
 
 def make_processor(ctx: ProcessorContext) -> Any:
@@ -47,6 +48,7 @@ def make_processor(ctx: ProcessorContext) -> Any:
             from toolkit.sources.regrid import (
                 DEFAULT_BASE_URL,
                 DEFAULT_CONCURRENCY,
+                DEFAULT_ITEM_DEADLINE,
                 DEFAULT_RATE_PER_MINUTE,
                 RegridAPI,
             )
@@ -56,6 +58,7 @@ def make_processor(ctx: ProcessorContext) -> Any:
                 rate_per_minute=_number(RATE_ENV, DEFAULT_RATE_PER_MINUTE),
                 concurrency=int(_number(CONCURRENCY_ENV, DEFAULT_CONCURRENCY)),
                 cache_dir=ctx.data_dir / "cache" / "regrid",
+                item_deadline=_number(DEADLINE_ENV, DEFAULT_ITEM_DEADLINE),
             )
         return api_box["api"]
 

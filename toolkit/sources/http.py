@@ -13,34 +13,58 @@ every source needs:
 - a response cache on disk (:class:`ResponseCache`, sqlite) keyed by method +
   URL + params *minus secrets*, so a re-run costs no calls;
 - secrets (``token`` and friends) never reach cache keys, logs or exception
-  messages: every text leaving this module goes through :func:`redact`.
+  messages: every text leaving this module goes through :func:`redact`;
+- a total time limit: each call has a ``deadline`` (all attempts, waits and
+  reads together; httpx's own timeouts are per read, so a server that trickles
+  a byte at a time would otherwise hold a call for ever), and :func:`deadline`
+  bounds every call made inside a block, e.g. one item's calls to several
+  sources. The earlier limit wins.
 
-Errors map onto :mod:`toolkit.exceptions`: 401/403 -> ``FatalSourceError``,
-404 -> ``NotFoundError``, malformed body or exhausted retries -> ``SourceError``.
+Errors map onto :mod:`toolkit.exceptions`: 401/403 -> ``FatalSourceError``;
+connection refused, unknown host, no route -> ``SourceUnreachableError`` (a
+``FatalSourceError``: every other item would fail the same way, so the job
+pauses at once instead of spending retries on each item); 404 ->
+``NotFoundError``; time limit reached -> ``DeadlineExceededError`` (the item
+fails); malformed body or exhausted retries -> ``SourceError``. Timeouts, 429
+and 5xx are retried, within the deadline.
 """
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
+import errno
 import hashlib
 import json
 import logging
+import math
 import random
 import re
+import socket
 import sqlite3
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import tenacity
 
-from toolkit.exceptions import FatalSourceError, NotFoundError, SourceError, ValidationError
+from toolkit.exceptions import (
+    DeadlineExceededError,
+    FatalSourceError,
+    NotFoundError,
+    SourceError,
+    SourceUnreachableError,
+    ValidationError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +88,10 @@ DEFAULT_RATE_PER_MINUTE: dict[str, float] = {
 }
 FALLBACK_RATE_PER_MINUTE = 60.0
 DEFAULT_CONCURRENCY = 4
+#: Seconds one call may take in all (attempts, backoff, rate-limit waits, reads).
+DEFAULT_DEADLINE = 120.0
+#: Largest answer body read into memory (a JSON answer is kilobytes).
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 _SECRET_QS = re.compile(r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS)) + r")=([^&\s\"'<>]+)")
 
@@ -137,7 +165,146 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
+# --- deadlines ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A point in time (``time.monotonic()``) by which calls must be done, and its name."""
+
+    at: float
+    seconds: float  # the limit as configured, for messages
+    what: str  # e.g. "item deadline (TOOLKIT_ITEM_DEADLINE)"
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+
+_SCOPE: contextvars.ContextVar[Limit | None] = contextvars.ContextVar(
+    "toolkit_http_deadline", default=None
+)
+
+
+def _check_seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValidationError(f"{name} must be a positive number of seconds, got {value!r}")
+    if not math.isfinite(value):
+        raise ValidationError(f"{name} must be a finite number of seconds, got {value!r}")
+    return float(value)
+
+
+@contextmanager
+def deadline(seconds: float | None, *, what: str = "deadline") -> Iterator[Limit | None]:
+    """Bound every source call made inside the block to finish ``seconds`` from now.
+
+    Nested blocks keep the earlier limit. A call that would pass it stops and
+    raises :class:`~toolkit.exceptions.DeadlineExceededError`, naming ``what``.
+    ``None`` adds no limit. The limit follows the code into :meth:`HttpClient.map`'s
+    threads.
+
+    Examples
+    --------
+    >>> with deadline(60, what="item deadline"):       # doctest: +SKIP
+    ...     flood.zone_at(lon, lat); epa.within(lon, lat, 0.5)
+    """
+    if seconds is None:
+        yield _SCOPE.get()
+        return
+    limit = Limit(time.monotonic() + _check_seconds(what, seconds), float(seconds), what)
+    outer = _SCOPE.get()
+    if outer is not None and outer.at <= limit.at:
+        limit = outer
+    token = _SCOPE.set(limit)
+    try:
+        yield limit
+    finally:
+        _SCOPE.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left under the innermost :func:`deadline` block (None outside any)."""
+    scope = _SCOPE.get()
+    return None if scope is None else scope.left()
+
+
+class _TimeUp(Exception):
+    """Internal: the helper thread was still working when the limit came."""
+
+
+def run_until(limit: Limit, fn: Callable[[threading.Event], T]) -> T:
+    """Run ``fn(cancel)`` in a helper thread; stop waiting for it at ``limit``.
+
+    httpx bounds each read, not a whole answer; this bounds the whole. At the
+    limit ``cancel`` is set (``fn`` checks it between chunks and lets go of its
+    connection) and :class:`_TimeUp` is raised here at once.
+    """
+    left = limit.left()
+    if left <= 0:
+        raise _TimeUp
+    box: dict[str, Any] = {}
+    done = threading.Event()
+    cancel = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = fn(cancel)
+        except BaseException as exc:  # handed to the waiting thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="toolkit-http", daemon=True).start()
+    if not done.wait(left if math.isfinite(left) else None):
+        cancel.set()
+        raise _TimeUp
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def describe_connect_error(exc: BaseException) -> str | None:
+    """Why a connection could not be made, in words; None when it is no such failure.
+
+    Looks through the exception's causes for the operating system's error:
+    DNS (``socket.gaierror``), connection refused, no route / network
+    unreachable, or a failed TLS handshake.
+
+    Examples
+    --------
+    >>> describe_connect_error(ConnectionRefusedError(111, "Connection refused"))
+    'connection refused'
+    >>> describe_connect_error(ValueError("x")) is None
+    True
+    """
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, socket.gaierror):
+            return "the host name cannot be resolved (DNS)"
+        if isinstance(seen, ssl.SSLError):
+            return f"the TLS handshake failed ({getattr(seen, 'reason', None) or seen})"
+        if isinstance(seen, ConnectionRefusedError) or getattr(seen, "errno", None) == (
+            errno.ECONNREFUSED
+        ):
+            return "connection refused"
+        if getattr(seen, "errno", None) in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "no route to the host (network unreachable)"
+        if getattr(seen, "errno", None) == errno.EADDRNOTAVAIL:
+            return "the address is not available from this machine"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 # --- rate limit --------------------------------------------------------------
+
+
+class RateLimitWait(Exception):
+    """The next request slot comes after the caller's limit (``.seconds`` from now)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the next request slot is {seconds:.1f} s away")
+        self.seconds = seconds
 
 
 class RateLimiter:
@@ -182,8 +349,12 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._tat = clock()  # theoretical arrival time of the next request
 
-    def acquire(self) -> float:
-        """Block until a request may be sent; return the seconds spent waiting."""
+    def acquire(self, until: float | None = None) -> float:
+        """Block until a request may be sent; return the seconds spent waiting.
+
+        With ``until`` (a time on this limiter's clock), raise :class:`RateLimitWait`
+        at once, without taking a slot, when the slot comes later than that.
+        """
         waited = 0.0
         while True:
             with self._lock:
@@ -192,6 +363,8 @@ class RateLimiter:
                 if now >= allowed_at:
                     self._tat = max(self._tat, now) + self.interval
                     return waited
+                if until is not None and allowed_at > until:
+                    raise RateLimitWait(allowed_at - now)
                 pause = allowed_at - now
             self._sleep(pause)
             waited += pause
@@ -309,9 +482,12 @@ class Counters:
 class _Retryable(SourceError):
     """Internal: an attempt failed in a way another attempt may fix."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, time_up: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.time_up = time_up  # the limit came during this attempt
 
 
 # --- the client --------------------------------------------------------------
@@ -348,6 +524,17 @@ class HttpClient:
         (USFWS does this); such answers are retried and never cached.
     auth_hint
         Appended to 401/403 messages, e.g. "set REGRID_TOKEN to a valid token".
+    deadline
+        Seconds one :meth:`get_json` call may take in all: every attempt,
+        backoff, rate-limit wait and read (default :data:`DEFAULT_DEADLINE`;
+        ``None``: only the attempts bound it). A :func:`deadline` block around
+        the call can shorten it.
+    unreachable_hint
+        What to do when the service cannot be reached at all (connection
+        refused, unknown host, no route), e.g. "check the network, or set
+        TOOLKIT_ENV_SOURCES=<file> to use local layers".
+    max_response_bytes
+        Largest answer read into memory; a bigger one is a ``SourceError``.
 
     Examples
     --------
@@ -375,6 +562,9 @@ class HttpClient:
         error_body: Callable[[Any], str | None] | None = None,
         auth_hint: str = "check the credentials",
         headers: Mapping[str, str] | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
+        unreachable_hint: str = "check the network connection, then resume the job",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if int(concurrency) < 1:
             raise ValidationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
@@ -398,6 +588,13 @@ class HttpClient:
         self.max_retry_after = float(max_retry_after)
         self.error_body = error_body
         self.auth_hint = auth_hint
+        self.deadline = None if deadline is None else _check_seconds("deadline", deadline)
+        self.unreachable_hint = unreachable_hint
+        if int(max_response_bytes) < 1:
+            raise ValidationError(
+                f"max_response_bytes must be a positive integer, got {max_response_bytes!r}"
+            )
+        self.max_response_bytes = int(max_response_bytes)
         self.counters = Counters()
         self.cache = ResponseCache(cache_dir, ttl=cache_ttl) if cache_dir is not None else None
         self._http = httpx.Client(
@@ -479,18 +676,36 @@ class HttpClient:
                     raise NotFoundError(f"{self.source}: nothing at {shown} (HTTP 404, cached)")
                 return json.loads(body)
         query = {**self._public(params), **self._secret_params}
+        limit = self.limit()
+        tries = [0]
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            # stop when attempts are used up, or when the next one would start too late
+            return (
+                state.attempt_number >= self.max_attempts
+                or time.monotonic() + (state.upcoming_sleep or 0.0) >= limit.at
+            )
+
         try:
             for attempt in tenacity.Retrying(
-                stop=tenacity.stop_after_attempt(self.max_attempts),
+                stop=stop,
                 wait=self._wait,
                 retry=tenacity.retry_if_exception_type(_Retryable),
                 before_sleep=self._before_sleep,
                 reraise=True,
             ):
                 with attempt:
-                    status, body, data = self._attempt(path, query, shown, validate)
+                    tries[0] += 1
+                    status, body, data = self._attempt(path, query, shown, validate, limit)
         except _Retryable as exc:
             self.counters.add("errors")
+            if exc.time_up or tries[0] < self.max_attempts:
+                last = "the last was cut off" if exc.time_up else f"last: {exc}"
+                raise DeadlineExceededError(
+                    f"{self.source}: no answer from {shown} within the {limit.seconds:g} s"
+                    f" {limit.what} ({tries[0]} attempt(s), {last}). The item failed;"
+                    " retry it later (toolkit retry), or allow more time."
+                ) from None
             raise SourceError(
                 f"{self.source}: gave up on {shown} after {self.max_attempts} attempt(s): {exc}"
             ) from None
@@ -506,32 +721,110 @@ class HttpClient:
             self.cache.put(key, self.source, shown, status, body)
         return data
 
+    def limit(self) -> Limit:
+        """The time limit of a call starting now: this client's deadline or the block's."""
+        scope = _SCOPE.get()
+        if self.deadline is None:
+            own = Limit(math.inf, math.inf, "deadline")
+        else:
+            own = Limit(
+                time.monotonic() + self.deadline, self.deadline, f"deadline of {self.source} calls"
+            )
+        return scope if scope is not None and scope.at <= own.at else own
+
+    def unreachable(self, exc: BaseException, url: str | None = None) -> SourceUnreachableError:
+        """The error for a connection that could not be made (names source, host and fix)."""
+        parts = urlsplit(url or self.base_url)
+        host = parts.hostname or "?"
+        if parts.port:
+            host += f":{parts.port}"
+        why = describe_connect_error(exc) or f"cannot connect ({type(exc).__name__})"
+        return SourceUnreachableError(
+            self.redact(f"{self.source} is unreachable: {why} ({host}); {self.unreachable_hint}.")
+        )
+
+    def _read(
+        self, url: str, query: Mapping[str, str], timeout: float, cancel: threading.Event
+    ) -> tuple[int, str, httpx.Headers, bytes] | None:
+        """One GET, the body read in chunks (runs in :func:`run_until`'s helper thread)."""
+        try:
+            with self._http.stream("GET", url, params=query, timeout=timeout) as response:
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    if cancel.is_set():
+                        return None  # the caller has gone; let go of the connection
+                    size += len(chunk)
+                    if size > self.max_response_bytes:
+                        raise SourceError(
+                            f"{self.source}: the answer is larger than"
+                            f" {self.max_response_bytes:,} bytes; not read"
+                        )
+                    chunks.append(chunk)
+                return (
+                    response.status_code,
+                    response.reason_phrase,
+                    response.headers,
+                    b"".join(chunks),
+                )
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timed out after {timeout:g} s ({type(exc).__name__})") from None
+        except httpx.ConnectError as exc:
+            if describe_connect_error(exc) is not None:
+                raise self.unreachable(exc, url) from None
+            raise _Retryable(
+                f"connection failed ({type(exc).__name__}: {self.redact(str(exc))})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(
+                f"connection failed ({type(exc).__name__}: {self.redact(str(exc))})"
+            ) from None
+        except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded: never raw httpx
+            raise SourceError(
+                f"{self.source}: unreadable answer from {self.redact(url)}"
+                f" ({type(exc).__name__}: {self.redact(str(exc))})"
+            ) from None
+
     def _attempt(
         self,
         path: str,
         query: Mapping[str, str],
         shown: str,
         validate: Callable[[Any], str | None] | None,
+        limit: Limit | None = None,
     ) -> tuple[int, bytes, Any]:
-        self.counters.add("rate_wait_s", self.limiter.acquire())
-        self.counters.add("requests")
+        limit = limit or self.limit()
+        time_up = f"no complete answer within the {limit.seconds:g} s {limit.what}"
         try:
-            response = self._http.get(self.url(path), params=query)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(f"timed out after {self.timeout:g} s ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
+            waited = self.limiter.acquire(until=limit.at if math.isfinite(limit.at) else None)
+        except RateLimitWait as exc:
             raise _Retryable(
-                f"connection failed ({type(exc).__name__}: {self.redact(str(exc))})"
+                f"the rate limit's next slot ({exc.seconds:.1f} s) is past the {limit.what}",
+                time_up=True,
             ) from None
-        status = response.status_code
+        self.counters.add("rate_wait_s", waited)
+        left = limit.left()
+        if left <= 0:
+            raise _Retryable(time_up, time_up=True)
+        self.counters.add("requests")
+        timeout = min(self.timeout, left)
+        try:
+            answer = run_until(
+                limit, lambda cancel: self._read(self.url(path), query, timeout, cancel)
+            )
+        except _TimeUp:
+            raise _Retryable(time_up, time_up=True) from None
+        if answer is None:  # pragma: no cover - only after a time-up, handled above
+            raise _Retryable(time_up, time_up=True)
+        status, reason, headers, body = answer
         log.debug("%s GET %s -> %s", self.source, shown, status)
         if status == 429 or status >= 500:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
+            wait = parse_retry_after(headers.get("Retry-After"))
             if status == 429:
                 self.counters.add("throttled")
                 # Everyone waits, not just this thread: the server throttles the token.
                 self.limiter.defer(min(wait, self.max_retry_after) if wait is not None else 0.0)
-            raise _Retryable(f"HTTP {status} {response.reason_phrase}".rstrip(), retry_after=wait)
+            raise _Retryable(f"HTTP {status} {reason}".rstrip(), retry_after=wait)
         if status in (401, 403):
             raise FatalSourceError(
                 f"{self.source} refused the request with HTTP {status} ({shown}): {self.auth_hint}."
@@ -539,9 +832,8 @@ class HttpClient:
         if status == 404:
             raise NotFoundError(f"{self.source}: nothing at {shown} (HTTP 404)")
         if status >= 400 or status < 200:
-            snippet = self.redact(response.text[:200].strip())
+            snippet = self.redact(body[:200].decode("utf-8", "replace").strip())
             raise SourceError(f"{self.source}: HTTP {status} from {shown}: {snippet!r}")
-        body = response.content
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -580,13 +872,23 @@ class HttpClient:
 
     # -- batches -------------------------------------------------------------
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R | Exception]:
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        item_deadline: float | None = None,
+        what: str = "item deadline",
+    ) -> list[R | Exception]:
         """Run ``fn`` over ``items`` with :attr:`concurrency` threads.
 
         Results come back in input order; an item that raised gets its
         exception in its place. After a :class:`FatalSourceError` (bad
-        credentials) the items not yet started get that same error without a
-        request, so a wrong token costs one call, not a batch.
+        credentials, an unreachable service) the items not yet started get
+        that same error without a request, so a wrong token costs one call,
+        not a batch. ``item_deadline`` bounds each item's calls together (seconds
+        from the item's start, see :func:`deadline`); a caller's
+        :func:`deadline` block applies in the threads too.
 
         Examples
         --------
@@ -594,17 +896,22 @@ class HttpClient:
         [{...}, NotFoundError(...), ...]
         """
         fatal: list[FatalSourceError] = []
+        outer = _SCOPE.get()
 
         def run(item: T) -> R | Exception:
             if fatal:
                 return fatal[0]
+            token = _SCOPE.set(outer)
             try:
-                return fn(item)
+                with deadline(item_deadline, what=what):
+                    return fn(item)
             except FatalSourceError as exc:
                 fatal.append(exc)
                 return exc
             except Exception as exc:  # one item's failure must not sink the batch
                 return exc
+            finally:
+                _SCOPE.reset(token)
 
         items = list(items)
         if self.concurrency == 1 or len(items) <= 1:

@@ -57,6 +57,12 @@ DEFAULT_BASE_URL = "https://app.regrid.com/api/v2/"
 DEFAULT_RATE_PER_MINUTE = 200.0
 DEFAULT_CONCURRENCY = 4
 TOKEN_ENV = "REGRID_TOKEN"
+#: Seconds one parcel's lookups (by number, then by address) may take together.
+DEFAULT_ITEM_DEADLINE = 60.0
+UNREACHABLE_HINT = (
+    "check the network (and TOOLKIT_REGRID_URL, if set), or add the county's bulk file"
+    " with ws.add_bulk_file(path, county); then resume the job"
+)
 
 #: Keys of every normalised parcel record, in order.
 PARCEL_KEYS: tuple[str, ...] = (
@@ -380,9 +386,14 @@ class RegridAPI(ParcelSource):
         Defaults 200/min (*unverified*, DOMAIN.md) and 4 threads.
     cache_dir
         Response cache directory (``None`` = no cache); a re-run costs no calls.
+    item_deadline
+        Seconds one parcel's lookups may take together in :meth:`lookup_many`
+        (past it that parcel fails with ``DeadlineExceededError``).
     **client_options
         Passed to :class:`~toolkit.sources.http.HttpClient` (``timeout``,
-        ``max_attempts``, ``backoff_initial``, ``max_retry_after``, ...).
+        ``max_attempts``, ``backoff_initial``, ``max_retry_after``,
+        ``deadline``, ...). The service being unreachable (connection refused,
+        unknown host) raises ``SourceUnreachableError``: the job pauses.
 
     Examples
     --------
@@ -402,10 +413,13 @@ class RegridAPI(ParcelSource):
         rate_per_minute: float = DEFAULT_RATE_PER_MINUTE,
         concurrency: int = DEFAULT_CONCURRENCY,
         cache_dir: str | Path | None = None,
+        item_deadline: float | None = DEFAULT_ITEM_DEADLINE,
         **client_options: Any,
     ) -> None:
         from toolkit.sources.http import HttpClient
 
+        self.item_deadline = item_deadline
+        client_options.setdefault("unreachable_hint", UNREACHABLE_HINT)
         token = (token if token is not None else os.environ.get(TOKEN_ENV, "")).strip()
         if not token:
             raise ConfigError(
@@ -463,7 +477,12 @@ class RegridAPI(ParcelSource):
         self, items: Iterable[ParcelQuery | Mapping[str, Any] | tuple[Any, ...]]
     ) -> list[ParcelRecord | Exception]:
         """Concurrent lookups (``concurrency`` threads, shared rate limit), in order."""
-        return self.client.map(self._lookup_item, list(items))
+        return self.client.map(
+            self._lookup_item,
+            list(items),
+            item_deadline=self.item_deadline,
+            what="item deadline (TOOLKIT_ITEM_DEADLINE)",
+        )
 
     def close(self) -> None:
         self.client.close()

@@ -615,3 +615,13 @@ SELECT id::TEXT AS id, status FROM batch_jobs
 WHERE status IN ('pending', 'in_progress', 'paused') AND (job_type = %s OR %s = '')
 ORDER BY CASE status WHEN 'in_progress' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, created_at
 LIMIT 1;
+
+-- ---------------------------------------------------------------------------
+-- The workspace's own facts (workspace_meta): kind = 'demo' marks the demo's file
+
+-- name: workspace_meta_get
+SELECT value FROM workspace_meta WHERE key = %s;
+
+-- name: workspace_meta_set
+INSERT INTO workspace_meta (key, value, updated_at) VALUES (%s, %s, %s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
