@@ -36,9 +36,10 @@ def good(tmp_path: Path) -> Path:
 
 
 def _forget(path: Path) -> None:
+    """As a new process would: check the schema again."""
     from toolkit.backends.duckdb import store
 
-    store._ready.pop(str(path.resolve()), None)
+    store._ready.clear()
 
 
 def test_a_half_truncated_workspace_is_named_damaged(good: Path) -> None:
@@ -119,3 +120,15 @@ def test_a_full_disk_is_named_and_reads_still_work(tiny_disk: Path) -> None:
         assert r.returncode == 0, (command, r.stderr)
     r = cli("start", "regrid_scraping", "--db", db, "--force")
     assert r.returncode == 1 and "is full" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_file_deleted_and_made_again_is_a_new_workspace(tmp_path: Path) -> None:
+    """The schema check remembered per process belongs to the file, not to its name."""
+    path = tmp_path / "ws.duckdb"
+    ws = toolkit.connect(str(path))
+    ws.import_properties(toolkit.demo.sample_properties().head(3))
+    ws.close()
+    path.unlink()
+    ws = toolkit.connect(str(path))  # same process, same name, a new empty file
+    assert int(ws.sql("SELECT count(*) AS n FROM properties").n[0]) == 0
+    ws.close()

@@ -319,8 +319,18 @@ class DuckDBStore:
 
     # -- schema --------------------------------------------------------------
 
+    def _schema_key(self) -> str:
+        """The file as it is now: a file deleted and made again is a new database."""
+        if self.memory:
+            return self._key
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return self._key
+        return f"{self._key}#{st.st_dev}:{st.st_ino}"
+
     def _ensure_schema(self, con: DuckConnection) -> None:
-        key = self._key
+        key = self._schema_key()
         generation = self.catalog.generation()
         if _ready.get(key) == generation:
             return
@@ -338,7 +348,7 @@ class DuckDBStore:
 
     def forget_schema_check(self) -> None:
         """Make the next connection re-check migrations and views (tests)."""
-        _ready.pop(self._key, None)
+        _ready.pop(self._schema_key(), None)
 
     def close(self) -> None:
         if self._mem is not None:
