@@ -590,7 +590,8 @@ def _print_import(out: dict[str, Any]) -> None:
     if any(how):
         line += " (" + ", ".join(x for x in how if x) + ")"
     if src["blank_lines"]:
-        line += f", {src['blank_lines']:,} blank lines skipped"
+        n = src["blank_lines"]
+        line += f", {n:,} blank line{'s' if n != 1 else ''} skipped"
     print(line + ".")
     columns = out["columns"]
     if out["dry_run"]:

@@ -584,7 +584,9 @@ def plan_columns(table: Table, mapping: dict[str, str] | None = None) -> list[Co
     for label, target in mapping.items():
         name = str(target).strip().lower()
         if name not in valid:
-            raise UnknownChoiceError(f"field for column {label!r}", target, valid)
+            exc = UnknownChoiceError("field", target, valid)
+            exc.args = (f"--map {label!r}: {exc}",)
+            raise exc
         hits = [i for i, h in enumerate(table.header) if h == str(label).strip(" ")]
         if not hits:
             hits = [i for i, h in enumerate(table.header) if header_key(h) == header_key(label)]
