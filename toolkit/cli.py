@@ -627,11 +627,14 @@ def _print_import(out: dict[str, Any]) -> None:
     if out["dry_run"]:
         print("Dry run: nothing was written.")
     if len(rejected):
-        _table(rejected.head(50), title=f"Rejected rows ({len(rejected):,}; first 50)")
-    if len(out["withdrawn_parcels"]):
-        _table(
-            out["withdrawn_parcels"].head(50), title="Withdrawn (no longer on the list; first 50)"
-        )
+        _table(rejected.head(50), title="Rejected rows")
+        if len(rejected) > 50:
+            print(f"… the first 50 of {len(rejected):,} rejected rows (--json lists them all)")
+    gone = out["withdrawn_parcels"]
+    if len(gone):
+        _table(gone.head(50), title="To withdraw" if out["dry_run"] else "Withdrawn")
+        if len(gone) > 50:
+            print(f"… the first 50 of {len(gone):,} (--json lists them all)")
 
 
 @app.command()

@@ -1031,40 +1031,50 @@ def _write(ws: Workspace, incoming: pd.DataFrame, listed: pd.DataFrame, scope: l
         con.register("_incoming", incoming)
         try:
             out["existing"] = len(con.execute(q.properties_existing).fetchall())
-            back = con.execute(q.properties_listed_withdrawn).fetchall()
-            out["listed_withdrawn"] = len(back)
-            gone: list[Any] = []
-            if withdraw_missing:
-                con.register("_listed", listed)
-                try:
-                    gone = con.execute(q.properties_missing_from_list, [scope]).fetchall()
-                    actives = con.execute(q.properties_active_per_county, [scope]).fetchall()
-                finally:
-                    with contextlib.suppress(Exception):
-                        con.unregister("_listed")
-                counts: dict[int, int] = {}
-                for r in gone:
-                    counts[r[1]] = counts.get(r[1], 0) + 1
-                out["share"] = {cid: (counts.get(cid, 0), n) for cid, n in actives}
-            if not dry_run:
-                upsert_properties(con, q, incoming, registered=True)
-            if withdraw_missing:
-                now = engine.utcnow()
-                if not dry_run:
-                    if gone:
-                        con.execute(
-                            q.properties_set_status, ["withdrawn", now, [r[0] for r in gone]]
-                        )
-                    if back:
-                        con.execute(q.properties_set_status, ["active", now, [r[0] for r in back]])
-                out["withdrawn"], out["reactivated"] = gone, back
-                if gone:
-                    jobs = con.execute(q.items_pending_for_properties, [[r[0] for r in gone]])
-                    out["pending_in_jobs"] = sum(r[2] for r in jobs.fetchall())
-            return out
+            inactive = con.execute(q.properties_listed_inactive).fetchall()
         finally:
             with contextlib.suppress(Exception):
                 con.unregister("_incoming")
+        back = [r for r in inactive if r[4] == "withdrawn"]
+        out["listed_withdrawn"] = len(back)
+        gone: list[Any] = []
+        if withdraw_missing:
+            con.register("_listed", listed)
+            try:
+                gone = con.execute(q.properties_missing_from_list, [scope]).fetchall()
+                actives = con.execute(q.properties_active_per_county, [scope]).fetchall()
+            finally:
+                with contextlib.suppress(Exception):
+                    con.unregister("_listed")
+            counts: dict[int, int] = {}
+            for r in gone:
+                counts[r[1]] = counts.get(r[1], 0) + 1
+            out["share"] = {cid: (counts.get(cid, 0), n) for cid, n in actives}
+            out["withdrawn"], out["reactivated"] = gone, back
+            if gone:
+                jobs = con.execute(q.items_pending_for_properties, [[r[0] for r in gone]])
+                out["pending_in_jobs"] = sum(r[2] for r in jobs.fetchall())
+        if dry_run:
+            return out
+        # A row without a status keeps the stored one, except that a republished list
+        # (withdraw_missing) makes the withdrawn parcels it lists active again.
+        status = {(r[1], r[3]): r[4] for r in inactive}
+        if withdraw_missing:
+            status.update({(r[1], r[3]): "active" for r in back})
+        rows = incoming
+        if status:
+            rows = incoming.copy()
+            stored = [status.get(k) for k in zip(rows.county_id, rows.parcel_norm, strict=True)]
+            rows["auction_status"] = [
+                given if given is not None else known
+                for given, known in zip(rows.auction_status, stored, strict=True)
+            ]
+        upsert_properties(con, q, rows)
+        if gone:
+            con.execute(
+                q.properties_set_status, ["withdrawn", engine.utcnow(), [r[0] for r in gone]]
+            )
+        return out
 
     out = ws.store.run(work, tx=not dry_run)
     names = dict(ws.sql("SELECT id, county_name FROM counties").itertuples(index=False))
@@ -1079,7 +1089,7 @@ def _write(ws: Workspace, incoming: pd.DataFrame, listed: pd.DataFrame, scope: l
 PARSE_DETAIL = ("raw_text", "parse_confidence", "parse_issues", "parse_extra")
 
 
-def upsert_properties(con: Any, q: Any, frame: pd.DataFrame, *, registered: bool = False) -> int:
+def upsert_properties(con: Any, q: Any, frame: pd.DataFrame) -> int:
     """Upsert clean property rows by (county_id, parcel_norm); returns how many existed.
 
     Runs inside the caller's transaction. ``frame`` has the columns of
@@ -1088,9 +1098,9 @@ def upsert_properties(con: Any, q: Any, frame: pd.DataFrame, *, registered: bool
     sale_date, auction_status, document_id, ts), unique on (county_id,
     parcel_norm), with None for missing values; a frame that also has the
     parser's columns (raw_text, parse_confidence, parse_issues, parse_extra)
-    keeps them too. A value that is None leaves the stored one as it is.
-    ``registered``: the caller has registered ``frame`` as ``_incoming`` already
-    (and unregisters it).
+    keeps them too. A value that is None leaves the stored one as it is, except
+    ``auction_status``: a new row without one is active, and so is an existing one
+    (the caller passes the stored status to keep it).
 
     Examples
     --------
@@ -1110,8 +1120,7 @@ def upsert_properties(con: Any, q: Any, frame: pd.DataFrame, *, registered: bool
         if all(c in frame.columns for c in PARSE_DETAIL)
         else q.properties_upsert
     )
-    if not registered:
-        con.register("_incoming", frame)
+    con.register("_incoming", frame)
     try:
         existing = len(con.execute(q.properties_existing).fetchall())
         con.execute(query)
@@ -1119,6 +1128,5 @@ def upsert_properties(con: Any, q: Any, frame: pd.DataFrame, *, registered: bool
     finally:
         # after a failed statement the transaction is aborted and unregister fails
         # too; the first error is the one to see
-        if not registered:
-            with contextlib.suppress(Exception):
-                con.unregister("_incoming")
+        with contextlib.suppress(Exception):
+            con.unregister("_incoming")

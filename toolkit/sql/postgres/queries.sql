@@ -409,11 +409,12 @@ ON CONFLICT (county_id, parcel_norm) DO UPDATE SET
 SELECT i.county_id, i.parcel_norm FROM _incoming i
 JOIN properties p ON p.county_id = i.county_id::INTEGER AND p.parcel_norm = i.parcel_norm::TEXT;
 
--- name: properties_listed_withdrawn
--- parcels of an import (without a status of their own) that are withdrawn in the workspace
-SELECT p.id::TEXT AS id, p.county_id, p.parcel_id FROM properties p
+-- name: properties_listed_inactive
+-- parcels of an import that are not active in the workspace, where the row gives no status
+SELECT p.id::TEXT AS id, p.county_id, p.parcel_id, p.parcel_norm, p.auction_status
+FROM properties p
 JOIN _incoming i ON p.county_id = i.county_id::INTEGER AND p.parcel_norm = i.parcel_norm::TEXT
-WHERE p.auction_status = 'withdrawn' AND i.auction_status IS NULL
+WHERE p.auction_status <> 'active' AND i.auction_status IS NULL
 ORDER BY p.county_id, p.parcel_norm;
 
 -- name: properties_missing_from_list
