@@ -136,6 +136,9 @@ DELIMITERS = (",", "\t", ";", "|")
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 MAX_AMOUNT = Decimal("999999999999.99")  # DECIMAL(14, 2)
 _HEADER_SEARCH = 20  # non-blank records in which to look for the header row
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+_SPACES = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 _NUMBER_WORDS = frozenset({"number", "num", "nbr", "no"})
 _STOP_WORDS = frozenset({"and", "of", "the"})
 _SUMMARY_LINE = re.compile(
@@ -181,7 +184,7 @@ def normalise_parcel(parcel: object) -> str:
     >>> normalise_parcel("01.02-03..-004.05-006")
     '01020300405006'
     """
-    return re.sub(r"[^0-9A-Za-z]", "", str(parcel)).upper()
+    return _NOT_ALNUM.sub("", str(parcel)).upper()
 
 
 # --- values ---------------------------------------------------------------------------
@@ -204,7 +207,7 @@ def parse_amount(text: str) -> tuple[float | None, str | None, str | None]:
     >>> parse_amount("(1,234.56)")[1]
     "amount '(1,234.56)' is negative (accounting parentheses)"
     """
-    compact = re.sub(r"\s+", "", text)
+    compact = _SPACES.sub("", text)
     if compact == "":
         return None, None, None
     if compact.lower() in MISSING_AMOUNTS:
@@ -697,15 +700,6 @@ def import_properties(
 
     fill_type = _check_sale_type(sale_type)
     fill_date = _check_sale_date(sale_date)
-    county_id_arg: int | None = None
-    county_name: str | None = None
-    if county is not None:
-        county_id_arg = ws.county_id(county)
-        county_name = str(county)
-        if county_id_arg is None:
-            raise ValidationError(
-                f"County {county!r} names no single county; a list is per county."
-            )
     if isinstance(data, pd.DataFrame):
         table = frame_table(data)
     else:
@@ -731,7 +725,7 @@ def import_properties(
             (cells[idx] if idx is not None and idx < len(cells) else None) for cells in table.rows
         ]
 
-    ids = _check_values(ws, rows, county_id_arg, county_name, fill_type, fill_date)
+    ids, county_names = _check_values(ws, rows, county, fill_type, fill_date)
     accepted = [i for i in range(len(table.rows)) if i not in rows.problems]
     duplicates, conflicts = _deduplicate(rows, ids, accepted)
     accepted = [i for i in accepted if i not in rows.problems and i not in duplicates]
@@ -741,7 +735,7 @@ def import_properties(
         {
             "county_id": [ids[i] for i in accepted],
             "parcel_id": [v["parcel_id"][i] for i in accepted],
-            "parcel_norm": [normalise_parcel(v["parcel_id"][i]) for i in accepted],
+            "parcel_norm": [v["parcel_norm"][i] for i in accepted],
             **{n: [v[n][i] for i in accepted]
                for n in ("control_number", "address", "municipality", "owner", "description",
                          "upset_price", "sale_type", "sale_date", "auction_status",
@@ -750,9 +744,9 @@ def import_properties(
         }
     )  # fmt: skip
     incoming = incoming.astype(object).where(incoming.notna(), None)
-    listed = _listed(rows, ids, accepted)
+    listed = _listed(rows, ids) if withdraw_missing else None
     scope = sorted({ids[i] for i in accepted})
-    outcome = _write(ws, incoming, listed, scope, withdraw_missing=withdraw_missing,
+    outcome = _write(ws, incoming, listed, scope, county_names, withdraw_missing=withdraw_missing,
                      dry_run=dry_run)  # fmt: skip
 
     rejected = pd.DataFrame(
@@ -831,6 +825,36 @@ def _text_or_none(value: str | None) -> str | None:
     return value if value not in (None, "") else None
 
 
+def _counties(
+    ws: Workspace, county: object, names: set[str]
+) -> tuple[int | None, dict[str, int | str], dict[int, str]]:
+    """In one read: the county argument's id (None without one), each county name of the
+    file resolved to an id (or why not), and every county's name by id."""
+
+    def go(con: Any) -> tuple[int | None, dict[str, int | str], dict[int, str]]:
+        by_id = {int(r[0]): str(r[1]) for r in con.execute(ws.q.county_lookup).fetchall()}
+        cid = None
+        if county is not None:
+            cid = ws.engine.resolve_county(con, ws.q, county)
+            if cid is None:
+                raise ValidationError(
+                    f"County {county!r} names no single county; a list is per county."
+                )
+        resolved: dict[str, int | str] = {}
+        for name in names:
+            try:
+                found = ws.engine.resolve_county(con, ws.q, name)
+            except ToolkitError as exc:
+                resolved[name] = str(exc)
+                continue
+            resolved[name] = (
+                found if found is not None else f"County {name!r} names no single county."
+            )
+        return cid, resolved, by_id
+
+    return ws.store.run(go, tx=False)
+
+
 def _check_sale_type(value: str | None) -> str | None:
     if value is None:
         return None
@@ -849,26 +873,30 @@ def _check_sale_date(value: str | dt.date | None) -> dt.date | None:
     return found
 
 
-def _check_values(ws: Workspace, rows: _Rows, county_id: int | None, county_name: str | None,
-                  fill_type: str | None, fill_date: dt.date | None) -> dict[int, int]:  # fmt: skip
-    """Check and convert every field in place; returns each good row's county id."""
+def _check_values(ws: Workspace, rows: _Rows, county: object, fill_type: str | None,
+                  fill_date: dt.date | None) -> tuple[dict[int, int], dict[int, str]]:  # fmt: skip
+    """Check and convert every field in place; returns each row's county id (where it has
+    one) and every county's name by id."""
     v = rows.values
     n = len(rows.lines)
 
     # parcel id: required, with a digit, not a total or page line
     parcels: list[str | None] = []
+    norms: list[str] = []
     for i, raw in enumerate(v["parcel_id"]):
         text = _trim(raw or "")
         parcels.append(text or None)
+        norms.append(normalise_parcel(text))
         if not text:
             rows.reject(i, "no parcel id")
-        elif not normalise_parcel(text):
+        elif not norms[-1]:
             rows.reject(i, f"parcel id {text!r} has no letters or digits")
-        elif not re.search(r"\d", text):
+        elif not _DIGIT.search(text):
             rows.reject(i, f"parcel id {text!r} has no digits (a heading or a total line?)")
         elif _SUMMARY_LINE.search(text):
             rows.reject(i, f"parcel id {text!r} looks like a summary line, not a parcel")
     v["parcel_id"] = parcels
+    v["parcel_norm"] = norms
 
     # county: the row's own, else the argument; each name resolved once
     names: list[str | None] = []
@@ -876,18 +904,8 @@ def _check_values(ws: Workspace, rows: _Rows, county_id: int | None, county_name
         text = _trim(raw or "")
         names.append(text or None)
     v["county"] = names
-    resolved: dict[str, int | str] = {}
-
-    def resolve_all(con: Any) -> None:
-        for name in {x for x in names if x}:
-            try:
-                cid = ws.engine.resolve_county(con, ws.q, name)
-            except ToolkitError as exc:
-                resolved[name] = str(exc)
-                continue
-            resolved[name] = cid if cid is not None else f"County {name!r} names no single county."
-
-    ws.store.run(resolve_all, tx=False)
+    county_id, resolved, by_id = _counties(ws, county, {x for x in names if x})
+    county_name = by_id.get(county_id) if county_id is not None else None
     ids: dict[int, int] = {}
     for i, name in enumerate(names):
         if name is None:
@@ -962,7 +980,7 @@ def _check_values(ws: Workspace, rows: _Rows, county_id: int | None, county_name
     for name in ("control_number", "address", "municipality", "owner", "description"):
         v[name] = [(_trim(raw) or None) if raw is not None else None for raw in v[name]]
     assert all(len(col) == n for col in v.values())
-    return ids
+    return ids, by_id
 
 
 _COMPARED = ("parcel_id", "control_number", "address", "municipality", "owner", "description",
@@ -979,7 +997,7 @@ def _deduplicate(
     repeats: dict[int, int] = {}
     conflicts = 0
     for i in accepted:
-        key = (ids[i], normalise_parcel(v["parcel_id"][i]))
+        key = (ids[i], v["parcel_norm"][i])
         if key not in first:
             first[key] = i
             continue
@@ -998,21 +1016,19 @@ def _deduplicate(
     return repeats, conflicts
 
 
-def _listed(rows: _Rows, ids: dict[int, int], accepted: list[int]) -> pd.DataFrame:
+def _listed(rows: _Rows, ids: dict[int, int]) -> pd.DataFrame:
     """Every parcel the file names in a known county, rejected rows too: none of them is
     missing from the list."""
     import pandas as pd
 
-    pairs = {
-        (ids[i], normalise_parcel(p))
-        for i, p in enumerate(rows.values["parcel_id"])
-        if i in ids and p and normalise_parcel(p)
-    }
+    norms = rows.values["parcel_norm"]
+    pairs = {(cid, norms[i]) for i, cid in ids.items() if norms[i]}
     return pd.DataFrame(sorted(pairs), columns=["county_id", "parcel_norm"])
 
 
-def _write(ws: Workspace, incoming: pd.DataFrame, listed: pd.DataFrame, scope: list[int], *,
-           withdraw_missing: bool, dry_run: bool) -> dict[str, Any]:  # fmt: skip
+def _write(ws: Workspace, incoming: pd.DataFrame, listed: pd.DataFrame | None, scope: list[int],
+           names: dict[int, str], *, withdraw_missing: bool,
+           dry_run: bool) -> dict[str, Any]:  # fmt: skip
     """Upsert (unless a dry run) and, with withdraw_missing, set statuses; one transaction."""
     import pandas as pd
 
@@ -1077,7 +1093,6 @@ def _write(ws: Workspace, incoming: pd.DataFrame, listed: pd.DataFrame, scope: l
         return out
 
     out = ws.store.run(work, tx=not dry_run)
-    names = dict(ws.sql("SELECT id, county_name FROM counties").itertuples(index=False))
     for key in ("withdrawn", "reactivated"):
         f = frame(out[key])
         f.insert(0, "county", f.pop("county_id").map(names))
