@@ -17,15 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 import toolkit
+from toolkit import importing
 from toolkit.cli import app
 from toolkit.exceptions import UnknownChoiceError, ValidationError
-from toolkit.importing import (
-    FIELDS,
-    SYNONYMS,
-    header_key,
-    parse_amount,
-    synonym_index,
-)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,17 +86,17 @@ def test_the_synonym_table_in_the_docs_is_the_one_in_the_code():
         m = re.match(r"^\| `(\w+)` \| (.+) \|$", line)
         if m:
             documented[m.group(1)] = tuple(re.findall(r"`([^`]+)`", m.group(2)))
-    assert documented == SYNONYMS
+    assert documented == importing.SYNONYMS
 
 
 def test_synonyms_never_name_two_fields_and_field_names_match_themselves():
     seen: dict[str, str] = {}
-    for name, labels in SYNONYMS.items():
+    for name, labels in importing.SYNONYMS.items():
         for label in labels:
-            key = header_key(label)
+            key = importing.header_key(label)
             assert seen.setdefault(key, name) == name, (label, seen[key], name)
-    assert set(SYNONYMS) == set(FIELDS)
-    assert all(synonym_index()[header_key(f)] == f for f in FIELDS)
+    assert set(importing.SYNONYMS) == set(importing.FIELDS)
+    assert all(importing.synonym_index()[importing.header_key(f)] == f for f in importing.FIELDS)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +106,7 @@ def test_synonyms_never_name_two_fields_and_field_names_match_themselves():
      ("Date of Sale", "date sale"), ("\ufeffParcel ID", "parcel id")],
 )  # fmt: skip
 def test_header_labels_compare_case_and_punctuation_aside(label, key):
-    assert header_key(label) == key
+    assert importing.header_key(label) == key
 
 
 # --- --map, columns left out, dry run --------------------------------------------------------
@@ -214,7 +208,7 @@ def test_dry_run_previews_and_writes_nothing(tmp_path):
     ],
 )
 def test_amounts(cell, value, problem, warning):
-    got, why, warn = parse_amount(cell)
+    got, why, warn = importing.parse_amount(cell)
     assert got == value
     assert (problem is None and why is None) or (problem in why and repr(cell) in why)
     assert (warning is None and warn is None) or warning in warn
