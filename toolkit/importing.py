@@ -383,7 +383,7 @@ def _recognised(cells: list[str], mapping_keys: set[str]) -> tuple[int, bool]:
 
 
 def _choose_delimiter(text: str, mapping: dict[str, str]) -> str:
-    sample = "\n".join(text.splitlines()[:60])
+    sample = "\n".join(text[:65536].splitlines()[:60])
     keys = _mapping_keys(mapping)
     best, best_score = ",", None
     for delim in DELIMITERS:
@@ -764,7 +764,8 @@ def import_properties(
         rows.warn(None, "auction_status", None,
                   f"{outcome['listed_withdrawn']} parcels of this list are withdrawn in the "
                   "workspace and stay so; if this file is the county's whole current list, "
-                  "import it with --withdraw-missing to make them active again")  # fmt: skip
+                  "import it with --withdraw-missing (withdraw_missing=True) to make them "
+                  "active again")  # fmt: skip
     for cid, (gone, active) in outcome["share"].items():
         if active and gone > active / 2:
             rows.warn(None, "auction_status", None,

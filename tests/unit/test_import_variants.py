@@ -22,7 +22,6 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -283,8 +282,3 @@ def test_parse_amount_never_raises_and_names_the_value(text):
     assert value is None or value >= 0
     if problem:
         assert repr(text) in problem
-
-
-@pytest.mark.parametrize("parcel", ["01.02-03..-004", "  01-02 ", "A12-3-45"])
-def test_parcels_compare_without_punctuation(parcel):
-    assert importing.normalise_parcel(parcel).isalnum()

@@ -19,7 +19,7 @@ from toolkit.cli import app
 
 BACKENDS = ("duckdb", "postgres")  # conftest runs each ws / db_path test on both
 
-HEADER = "Tax Parcel No.,Owner(s),Minimum Bid\n"
+HEADER = "parcel_id,owner,upset_price\n"
 
 
 def listing(tmp_path: Path, name: str, *rows: str) -> Path:
