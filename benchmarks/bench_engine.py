@@ -34,7 +34,7 @@ def make_properties(ws: toolkit.Workspace, n: int) -> None:
         "INSERT INTO properties (id, county_id, parcel_id, parcel_norm, upset_price, sale_type, "
         "auction_status, created_at, updated_at) "
         "SELECT uuid(), 13, 'SYN-' || i, 'SYN' || i, 1000, 'upset', 'active', now()::TIMESTAMP, "
-        "now()::TIMESTAMP FROM range(?) t(i)",
+        "now()::TIMESTAMP FROM range($1) t(i)",
         [n],
     )
 
@@ -58,7 +58,7 @@ def bench_vectorised_limit(path: str, items: int, batch: int) -> float:
     ws = toolkit.connect(path)
     job = ws.create_batch_job("regrid_scraping", "Blair", batch)
     ids = ws.sql(
-        "SELECT seq, item_id FROM batch_job_items WHERE job_id = ?::UUID ORDER BY seq", [job]
+        "SELECT seq, item_id FROM batch_job_items WHERE job_id = $1::UUID ORDER BY seq", [job]
     )
     ws.close()
     con = duckdb.connect(path)
@@ -91,7 +91,7 @@ def bench_naive(path: str, items: int, batch: int) -> float:
     ws = toolkit.connect(path)
     job = ws.create_batch_job("regrid_scraping", "Blair", batch)
     ids = ws.sql(
-        "SELECT seq, item_id FROM batch_job_items WHERE job_id = ?::UUID ORDER BY seq", [job]
+        "SELECT seq, item_id FROM batch_job_items WHERE job_id = $1::UUID ORDER BY seq", [job]
     )
     ws.close()
     con = duckdb.connect(path)

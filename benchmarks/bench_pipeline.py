@@ -26,7 +26,7 @@ def build(path: Path, n: int) -> None:
         "INSERT INTO properties (id, county_id, parcel_id, parcel_norm, address, upset_price, sale_type, "
         "sale_date, auction_status, created_at, updated_at) "
         "SELECT uuid(), 13, 'SYN-' || i, 'SYN' || i, i || ' MAIN ST', 500 + (i % 97) * 50, 'upset', "
-        "DATE '2027-09-13', 'active', now()::TIMESTAMP, now()::TIMESTAMP FROM range(?) t(i)",
+        "DATE '2027-09-13', 'active', now()::TIMESTAMP, now()::TIMESTAMP FROM range($1) t(i)",
         [n],
     )
     ws.sql(

@@ -113,7 +113,7 @@ def toolkit_setup(url: str, n: int, batch: int = 100) -> str:
 
 def bench_toolkit(n: int, workers: int) -> float:
     import toolkit
-    from toolkit.worker import start_local_workers, stop_local_workers
+    from toolkit.orchestrator.workers import start_local_workers, stop_local_workers
 
     url = fresh_db("toolkit")
     try:
@@ -271,7 +271,7 @@ def bench_procrastinate(n: int, workers: int) -> float:
 
 
 def kill_run(n: int) -> str:
-    from toolkit.worker import start_local_workers, stop_local_workers
+    from toolkit.orchestrator.workers import start_local_workers, stop_local_workers
 
     url = fresh_db("kill")
     try:

@@ -36,7 +36,7 @@ def unavailable() -> str | None:
         import psycopg  # noqa: F401
     except ImportError:
         return "psycopg is not installed (pip install 'taxsale-toolkit[postgres]')"
-    from toolkit.store.postgres import server_reachable
+    from toolkit.backends.postgres import server_reachable
 
     return server_reachable(ADMIN_URL)
 
@@ -66,14 +66,14 @@ def _admin(sql: str) -> None:
 
 
 def _schema_digest() -> str:
-    root = resources.files("toolkit.sql").joinpath("postgres")
+    root = resources.files("toolkit.backends.postgres").joinpath("sql")
     h = hashlib.sha256()
-    for name in ("functions.sql", "queries.sql"):
+    for name in ("functions.sql", "queries.sql", "engine.sql"):
         h.update(root.joinpath(name).read_bytes())
     for entry in sorted(root.joinpath("migrations").iterdir(), key=lambda e: e.name):
         h.update(entry.name.encode() + entry.read_bytes())
     h.update(
-        resources.files("toolkit.store").joinpath("postgres.py").read_bytes()
+        resources.files("toolkit.backends.postgres").joinpath("schema.py").read_bytes()
     )  # the view builder
     return h.hexdigest()[:12]
 
@@ -136,11 +136,11 @@ def execute(db: str, sql: str) -> None:
 
 def forget_schema_checks() -> None:
     """Make the next connect re-check the schema (as a new process would)."""
-    from toolkit.store import duckdb as duck
+    from toolkit.backends.duckdb import store as duck
 
     duck._ready.clear()
     try:
-        from toolkit.store import postgres as pg
+        from toolkit.backends.postgres import store as pg
     except ImportError:
         return
     pg._ready.clear()

@@ -20,7 +20,7 @@ def load_sample(ws) -> None:
     ws.sql(
         "INSERT INTO regrid_data (property_id, source, parcelnumb, fetched_at) "
         "SELECT id, 'test', parcel_id, now()::TIMESTAMP FROM properties "
-        "WHERE county_id = 13 AND list_contains(?, parcel_id)",
+        "WHERE county_id = 13 AND list_contains($1, parcel_id)",
         [flagged],
     )
 

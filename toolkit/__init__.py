@@ -8,16 +8,17 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from toolkit.version import __version__
+
 __all__ = ["Workspace", "__version__", "connect"]
 
 if TYPE_CHECKING:
     from toolkit.workspace import Workspace
 
 
-def connect(url: str | None = None, **options: object) -> Workspace:
+def connect(url: str | None = None, **options: Any) -> Workspace:
     """Open (creating or migrating) a workspace.
 
     Parameters

@@ -67,9 +67,9 @@ def _report(exc: BaseException, debug: bool) -> None:
 class _Group(TyperGroup):
     """Turns library errors into ``Error: …`` and exit 1, in-process and installed alike."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            return super().invoke(ctx)  # type: ignore[arg-type]
         except ToolkitError as exc:
             _report(exc, bool(ctx.meta.get(_DEBUG)))
             raise typer.Exit(1) from None
@@ -665,31 +665,28 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Execute the job type's notebook headless, one session (or until done); see exit codes."""
-    from toolkit.jobs import get_job_type
-
-    if workers is not None:
-        return _run_workers(ctx, job_type, county, batch_size, job, workers, db, json_)
+    from toolkit.orchestrator import check_request
 
     try:
-        jt = get_job_type(job_type)
-        ws = _ws(db)  # fail on a bad --db before a kernel starts
-        if job is not None:
-            st = ws.get_batch_status(job)
-            if st["job_type"] != jt.name:
-                raise ValidationError(
-                    f"Job {st['job_id']} is a {st['job_type']} job, not {jt.name}; "
-                    f"run it with: toolkit run {st['job_type']} --job {st['job_id'][:8]}."
-                )
-        ws.close()
-    except ValidationError as exc:  # bad usage: the runner's code 2
+        ws = _ws(db)  # opened once: the parameters are checked and the records kept through it
+        req = check_request(
+            job_type, county=county, batch_size=batch_size, job_id=job, max_batches=batches,
+            max_minutes=minutes, interactive=False, ws=ws, surface="cli",
+        )  # fmt: skip
+    except ValidationError as exc:  # bad usage: code 2, nothing changed
         _report(exc, bool(ctx.meta.get(_DEBUG)))
         raise typer.Exit(2) from None
-    try:
-        from toolkit.notebook.runner import run_headless
-    except ImportError as exc:
-        raise ToolkitError(
-            "The notebook runner (toolkit.notebook.runner) cannot be loaded."
-        ) from exc
+    if workers is not None:
+        from toolkit.orchestrator.workers import run_workers
+
+        result = run_workers(ws, req, workers)
+        if json_:
+            _emit_json([result.to_dict()])
+        else:
+            print(_run_line(result), flush=True)
+        raise typer.Exit(result.exit_code)
+
+    from toolkit.orchestrator.notebook import run_headless
 
     results: list[Any] = []
 
@@ -698,66 +695,14 @@ def run(
         if not json_:
             print(_run_line(r), flush=True)
 
-    try:
-        with _Spinner(f"Running the {jt.name} notebook", enabled=not json_):
-            returned = run_headless(
-                jt.name, db=db, county=county, batch_size=batch_size, job_id=job,
-                batches=batches, minutes=minutes, until_done=until_done, progress=session_done,
-            )  # fmt: skip
-    except ValidationError as exc:  # the runner checks parameters before anything runs
-        _report(exc, bool(ctx.meta.get(_DEBUG)))
-        raise typer.Exit(2) from None
+    with _Spinner(f"Running the {req.job_type} notebook", enabled=not json_):
+        returned = run_headless(req.job_type, until_done=until_done, progress=session_done,
+                                ws=ws, request=req)  # fmt: skip
     for r in returned[len(results) :]:  # a runner that did not report as it went
         session_done(r)
     if json_:
-        _emit_json([_run_result_dict(r) for r in returned])
+        _emit_json([r.to_dict() for r in returned])
     raise typer.Exit(int(returned[-1].exit_code) if returned else 0)
-
-
-def _run_workers(ctx: typer.Context, job_type: str, county: str | None, batch_size: int | None,
-                 job: str | None, n: int, db: str | None, json_: bool) -> None:  # fmt: skip
-    """`toolkit run TYPE --workers N`: N local workers share one job until it is done."""
-    from toolkit.jobs import get_job_type
-    from toolkit.worker import start_local_workers, stop_local_workers
-
-    jt = get_job_type(job_type)
-    ws = _ws(db)
-    if job is None:
-        active = ws.active_jobs()
-        cid = ws.county_id(county) if county is not None else None
-        mine = active[(active.job_type == jt.name) & (active.county_id.astype("Int64") == cid
-                      if cid is not None else active.county_id.isna())]  # fmt: skip
-        job = mine.job_id.iloc[0] if len(mine) else ws.create_batch_job(jt.name, county, batch_size)
-    st = ws.get_batch_status(job)
-    if st["job_type"] != jt.name:
-        raise ValidationError(f"Job {st['job_id']} is a {st['job_type']} job, not {jt.name}.")
-    if st["status"] == "paused":
-        ws.resume_batch_job(job)
-    url = ws.url
-    ws.close()
-    procs = start_local_workers(url, n, job_id=job, exit_when_idle=True)
-    try:
-        for p in procs:
-            p.join()
-    except KeyboardInterrupt:
-        stop_local_workers(procs)
-    ws = _ws(db)
-    st = ws.get_batch_status(job)
-    from toolkit.jobs.session import progress_message
-
-    finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
-    message = progress_message(st["noun"], finished, st["total_items"], st["status"])
-    code = {
-        "completed": 0,
-        "paused": 11 if st["pause_reason"] and "budget" not in st["pause_reason"] else 10,
-    }
-    exit_code = code.get(st["status"], 1)
-    if json_:
-        _emit_json({"job_id": job, "workers": n, "status": st["status"], "message": message,
-                    "exit_code": exit_code})  # fmt: skip
-    else:
-        print(f"{job[:8]} {st['status']} with {n} workers: {message}")
-    raise typer.Exit(exit_code)
 
 
 @app.command()
@@ -774,7 +719,7 @@ def worker(
 ) -> None:
     """Run sessions until Ctrl-C, working active jobs; many can share one Postgres workspace."""
     from toolkit import config
-    from toolkit.worker import run_worker
+    from toolkit.orchestrator.workers import run_worker
 
     report = run_worker(
         db or config.default_db_url(), job_id=job, job_type=type_, concurrency=concurrency
@@ -807,19 +752,17 @@ def migrate(
 
 
 def _run_line(r: Any) -> str:
-    """``<job> <outcome> (exit N): <message>``, more message lines and the record indented."""
+    """``<job> <outcome> (exit N): <message>``, the session's counts, the hint and the record."""
     job = str(r.job_id)[:8] if r.job_id else "(no job)"
     first, *rest = str(r.message or "").splitlines() or [""]
     lines = [f"{job} {r.outcome} (exit {r.exit_code}): {first}", *(f"  {ln}" for ln in rest)]
-    if getattr(r, "record_path", None):
+    if r.job_id and r.outcome not in ("no_work", "no_processor"):
+        lines.append(f"  this session: {r.counts}")
+    if r.resume_hint:
+        lines.append(f"  {r.resume_hint}")
+    if r.record_path:
         lines.append(f"  record: {r.record_path}")
     return "\n".join(lines)
-
-
-def _run_result_dict(r: Any) -> dict[str, Any]:
-    fields = ("job_id", "outcome", "exit_code", "record_path", "message")
-    return {f: (str(v) if (v := getattr(r, f, None)) is not None and f == "record_path" else v)
-            for f in fields}  # fmt: skip
 
 
 @app.command()
@@ -839,7 +782,7 @@ def lab(
     env = dict(os.environ)
     if db is not None:
         env[config.ENV_DB] = str(Path(db).resolve()) if db != ":memory:" else db
-    cmd = [sys.executable, "-m", "jupyter", "lab", str(config.project_root() / "notebooks")]
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(config.notebooks_dir())]
     if no_browser:
         cmd.append("--no-browser")
     raise typer.Exit(subprocess.call(cmd, env=env))
@@ -888,8 +831,11 @@ def say(
     with _ProgressBar(enabled=not json_) as bar:
         result = say_phrase(ws, phrase, on_progress=bar.update if not json_ else None)
     if json_:
-        return _emit_json(result.to_dict())
-    print(str(result))
+        _emit_json(result.to_dict())
+    else:
+        print(str(result))
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 class _Spinner:

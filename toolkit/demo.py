@@ -101,7 +101,7 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
         """Sessions of one job type until it is done: papermill kernels, or in-process."""
         messages: list[str] = []
         if headless:
-            from toolkit.notebook.runner import run_headless
+            from toolkit.orchestrator.notebook import run_headless
 
             for r in run_headless(
                 job_type, db=str(db), job_id=job_id, county=county, until_done=True
@@ -109,7 +109,7 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
                 if r.record_path:
                     records.append(r.record_path)
                 messages.append(r.message)
-                if r.exit_code not in (0, 10):
+                if r.exit_code not in (0, 10, 13):  # done, paused at budget, some failed
                     raise RuntimeError(f"{job_type} session failed: {r.message}")
         else:
             import toolkit

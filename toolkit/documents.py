@@ -32,8 +32,9 @@ from toolkit.exceptions import (
     UnknownChoiceError,
     ValidationError,
 )
-from toolkit.importing import SALE_TYPES
-from toolkit.jobs import engine
+from toolkit.parcels import SALE_TYPES
+from toolkit.backends.base import Outcome
+from toolkit.backends.common import utcnow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,7 +89,7 @@ def normalise_document_type(document_type: object) -> str:
 
 
 def normalise_sale_type(sale_type: object) -> str | None:
-    """A sale type from :data:`toolkit.importing.SALE_TYPES` (any case), or None.
+    """A sale type from :data:`toolkit.parcels.SALE_TYPES` (any case), or None.
 
     >>> normalise_sale_type("Upset")
     'upset'
@@ -185,7 +186,7 @@ def add_document(
     kind = normalise_document_type(document_type)
     stype = normalise_sale_type(sale_type)
     sdate = parse_date_value(sale_date)
-    county_id = ws.store.run(lambda con: engine.resolve_county(con, ws.q, county), tx=False)
+    county_id = ws.county_id(county)
     if county_id is None:
         raise ValidationError(
             f"A document belongs to one county; got {county!r}. Give the county's name, "
@@ -224,7 +225,7 @@ def add_document(
             doc_id = str(uuid.uuid4())
             con.execute(
                 ws.q.document_insert,
-                [doc_id, county_id, kind, str(file), url, digest, stype, sdate, engine.utcnow()],
+                [doc_id, county_id, kind, str(file), url, digest, stype, sdate, utcnow()],
             )
             return doc_id, True
 
@@ -235,7 +236,7 @@ def add_document(
         raise
     if not new and created is not None:
         # same bytes as a stored document: keep the file that document points at
-        stored = ws.sql(ws.q.document_path, [doc_id]).path[0]
+        stored = ws.query("document_path", [doc_id]).path[0]
         if stored is None or Path(stored) != created:
             created.unlink(missing_ok=True)
     return doc_id
@@ -361,7 +362,7 @@ def documents(ws: Workspace) -> pd.DataFrame:
     >>> list(documents(toolkit.connect(":memory:")).columns)[:3]
     ['document_id', 'county', 'document_type']
     """
-    return ws.sql(ws.q.documents_overview)
+    return ws.query("documents_overview")
 
 
 def parse_document(ws: Workspace, document_id: str, **options: Any) -> dict[str, Any]:
@@ -396,9 +397,9 @@ def parse_document(ws: Workspace, document_id: str, **options: Any) -> dict[str,
         raise
     except Exception as exc:  # a malformed id is a DuckDB conversion error
         raise ValidationError(f"No document with id {document_id!r}.") from exc
-    result = pdf_parsing.validate_result(pdf_parsing.make_processor(ws, **options)(item))
-    outcome = engine.Outcome(0, item["item_id"], "done", None, result)
-    ws.store.run(lambda con: pdf_parsing.write_results(con, ws.q, None, [outcome], engine.utcnow()))
+    result = pdf_parsing.validate_result(pdf_parsing.make_processor(ws.processor_context(), **options)(item))
+    outcome = Outcome(0, item["item_id"], "done", None, result)
+    ws.store.run(lambda con: pdf_parsing.write_results(con, ws.q, None, [outcome], utcnow()))
     return {
         "document_id": item["item_id"], "layout": result["layout"],
         "page_count": result["page_count"], "rows_parsed": len(result["rows"]),

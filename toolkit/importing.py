@@ -26,23 +26,28 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.backends.common import utcnow
 from toolkit.exceptions import (
     MissingDependencyError,
     ToolkitError,
     UnknownChoiceError,
     ValidationError,
 )
-from toolkit.jobs import engine
+from toolkit.parcels import AUCTION_STATUSES, SALE_TYPES, normalise_parcel, upsert_properties
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import pandas as pd
 
-    from toolkit.workspace import Workspace
+    from toolkit.backends.base import Store
 
-SALE_TYPES = ("upset", "judicial", "repository", "private", "sheriff")
-AUCTION_STATUSES = ("active", "withdrawn", "postponed", "sold", "redeemed")
+__all__ = [
+    "AUCTION_STATUSES", "EXIT_ALL_IMPORTED", "EXIT_NOTHING_IMPORTED", "EXIT_SOME_REJECTED",
+    "FIELDS", "SALE_TYPES", "SYNONYMS", "header_key", "import_properties", "normalise_parcel",
+    "parse_amount", "parse_date", "plan_columns", "read_table",
+]  # fmt: skip
+
 
 # The fields a list can fill, in the order they are shown.
 FIELDS = {
@@ -136,7 +141,6 @@ DELIMITERS = (",", "\t", ";", "|")
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 MAX_AMOUNT = Decimal("999999999999.99")  # DECIMAL(14, 2)
 _HEADER_SEARCH = 20  # non-blank records in which to look for the header row
-_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 _SPACES = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
 _NUMBER_WORDS = frozenset({"number", "num", "nbr", "no"})
@@ -176,15 +180,6 @@ def synonym_index() -> dict[str, str]:
 
 
 _BY_KEY = synonym_index()
-
-
-def normalise_parcel(parcel: object) -> str:
-    """Parcel numbers compare without punctuation or case, as Regrid matches them.
-
-    >>> normalise_parcel("01.02-03..-004.05-006")
-    '01020300405006'
-    """
-    return _NOT_ALNUM.sub("", str(parcel)).upper()
 
 
 # --- values ---------------------------------------------------------------------------
@@ -682,7 +677,7 @@ class _Rows:
 
 
 def import_properties(
-    ws: Workspace,
+    store: Store,
     data: pd.DataFrame | str | Path,
     county: object = None,
     *,
@@ -725,7 +720,7 @@ def import_properties(
             (cells[idx] if idx is not None and idx < len(cells) else None) for cells in table.rows
         ]
 
-    ids, county_names = _check_values(ws, rows, county, fill_type, fill_date)
+    ids, county_names = _check_values(store, rows, county, fill_type, fill_date)
     accepted = [i for i in range(len(table.rows)) if i not in rows.problems]
     duplicates, conflicts = _deduplicate(rows, ids, accepted)
     accepted = [i for i in accepted if i not in rows.problems and i not in duplicates]
@@ -740,14 +735,14 @@ def import_properties(
                for n in ("control_number", "address", "municipality", "owner", "description",
                          "upset_price", "sale_type", "sale_date", "auction_status",
                          "document_id")},
-            "ts": engine.utcnow(),
+            "ts": utcnow(),
         }
     )  # fmt: skip
     incoming = incoming.astype(object).where(incoming.notna(), None)
     listed = _listed(rows, ids) if withdraw_missing else None
     scope = sorted({ids[i] for i in accepted})
-    outcome = _write(ws, incoming, listed, scope, county_names, withdraw_missing=withdraw_missing,
-                     dry_run=dry_run)  # fmt: skip
+    outcome = _write(store, incoming, listed, scope, county_names,
+                     withdraw_missing=withdraw_missing, dry_run=dry_run)  # fmt: skip
 
     rejected = pd.DataFrame(
         [{"line": table.lines[i], "parcel_id": _text_or_none(v["parcel_id"][i]),
@@ -827,16 +822,16 @@ def _text_or_none(value: str | None) -> str | None:
 
 
 def _counties(
-    ws: Workspace, county: object, names: set[str]
+    store: Store, county: object, names: set[str]
 ) -> tuple[int | None, dict[str, int | str], dict[int, str]]:
     """In one read: the county argument's id (None without one), each county name of the
     file resolved to an id (or why not), and every county's name by id."""
 
     def go(con: Any) -> tuple[int | None, dict[str, int | str], dict[int, str]]:
-        by_id = {int(r[0]): str(r[1]) for r in con.execute(ws.q.county_lookup).fetchall()}
+        by_id = {int(r[0]): str(r[1]) for r in con.execute(store.q.county_lookup).fetchall()}
         cid = None
         if county is not None:
-            cid = ws.engine.resolve_county(con, ws.q, county)
+            cid = store.engine.resolve_county(con, county)
             if cid is None:
                 raise ValidationError(
                     f"County {county!r} names no single county; a list is per county."
@@ -844,7 +839,7 @@ def _counties(
         resolved: dict[str, int | str] = {}
         for name in names:
             try:
-                found = ws.engine.resolve_county(con, ws.q, name)
+                found = store.engine.resolve_county(con, name)
             except ToolkitError as exc:
                 resolved[name] = str(exc)
                 continue
@@ -853,7 +848,7 @@ def _counties(
             )
         return cid, resolved, by_id
 
-    return ws.store.run(go, tx=False)
+    return store.run(go, tx=False)
 
 
 def _check_sale_type(value: str | None) -> str | None:
@@ -874,7 +869,7 @@ def _check_sale_date(value: str | dt.date | None) -> dt.date | None:
     return found
 
 
-def _check_values(ws: Workspace, rows: _Rows, county: object, fill_type: str | None,
+def _check_values(store: Store, rows: _Rows, county: object, fill_type: str | None,
                   fill_date: dt.date | None) -> tuple[dict[int, int], dict[int, str]]:  # fmt: skip
     """Check and convert every field in place; returns each row's county id (where it has
     one) and every county's name by id."""
@@ -905,7 +900,7 @@ def _check_values(ws: Workspace, rows: _Rows, county: object, fill_type: str | N
         text = _trim(raw or "")
         names.append(text or None)
     v["county"] = names
-    county_id, resolved, by_id = _counties(ws, county, {x for x in names if x})
+    county_id, resolved, by_id = _counties(store, county, {x for x in names if x})
     county_name = by_id.get(county_id) if county_id is not None else None
     ids: dict[int, int] = {}
     for i, name in enumerate(names):
@@ -1027,13 +1022,13 @@ def _listed(rows: _Rows, ids: dict[int, int]) -> pd.DataFrame:
     return pd.DataFrame(sorted(pairs), columns=["county_id", "parcel_norm"])
 
 
-def _write(ws: Workspace, incoming: pd.DataFrame, listed: pd.DataFrame | None, scope: list[int],
+def _write(store: Store, incoming: pd.DataFrame, listed: pd.DataFrame | None, scope: list[int],
            names: dict[int, str], *, withdraw_missing: bool,
            dry_run: bool) -> dict[str, Any]:  # fmt: skip
     """Upsert (unless a dry run) and, with withdraw_missing, set statuses; one transaction."""
     import pandas as pd
 
-    q = ws.q
+    q = store.q
     cols = ["county", "parcel_id"]
 
     def frame(rows: list[Any]) -> pd.DataFrame:
@@ -1088,61 +1083,13 @@ def _write(ws: Workspace, incoming: pd.DataFrame, listed: pd.DataFrame | None, s
             ]
         upsert_properties(con, q, rows)
         if gone:
-            con.execute(
-                q.properties_set_status, ["withdrawn", engine.utcnow(), [r[0] for r in gone]]
-            )
+            con.execute(q.properties_set_status, ["withdrawn", utcnow(), [r[0] for r in gone]])
         return out
 
-    out = ws.store.run(work, tx=not dry_run)
+    out = store.run(work, tx=not dry_run)
     for key in ("withdrawn", "reactivated"):
         f = frame(out[key])
         f.insert(0, "county", f.pop("county_id").map(names))
         out[key] = f[cols]
     out["share"] = {names.get(c, c): v for c, v in out["share"].items()}
     return out
-
-
-PARSE_DETAIL = ("raw_text", "parse_confidence", "parse_issues", "parse_extra")
-
-
-def upsert_properties(con: Any, q: Any, frame: pd.DataFrame) -> int:
-    """Upsert clean property rows by (county_id, parcel_norm); returns how many existed.
-
-    Runs inside the caller's transaction. ``frame`` has the columns of
-    ``properties_upsert`` (county_id, parcel_id, parcel_norm, control_number,
-    address, municipality, owner, description, upset_price, sale_type,
-    sale_date, auction_status, document_id, ts), unique on (county_id,
-    parcel_norm), with None for missing values; a frame that also has the
-    parser's columns (raw_text, parse_confidence, parse_issues, parse_extra)
-    keeps them too. A value that is None leaves the stored one as it is, except
-    ``auction_status``: a new row without one is active, and so is an existing one
-    (the caller passes the stored status to keep it).
-
-    Examples
-    --------
-    >>> import toolkit, pandas as pd
-    >>> ws = toolkit.connect(":memory:")
-    >>> row = dict(county_id=13, parcel_id="01-2", parcel_norm="012", control_number=None,
-    ...            address=None, municipality=None, owner="X", description=None,
-    ...            upset_price=10.0, sale_type=None, sale_date=None, auction_status=None,
-    ...            document_id=None, ts=toolkit.jobs.engine.utcnow())
-    >>> ws.store.run(lambda con: upsert_properties(con, ws.q, pd.DataFrame([row])))
-    0
-    """
-    if not len(frame):
-        return 0
-    query = (
-        q.properties_upsert_parsed
-        if all(c in frame.columns for c in PARSE_DETAIL)
-        else q.properties_upsert
-    )
-    con.register("_incoming", frame)
-    try:
-        existing = len(con.execute(q.properties_existing).fetchall())
-        con.execute(query)
-        return existing
-    finally:
-        # after a failed statement the transaction is aborted and unregister fails
-        # too; the first error is the one to see
-        with contextlib.suppress(Exception):
-            con.unregister("_incoming")

@@ -48,7 +48,7 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
     import duckdb
 
     import toolkit
-    from toolkit.store.schema import quote_ident
+    from toolkit.sql import quote_ident
 
     if not str(dst_url).startswith(("postgres://", "postgresql://")):
         raise ValidationError(
@@ -147,7 +147,7 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
 
 
 def _select(column: str, duck_type: str) -> str:
-    from toolkit.store.schema import quote_ident
+    from toolkit.sql import quote_ident
 
     q = quote_ident(column)
     if _pg_type(duck_type) == "TEXT" and not re.match(r"^VARCHAR", duck_type.upper()):

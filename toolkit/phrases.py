@@ -24,7 +24,7 @@ from toolkit.jobs.registry import get_job_type, job_types
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.jobs.session import SessionSummary
+    from toolkit.orchestrator import RunResult
     from toolkit.workspace import Workspace
 
 __all__ = ["PHRASES", "Command", "Result", "describe_status", "parse_phrase", "say"]
@@ -172,15 +172,20 @@ class Result:
 
     ``data`` is a DataFrame (pending work, active jobs), a dict (a job's status;
     the audit's ``gaps`` and ``stages`` frames) or None. ``summary`` is the
-    :class:`~toolkit.jobs.session.SessionSummary` when a session ran.
+    session's :class:`~toolkit.orchestrator.RunResult` when a session ran.
     """
 
     command: Command
     message: str
     data: Any = None
     job_id: str | None = None
-    summary: SessionSummary | None = None
+    summary: RunResult | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """The session's exit code (see :data:`toolkit.orchestrator.EXIT_CODES`); 0 without one."""
+        return self.summary.exit_code if self.summary is not None else 0
 
     def __str__(self) -> str:
         return "\n".join([*(f"Note: {n}" for n in self.notes), self.message])
@@ -411,13 +416,15 @@ def latest_active_job(ws: Workspace) -> str:
 
 
 def _has_processor(job_type: str, processor: object) -> bool:
-    from toolkit.processors import has_processor
+    from toolkit.orchestrator import has_work_processor
 
-    return processor is not None or has_processor(job_type)
+    return has_work_processor(job_type, processor)
 
 
 def _session(ws: Workspace, job_id: str, processor: Any, on_progress: Progress | None,
-             st: dict[str, Any]) -> SessionSummary:  # fmt: skip
+             st: dict[str, Any]) -> RunResult:  # fmt: skip
+    from toolkit.orchestrator import run_job_session
+
     jt = get_job_type(st["job_type"])
     expected = min(jt.per_session, int(st["pending_items"]))
     callback = None
@@ -427,7 +434,7 @@ def _session(ws: Workspace, job_id: str, processor: Any, on_progress: Progress |
             on_progress({**d, "session_total": expected})
 
     try:
-        return ws.run_session(job_id, processor, on_progress=callback)
+        return run_job_session(ws, job_id, processor, on_progress=callback)
     except ImportError as exc:  # a processor whose module or dependency is missing
         raise ToolkitError(
             f"The {jt.name} processor cannot be loaded ({exc}); job {job_id[:8]} waits, "
@@ -471,7 +478,7 @@ def _start(ws: Workspace, cmd: Command, processor: Any, on_progress: Progress | 
                   summary, notes)  # fmt: skip
 
 
-def _session_message(head: str, summary: SessionSummary) -> str:
+def _session_message(head: str, summary: RunResult) -> str:
     lines = [head, f"This session: {summary.processed} done, {summary.failed} failed, "
                    f"{summary.skipped} skipped.", summary.message]  # fmt: skip
     if summary.failures:

@@ -22,7 +22,7 @@ EXPORT_FORMATS = ("csv", "xlsx")
 
 def resolve_property(ws: Workspace, con: Any, prop: object, county: object = None) -> str:
     """A property id from its UUID, or from a parcel number with its county."""
-    from toolkit.importing import normalise_parcel
+    from toolkit.parcels import normalise_parcel
 
     text = str(prop).strip()
     rows = con.execute(ws.q.property_by_id, [text]).fetchall() if len(text) == 36 else []
@@ -33,7 +33,7 @@ def resolve_property(ws: Workspace, con: Any, prop: object, county: object = Non
             f"Property {prop!r} is not a property id; "
             "give its county too to find it by parcel number."
         )
-    cid = ws.engine.resolve_county(con, ws.q, county)
+    cid = ws.store.engine.resolve_county(con, county)
     rows = con.execute(ws.q.property_by_parcel, [cid, normalise_parcel(text)]).fetchall()
     if not rows:
         raise ValidationError(f"No property with parcel number {prop!r} in {county} County.")
@@ -43,7 +43,7 @@ def resolve_property(ws: Workspace, con: Any, prop: object, county: object = Non
 def override_verdict(ws: Workspace, prop: object, verdict: str, note: str,
                      county: object = None) -> None:  # fmt: skip
     """A person's verdict over the computed one (kept apart; the pipeline uses the override)."""
-    from toolkit.jobs import engine
+    from toolkit.backends.common import utcnow
 
     v = str(verdict).strip().upper()
     if v not in VERDICTS:
@@ -53,7 +53,7 @@ def override_verdict(ws: Workspace, prop: object, verdict: str, note: str,
 
     def go(con: Any) -> None:
         pid = resolve_property(ws, con, prop, county)
-        n = con.execute(ws.q.override_verdict, [v, note, engine.utcnow(), pid]).fetchall()[0][0]
+        n = con.execute(ws.q.override_verdict, [v, note, utcnow(), pid]).fetchall()[0][0]
         if not n:
             raise ValidationError(
                 f"Property {prop!r} has no computed verdict yet; "
@@ -69,13 +69,13 @@ def set_manual_grade(ws: Workspace, prop: object, grade: str, note: str | None =
     import json
 
     from toolkit.decisions.profile import GRADES
-    from toolkit.jobs import engine
+    from toolkit.backends.common import utcnow
     from toolkit.processors.decisions import workspace_profile
 
     g = str(grade).strip().upper()
     if g not in GRADES:
         raise UnknownChoiceError("condition grade", grade, GRADES)
-    profile = workspace_profile(ws)
+    profile = workspace_profile(ws.data_dir)
     per_sqft = profile.condition.repair_per_sqft.get(g)
 
     def go(con: Any) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def set_manual_grade(ws: Workspace, prop: object, grade: str, note: str | None =
         reason = f"manual grade {g} wins over the computed grade" + (f": {note}" if note else "")
         con.execute(ws.q.manual_grade_upsert,
                     [pid, g, g, repair, json.dumps([reason]), json.dumps(["manual grade"]), 1.0,
-                     engine.utcnow()])  # fmt: skip
+                     utcnow()])  # fmt: skip
         return {"property_id": pid, "grade": g, "repair_estimate": repair}
 
     return ws.store.run(go)
@@ -100,7 +100,7 @@ def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]]
     import pandas as pd
 
     from toolkit.decisions.title import LIEN_TYPES
-    from toolkit.jobs import engine
+    from toolkit.backends.common import utcnow
 
     rows = []
     for i, lien in enumerate(liens or [], start=1):
@@ -127,7 +127,7 @@ def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]]
         else:
             recorded = None
         rows.append((kind, lien.get("holder"), amount, recorded))
-    now = engine.utcnow()
+    now = utcnow()
 
     def go(con: Any) -> int:
         pid = resolve_property(ws, con, prop, county)
@@ -147,7 +147,7 @@ def bid_list(
     if bad:
         raise UnknownChoiceError("decision", bad[0], ("BID", "REVIEW", "PASS"))
     cid = ws.county_id(county) if county is not None else None
-    return ws.sql(ws.q.bid_list, [cid, cid, list(decisions)])
+    return ws.query("bid_list", [cid, cid, list(decisions)])
 
 
 def export_bids(ws: Workspace, path: str | Path, county: object = None,

@@ -15,30 +15,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import config
+from toolkit.backends import open_store
+from toolkit.backends.base import Connection, Outcome
+from toolkit.backends.common import first_row, pause_event, utcnow
+from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     InvalidTransitionError,
     JobNotFoundError,
     ValidationError,
 )
-from toolkit.jobs import engine
-from toolkit.jobs.registry import JobType, get_job_type, job_types
-from toolkit.jobs.workers import current_worker
-from toolkit.store import open_store
+from toolkit.jobs.registry import REGISTRY, JobType, get_job_type, job_types
+from toolkit.jobs.results import results_writer
+from toolkit.jobs.rules import normalise_strategy, single_outcome, validate_batch_size
+from toolkit.jobs.rules import validate_result
+from toolkit.processors.context import ProcessorContext
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from toolkit.jobs.session import SessionSummary
 
-# Pause requests for sessions running in this process, by job id: a session
-# checks its event between items; sessions elsewhere see the status change.
-_pause_events: dict[str, threading.Event] = {}
-_pause_lock = threading.Lock()
-
-
-def pause_event(job_id: str) -> threading.Event:
-    with _pause_lock:
-        return _pause_events.setdefault(job_id, threading.Event())
+__all__ = ["ActiveJobsWarning", "BatchSizeWarning", "Workspace", "pause_event"]
 
 
 class BatchSizeWarning(UserWarning):
@@ -69,13 +66,12 @@ class Workspace:
         lock_timeout: float | None = None,
     ) -> None:
         self.url = str(url) if url is not None else config.default_db_url()
-        self.store = open_store(self.url)
+        self.store = open_store(self.url, REGISTRY)
         if lock_timeout is not None:
             self.store.lock_timeout = lock_timeout
         self.q = self.store.q
-        # the lifecycle rules for this backend: toolkit.jobs.engine (Python over DuckDB),
-        # or the Postgres backend's module calling its SQL functions; same signatures
-        self.engine = getattr(self.store, "engine", engine)
+        # the backend's lifecycle rules (toolkit.backends.base.Engine)
+        self.engine = self.store.engine
         self.lease_seconds = lease_seconds
         self.manual_lease_seconds = manual_lease_seconds
         self.store.run(lambda con: None, tx=False)  # create or migrate now, fail early
@@ -94,21 +90,33 @@ class Workspace:
 
     # -- helpers -------------------------------------------------------------
 
-    def _job(self, con: Any, job_id: object) -> dict[str, Any]:
-        return self.engine.resolve_job(con, self.q, job_id)
+    def _job(self, con: Connection, job_id: object) -> dict[str, Any]:
+        return self.engine.resolve_job(con, job_id)
 
     def sql(self, query: str, params: list[Any] | tuple[Any, ...] | None = None) -> pd.DataFrame:
-        """Run any SQL (values bound as ``?``) and return a DataFrame.
+        """Run any SQL and return a DataFrame; bind values as ``$1, $2`` (on DuckDB ``?`` too).
 
         >>> import toolkit
-        >>> toolkit.connect(":memory:").sql("SELECT ? + 1 AS n", [1]).n[0]
+        >>> int(toolkit.connect(":memory:").sql("SELECT $1 + 1 AS n", [1]).n[0])
         2
         """
-        return self.store.fetch_df(query, list(params) if params is not None else None)
+        return self.store.sql(query, list(params) if params is not None else None)
+
+    def query(self, name: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Rows of the backend's named query ``name`` (the toolkit's own SQL)."""
+        return self.store.query(name, params)
+
+    def processor_context(self) -> ProcessorContext:
+        """What a processor of this workspace may see (read-only queries, its folder)."""
+        return ProcessorContext(self.store, self.data_dir)
 
     def county_id(self, county: object) -> int | None:
         """Resolve a county name / id / FIPS (None = all counties)."""
-        return self.store.run(lambda con: self.engine.resolve_county(con, self.q, county), tx=False)
+        return self.store.run(lambda con: self.engine.resolve_county(con, county), tx=False)
+
+    def county_name(self, county_id: int) -> str:
+        """A county's name from its id."""
+        return str(self.store.query("county_name", [county_id]).iloc[0, 0])
 
     # -- the guide's API -----------------------------------------------------
 
@@ -135,8 +143,8 @@ class Workspace:
         'completed'
         """
         jt = get_job_type(job_type)
-        size, warns = engine.validate_batch_size(batch_size, jt)
-        strat = engine.normalise_strategy(strategy)
+        size, warns = validate_batch_size(batch_size, jt)
+        strat = normalise_strategy(strategy)
         if isinstance(max_consecutive_failures, bool) or not isinstance(
             max_consecutive_failures, int
         ) or max_consecutive_failures < 1:  # fmt: skip
@@ -145,12 +153,12 @@ class Workspace:
             )
         worker = current_worker()
 
-        def go(con: Any) -> engine.Created:
-            county_id = self.engine.resolve_county(con, self.q, county)
+        def go(con: Connection) -> Any:
+            county_id = self.engine.resolve_county(con, county)
             return self.engine.create_job(
-                con, self.q, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
+                con, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
                 force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
-                now=engine.utcnow(),
+                now=utcnow(),
             )  # fmt: skip
 
         created = self.store.run(go)
@@ -173,22 +181,15 @@ class Workspace:
         """
         worker = current_worker()
 
-        def go(con: Any) -> tuple[JobType, list[tuple[int, str]], Any]:
+        def go(con: Connection) -> pd.DataFrame:
             job = self._job(con, job_id)
             jt = get_job_type(job["job_type"])
             claims = self.engine.claim_batch(
-                con, self.q, job, worker=worker, lease_seconds=self.manual_lease_seconds,
-                now=engine.utcnow(),
+                con, job, worker=worker, lease_seconds=self.manual_lease_seconds, now=utcnow(),
             )  # fmt: skip
-            frame = self._context(con, jt, job["id"], [s for s, _ in claims])
-            return jt, claims, frame
+            return self.engine.context(con, jt, job["id"], [s for s, _ in claims])
 
-        return self.store.run(go)[2]
-
-    def _context(self, con: Any, jt: JobType, job_id: str, seqs: list[int]) -> pd.DataFrame:
-        # every batch runs the same text: a backend that can prepare it does
-        run = getattr(con, "execute_prepared", con.execute)
-        return run(self.q[jt.context_query], [job_id, seqs]).df()
+        return self.store.run(go)
 
     def update_batch_progress(
         self,
@@ -204,7 +205,7 @@ class Workspace:
         ``error_message``. Ten consecutive failures pause the job. Returns the
         job's status afterwards.
         """
-        status, error = engine.single_outcome(items_processed, items_failed, error_message)
+        status, error = single_outcome(items_processed, items_failed, error_message)
         return self._record_one(job_id, last_item_id, status, error, None)
 
     def record_result(self, job_id: str, item_id: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -216,42 +217,40 @@ class Workspace:
         return self._record_one(job_id, item_id, "done", None, result)
 
     def _record_one(self, job_id: str, item_id: str, status: str, error: str | None,
-                    result: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+                    result: dict[str, Any] | None, *, label: str | None = None
+                    ) -> dict[str, Any]:  # fmt: skip
         worker = current_worker()
 
-        def go(con: Any) -> dict[str, Any]:
+        def go(con: Connection) -> dict[str, Any]:
             job = self._job(con, job_id)
-            row = engine.first_row(
+            row = first_row(
                 con.execute(self.q.items_get_one, [job["id"], str(item_id)]).fetchall()
             )
             if row is None:
                 raise ValidationError(
-                    f"Item {item_id!r} is not part of job {job['id']}; "
+                    f"{label} is not an item of job {job['id']}."
+                    if label
+                    else f"Item {item_id!r} is not part of job {job['id']}; "
                     "use the item_id values get_next_batch returned."
                 )
             if row[1] in ("done", "failed", "skipped"):
                 raise InvalidTransitionError(
-                    f"Item {item_id!r} of job {job['id']} is {row[1]} already; "
+                    f"{label} is {row[1]} already in job {job['id']}."
+                    if label
+                    else f"Item {item_id!r} of job {job['id']} is {row[1]} already; "
                     "to redo failed items use retry_failed_items()."
                 )
             jt = get_job_type(job["job_type"])
             checked = None
             if result is not None:
-                cols = (
-                    self.engine.table_columns(con, self.q, jt.result_table)
-                    if jt.result_table
-                    else {}
-                )
-                checked = engine.validate_result(jt, result, cols)
+                cols = self.engine.table_columns(con, jt.result_table) if jt.result_table else {}
+                checked = validate_result(jt, result, cols)
+            now = utcnow()
             rec = self.engine.record_outcomes(
-                con,
-                self.q,
-                job,
-                jt,
-                [engine.Outcome(row[0], str(item_id), status, error, checked)],
-                worker=worker,
-                now=engine.utcnow(),
-            )
+                con, job, [Outcome(row[0], str(item_id), status, error, checked)],
+                worker=worker, now=now,
+                write=results_writer(self.engine, self.q, jt, job["id"], now),
+            )  # fmt: skip
             return self._status(con, job) | {"auto_paused": rec.auto_paused}
 
         return self.store.run(go)
@@ -263,15 +262,15 @@ class Workspace:
         """
         worker = current_worker()
 
-        def go(con: Any) -> str:
+        def go(con: Connection) -> str:
             if job_id is None:
-                row = engine.first_row(con.execute(self.q.job_pausable, [None, None]).fetchall())
+                row = first_row(con.execute(self.q.job_pausable, [None, None]).fetchall())
                 if row is None:
                     raise JobNotFoundError("No running or pending batch job to pause.")
                 job = self._job(con, row[0])
             else:
                 job = self._job(con, job_id)
-            self.engine.pause(con, self.q, job, reason, worker, engine.utcnow())
+            self.engine.pause(con, job, reason, worker, utcnow())
             return job["id"]
 
         jid = self.store.run(go)
@@ -283,19 +282,19 @@ class Workspace:
         jt = get_job_type(job_type).name if job_type else None
         worker = current_worker()
 
-        def go(con: Any) -> str:
+        def go(con: Connection) -> str:
             if job_id is None:
-                row = engine.first_row(con.execute(self.q.job_resumable, [jt, jt]).fetchall())
+                row = first_row(con.execute(self.q.job_resumable, [jt, jt]).fetchall())
                 if row is None:
                     kind = f"{jt} " if jt else ""
                     raise JobNotFoundError(
                         f"No paused or interrupted {kind}batch job to resume; "
-                        "start one with create_batch_job()."
+                        "start one with 'toolkit start TYPE' (create_batch_job in Python)."
                     )
                 job = self._job(con, row[0])
             else:
                 job = self._job(con, job_id)
-            self.engine.resume(con, self.q, job, worker, engine.utcnow())
+            self.engine.resume(con, job, worker, utcnow())
             return job["id"]
 
         jid = self.store.run(go)
@@ -315,9 +314,9 @@ class Workspace:
     def _transition(self, job_id: str, fn: Callable[..., None]) -> str:
         worker = current_worker()
 
-        def go(con: Any) -> str:
+        def go(con: Connection) -> str:
             job = self._job(con, job_id)
-            fn(con, self.q, job, worker, engine.utcnow())
+            fn(con, job, worker, utcnow())
             return job["id"]
 
         return self.store.run(go)
@@ -326,9 +325,9 @@ class Workspace:
         """Put a job's failed items back to pending; returns how many."""
         worker = current_worker()
 
-        def go(con: Any) -> int:
+        def go(con: Connection) -> int:
             job = self._job(con, job_id)
-            return self.engine.retry_failed(con, self.q, job, worker, engine.utcnow())
+            return self.engine.retry_failed(con, job, worker, utcnow())
 
         return self.store.run(go)
 
@@ -336,27 +335,26 @@ class Workspace:
         """The guide's status: counts, batches, failures, timestamps and an ETA."""
         return self.store.run(lambda con: self._status(con, self._job(con, job_id)), tx=False)
 
-    def _status(self, con: Any, job: dict[str, Any]) -> dict[str, Any]:
-        cur = con.execute(self.q.status_one, [job["id"]])
-        out = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
+    def _status(self, con: Connection, job: dict[str, Any]) -> dict[str, Any]:
+        out = self.engine.status(con, job["id"])
         types = job_types()
         out["noun"] = types[job["job_type"]].noun if job["job_type"] in types else "items"
         return out
 
     def get_pending_work_summary(self) -> pd.DataFrame:
         """One row per job type with work: job_type, pending, batch_size, batches, sessions."""
-        return self.sql(self.q.pending_summary)
+        return self.query("pending_summary")
 
     def active_jobs(self) -> pd.DataFrame:
-        return self.sql(self.q.active_jobs)
+        return self.query("active_jobs")
 
     def completed_jobs(self) -> pd.DataFrame:
-        return self.sql(self.q.completed_jobs)
+        return self.query("completed_jobs")
 
     def failed_items(self, job_id: str) -> pd.DataFrame:
         """The job's failed items with their errors."""
 
-        def go(con: Any) -> pd.DataFrame:
+        def go(con: Connection) -> pd.DataFrame:
             job = self._job(con, job_id)
             return con.execute(self.q.items_failures, [job["id"]]).df()
 
@@ -408,7 +406,7 @@ class Workspace:
         from toolkit.importing import import_properties
 
         return import_properties(
-            self, data, county, mapping=mapping, sale_type=sale_type, sale_date=sale_date,
+            self.store, data, county, mapping=mapping, sale_type=sale_type, sale_date=sale_date,
             withdraw_missing=withdraw_missing, dry_run=dry_run, encoding=encoding,
             delimiter=delimiter,
         )  # fmt: skip
@@ -442,11 +440,10 @@ class Workspace:
         cid = self.county_id(county)
         if cid is None:
             raise ValidationError("A bulk file belongs to one county; name it (e.g. 'Blair').")
-        name = self.sql(self.q.county_name, [cid]).county_name[0]
-        fmt = validate_bulk_file(path, name, format)
+        fmt = validate_bulk_file(path, self.county_name(cid), format)
         resolved = str(Path(path).resolve())
         self.store.run(
-            lambda con: con.execute(self.q.bulk_file_upsert, [cid, resolved, fmt, engine.utcnow()])
+            lambda con: con.execute(self.q.bulk_file_upsert, [cid, resolved, fmt, utcnow()])
         )
         return cid
 
@@ -454,13 +451,13 @@ class Workspace:
         """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date)."""
         from toolkit.processors.decisions import import_liens
 
-        return import_liens(self, path)
+        return import_liens(self.store, path)
 
     def import_clr_factors(self, path: str | Path) -> int:
         """Import CLR factors (county, factor, source, valid_from, valid_to); replaces by county."""
         from toolkit.processors.decisions import import_clr_factors
 
-        return import_clr_factors(self, path)
+        return import_clr_factors(self.store, path)
 
     # -- what a person records ------------------------------------------------
 
@@ -510,13 +507,54 @@ class Workspace:
         """Import the user's county research file (default ``data/county_research.yaml``)."""
         from toolkit.processors.county_research import import_research_file
 
-        return import_research_file(self, path)
+        return import_research_file(self.store, path)
+
+    def save_county_research(self, county: object, research: dict[str, Any], *,
+                             job_id: str | None = None) -> None:  # fmt: skip
+        """Validate one county's research (the keys of a research-file entry) and store it.
+
+        With ``job_id`` (a county_research job: the notebook form, an assistant), the
+        county's item of that job is marked done in the same transaction.
+
+        Raises
+        ------
+        ConfigError
+            The research is not valid (an unknown key, with the valid ones; a bad date …).
+        ValidationError
+            Unknown county; a job of another type; the county is not an item of the job.
+        InvalidTransitionError
+            The item is finished already.
+
+        Examples
+        --------
+        >>> import toolkit
+        >>> ws = toolkit.connect(":memory:")
+        >>> sale = {"sale_type": "upset", "sale_date": "2027-09-13"}
+        >>> ws.save_county_research("Blair", {"source": "phone call to the bureau",
+        ...                                   "as_of": "2026-11-01", "sales": [sale]})
+        >>> ws.sql("SELECT sale_type FROM upcoming_sales WHERE county_id = 13").sale_type[0]
+        'upset'
+        """
+        from toolkit.processors.county_research import checked_research, store_research
+
+        cid, result = checked_research(self.store, county, research)
+        if job_id is None:
+            store_research(self.store, cid, result)
+            return
+        job_type = self.get_batch_status(job_id)["job_type"]
+        if job_type != "county_research":
+            raise ValidationError(
+                f"Job {job_id} is a {job_type} job, not county_research; give the id of a "
+                "county_research job (or none to save the research outside a job)."
+            )
+        self._record_one(job_id, str(cid), "done", None, result,
+                         label=f"{self.county_name(cid)} County")  # fmt: skip
 
     def run_data_audit(self) -> dict[str, pd.DataFrame]:
         """The guide's "Run data audit": gaps in the data and counts per pipeline stage."""
         from toolkit.reports import data_audit
 
-        return data_audit(self)
+        return data_audit(self.store)
 
     # -- sessions --------------------------------------------------------------
 
@@ -538,10 +576,7 @@ class Workspace:
         from toolkit.jobs.session import run_session
 
         return run_session(
-            self, job_id, processor, max_batches=max_batches, max_items=max_items,
+            self.store, job_id, processor, data_dir=self.data_dir,
+            lease_seconds=self.lease_seconds, max_batches=max_batches, max_items=max_items,
             max_seconds=max_seconds, on_progress=on_progress, stop=stop,
         )  # fmt: skip
-
-
-def utc_today() -> dt.date:
-    return engine.utcnow().date()

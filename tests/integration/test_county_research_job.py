@@ -14,9 +14,9 @@ from toolkit.processors.county_research import (
     ENV_RESEARCH,
     forget_imported,
     load_research_file,
-    save_county_research,
 )
 
+BACKENDS = ("duckdb", "postgres")  # county research records through each backend's engine
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "county_research.yaml"
 SALE_DATES = {"Blair": "2027-09-13", "Clearfield": "2027-09-20", "Westmoreland": "2027-09-08",
@@ -29,7 +29,7 @@ def research_ws(ws, monkeypatch):
     monkeypatch.setenv(ENV_RESEARCH, str(SAMPLE))
     ws.import_properties(ROOT / "data" / "sample" / "properties.csv")
     yield ws
-    forget_imported(ws)
+    forget_imported(ws.store)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -122,7 +122,7 @@ def test_a_county_missing_from_the_file_is_skipped_not_failed(research_ws):
     counts = (status["failed_items"], status["skipped_items"], status["consecutive_failures"])
     assert counts == (0, 1, 0)
     item = ws.sql(
-        "SELECT status, error FROM batch_job_items WHERE job_id = ?::UUID AND item_id = '1'", [job]
+        "SELECT status, error FROM batch_job_items WHERE job_id = $1::UUID AND item_id = '1'", [job]
     )
     assert item.status[0] == "skipped"
     assert item.error[0].startswith("needs research: Adams County")
@@ -150,7 +150,7 @@ def test_rerunning_replaces_the_countys_sales(research_ws, tmp_path):
     }  # fmt: skip
     # Blair's research is fresh, so no job has it as an item: save it directly.
     # Validated research (dates parsed, defaults filled in) is valid research too
-    save_county_research(ws, "Blair", load_research_file(newer)["Blair"])
+    ws.save_county_research("Blair", load_research_file(newer)["Blair"])
     got = sales(ws)
     assert got[got.county == "Blair"][["sale_type", "sale_date", "source"]].values.tolist() == [
         ["judicial", "2028-03-01", "second look"]
@@ -178,7 +178,7 @@ def test_the_imported_file_is_used_by_this_workspaces_jobs(ws, tmp_path, monkeyp
         ws.import_county_research(mine)
         summary = ws.run_session(ws.create_batch_job("county_research"))
     finally:
-        forget_imported(ws)
+        forget_imported(ws.store)
     assert (summary.processed, summary.skipped) == (1, 1)
     skipped = ws.sql("SELECT error FROM batch_job_items WHERE status = 'skipped'").error[0]
     assert skipped == f"needs research: Blair County's entry in {mine.resolve()} is empty"
@@ -189,9 +189,9 @@ def test_import_with_write_stores_every_county_at_once(ws):
     from toolkit.processors.county_research import import_research_file
 
     try:
-        out = import_research_file(ws, SAMPLE, write=True)
+        out = import_research_file(ws.store, SAMPLE, write=True)
     finally:
-        forget_imported(ws)
+        forget_imported(ws.store)
     assert out["counties"] == 4 and out["sales"] == 5
     assert ws.sql("SELECT count(*) AS n FROM county_research WHERE job_id IS NULL").n[0] == 4
     assert len(sales(ws)) == 5
@@ -272,7 +272,7 @@ def test_malformed_files_say_where_and_what(tmp_path, ws, text, message):
     with pytest.raises(ConfigError, match=message) as info:
         ws.import_county_research(path)
     assert str(path) in str(info.value)
-    forget_imported(ws)
+    forget_imported(ws.store)
 
 
 def test_a_malformed_file_stops_the_session_before_any_item(research_ws, tmp_path, monkeypatch):
@@ -296,7 +296,7 @@ def test_save_county_research_validates_and_writes_one_county(ws):
         "links": [{"url": "https://example.invalid/x", "title": "Notice"}],
         "sales": [{"sale_type": "upset", "sale_date": "2027-09-13", "deposit": "text as stated"}],
     }
-    save_county_research(ws, "Blair County", research)
+    ws.save_county_research("Blair County", research)
     log = ws.sql(
         "SELECT status, notes, links, source, job_id FROM county_research WHERE county_id = 13"
     )
@@ -314,14 +314,14 @@ def test_save_county_research_validates_and_writes_one_county(ws):
 def test_save_county_research_rejects_bad_research_and_writes_nothing(ws):
     with pytest.raises(ConfigError, match=r"unknown key 'deadline'.*Valid keys: sale_type"):
         bad_key = [{"sale_type": "upset", "deadline": "2027-09-01"}]
-        save_county_research(ws, "Blair", {"source": "x", "as_of": "2026-11-01", "sales": bad_key})
+        ws.save_county_research("Blair", {"source": "x", "as_of": "2026-11-01", "sales": bad_key})
     with pytest.raises(ConfigError, match=r"sale_date 'next fall' is not a date"):
         bad_date = [{"sale_type": "upset", "sale_date": "next fall"}]
-        save_county_research(ws, "Blair", {"source": "x", "as_of": "2026-11-01", "sales": bad_date})
+        ws.save_county_research("Blair", {"source": "x", "as_of": "2026-11-01", "sales": bad_date})
     with pytest.raises(ConfigError, match=r"no date"):
-        save_county_research(ws, "Blair", {"source": "x", "sales": [{"sale_type": "upset"}]})
+        ws.save_county_research("Blair", {"source": "x", "sales": [{"sale_type": "upset"}]})
     with pytest.raises(ValidationError, match=r"Blare"):
-        save_county_research(ws, "Blare", {"source": "x", "as_of": "2026-11-01"})
+        ws.save_county_research("Blare", {"source": "x", "as_of": "2026-11-01"})
     assert ws.sql("SELECT count(*) AS n FROM county_research").n[0] == 0
     assert ws.sql("SELECT count(*) AS n FROM upcoming_sales").n[0] == 0
 
@@ -334,15 +334,15 @@ def test_save_with_a_job_marks_the_item_done_in_the_same_transaction(research_ws
                 "sales": [{"sale_type": "upset", "sale_date": "2027-09-27"}]}  # fmt: skip
     # a bad save changes nothing: the item stays pending
     with pytest.raises(ConfigError):
-        save_county_research(ws, "Somerset", {"sourc": "x"}, job_id=job)
+        ws.save_county_research("Somerset", {"sourc": "x"}, job_id=job)
     assert ws.get_batch_status(job)["processed_items"] == 0
     with pytest.raises(ValidationError, match=r"Blair County is not an item"):
-        save_county_research(ws, "Blair", research, job_id=job)
-    save_county_research(ws, "Somerset", research, job_id=job)
+        ws.save_county_research("Blair", research, job_id=job)
+    ws.save_county_research("Somerset", research, job_id=job)
     st = ws.get_batch_status(job)
     assert (st["status"], st["processed_items"]) == ("completed", 1)
     row = ws.sql("SELECT job_id::VARCHAR AS j, source FROM county_research WHERE county_id = 111")
     assert row.values.tolist() == [[job, "county notice"]]
     with pytest.raises(InvalidTransitionError, match=r"done already"):
-        save_county_research(ws, "Somerset", research, job_id=job)
+        ws.save_county_research("Somerset", research, job_id=job)
     assert ws.sql("SELECT count(*) AS n FROM county_research").n[0] == 1

@@ -17,7 +17,8 @@ from helpers import load_sample
 import toolkit
 from toolkit.exceptions import ValidationError
 from toolkit.notebook import run_headless
-from toolkit.notebook.runner import ensure_kernel, notebooks_dir
+from toolkit.config import notebooks_dir
+from toolkit.orchestrator.notebook import ensure_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
@@ -123,17 +124,17 @@ def test_dead_kernel_names_the_cell_and_leaves_the_job_resumable(nb_ws: str) -> 
     done = ws.get_batch_status(res.job_id)["processed_items"]
     assert 0 < done <= 60
     rec = ws.sql(
-        "SELECT record_path FROM sessions WHERE job_id = ?::UUID", [res.job_id]
+        "SELECT record_path FROM sessions WHERE job_id = $1::UUID", [res.job_id]
     ).record_path
     assert rec.tolist() == [res.record_path]
     more = run_headless("regrid_scraping", db=nb_ws, job_id=res.job_id, processor="procs:parcel",
                         until_done=True)  # fmt: skip
     assert [r.exit_code for r in more] == [10] * (len(more) - 1) + [0]
     assert {r.job_id for r in more} == {res.job_id}
-    assert ws.sql("SELECT max(attempts) AS a FROM batch_job_items WHERE job_id = ?::UUID",
+    assert ws.sql("SELECT max(attempts) AS a FROM batch_job_items WHERE job_id = $1::UUID",
                   [res.job_id]).a[0] <= 2  # fmt: skip
     assert (
-        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [res.job_id]).n[0]
+        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = $1::UUID", [res.job_id]).n[0]
         == 235
     )
 

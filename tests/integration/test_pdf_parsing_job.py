@@ -219,7 +219,7 @@ def test_a_list_of_another_county_fails_with_the_reason(ws):
     assert "county='Somerset'" in error
     assert table_rows(ws, "properties") == 0
     assert (
-        ws.sql("SELECT parse_status FROM documents WHERE id = ?::UUID", [wrong]).iloc[0, 0]
+        ws.sql("SELECT parse_status FROM documents WHERE id = $1::UUID", [wrong]).iloc[0, 0]
         == "pending"
     )
 
@@ -257,7 +257,7 @@ def test_other_known_document_types_are_kept_but_not_parsed(ws):
     doc = ws.add_document(PDFS / SAMPLES["Blair"], "Blair", document_type="Terms of sale",
                           sale_date="2027-09-13")  # fmt: skip
     row = ws.sql(
-        "SELECT document_type, sale_date::VARCHAR AS d FROM documents WHERE id = ?::UUID", [doc]
+        "SELECT document_type, sale_date::VARCHAR AS d FROM documents WHERE id = $1::UUID", [doc]
     )
     assert row.values.tolist() == [["terms_of_sale", "2027-09-13"]]
     assert ws.get_batch_status(ws.create_batch_job("pdf_parsing"))["total_items"] == 0
@@ -296,7 +296,7 @@ def test_a_url_is_downloaded_beside_the_workspace_and_parsed(ws, server, tmp_pat
     assert ws.add_document(url, "Somerset") == doc  # same bytes: same document, one file
     assert ws.add_document(server.url + "/sales/list.pdf", "Somerset") == doc
     assert files_in(folder) == saved
-    row = ws.sql("SELECT url, path FROM documents WHERE id = ?::UUID", [doc])
+    row = ws.sql("SELECT url, path FROM documents WHERE id = $1::UUID", [doc])
     assert row.url[0] == url and row.path[0] == str(folder / saved[0])
     _, summary = run_job(ws)
     assert summary.processed == 1
@@ -325,4 +325,4 @@ def test_a_download_is_retried_after_a_server_error(ws, server):
         doc = add_document(ws, server.url + "/sales/list.pdf", "Somerset", client=client)
         assert client.counters.requests == 2
     assert len(server.requests_to("/sales/list.pdf")) == 2
-    assert ws.sql("SELECT count(*) AS n FROM documents WHERE id = ?::UUID", [doc]).n[0] == 1
+    assert ws.sql("SELECT count(*) AS n FROM documents WHERE id = $1::UUID", [doc]).n[0] == 1

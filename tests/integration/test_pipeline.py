@@ -48,7 +48,7 @@ def test_bulk_file_with_missing_columns_is_refused(pipeline_ws, tmp_path):
     bad.write_text("foo,bar\n1,2\n")
     with pytest.raises(ConfigError, match="parcelnumb"):
         pipeline_ws.add_bulk_file(bad, "Blair")
-    assert len(pipeline_ws.sql("SELECT * FROM bulk_files WHERE path = ?", [str(bad)])) == 0
+    assert len(pipeline_ws.sql("SELECT * FROM bulk_files WHERE path = $1", [str(bad)])) == 0
 
 
 def test_parcel_data_from_the_api_with_cache_and_errors(tmp_path, monkeypatch):
@@ -157,9 +157,9 @@ def test_environment_settings_file_errors(pipeline_ws, monkeypatch, tmp_path):
     with pytest.raises(
         ConfigError, match="neither 'online', 'sample' nor an existing settings file"
     ):
-        sources_config(pipeline_ws)
+        sources_config(pipeline_ws.data_dir)
     bad = tmp_path / "env.yaml"
     bad.write_text("mode: local\nflood: [unclosed\n")
     monkeypatch.setenv("TOOLKIT_ENV_SOURCES", str(bad))
     with pytest.raises(ConfigError, match="line 3"):
-        sources_config(pipeline_ws)
+        sources_config(pipeline_ws.data_dir)

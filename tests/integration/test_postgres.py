@@ -59,7 +59,7 @@ def prepared():
     job = ws.create_batch_job("regrid_scraping", "Somerset", 50)
     item = str(
         ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND seq = 0", [job]
+            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND seq = 0", [job]
         ).item_id[0]
     )
     done = ws.create_batch_job("regrid_scraping", "Clearfield", 100)
@@ -164,7 +164,7 @@ def test_expired_lease_of_a_worker_on_another_machine_is_picked_up(sample_ws, db
     s = sample_ws.run_session(job, parcel, max_items=10)
     done = set(
         sample_ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND status = 'done'", [job]
+            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'", [job]
         ).item_id
     )
     assert len(done) == 10 and not done & set(theirs)
@@ -185,7 +185,7 @@ def test_heartbeat_keeps_a_slow_item_claimed(sample_ws, db_path):
         if int(item["seq"]) == 0:
             time.sleep(2.5)  # longer than the lease: only the heartbeat keeps the claim
             released.append(
-                sample_ws.sql("SELECT tk_release_stale(?::UUID, NULL, NULL) AS n", [job]).n[0]
+                sample_ws.sql("SELECT tk_release_stale($1::UUID, NULL, NULL) AS n", [job]).n[0]
             )
         return parcel(item)
 
@@ -193,7 +193,7 @@ def test_heartbeat_keeps_a_slow_item_claimed(sample_ws, db_path):
     assert s.processed == 5 and released == [0]
     assert (
         sample_ws.sql(
-            "SELECT max(attempts) AS a FROM batch_job_items WHERE job_id = ?::UUID", [job]
+            "SELECT max(attempts) AS a FROM batch_job_items WHERE job_id = $1::UUID", [job]
         ).a[0]
         == 1
     )
@@ -271,7 +271,7 @@ def test_server_ending_the_session_connection(sample_ws, db_path):
     assert s.status == "completed"
     assert sample_ws.get_batch_status(job)["processed_items"] == 235
     assert (
-        sample_ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [job]).n[0]
+        sample_ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = $1::UUID", [job]).n[0]
         == 235
     )
 
@@ -346,7 +346,7 @@ def test_a_version_4_workspace_moves_to_the_hash_item_index(sample_ws, db_path):
     job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
     item = str(
         sample_ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND seq = 3", [job]
+            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND seq = 3", [job]
         ).item_id[0]
     )
     sample_ws.close()
@@ -368,7 +368,7 @@ def test_a_version_4_workspace_moves_to_the_hash_item_index(sample_ws, db_path):
     ws.update_batch_progress(job, item, 1, 0)
     assert ws.get_batch_status(job)["processed_items"] == 1
     assert ws.sql(
-        "SELECT status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?", [job, item]
+        "SELECT status FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2", [job, item]
     ).status.tolist() == ["done"]
     ws.close()
 

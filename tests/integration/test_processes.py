@@ -38,7 +38,7 @@ def test_guide_blair_example_across_two_processes(db_path):
         from helpers import parcel
         ws = toolkit.connect(sys.argv[1])
         job = ws.resume_batch_job()
-        first_item = ws.sql("SELECT min(seq) AS s FROM batch_job_items WHERE job_id = ?::UUID "
+        first_item = ws.sql("SELECT min(seq) AS s FROM batch_job_items WHERE job_id = $1::UUID "
                             "AND status = 'pending'", [job]).s[0]
         s = ws.run_session(job, parcel)
         print(json.dumps({"job": job, "first_seq": int(first_item), "message": s.message,
@@ -52,7 +52,7 @@ def test_guide_blair_example_across_two_processes(db_path):
     assert out2["processed"] == 85 and out2["message"] == "Completed 235/235 properties (100%)"
     ws = toolkit.connect(db_path)
     assert (
-        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [out["job"]]).n[0]
+        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = $1::UUID", [out["job"]]).n[0]
         == 235
     )
     assert ws.sql("SELECT max(attempts) AS a FROM batch_job_items").a[0] == 1
@@ -89,7 +89,7 @@ def test_sigkilled_session_resumes_with_nothing_twice_or_lost(db_path, tmp_path)
     ws = toolkit.connect(db_path)
     done_before = set(
         ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND status = 'done'", [job]
+            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'", [job]
         ).item_id
     )
     assert 0 < len(done_before) < total
@@ -119,10 +119,10 @@ def test_sigkilled_session_resumes_with_nothing_twice_or_lost(db_path, tmp_path)
     st = ws.get_batch_status(job)
     assert st["status"] == "completed" and st["processed_items"] == total
     assert (
-        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [job]).n[0] == total
+        ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = $1::UUID", [job]).n[0] == total
     )
     assert set(calls_before) | set(calls_after) == set(
-        ws.sql("SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID", [job]).item_id
+        ws.sql("SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID", [job]).item_id
     )
 
 

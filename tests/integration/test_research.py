@@ -48,7 +48,7 @@ def ws(researched, tmp_path):
 def one(ws, verdict):
     return ws.sql(
         "SELECT p.id::VARCHAR AS id, p.parcel_id FROM properties p JOIN visual_validations v "
-        "ON v.property_id = p.id WHERE v.verdict = ? ORDER BY p.parcel_id LIMIT 1",
+        "ON v.property_id = p.id WHERE v.verdict = $1 ORDER BY p.parcel_id LIMIT 1",
         [verdict],
     ).iloc[0]
 
@@ -59,12 +59,12 @@ def test_override_is_kept_apart_and_moves_the_pipeline(ws):
         ws.get_pending_work_summary().set_index("job_type").pending.get("property_condition", 0)
     )
     county = ws.sql("SELECT c.county_name FROM properties p JOIN counties c ON c.id = p.county_id "
-                    "WHERE p.id = ?::UUID", [rejected.id]).iloc[0, 0]  # fmt: skip
+                    "WHERE p.id = $1::UUID", [rejected.id]).iloc[0, 0]  # fmt: skip
     ws.override_verdict(
         rejected.parcel_id, "approved", "street view shows a buildable lot", county=county
     )
     row = ws.sql("SELECT verdict, override_verdict, override_note FROM visual_validations "
-                 "WHERE property_id = ?::UUID", [rejected.id]).iloc[0]  # fmt: skip
+                 "WHERE property_id = $1::UUID", [rejected.id]).iloc[0]  # fmt: skip
     assert (row.verdict, row.override_verdict) == ("REJECTED", "APPROVED")
     assert row.override_note == "street view shows a buildable lot"
     after = ws.get_pending_work_summary().set_index("job_type").pending["property_condition"]
@@ -91,7 +91,7 @@ def test_manual_grade_wins(ws):
     assert out["grade"] == "D" and out["repair_estimate"] == pytest.approx(
         65.0 * prop.sqft, abs=0.01
     )
-    row = ws.sql("SELECT grade, manual_grade, reasons FROM condition_assessments WHERE property_id = ?::UUID",
+    row = ws.sql("SELECT grade, manual_grade, reasons FROM condition_assessments WHERE property_id = $1::UUID",
                  [prop.id]).iloc[0]  # fmt: skip
     assert (row.grade, row.manual_grade) == ("D", "D") and "manual grade D wins" in row.reasons
     with pytest.raises(UnknownChoiceError, match="condition grade"):
@@ -103,7 +103,7 @@ def test_title_search_with_and_without_liens(ws):
     n = ws.record_title_search(prop.id, [{"lien_type": "mortgage", "holder": "SAMPLE BANK", "amount": "$12,500",
                                           "recorded_date": "2019-03-01"}])  # fmt: skip
     assert n == 1
-    liens = ws.sql("SELECT lien_type, amount FROM property_liens WHERE property_id = ?::UUID AND source = 'manual'",
+    liens = ws.sql("SELECT lien_type, amount FROM property_liens WHERE property_id = $1::UUID AND source = 'manual'",
                    [prop.id])  # fmt: skip
     assert liens.values.tolist() == [["mortgage", 12500.0]]
     with pytest.raises(UnknownChoiceError, match="lien type of lien 1"):

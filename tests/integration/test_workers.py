@@ -9,7 +9,7 @@ import time
 import pytest
 
 import toolkit
-from toolkit.worker import run_worker, start_local_workers, stop_local_workers
+from toolkit.orchestrator.workers import run_worker, start_local_workers, stop_local_workers
 
 pytestmark = pytest.mark.postgres
 BACKENDS = ("postgres",)
@@ -19,7 +19,7 @@ N_ITEMS = 50_000
 def _done(ws, job) -> int:
     return int(
         ws.sql(
-            "SELECT count(*) AS n FROM batch_job_items WHERE job_id = ?::UUID AND status = 'done'",
+            "SELECT count(*) AS n FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'",
             [job],
         ).n[0]
     )
@@ -52,13 +52,13 @@ def test_eight_workers_two_killed_every_item_done_exactly_once(db_path):
     assert (st["processed_items"], st["failed_items"], st["total_items"]) == (N_ITEMS, 0, N_ITEMS)
     items = ws.sql(
         "SELECT status, count(*) AS n, sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END) AS again "
-        "FROM batch_job_items WHERE job_id = ?::UUID GROUP BY status",
+        "FROM batch_job_items WHERE job_id = $1::UUID GROUP BY status",
         [job],
     )
     assert items.status.tolist() == ["done"] and int(items.n[0]) == N_ITEMS
     # one result row per item; only the killed workers' unfinished claims were handed out again
     rows = ws.sql(
-        "SELECT source, count(*) AS n FROM regrid_data WHERE job_id = ?::UUID GROUP BY source",
+        "SELECT source, count(*) AS n FROM regrid_data WHERE job_id = $1::UUID GROUP BY source",
         [job],
     )
     assert int(rows.n.sum()) == N_ITEMS

@@ -342,8 +342,10 @@ def test_demo_and_lab_never_replace_a_file_that_is_not_a_workspace(tmp_path, mon
 
 
 def test_every_guide_phrase_through_say(sample_db, regrid_processor) -> None:
-    def say(phrase: str) -> str:
-        return cli("say", phrase, "--db", sample_db).stdout
+    def say(phrase: str, code: int = 0) -> str:
+        r = cli("say", phrase, "--db", sample_db, ok=False)
+        assert r.exit_code == code, (phrase, r.exit_code, r.stdout, r.stderr)
+        return r.stdout
 
     assert "- regrid_scraping:" in say("What work is pending?")
     assert "- regrid_scraping:" in say("How much work is pending?")
@@ -351,7 +353,8 @@ def test_every_guide_phrase_through_say(sample_db, regrid_processor) -> None:
     assert "Pipeline stages:" in say("Run data audit")
     assert "No active batch jobs" in say("Show active batch jobs")
 
-    out = say("Start Regrid scraping for Blair County in batches of 50")
+    # a session that pauses at its budget exits 10, as `toolkit run` does
+    out = say("Start Regrid scraping for Blair County in batches of 50", code=10)
     assert "Paused at 150/235 properties (64%)" in out and "Resume with: 'Resume batch job'" in out
     assert "Paused at 150/235 properties (64%)" in say("Show batch job status")
     assert "Paused at 150/235 properties (64%)" in say("Pause batch job")

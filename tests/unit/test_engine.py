@@ -69,9 +69,9 @@ def test_newer_schema_is_refused(db_path):
         db_path, "INSERT INTO schema_migrations VALUES (999, 'future', now()::TIMESTAMP)"
     )
     backends.forget_schema_checks()
-    from toolkit.store.schema import latest_version
+    from toolkit.backends.duckdb.schema import latest_version
 
-    newest = latest_version("duckdb")
+    newest = latest_version()
     with pytest.raises(
         toolkit.exceptions.SchemaVersionError, match=rf"version 999.*up to {newest}\b"
     ):
@@ -213,7 +213,7 @@ def test_empty_job_completes_at_once(ws):
 def _order(ws, job):
     return ws.sql(
         "SELECT c.county_name FROM batch_job_items i JOIN counties c ON c.id = i.county_id "
-        "WHERE job_id = ?::UUID ORDER BY seq",
+        "WHERE job_id = $1::UUID ORDER BY seq",
         [job],
     ).county_name.tolist()
 
@@ -338,8 +338,8 @@ def test_job_id_prefix(sample_ws):
 
 def test_illegal_transitions(sample_ws):
     job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
-    sample_ws.sql("DELETE FROM batch_job_items WHERE job_id = ?::UUID AND seq >= 3", [job])
-    sample_ws.sql("UPDATE batch_jobs SET total_items = 3 WHERE id = ?::UUID", [job])
+    sample_ws.sql("DELETE FROM batch_job_items WHERE job_id = $1::UUID AND seq >= 3", [job])
+    sample_ws.sql("UPDATE batch_jobs SET total_items = 3 WHERE id = $1::UUID", [job])
     for item in sample_ws.get_next_batch(job).item_id:
         sample_ws.update_batch_progress(job, item, 1, 0)
     assert sample_ws.get_batch_status(job)["status"] == "completed"
@@ -376,8 +376,8 @@ def test_pause_resume_default_job(sample_ws):
 
 def test_retry_failed_items_reopens(sample_ws):
     job = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)
-    sample_ws.sql("DELETE FROM batch_job_items WHERE job_id = ?::UUID AND seq >= 4", [job])
-    sample_ws.sql("UPDATE batch_jobs SET total_items = 4 WHERE id = ?::UUID", [job])
+    sample_ws.sql("DELETE FROM batch_job_items WHERE job_id = $1::UUID AND seq >= 4", [job])
+    sample_ws.sql("UPDATE batch_jobs SET total_items = 4 WHERE id = $1::UUID", [job])
     items = sample_ws.get_next_batch(job).item_id.tolist()
     sample_ws.update_batch_progress(job, items[0], 0, 1, "flaky")
     for item in items[1:]:

@@ -68,11 +68,11 @@ def db(built: dict[str, Path], tmp_path: Path) -> str:
 def _count(ws, table: str, pid: str | None = None) -> int:
     if pid is None:
         return int(ws.sql(f"SELECT count(*) AS n FROM {table}").n[0])
-    return int(ws.sql(f"SELECT count(*) AS n FROM {table} WHERE property_id = ?::UUID", [pid]).n[0])
+    return int(ws.sql(f"SELECT count(*) AS n FROM {table} WHERE property_id = $1::UUID", [pid]).n[0])
 
 
 def _item_status(ws, job: str, item: str) -> str:
-    return str(ws.sql("SELECT status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?",
+    return str(ws.sql("SELECT status FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2",
                       [job, item]).status[0])  # fmt: skip
 
 
@@ -98,14 +98,14 @@ def test_title_form_records_search_liens_and_the_processors_result(db: str) -> N
 
     liens = ws.sql(
         "SELECT lien_type, holder, amount, recorded_date::VARCHAR AS d, source "
-        "FROM property_liens WHERE property_id = ?::UUID ORDER BY lien_type",
+        "FROM property_liens WHERE property_id = $1::UUID ORDER BY lien_type",
         [pid],
     )
     assert liens.lien_type.tolist() == ["mortgage", "tax"]
     assert liens.amount.tolist() == [40000.0, 900.0] and liens.d[0] == "2015-03-02"
     assert set(liens.source) == {"manual (notebook form)"}
     assert _count(ws, "title_searches", pid) == 1
-    row = ws.sql("SELECT * FROM title_research WHERE property_id = ?::UUID", [pid]).iloc[0]
+    row = ws.sql("SELECT * FROM title_research WHERE property_id = $1::UUID", [pid]).iloc[0]
     # an upset sale discharges the tax claim; the mortgage survives
     assert row.status == "SURVIVING_LIENS" and row.surviving_total == 40000.0
     assert "note: Recorder index checked 1990-present" in row.reasons
@@ -116,7 +116,7 @@ def test_title_form_records_search_liens_and_the_processors_result(db: str) -> N
     assert second != pid
     form.no_liens.value = True
     form.save_button.click()
-    row = ws.sql("SELECT status, surviving_total FROM title_research WHERE property_id = ?::UUID",
+    row = ws.sql("SELECT status, surviving_total FROM title_research WHERE property_id = $1::UUID",
                  [second]).iloc[0]  # fmt: skip
     assert row.status == "CLEAR" and row.surviving_total == 0
     assert _count(ws, "property_liens", second) == 0 and _count(ws, "title_searches", second) == 1
@@ -188,7 +188,7 @@ def test_title_crash_between_the_two_saves_is_safe(db: str) -> None:
     again.remove_lien(0)
     again.no_liens.value = True
     again.save_button.click()
-    row = ws.sql("SELECT status, surviving_total FROM title_research WHERE property_id = ?::UUID",
+    row = ws.sql("SELECT status, surviving_total FROM title_research WHERE property_id = $1::UUID",
                  [pid]).iloc[0]  # fmt: skip
     assert (row.status, row.surviving_total) == ("SURVIVING_LIENS", 40000.0)
     assert _count(ws, "property_liens", pid) == 1 and _item_status(ws, form.job_id, pid) == "done"
@@ -205,7 +205,7 @@ def test_title_result_equals_the_processors_for_the_same_item(db: str) -> None:
     # the automatic session over the same claimed item writes the same row
     ws.run_session(form.job_id, max_items=1)
     row = ws.sql("SELECT status, surviving_total, reasons, confidence FROM title_research "
-                 "WHERE property_id = ?::UUID", [pid]).iloc[0]  # fmt: skip
+                 "WHERE property_id = $1::UUID", [pid]).iloc[0]  # fmt: skip
     assert (mine["status"], mine["surviving_total"], mine["reasons"], mine["confidence"]) == (
         row.status, row.surviving_total, row.reasons, row.confidence,
     )  # fmt: skip
@@ -220,7 +220,7 @@ def test_title_item_marked_failed_with_its_note(db: str) -> None:
     form.note.value = "Recorder site down"
     form.save_button.click()
     rows = ws.sql(
-        "SELECT status, error FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?",
+        "SELECT status, error FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2",
         [form.job_id, pid],
     )
     assert (rows.status[0], rows.error[0]) == ("failed", "Recorder site down")
@@ -256,8 +256,8 @@ def test_condition_form_manual_grade_wins_with_imagery_and_sketch(db: str) -> No
     form.grade.value = "D"
     form.note.value = "Street view: roof sagging, windows boarded"
     form.save_button.click()
-    row = ws.sql("SELECT * FROM condition_assessments WHERE property_id = ?::UUID", [pid]).iloc[0]
-    rate = workspace_profile(ws).condition.repair_per_sqft["D"]
+    row = ws.sql("SELECT * FROM condition_assessments WHERE property_id = $1::UUID", [pid]).iloc[0]
+    rate = workspace_profile(ws.data_dir).condition.repair_per_sqft["D"]
     assert (row.grade, row.manual_grade, row.confidence) == ("D", "D", 1.0)
     assert math.isclose(row.repair_estimate, round(rate * item["bldg_footprint_sqft"], 2))
     assert row.reasons.startswith("manual grade D wins over the computed grade: Street view")
@@ -272,7 +272,7 @@ def test_condition_form_without_sketch_or_coordinates(db: str) -> None:
     form.begin()
     pid = str(form.item["item_id"])
     ws.sql("UPDATE regrid_data SET sketch_path = NULL, lat = NULL, lon = NULL "
-           "WHERE property_id = ?::UUID", [pid])  # fmt: skip
+           "WHERE property_id = $1::UUID", [pid])  # fmt: skip
     again = ConditionForm(db, job_id=form.job_id)
     again.begin()
     assert again.item["item_id"] == pid
@@ -304,12 +304,12 @@ def test_county_form_saves_one_sale_and_marks_the_county_done(db: str) -> None:
     assert "Saved" in form.message.value, form.message.value
     sale = ws.sql(
         "SELECT sale_type, sale_date::VARCHAR AS d, registration_deadline::VARCHAR AS r, "
-        "deposit, source FROM upcoming_sales WHERE county_id = ?",
+        "deposit, source FROM upcoming_sales WHERE county_id = $1",
         [cid],
     ).iloc[0]
     assert (sale.sale_type, sale.d, sale.r) == ("upset", "2027-09-13", "2027-08-30")
     assert sale.source == "county tax claim bureau web site"
-    log = ws.sql("SELECT notes, links FROM county_research WHERE county_id = ?", [cid]).iloc[0]
+    log = ws.sql("SELECT notes, links FROM county_research WHERE county_id = $1", [cid]).iloc[0]
     assert (
         "Notarized affidavit required" in log.notes and "https://example.org/tax-claim" in log.links
     )
@@ -362,7 +362,7 @@ def test_screening_review_lists_cautions_and_rejections_and_overrides(db: str) -
     card["choice"].value = "APPROVED"
     card["button"].click()  # no note
     assert "needs a note" in card["message"].value
-    assert ws.sql("SELECT override_verdict FROM visual_validations WHERE property_id = ?::UUID",
+    assert ws.sql("SELECT override_verdict FROM visual_validations WHERE property_id = $1::UUID",
                   [pid]).override_verdict.isna().all()  # fmt: skip
 
     card[
@@ -370,7 +370,7 @@ def test_screening_review_lists_cautions_and_rejections_and_overrides(db: str) -
     ].value = "Aerial view shows a house with a driveway; the parcel width is a GIS error"
     card["button"].click()
     row = ws.sql("SELECT verdict, override_verdict, override_note FROM visual_validations "
-                 "WHERE property_id = ?::UUID", [pid]).iloc[0]  # fmt: skip
+                 "WHERE property_id = $1::UUID", [pid]).iloc[0]  # fmt: skip
     assert row.override_verdict == "APPROVED" and row.verdict in ("CAUTION", "REJECTED")
     assert row.override_note.startswith("Aerial view shows a house")
     assert "Override: <b>APPROVED</b>" in card["info"].value

@@ -30,18 +30,19 @@ def test_environment_yml_matches_pyproject():
 
 def test_every_migration_is_numbered_and_applies(tmp_path):
     import toolkit
-    from toolkit import sql
+    from toolkit.sql import load_migrations
 
-    versions = [m.version for m in sql.migrations("duckdb")]
+    versions = [m.version for m in load_migrations("toolkit.backends.duckdb")]
     assert versions == list(range(1, len(versions) + 1))
     ws = toolkit.connect(str(tmp_path / "m.duckdb"))
     assert ws.sql("SELECT max(version) AS v FROM schema_migrations").v[0] == versions[-1]
 
 
 def test_sql_files_only_bind_values():
-    text = (ROOT / "toolkit" / "sql" / "duckdb" / "queries.sql").read_text()
-    # no Python-style formatting of values into SQL
-    assert "%s" not in text and "{0}" not in text
+    for path in sorted((ROOT / "toolkit" / "backends").glob("*/sql/*.sql")):
+        text = path.read_text()
+        # no Python-style formatting of values into SQL (identifiers only: {view}, {table})
+        assert "{0}" not in text and "%(" not in text and ".format(" not in text, path
 
 
 def test_sample_data_says_synthetic():

@@ -11,7 +11,7 @@ from helpers import parcel, popen_py
 from toolkit.exceptions import JobNotFoundError, JobPausedError, ValidationError
 from toolkit.notebook import ControlPanel, ItemForm, check_parameters, run_notebook_session
 from toolkit.notebook.panel import format_eta, status_line
-from toolkit.notebook.runner import open_job
+from toolkit.orchestrator import open_job
 
 
 def wait_for(cond, timeout: float = 20.0) -> None:
@@ -88,7 +88,7 @@ def test_start_pause_while_running_then_resume(sample_ws) -> None:
     assert summary.outcome == "budget" and st["status"] == "paused"
     assert st["processed_items"] + st["failed_items"] == kept + 150  # 3 batches of 50
     rows = sample_ws.sql(
-        "SELECT count(*) AS n FROM regrid_data WHERE job_id = ?::UUID", [panel.job_id]
+        "SELECT count(*) AS n FROM regrid_data WHERE job_id = $1::UUID", [panel.job_id]
     )
     assert rows.n[0] == st["processed_items"]  # one result per done item: nothing worked twice
 
@@ -148,7 +148,7 @@ def test_item_form_records_done_and_failed_with_note(sample_ws) -> None:
     form.note.value = "County site down; try again tomorrow"
     form.save_button.click()
     rows = sample_ws.sql(
-        "SELECT item_id, status, error FROM batch_job_items WHERE job_id = ?::UUID ORDER BY seq",
+        "SELECT item_id, status, error FROM batch_job_items WHERE job_id = $1::UUID ORDER BY seq",
         [form.job_id],
     )
     got = dict(zip(rows.item_id, zip(rows.status, rows.error, strict=True), strict=True))

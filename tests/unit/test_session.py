@@ -26,7 +26,7 @@ def parcel(item: dict) -> dict:
 
 def counts(ws, job):
     rows = ws.sql(
-        "SELECT status, count(*) AS n FROM batch_job_items WHERE job_id = ?::UUID GROUP BY status",
+        "SELECT status, count(*) AS n FROM batch_job_items WHERE job_id = $1::UUID GROUP BY status",
         [job],
     )
     return dict(zip(rows.status, rows.n, strict=True))
@@ -42,7 +42,7 @@ def test_session_writes_results_and_pauses_at_budget(sample_ws):
     # each done item has exactly its result row
     done = sample_ws.sql(
         "SELECT count(*) AS n FROM batch_job_items i JOIN regrid_data r ON r.property_id = i.item_id::UUID "
-        "WHERE i.job_id = ?::UUID AND i.status = 'done' AND r.job_id = ?::UUID",
+        "WHERE i.job_id = $1::UUID AND i.status = 'done' AND r.job_id = $2::UUID",
         [job, job],
     ).n[0]
     assert done == 150
@@ -80,7 +80,7 @@ def test_result_values_of_every_shape_are_stored(sample_ws):
     rows = sample_ws.sql(
         "SELECT i.seq, r.lot_acres, r.year_built, r.raw_json, r.fetched_at "
         "FROM batch_job_items i JOIN regrid_data r ON r.property_id = i.item_id::UUID "
-        "WHERE i.job_id = ?::UUID ORDER BY i.seq",
+        "WHERE i.job_id = $1::UUID ORDER BY i.seq",
         [job],
     )
     assert len(rows) == 6
@@ -148,7 +148,7 @@ def test_a_job_stopped_behind_the_sessions_back_gets_its_next_claims_back(sample
     def pauses_in_sql(item):
         seen.append(item["item_id"])
         if len(seen) == 10:  # the batch's last item: paused by plain SQL, no notice sent
-            sample_ws.sql("UPDATE batch_jobs SET status = 'paused' WHERE id = ?::UUID", [job])
+            sample_ws.sql("UPDATE batch_jobs SET status = 'paused' WHERE id = $1::UUID", [job])
         return parcel(item)
 
     s = sample_ws.run_session(job, pauses_in_sql)
@@ -177,7 +177,7 @@ def test_fatal_source_error_pauses_at_once(sample_ws):
     assert s2.processed == 1
     assert (
         sample_ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE seq = 3 AND job_id = ?::UUID", [job]
+            "SELECT item_id FROM batch_job_items WHERE seq = 3 AND job_id = $1::UUID", [job]
         ).item_id[0]
         == calls[3]
     )
@@ -337,6 +337,6 @@ def test_record_result_saves_a_form_in_one_transaction(sample_ws):
     st = sample_ws.record_result(job, item, {"source": "manual", "parcelnumb": "X-1"})
     assert st["processed_items"] == 1
     row = sample_ws.sql(
-        "SELECT source, parcelnumb FROM regrid_data WHERE property_id = ?::UUID", [item]
+        "SELECT source, parcelnumb FROM regrid_data WHERE property_id = $1::UUID", [item]
     )
     assert row.values.tolist() == [["manual", "X-1"]]

@@ -97,12 +97,12 @@ class GuideAPI(RuleBasedStateMachine):
             "cancel": self.ws.cancel_batch_job, "retry": self.ws.retry_failed_items,
             "complete": self.ws.complete_batch_job,
         }[action]  # fmt: skip
-        snapshot = self.ws.sql("SELECT * FROM batch_jobs WHERE id = ?::UUID", [job]).astype(str)
+        snapshot = self.ws.sql("SELECT * FROM batch_jobs WHERE id = $1::UUID", [job]).astype(str)
         try:
             fn(job)
         except ToolkitError:
             # a refused transition changes nothing
-            after = self.ws.sql("SELECT * FROM batch_jobs WHERE id = ?::UUID", [job]).astype(str)
+            after = self.ws.sql("SELECT * FROM batch_jobs WHERE id = $1::UUID", [job]).astype(str)
             assert after.equals(snapshot), (action, before)
             return
         legal = {
@@ -126,11 +126,11 @@ class GuideAPI(RuleBasedStateMachine):
             return {"source": "hypothesis"}
 
         before = set(self.ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND status = 'done'", [job]
+            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'", [job]
         ).item_id)  # fmt: skip
         self.ws.run_session(job, proc, max_items=n)
         after = set(self.ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = ?::UUID AND status = 'done'", [job]
+            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'", [job]
         ).item_id)  # fmt: skip
         assert before <= after
         self.done_items[job] |= after
@@ -142,7 +142,7 @@ class GuideAPI(RuleBasedStateMachine):
 
     def item_status(self, job: str, item: str) -> str:
         return self.ws.sql(
-            "SELECT status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?", [job, item]
+            "SELECT status FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2", [job, item]
         ).status[0]
 
     @invariant()

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from toolkit.jobs.workers import current_worker, is_dead, pid_alive
+from toolkit.backends.workers import current_worker, is_dead, pid_alive
 
 
 def test_this_process_is_alive():

@@ -205,7 +205,7 @@ class Joiner:
             else:
                 values = part(idx) if callable(part) else np.asarray(part)[idx]
                 piece = np.strings.add(piece, values.astype(STR))
-        self.acc[idx] = np.strings.add(self.acc[idx], piece)
+        self.acc[idx] = np.strings.add(self.acc[idx], piece)  # type: ignore[arg-type]
         self.has[idx] = True
 
     def result(self) -> np.ndarray:

@@ -9,7 +9,8 @@ results go, and which processor does the work by default.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Literal
@@ -40,7 +41,6 @@ class JobType:
     eligible_sql: str | None = None  # None: the named query ``eligible_<name>``
     context_query: str = "context_property"
     result_table: str | None = None
-    processor: str | Callable[..., Any] | None = None  # "module:attr" or a callable
     aliases: tuple[str, ...] = field(default_factory=tuple)
     position: int = 100
     # a module with validate_result(result) -> dict and
@@ -62,13 +62,6 @@ class JobType:
 
     def load_writer(self) -> Any:
         return import_module(self.writer) if self.writer else None
-
-    def load_processor(self) -> Callable[..., Any] | None:
-        """The default processor, imported on first use (None when there is none yet)."""
-        if self.processor is None or callable(self.processor):
-            return self.processor
-        module, _, attr = self.processor.partition(":")
-        return getattr(import_module(module), attr)
 
 
 _BUILTIN = [
@@ -103,6 +96,21 @@ _BUILTIN = [
 
 _registry: dict[str, JobType] = {t.name: t for t in _BUILTIN}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+_generation = 0  # bumped by every registration: stores rebuild their views
+_lock = threading.Lock()
+
+
+class _Registry:
+    """The registry as a backend sees it (:class:`toolkit.backends.base.Catalog`)."""
+
+    def types(self) -> Mapping[str, JobType]:
+        return job_types()
+
+    def generation(self) -> int:
+        return _generation
+
+
+REGISTRY = _Registry()
 
 
 def job_types() -> dict[str, JobType]:
@@ -139,8 +147,8 @@ def register_job_type(job_type: JobType, *, replace: bool = False) -> JobType:
         raise ValidationError(f"Job type {job_type.name!r} needs eligible_sql.")
     if job_type.batch_size <= 0 or job_type.per_session <= 0:
         raise ValidationError("batch_size and per_session must be positive.")
-    _registry[job_type.name] = job_type
-    from toolkit.store.schema import registry_changed
-
-    registry_changed()
+    global _generation
+    with _lock:
+        _registry[job_type.name] = job_type
+        _generation += 1
     return job_type

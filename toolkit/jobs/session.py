@@ -4,13 +4,17 @@ Promises kept here:
 
 * an item's result row and its ``done`` status are written in one transaction,
   at checkpoints (each batch end, and at least every second of work);
-* the session stops at its budget (items, batches or seconds), at a pause
-  requested from anywhere, or when the job auto-pauses, and says how to resume;
+* the session stops at its budget (items, batches or seconds — the time budget is
+  checked between items), at a pause requested from anywhere, or when the job
+  auto-pauses, and says how to resume;
 * its unfinished claims go back to pending when it stops, so a resume from any
   process starts at the first unfinished item; if it is killed, the claims of
   its dead pid are released by the next claim;
 * the DuckDB connection is kept only across fast work and let go at least
   every second, or at once when another process is waiting for the file.
+
+It works on a :class:`~toolkit.backends.base.Store` through its engine; the
+processor gets a :class:`~toolkit.processors.context.ProcessorContext`.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.backends.base import Claims, Connection, Outcome, Recorded, Store
+from toolkit.backends.common import check_workable, pause_event, utcnow
+from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     FatalSourceError,
     InvalidTransitionError,
@@ -30,18 +38,19 @@ from toolkit.exceptions import (
     ToolkitError,
     ValidationError,
 )
-from toolkit.jobs import engine
 from toolkit.jobs.registry import JobType, get_job_type
-from toolkit.jobs.workers import current_worker
+from toolkit.jobs.results import results_writer
+from toolkit.jobs.rules import validate_result
+from toolkit.processors import get_processor
+from toolkit.processors.context import ProcessorContext
 
 if TYPE_CHECKING:
     import threading
 
-    from toolkit.workspace import Workspace
-
 CHECKPOINT_SECONDS = 1.0
 SLOW_ITEM_SECONDS = 0.05  # items slower than this (median of the last few): let go of the file
 SLOW_WINDOW = 5
+OUTCOMES = ("completed", "budget", "paused", "auto_paused", "stopped", "no_work")
 
 
 @dataclass
@@ -50,7 +59,7 @@ class SessionSummary:
 
     job_id: str
     job_type: str
-    outcome: str  # completed | budget | paused | auto_paused | stopped | no_work
+    outcome: str  # one of OUTCOMES
     status: str
     processed: int = 0
     failed: int = 0
@@ -64,6 +73,8 @@ class SessionSummary:
     pause_reason: str | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
     session_id: str = ""
+    job_failed: int = 0  # the job's failed and skipped items so far (all sessions)
+    job_skipped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,13 +83,33 @@ class SessionSummary:
         return f"{self.message}\n{self.resume_hint}".strip()
 
 
-def _resolve_processor(ws: Workspace, jt: JobType, processor: Any) -> Callable[..., Any]:
-    from toolkit.processors import get_processor
+def progress_message(noun: str, finished: int, total: int, status: str, *, failed: int = 0,
+                     skipped: int = 0) -> str:  # fmt: skip
+    """The guide's line: "Paused at 150/235 properties (64%)", failures named when any.
 
+    >>> progress_message("properties", 150, 235, "paused")
+    'Paused at 150/235 properties (64%)'
+    >>> progress_message("properties", 4, 4, "completed", failed=4)
+    'Finished 4/4 properties (100%): 0 done, 4 failed'
+    """
+    pct = round(100 * finished / total) if total else 100
+    if status == "completed":
+        if failed or skipped:
+            done = finished - failed - skipped
+            parts = [f"{done} done", f"{failed} failed"] + ([f"{skipped} skipped"] if skipped else [])
+            return f"Finished {finished}/{total} {noun} ({pct}%): {', '.join(parts)}"
+        return f"Completed {finished}/{total} {noun} (100%)"
+    text = f"Paused at {finished}/{total} {noun} ({pct}%)"
+    if failed or skipped:
+        text += f": {failed} failed" + (f", {skipped} skipped" if skipped else "")
+    return text
+
+
+def _resolve_processor(ctx: ProcessorContext, jt: JobType, processor: Any) -> Callable[..., Any]:
     if processor is None:
-        return get_processor(jt.name, ws)
+        return get_processor(jt.name, ctx)
     if isinstance(processor, str):
-        return get_processor(processor, ws)
+        return get_processor(processor, ctx)
     if not callable(processor):
         raise ValidationError(
             f"processor {processor!r} is neither callable nor the name of a registered processor."
@@ -86,29 +117,31 @@ def _resolve_processor(ws: Workspace, jt: JobType, processor: Any) -> Callable[.
     return processor
 
 
-def _is_batch(proc: Callable[..., Any]) -> bool:
-    return bool(getattr(proc, "batch", False))
-
-
-def progress_message(noun: str, finished: int, total: int, status: str) -> str:
-    pct = round(100 * finished / total) if total else 100
-    if status == "completed":
-        return f"Completed {finished}/{total} {noun} (100%)"
-    return f"Paused at {finished}/{total} {noun} ({pct}%)"
+def _check_budget(max_batches: int | None, max_items: int | None,
+                  max_seconds: float | None) -> None:  # fmt: skip
+    for name, value in (("max_batches", max_batches), ("max_items", max_items)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValidationError(f"{name} {value!r} must be a whole number ≥ 1 (or None).")
+    if max_seconds is not None and (isinstance(max_seconds, bool) or not max_seconds > 0):
+        raise ValidationError(f"max_seconds {max_seconds!r} must be a positive number (or None).")
 
 
 def run_session(
-    ws: Workspace,
+    store: Store,
     job_id: str,
     processor: Callable[..., Any] | str | None = None,
     *,
+    data_dir: Path,
+    lease_seconds: float,
     max_batches: int | None = None,
     max_items: int | None = None,
     max_seconds: float | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     stop: threading.Event | None = None,
 ) -> SessionSummary:
-    """Run one session of a job.
+    """Run one session of a job (see :meth:`toolkit.workspace.Workspace.run_session`).
 
     Parameters
     ----------
@@ -120,29 +153,13 @@ def run_session(
         names a registered processor; None uses the job type's own.
     max_batches, max_items, max_seconds
         The session budget. With none given: the type's per-session figure.
-
-    Examples
-    --------
-    >>> import toolkit
-    >>> ws = toolkit.connect(":memory:")
-    >>> _ = ws.import_properties(toolkit.demo.sample_properties().head(3))
-    >>> job = ws.create_batch_job("regrid_scraping", "Blair")
-    >>> print(ws.run_session(job, lambda item: {"source": "doctest"}).message)
-    Completed 3/3 properties (100%)
     """
-    for name, value in (("max_batches", max_batches), ("max_items", max_items)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ValidationError(f"{name} {value!r} must be a whole number ≥ 1 (or None).")
-    if max_seconds is not None and (isinstance(max_seconds, bool) or not max_seconds > 0):
-        raise ValidationError(f"max_seconds {max_seconds!r} must be a positive number (or None).")
-
-    runner = _Runner(ws, job_id, processor, stop)
+    _check_budget(max_batches, max_items, max_seconds)
+    runner = _Runner(store, job_id, processor, stop, data_dir, lease_seconds)
     try:
         return runner.run(max_batches, max_items, max_seconds, on_progress)
     finally:
-        close = getattr(runner.proc, "close", None)
+        close = getattr(runner.proc, "close", None)  # a processor may hold clients to close
         if callable(close):
             close()
 
@@ -152,27 +169,21 @@ class _Runner:
 
     RELEASE_EVERY = 10.0  # seconds between sweeps for dead workers' claims
 
-    def __init__(self, ws: Workspace, job_id: str, processor: Any,
-                 stop: threading.Event | None) -> None:  # fmt: skip
-        from toolkit.workspace import pause_event
-
-        self.ws, self.q, self.store = ws, ws.q, ws.store
+    def __init__(self, store: Store, job_id: str, processor: Any, stop: threading.Event | None,
+                 data_dir: Path, lease_seconds: float) -> None:  # fmt: skip
+        self.store, self.engine, self.q = store, store.engine, store.q
+        self.lease_seconds = lease_seconds
         self.worker = current_worker()
         self.started = time.monotonic()
-        self.engine = ws.engine
-        self.job = self.store.run(
-            lambda con: self.engine.resolve_job(con, self.q, job_id), tx=False
-        )
+        engine = self.engine
+        self.job = store.run(lambda con: engine.resolve_job(con, job_id), tx=False)
         self.jt = get_job_type(self.job["job_type"])
-        self.proc = _resolve_processor(ws, self.jt, processor)
-        self.batch_mode = _is_batch(self.proc)
+        self.proc = _resolve_processor(ProcessorContext(store, data_dir), self.jt, processor)
+        self.batch_mode = bool(getattr(self.proc, "batch", False))
+        table = self.jt.result_table
         self.columns = (
-            list(
-                ws.store.run(
-                    lambda con: ws.engine.table_columns(con, ws.q, self.jt.result_table), tx=False
-                )
-            )
-            if self.jt.result_table
+            list(store.run(lambda con: engine.table_columns(con, table), tx=False))
+            if table
             else []
         )
         self.event = pause_event(self.job["id"])
@@ -185,22 +196,33 @@ class _Runner:
         self.recent: list[float] = []  # the last few item durations (a GC pause is not "slow")
         self.last_release = 0.0
         self.last_renew = time.monotonic()
+        self.deadline: float | None = None
+        self.timed_out = False
 
     def stop_requested(self) -> bool:
         return self.event.is_set() or (self.stop is not None and self.stop.is_set())
+
+    def out_of_time(self) -> bool:
+        """Past the time budget (checked between items; a session always does one item)."""
+        started = self.done + self.failed + self.skipped > 0
+        if self.deadline is not None and started and time.monotonic() >= self.deadline:
+            self.timed_out = True
+        return self.timed_out
 
     def run(self, max_batches: int | None, max_items: int | None, max_seconds: float | None,
             on_progress: Callable[[dict[str, Any]], None] | None) -> SessionSummary:  # fmt: skip
         if max_batches is None and max_items is None and max_seconds is None:
             max_items = self.jt.per_session
-        q, job, jt = self.q, self.job, self.jt
+        if max_seconds is not None:
+            self.deadline = self.started + max_seconds
+        q, job, jt, engine = self.q, self.job, self.jt, self.engine
 
-        def start(con: Any) -> dict[str, Any]:
-            j = self.engine.resolve_job(con, q, job["id"])
+        def start(con: Connection) -> dict[str, Any]:
+            j = engine.resolve_job(con, job["id"])
             if j["status"] in ("completed", "cancelled"):
                 return j
-            engine.check_workable(j)
-            con.execute(q.session_insert, [self.session_id, j["id"], self.worker, engine.utcnow()])
+            check_workable(j)
+            con.execute(q.session_insert, [self.session_id, j["id"], self.worker, utcnow()])
             return j
 
         outcome = "stopped"
@@ -212,10 +234,8 @@ class _Runner:
             if j["status"] == "cancelled":
                 raise InvalidTransitionError(f"Job {j['id']} is cancelled; start a new job.")
             if j["status"] == "completed":
-                return _summary(
-                    self.ws, j, jt, "completed", 0, 0, 0, [], self.started, self.session_id
-                )
-            buffer: list[engine.Outcome] = []
+                return self._summary(j, "completed")
+            buffer: list[Outcome] = []
             fatal: str | None = None
             try:
                 while True:
@@ -223,30 +243,14 @@ class _Runner:
                     over = (
                         (max_batches is not None and self.batches >= max_batches)
                         or (max_items is not None and used >= max_items)
-                        or (
-                            max_seconds is not None
-                            and time.monotonic() - self.started >= max_seconds
-                        )
+                        or self.out_of_time()
                     )
                     want_next = not over and not self.stop_requested() and fatal is None
                     limit = None if max_items is None else max_items - used
                     holder.acquire()
-                    rec, status, claims, ctx = self.store.run(
-                        lambda con, b=buffer, w=want_next, lim=limit, f=fatal: self._cycle(
-                            con, b, w, lim, f
-                        )
-                    )
+                    rec, status, claims = self._cycle(buffer, want_next, limit, fatal)
                     buffer, fatal = [], None
-                    if claims and ctx is None:
-                        ctx = self.store.run(
-                            lambda con, c=claims: self.ws._context(
-                                con, self.jt, self.job["id"], [s for s, _ in c]
-                            ),
-                            tx=False,
-                        )
-                    _report(
-                        on_progress, job, jt, self.done, self.failed, self.skipped, self.batches
-                    )
+                    self._report(on_progress)
                     if rec is not None and rec.auto_paused:
                         outcome, pause_reason = "auto_paused", rec.pause_reason
                         break
@@ -262,129 +266,59 @@ class _Runner:
                     if not claims:
                         outcome = "no_work"
                         break
+                    seqs = [s for s, _ in claims]
+
+                    def read(con: Connection, seqs: list[int] = seqs) -> Any:
+                        return engine.context(con, jt, job["id"], seqs)
+
+                    ctx = self.store.run(read, tx=False)
                     self.batches += 1
                     holder.checkpoint(slow=self.slow)
                     buffer, fatal, stop_now = self._work(ctx, on_progress)
-                    if stop_now and not buffer and fatal is None:
-                        outcome = "paused" if self.stop_requested() else outcome
                     if stop_now:
                         # write what we have; the next cycle claims nothing
-                        rec, status, _, _ = self.store.run(
-                            lambda con, b=buffer, f=fatal: self._cycle(con, b, False, None, f)
-                        )
+                        rec, status, _ = self._cycle(buffer, False, None, fatal)
                         buffer, fatal = [], None
                         if rec is not None and rec.auto_paused:
                             outcome, pause_reason = "auto_paused", rec.pause_reason
                         elif status == "completed":
                             outcome = "completed"
+                        elif self.timed_out and not self.stop_requested():
+                            outcome = "budget"
                         else:
                             outcome = "paused"
                         break
             except BaseException as exc:
-                _finish(
-                    self.ws,
-                    job,
-                    self.worker,
-                    self.session_id,
-                    self.done,
-                    self.failed,
-                    "crashed",
-                    _error_text(exc),
-                    pause=isinstance(exc, KeyboardInterrupt),
+                self._finish(
+                    "crashed", _error_text(exc), pause=isinstance(exc, KeyboardInterrupt)
                 )
                 raise
             if outcome == "budget":
                 pause_reason = "session budget reached"
-            final = _finish(
-                self.ws,
-                job,
-                self.worker,
-                self.session_id,
-                self.done,
-                self.failed,
-                outcome,
-                None,
-                pause=outcome == "budget",
-                reason=pause_reason,
-            )
+            final = self._finish(outcome, None, pause=outcome == "budget", reason=pause_reason)
         if final["status"] == "completed":
             outcome = "completed"
-        return _summary(self.ws, final, jt, outcome, self.done, self.failed, self.skipped,
-                        self.failures, self.started, self.session_id)  # fmt: skip
+        return self._summary(final, outcome)
 
-    def _cycle(
-        self,
-        con: Any,
-        buffer: list[engine.Outcome],
-        want_next: bool,
-        limit: int | None,
-        fatal: str | None,
-    ) -> tuple[engine.Recorded | None, str, list[tuple[int, str]], Any]:
-        """One transaction: record the last batch, then claim the next one."""
-        q, job = self.q, self.job
-        now = engine.utcnow()
-        rec = None
+    def _cycle(self, buffer: list[Outcome], want_next: bool, limit: int | None,
+               fatal: str | None) -> tuple[Recorded | None, str, Claims]:  # fmt: skip
+        """One transaction: record the last batch (and its results), claim the next one."""
         renew = None
-        if time.monotonic() - self.last_renew > self.ws.lease_seconds / 3:
-            renew, self.last_renew = self.ws.lease_seconds, time.monotonic()
-        fast = getattr(self.engine, "cycle", None)
-        if fast is not None:
-            # the backend records, writes results and claims in fewer statements, and
-            # the batch's context is read after the commit (the claims are ours by then)
-            rec, status, claims = fast(
-                con,
-                q,
-                job,
-                self.jt,
-                buffer,
-                worker=self.worker,
-                now=now,
-                renew_lease_seconds=renew,
-                fatal=fatal,
-                claim=want_next,
-                lease_seconds=self.ws.lease_seconds,
-                limit=limit,
-                release=want_next and self._release_due(),
+        if time.monotonic() - self.last_renew > self.lease_seconds / 3:
+            renew, self.last_renew = self.lease_seconds, time.monotonic()
+        release = want_next and self._release_due()
+
+        def go(con: Connection) -> tuple[Recorded | None, str, Claims]:
+            now = utcnow()
+            write = results_writer(self.engine, self.q, self.jt, self.job["id"], now)
+            return self.engine.cycle(
+                con, self.job, buffer, worker=self.worker, now=now, write=write,
+                renew_lease_seconds=renew, fatal=fatal, claim=want_next,
+                lease_seconds=self.lease_seconds, limit=limit, release=release,
                 own_first=self.batches == 0,
-            )
-            if claims:
-                return rec, "in_progress", claims, None
-            return rec, status, [], None
-        if buffer or fatal:
-            # claim the next batch first, so the counters' update also counts it: one
-            # update of the job row per batch; claims of a job the outcomes just
-            # stopped (auto-pause, completion) are handed back below
-            claims = (
-                self._claim(con, now, limit, count_batch=False)
-                if want_next and fatal is None and job["status"] in ("pending", "in_progress")
-                else []
-            )
-            rec = self.engine.record_outcomes(
-                con, q, job, self.jt, buffer, worker=self.worker, now=now,
-                renew_lease_seconds=renew, fatal=fatal, new_batches=1 if claims else 0,
             )  # fmt: skip
-            status = rec.status
-            if claims and status not in ("pending", "in_progress"):
-                engine.unclaim(con, q, job["id"], self.worker, [s for s, _ in claims])
-                claims = []
-        else:
-            j = self.engine.resolve_job(con, q, job["id"])
-            job.update(status=j["status"], consecutive_failures=j["consecutive_failures"],
-                       max_consecutive_failures=j["max_consecutive_failures"])  # fmt: skip
-            status = j["status"]
-            claims = (
-                self._claim(con, now, limit, count_batch=True)
-                if want_next and status in ("pending", "in_progress")
-                else []
-            )
-        if not claims:
-            return rec, status, [], None
-        return (
-            rec,
-            "in_progress",
-            claims,
-            self.ws._context(con, self.jt, job["id"], [s for s, _ in claims]),
-        )
+
+        return self.store.run(go)
 
     def _release_due(self) -> bool:
         """Time for this claim to sweep dead workers' claims too (every RELEASE_EVERY s)."""
@@ -393,19 +327,11 @@ class _Runner:
         self.last_release = time.monotonic()
         return True
 
-    def _claim(self, con: Any, now: Any, limit: int | None, *, count_batch: bool
-               ) -> list[tuple[int, str]]:  # fmt: skip
-        return self.engine.claim_batch(
-            con, self.q, self.job, worker=self.worker, lease_seconds=self.ws.lease_seconds,
-            now=now, limit=limit, release=self._release_due(), own_first=self.batches == 0,
-            count_batch=count_batch,
-        )  # fmt: skip
-
     def _work(self, ctx: Any, on_progress: Callable[[dict[str, Any]], None] | None
-              ) -> tuple[list[engine.Outcome], str | None, bool]:  # fmt: skip
+              ) -> tuple[list[Outcome], str | None, bool]:  # fmt: skip
         """Process one batch; returns (outcomes to write, fatal error, stop now)."""
         jt, job = self.jt, self.job
-        buffer: list[engine.Outcome] = []
+        buffer: list[Outcome] = []
         consecutive = job.get("consecutive_failures", 0)
         limit = job["max_consecutive_failures"]
         last_cp = time.monotonic()
@@ -414,7 +340,7 @@ class _Runner:
         records = _records(ctx) if batch_results is None else None
         seqs, ids = ctx["seq"].tolist(), ctx["item_id"].astype(str).tolist()
         for i in range(len(seqs)):
-            if batch_results is None and self.stop_requested():
+            if batch_results is None and (self.stop_requested() or self.out_of_time()):
                 return buffer, None, True
             t0 = time.monotonic()
             seq, item_id = int(seqs[i]), ids[i]
@@ -426,22 +352,22 @@ class _Runner:
                         raise res
                 else:
                     res = self.proc(item)
-                row = engine.validate_result(jt, res, self.columns)
-                buffer.append(engine.Outcome(seq, item_id, "done", None, row))
+                row = validate_result(jt, res, self.columns)
+                buffer.append(Outcome(seq, item_id, "done", None, row))
                 self.done += 1
                 consecutive = 0
             except ProcessorError:
                 if buffer:
-                    self.store.run(lambda con, b=buffer: self._cycle(con, b, False, None, None))
+                    self._cycle(buffer, False, None, None)
                 raise
             except ItemSkipped as exc:
-                buffer.append(engine.Outcome(seq, item_id, "skipped", str(exc) or "skipped"))
+                buffer.append(Outcome(seq, item_id, "skipped", str(exc) or "skipped"))
                 self.skipped += 1
             except FatalSourceError as exc:
                 return buffer, str(exc), True
             except Exception as exc:  # any other item failure is logged; the batch goes on
                 msg = _error_text(exc)
-                buffer.append(engine.Outcome(seq, item_id, "failed", msg))
+                buffer.append(Outcome(seq, item_id, "failed", msg))
                 self.failures.append({"item_id": item_id, "error": msg})
                 self.failed += 1
                 consecutive += 1
@@ -453,16 +379,82 @@ class _Runner:
             if consecutive >= limit:
                 return buffer, None, True
             if time.monotonic() - last_cp >= CHECKPOINT_SECONDS and i < len(seqs) - 1:
-                _, status, _, _ = self.store.run(
-                    lambda con, b=buffer: self._cycle(con, b, False, None, None)
-                )
+                _, status, _ = self._cycle(buffer, False, None, None)
                 buffer = []
                 last_cp = time.monotonic()
                 self.holder.checkpoint(slow=self.slow)
                 if status != "in_progress":
                     return buffer, None, True
-            _report(on_progress, job, jt, self.done, self.failed, self.skipped, self.batches)
+            self._report(on_progress)
         return buffer, None, False
+
+    def _finish(self, outcome: str, error: str | None, *, pause: bool,
+                reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Release this worker's open claims, pause at the budget, and close the session row."""
+        engine, job = self.engine, self.job
+
+        def go(con: Connection) -> dict[str, Any]:
+            now = utcnow()
+            engine.release_own(con, job["id"], self.worker)
+            j = engine.resolve_job(con, job["id"])
+            if pause and j["status"] == "in_progress":
+                why = reason or (f"interrupted: {error}" if error else "paused")
+                engine.pause(con, j, why, self.worker, now)
+            con.execute(
+                self.q.session_end,
+                [now, self.done, self.failed, outcome, error, None, self.session_id],
+            )
+            return engine.resolve_job(con, job["id"])
+
+        try:
+            return self.store.run(go)
+        except Exception:
+            if error is None:
+                raise
+            traceback.print_exc()
+            return job
+
+    def _report(self, on_progress: Callable[[dict[str, Any]], None] | None) -> None:
+        if on_progress is None:
+            return
+        on_progress(
+            {
+                "job_id": self.job["id"], "job_type": self.jt.name,
+                "session_processed": self.done, "session_failed": self.failed,
+                "session_skipped": self.skipped, "session_batches": self.batches,
+            }
+        )  # fmt: skip
+
+    def _summary(self, job: dict[str, Any], outcome: str) -> SessionSummary:
+        engine = self.engine
+        st = self.store.run(lambda con: engine.status(con, job["id"]), tx=False)
+        return summarise(st, self.jt, outcome, self.done, self.failed, self.skipped,
+                         self.failures, time.monotonic() - self.started, self.session_id)  # fmt: skip
+
+
+def summarise(st: dict[str, Any], jt: JobType, outcome: str, done: int, failed: int,
+              skipped: int, failures: list[dict[str, str]], seconds: float,
+              session_id: str) -> SessionSummary:  # fmt: skip
+    """A session's summary from the job's status afterwards."""
+    finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
+    msg = progress_message(jt.noun, finished, st["total_items"], st["status"],
+                           failed=st["failed_items"], skipped=st["skipped_items"])  # fmt: skip
+    if st["status"] == "paused" and st["pause_reason"] and outcome != "budget":
+        msg += f" — {st['pause_reason']}"
+    hint = ""
+    if st["status"] in ("paused", "in_progress"):
+        hint = (
+            f"Resume with: 'Resume batch job' (toolkit resume {st['job_id'][:8]}, "
+            f"or ws.resume_batch_job('{st['job_id']}'))"
+        )
+    return SessionSummary(
+        job_id=st["job_id"], job_type=jt.name, outcome=outcome, status=st["status"],
+        processed=done, failed=failed, skipped=skipped, total=st["total_items"],
+        finished=finished, percent=float(st["percent_complete"]), seconds=round(seconds, 3),
+        message=msg, resume_hint=hint, pause_reason=st["pause_reason"], failures=failures,
+        session_id=session_id, job_failed=int(st["failed_items"]),
+        job_skipped=int(st["skipped_items"]),
+    )  # fmt: skip
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
@@ -491,62 +483,3 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, ToolkitError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _finish(ws: Workspace, job: dict[str, Any], worker: str, session_id: str, done: int,
-            failed: int, outcome: str, error: str | None, *, pause: bool,
-            reason: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """Release this worker's open claims, pause at the budget, and close the session row."""
-
-    def go(con: Any) -> dict[str, Any]:
-        now = engine.utcnow()
-        con.execute(ws.q.items_release_own, [job["id"], worker])
-        j = ws.engine.resolve_job(con, ws.q, job["id"])
-        if pause and j["status"] == "in_progress":
-            why = reason or (f"interrupted: {error}" if error else "paused")
-            ws.engine.pause(con, ws.q, j, why, worker, now)
-        con.execute(ws.q.session_end, [now, done, failed, outcome, error, None, session_id])
-        return ws.engine.resolve_job(con, ws.q, job["id"])
-
-    try:
-        return ws.store.run(go)
-    except Exception:
-        if error is None:
-            raise
-        traceback.print_exc()
-        return job
-
-
-def _report(on_progress: Callable[[dict[str, Any]], None] | None, job: dict[str, Any], jt: JobType,
-            done: int, failed: int, skipped: int, batches: int) -> None:  # fmt: skip
-    if on_progress is None:
-        return
-    on_progress(
-        {
-            "job_id": job["id"], "job_type": jt.name, "session_processed": done,
-            "session_failed": failed, "session_skipped": skipped, "session_batches": batches,
-        }
-    )  # fmt: skip
-
-
-def _summary(ws: Workspace, job: dict[str, Any], jt: JobType, outcome: str, done: int, failed: int,
-             skipped: int, failures: list[dict[str, str]], started: float,
-             session_id: str) -> SessionSummary:  # fmt: skip
-    st = ws.get_batch_status(job["id"])
-    finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
-    msg = progress_message(jt.noun, finished, st["total_items"], st["status"])
-    if st["status"] == "paused" and st["pause_reason"] and outcome != "budget":
-        msg += f" — {st['pause_reason']}"
-    hint = ""
-    if st["status"] in ("paused", "in_progress"):
-        hint = (
-            f"Resume with: 'Resume batch job' (toolkit resume {st['job_id'][:8]}, "
-            f"or ws.resume_batch_job('{st['job_id']}'))"
-        )
-    return SessionSummary(
-        job_id=st["job_id"], job_type=jt.name, outcome=outcome, status=st["status"], processed=done,
-        failed=failed, skipped=skipped, total=st["total_items"], finished=finished,
-        percent=float(st["percent_complete"]), seconds=round(time.monotonic() - started, 3),
-        message=msg, resume_hint=hint, pause_reason=st["pause_reason"], failures=failures,
-        session_id=session_id,
-    )  # fmt: skip

@@ -1,7 +1,8 @@
-"""Notebook support: the control panel, the item form, dashboards and headless runs.
+"""Notebook support: the control panel, the item forms, dashboards and the kernel's session.
 
 Everything is imported on first use (ipywidgets, papermill and pandas are
-slow to import), so ``import toolkit.notebook`` is instant.
+slow to import), so ``import toolkit.notebook`` is instant. Headless runs of a
+notebook (papermill) live in :mod:`toolkit.orchestrator.notebook`.
 
 >>> from toolkit.notebook import exit_code
 >>> exit_code("budget")
@@ -18,16 +19,16 @@ _EXPORTS = {
     "ItemForm": "toolkit.notebook.panel",
     "status_line": "toolkit.notebook.panel",
     "NotebookParams": "toolkit.notebook.runner",
-    "RunResult": "toolkit.notebook.runner",
     "check_parameters": "toolkit.notebook.runner",
-    "ensure_kernel": "toolkit.notebook.runner",
-    "exit_code": "toolkit.notebook.runner",
-    "notebook_path": "toolkit.notebook.runner",
-    "open_job": "toolkit.notebook.runner",
-    "run_headless": "toolkit.notebook.runner",
     "run_notebook_session": "toolkit.notebook.runner",
     "show_failures": "toolkit.notebook.runner",
     "Dashboard": "toolkit.notebook.dashboard",
+    "RunResult": "toolkit.orchestrator",
+    "exit_code": "toolkit.orchestrator",
+    "open_job": "toolkit.orchestrator",
+    "ensure_kernel": "toolkit.orchestrator.notebook",
+    "notebook_path": "toolkit.orchestrator.notebook",
+    "run_headless": "toolkit.orchestrator.notebook",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -67,7 +67,7 @@ def recent_sessions(ws: Workspace, limit: int = 10) -> pd.DataFrame:
     """The last ``limit`` sessions, newest first, with their outcome and record."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValidationError(f"limit {limit!r} must be a whole number ≥ 1.")
-    return ws.sql(ws.q.dashboard_recent_sessions, [limit])
+    return ws.query("dashboard_recent_sessions", [limit])
 
 
 def data_audit(ws: Workspace) -> dict[str, pd.DataFrame]:
@@ -81,7 +81,7 @@ def throughput(ws: Workspace, freq: str = "hour") -> pd.DataFrame:
         from toolkit.exceptions import UnknownChoiceError
 
         raise UnknownChoiceError("frequency", freq, FREQUENCIES)
-    return ws.sql(ws.q.dashboard_throughput, [freq])
+    return ws.query("dashboard_throughput", [freq])
 
 
 _IDS = re.compile(r"\b[0-9a-f]{8}-[0-9a-f-]{27,}\b|\d[\w.\-]*|'[^']*'|\"[^\"]*\"", re.IGNORECASE)
@@ -101,7 +101,7 @@ def failures_by_reason(ws: Workspace) -> pd.DataFrame:
     """Failed items counted by job type and reason, most frequent first."""
     import pandas as pd
 
-    frame = ws.sql(ws.q.dashboard_failures)
+    frame = ws.query("dashboard_failures")
     if frame.empty:
         return pd.DataFrame(columns=["job_type", "reason", "items", "example"])
     frame["reason"] = frame.error.map(failure_reason)

@@ -42,7 +42,7 @@ from toolkit.notebook.panel import ItemForm, _connect
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.notebook.runner import NotebookParams
+    from toolkit.orchestrator import SessionRequest
     from toolkit.workspace import Workspace
 
 SEARCH_URL = "https://www.google.com/search?q={q}"
@@ -125,7 +125,7 @@ def title_result(ws: Workspace, item: dict[str, Any]) -> dict[str, Any]:
 
     from toolkit.processors.decisions import make_title_research
 
-    return make_title_research(ws)(pd.DataFrame([item]))[0]
+    return make_title_research(ws.processor_context())(pd.DataFrame([item]))[0]
 
 
 def condition_result(ws: Workspace, item: dict[str, Any], grade: str,
@@ -145,8 +145,10 @@ def condition_result(ws: Workspace, item: dict[str, Any], grade: str,
     g = str(grade or "").strip().upper()
     if g not in GRADES:
         raise UnknownChoiceError("condition grade", grade, GRADES)
-    row = make_property_condition(ws)(pd.DataFrame([{**item, "manual_grade": g}]))[0]
-    per_sqft = workspace_profile(ws).condition.repair_per_sqft.get(g)
+    row = make_property_condition(ws.processor_context())(
+        pd.DataFrame([{**item, "manual_grade": g}])
+    )[0]
+    per_sqft = workspace_profile(ws.data_dir).condition.repair_per_sqft.get(g)
     sqft = _num(item.get("bldg_footprint_sqft"))
     reason = f"manual grade {g} wins over the computed grade" + (f": {note}" if note else "")
     reasons = [r for r in str(row.get("reasons") or "").split("; ") if r]
@@ -239,7 +241,7 @@ class _ResearchForm(ItemForm):
                          save_result=self._save)  # fmt: skip
 
     @classmethod
-    def from_params(cls, params: NotebookParams) -> _ResearchForm:  # type: ignore[override]
+    def from_params(cls, params: SessionRequest) -> _ResearchForm:
         """The form from a job notebook's checked parameters."""
         if params.job_type != cls.JOB_TYPE:
             raise ValidationError(
@@ -357,8 +359,8 @@ class TitleForm(_ResearchForm):
 
     def describe(self, item: dict[str, Any]) -> str:
         pid = str(item["item_id"])
-        self.on_file = self.ws.sql(self.ws.q.liens_for, [[pid]])
-        searched = self.ws.sql(self.ws.q.title_searched_for, [[pid], [pid]])
+        self.on_file = self.ws.query("liens_for", [[pid]])
+        searched = self.ws.query("title_searched_for", [[pid], [pid]])
         facts = _table([
             ("Parcel", item.get("parcel_id")), ("Owner (sale list)", item.get("list_owner")),
             ("Owner (parcel record)", item.get("owner")),
@@ -415,7 +417,7 @@ class TitleForm(_ResearchForm):
         def key(kind: object, holder: object, amount: object, date: object) -> tuple[Any, ...]:
             d = None if _blank(date) else pd.Timestamp(date).date()
             return (str(kind), "" if _blank(holder) else str(holder).strip().lower(),
-                    None if _blank(amount) else round(float(amount), 2), d)  # fmt: skip
+                    None if _blank(amount) else round(float(amount), 2), d)  # type: ignore[arg-type]  # fmt: skip
 
         have = {key(r.lien_type, r.holder, r.amount, r.recorded_date)
                 for r in self.on_file.itertuples()}  # fmt: skip
@@ -523,7 +525,7 @@ class ConditionForm(_ResearchForm):
 class CountyResearchForm(_ResearchForm):
     """Research one county's upcoming sale by hand: sale facts, a link and notes, with sources.
 
-    Save stores it with :func:`~toolkit.processors.county_research.save_county_research`
+    Save stores it with :meth:`~toolkit.workspace.Workspace.save_county_research`
     (validated like a research-file entry) and marks the county's item done, in
     one transaction.
 
@@ -539,7 +541,7 @@ class CountyResearchForm(_ResearchForm):
     def __init__(self, db: str | None = None, **kw: Any) -> None:
         import ipywidgets as w
 
-        from toolkit.importing import SALE_TYPES
+        from toolkit.parcels import SALE_TYPES
 
         super().__init__(db, **kw)
         style = {"description_width": "170px"}
@@ -572,7 +574,7 @@ class CountyResearchForm(_ResearchForm):
         self.header.value = "<b>county_research: one county at a time</b>"
 
     def describe(self, item: dict[str, Any]) -> str:
-        sales = self.ws.sql(self.ws.q.forms_upcoming_sales, [int(item["county_id"])])
+        sales = self.ws.query("forms_upcoming_sales", [int(item["county_id"])])
         facts = _table([
             ("County", item.get("county")), ("FIPS", item.get("fips")),
             ("Active properties", item.get("active_properties")),
@@ -631,9 +633,8 @@ class CountyResearchForm(_ResearchForm):
 
     def _save(self, ws: Workspace, job_id: str, item: dict[str, Any],
               values: dict[str, Any]) -> None:  # fmt: skip
-        from toolkit.processors.county_research import save_county_research
 
-        save_county_research(ws, int(item["county_id"]), values["research"], job_id=job_id)
+        ws.save_county_research(int(item["county_id"]), values["research"], job_id=job_id)
 
 
 # -- visual validation review ------------------------------------------------------
@@ -708,7 +709,7 @@ class ScreeningReview:
     def refresh(self) -> None:
         """Reload the list from the workspace and show the current page."""
         cid = self.county_id
-        frame = self.ws.sql(self.ws.q.forms_screened,
+        frame = self.ws.query("forms_screened",
                             [list(self.verdicts), cid, cid, self.job_id, self.job_id])  # fmt: skip
         self.rows = frame.to_dict("records")
         self.show_page(self.page)

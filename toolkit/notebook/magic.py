@@ -48,7 +48,7 @@ def split_line(line: str) -> tuple[str | None, str]:
             lexer = shlex.shlex(rest.strip(), posix=True)
             lexer.whitespace_split = True
             db = next(iter(lexer))
-            text = lexer.instream.read().strip()
+            text = lexer.instream.read().strip()  # type: ignore[call-arg]  # io.StringIO
         except (StopIteration, ValueError) as exc:
             raise ValidationError(f"No path after --db in {line!r}. {_USAGE}") from exc
     if not text:

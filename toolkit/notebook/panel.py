@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.exceptions import ItemSkipped, ToolkitError
 
 if TYPE_CHECKING:
-    from toolkit.jobs.session import SessionSummary
-    from toolkit.notebook.runner import NotebookParams
+    from toolkit.orchestrator import RunResult, SessionRequest
     from toolkit.workspace import Workspace
 
 STRATEGIES = [
@@ -124,13 +123,13 @@ class ControlPanel:
         import ipywidgets as w
 
         from toolkit.jobs import get_job_type
-        from toolkit.jobs.engine import normalise_strategy
+        from toolkit.jobs.rules import normalise_strategy
 
         self.job_type = get_job_type(job_type)
         self.ws = _connect(db)
         self._processor_spec = processor
         self.job_id: str | None = None
-        self.summary: SessionSummary | None = None
+        self.summary: RunResult | None = None
         self.error: BaseException | None = None
         self.failures: list[dict[str, str]] = []
         self._thread: threading.Thread | None = None
@@ -210,7 +209,7 @@ class ControlPanel:
             self.county.value = cid
 
     @classmethod
-    def from_params(cls, params: NotebookParams) -> ControlPanel:
+    def from_params(cls, params: SessionRequest) -> ControlPanel:
         """A panel from a job notebook's checked parameters (a given job_id is preselected)."""
         panel = cls(
             params.job_type, params.db, county=params.county_id, batch_size=params.batch_size,
@@ -258,7 +257,7 @@ class ControlPanel:
 
     def processor(self) -> Callable[..., Any] | None:
         """The processor a session will use, wrapped to list failures live (None: there is none)."""
-        from toolkit.notebook.runner import resolve_processor
+        from toolkit.orchestrator import resolve_processor
         from toolkit.processors import get_processor, has_processor
 
         spec = self._processor_spec
@@ -268,7 +267,7 @@ class ControlPanel:
             if not has_processor(self.job_type.name):
                 return None
             spec = self.job_type.name
-        proc = get_processor(spec, self.ws) if isinstance(spec, str) else spec
+        proc = get_processor(spec, self.ws.processor_context()) if isinstance(spec, str) else spec
         return self._watch(proc)
 
     def _watch(self, proc: Callable[..., Any]) -> Callable[..., Any]:
@@ -303,7 +302,7 @@ class ControlPanel:
 
     def refresh(self) -> None:
         """Reload counties with pending work, the paused jobs and the warnings."""
-        from toolkit.notebook.runner import paused_jobs, pending_by_county, pending_count
+        from toolkit.orchestrator import paused_jobs, pending_by_county, pending_count
 
         counties = pending_by_county(self.ws, self.job_type.name)
         total = pending_count(self.ws, self.job_type.name)
@@ -363,7 +362,7 @@ class ControlPanel:
         self.warnings.value = "".join(f"<div>⚠ {html.escape(n)}</div>" for n in notes)
 
     def _manual(self) -> bool:
-        from toolkit.notebook.runner import MANUAL_TYPES
+        from toolkit.orchestrator import MANUAL_TYPES
 
         return self.job_type.name in MANUAL_TYPES
 
@@ -455,7 +454,7 @@ class ControlPanel:
         self._stop.set()
         self.status.value = "Pausing at the next item…"
 
-    def wait(self, timeout: float | None = None) -> SessionSummary | None:
+    def wait(self, timeout: float | None = None) -> RunResult | None:
         """Block until the running session ends (for scripts and tests); returns its summary."""
         if self._thread is not None:
             self._thread.join(timeout)
@@ -509,12 +508,14 @@ class ControlPanel:
 
     def _run(self, job: str, proc: Callable[..., Any], batches: int, minutes: float | None) -> None:
         try:
-            self.summary = self.ws.run_session(
-                job, proc, max_batches=batches, max_seconds=minutes * 60 if minutes else None,
-                on_progress=self._on_progress, stop=self._stop,
+            from toolkit.orchestrator import run_job_session
+
+            # a person's Pause stops the session at its next item, and then pauses the job
+            self.summary = run_job_session(
+                self.ws, job, proc, max_batches=batches,
+                max_seconds=minutes * 60 if minutes else None, on_progress=self._on_progress,
+                stop=self._stop, pause_reason=PAUSE_REASON,
             )  # fmt: skip
-            if self._pause_clicked and self.summary.status == "in_progress":
-                self.ws.pause_batch_job(job, reason=PAUSE_REASON)
         except Exception as exc:  # shown in the panel; the job stays resumable
             self.error = exc
         finally:
@@ -580,7 +581,8 @@ class ControlPanel:
         elif summary is not None:
             text = summary.message
             if summary.outcome == "paused" and not self._pause_clicked:
-                text = f"Paused elsewhere ({summary.pause_reason or 'by another session'}). {text}"
+                why = (st or {}).get("pause_reason") or "by another session"
+                text = f"Paused elsewhere ({why}). {text}"
             if summary.resume_hint:
                 text += f". {summary.resume_hint}"
             self._say(text)
@@ -674,7 +676,7 @@ class ItemForm:
         )  # fmt: skip
 
     @classmethod
-    def from_params(cls, params: NotebookParams) -> ItemForm:
+    def from_params(cls, params: SessionRequest) -> ItemForm:
         """A form from a job notebook's checked parameters."""
         return cls(params.job_type, params.db, job_id=params.job_id, county=params.county_id,
                    batch_size=params.batch_size)  # fmt: skip
@@ -686,12 +688,12 @@ class ItemForm:
 
     def begin(self) -> str:
         """Open (find, resume or create) the job and show its first item; returns a message."""
-        from toolkit.notebook.runner import NotebookParams, open_job
+        from toolkit.orchestrator import SessionRequest, open_job
 
         try:
             if self.job_id is None:
                 cid = self.ws.county_id(self._county) if self._county is not None else None
-                params = NotebookParams(
+                params = SessionRequest(
                     job_type=self.job_type.name, db=self.ws.url, county_id=cid,
                     county=None if cid is None else str(self._county), batch_size=self._batch_size,
                 )  # fmt: skip
@@ -699,7 +701,7 @@ class ItemForm:
             else:
                 job, note = open_job(
                     self.ws,
-                    NotebookParams(job_type=self.job_type.name, db=self.ws.url, job_id=self.job_id),
+                    SessionRequest(job_type=self.job_type.name, db=self.ws.url, job_id=self.job_id),
                 )
         except ToolkitError as exc:
             return self._say(str(exc), error=True)

@@ -1,6 +1,7 @@
 """Processors: the real work on one item (or one batch), registered by name.
 
-A processor factory takes the workspace and returns the callable the session
+A processor factory takes a :class:`~toolkit.processors.context.ProcessorContext`
+(a narrow, read-only view of the workspace) and returns the callable the session
 runner calls. Built-in processors are registered per job type; users add their
 own with :func:`register_processor` or the ``toolkit.processors`` entry-point
 group.
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from toolkit.exceptions import UnknownChoiceError, ValidationError
 
 if TYPE_CHECKING:
-    from toolkit.workspace import Workspace
+    from toolkit.processors.context import ProcessorContext
 
-Factory = Callable[["Workspace"], Callable[..., Any]]
+Factory = Callable[["ProcessorContext"], Callable[..., Any]]
 
 # name -> "module:factory" (imported on first use) or a factory
 _processors: dict[str, str | Factory] = {
@@ -67,8 +68,8 @@ def has_processor(name: str) -> bool:
     return name in _processors
 
 
-def get_processor(name: str, ws: Workspace) -> Callable[..., Any]:
-    """Build the processor called ``name`` for this workspace."""
+def get_processor(name: str, ctx: ProcessorContext) -> Callable[..., Any]:
+    """Build the processor called ``name`` for the workspace ``ctx`` describes."""
     _load_entry_points()
     if name not in _processors:
         raise UnknownChoiceError("processor", name, _processors or ["(none registered)"])
@@ -76,4 +77,4 @@ def get_processor(name: str, ws: Workspace) -> Callable[..., Any]:
     if isinstance(factory, str):
         module, _, attr = factory.partition(":")
         factory = getattr(import_module(module), attr)
-    return factory(ws)
+    return factory(ctx)

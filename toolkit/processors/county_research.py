@@ -65,11 +65,11 @@ from toolkit.exceptions import (
     UnknownCountyError,
     ValidationError,
 )
-from toolkit.importing import SALE_TYPES
+from toolkit.parcels import SALE_TYPES
 
 if TYPE_CHECKING:
-    from toolkit.jobs.engine import Outcome
-    from toolkit.workspace import Workspace
+    from toolkit.backends.base import Outcome, Store
+    from toolkit.processors.context import ProcessorContext
 
 ENV_RESEARCH = "TOOLKIT_COUNTY_RESEARCH"
 DEFAULT_FILENAME = "county_research.yaml"
@@ -89,16 +89,12 @@ _imported: dict[str, Path] = {}
 _imported_lock = threading.Lock()
 
 
-def _ws_key(ws: Workspace) -> str:
-    url = str(ws.store.url)
-    # every in-memory workspace is a database of its own
-    return f"{url}#{id(ws.store)}" if url in (":memory:", "") else url
 
 
 # -- reading the file -----------------------------------------------------------
 
 
-class _Map(dict):  # type: ignore[type-arg]
+class _Map(dict):
     """A YAML mapping that remembers the line of itself and of each key."""
 
     line: int = 0
@@ -153,9 +149,10 @@ class _Where:
         return f"{self.file}, line {self.line}" if self.line else self.file
 
 
-def research_path(path: str | Path | None = None, ws: Workspace | None = None) -> Path:
-    """The research file to read: ``path``, else the one imported for ``ws`` in this
-    process, else ``$TOOLKIT_COUNTY_RESEARCH``, else ``<data dir>/county_research.yaml``.
+def research_path(path: str | Path | None = None, key: str | None = None) -> Path:
+    """The research file to read: ``path``, else the one imported for the workspace
+    ``key`` in this process, else ``$TOOLKIT_COUNTY_RESEARCH``, else
+    ``<data dir>/county_research.yaml``.
 
     Examples
     --------
@@ -164,10 +161,10 @@ def research_path(path: str | Path | None = None, ws: Workspace | None = None) -
     """
     if path is not None:
         return Path(path).expanduser()
-    if ws is not None:
+    if key is not None:
         with _imported_lock:
-            if _ws_key(ws) in _imported:
-                return _imported[_ws_key(ws)]
+            if key in _imported:
+                return _imported[key]
     env = os.environ.get(ENV_RESEARCH)
     if env:
         return Path(env).expanduser()
@@ -201,11 +198,11 @@ def load_research_file(path: str | Path) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"{file}, {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
+        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
         detail = f"{problem} ({context})" if context else problem
-        raise ConfigError(f"{file}, {where}: not valid YAML: {detail}.") from None
+        raise ConfigError(f"{file}, {at}: not valid YAML: {detail}.") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not a UTF-8 text file ({exc.reason}).") from None
     where = _Where(str(file))
@@ -418,7 +415,7 @@ def result_for(county_id: int, research: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_processor(ws: Workspace | None = None, *, path: str | Path | None = None
+def make_processor(ctx: ProcessorContext | None = None, *, path: str | Path | None = None
                    ) -> Callable[[dict[str, Any]], dict[str, Any]]:  # fmt: skip
     """The processor the session runner calls with one county item.
 
@@ -432,10 +429,9 @@ def make_processor(ws: Workspace | None = None, *, path: str | Path | None = Non
     >>> proc({"item_id": "13", "county": "Blair", "county_id": 13})["sales"][0]["sale_type"]
     'upset'
     """
-    explicit = path is not None or os.environ.get(ENV_RESEARCH) or (
-        ws is not None and _ws_key(ws) in _imported
-    )  # fmt: skip
-    file = research_path(path, ws)
+    key = ctx.key if ctx is not None else None
+    explicit = path is not None or os.environ.get(ENV_RESEARCH) or key in _imported
+    file = research_path(path, key)
     if not file.is_file() and not explicit:
         research: dict[str, dict[str, Any]] = {}
         missing = f" (no research file at {file})"
@@ -548,12 +544,12 @@ def write_results(con: Any, q: Any, job_id: str | None, outcomes: Sequence[Outco
 # -- the workspace's entry points ------------------------------------------------------
 
 
-def import_research_file(ws: Workspace, path: str | Path | None = None, *,
+def import_research_file(store: Store, path: str | Path | None = None, *,
                          write: bool = False) -> dict[str, Any]:  # fmt: skip
     """Validate a research file and use it for this workspace's county_research jobs.
 
     Returns ``{path, counties, sales, links, county_names}``. The path is
-    remembered for ``ws``'s database in this process (other processes use
+    remembered for the workspace's database in this process (other processes use
     ``$TOOLKIT_COUNTY_RESEARCH`` or the default). ``write=True`` also stores the
     research of every county in the file now, in one transaction.
 
@@ -561,93 +557,64 @@ def import_research_file(ws: Workspace, path: str | Path | None = None, *,
     --------
     >>> import toolkit
     >>> ws = toolkit.connect(":memory:")
-    >>> import_research_file(ws, "data/sample/county_research.yaml")["counties"]
+    >>> import_research_file(ws.store, "data/sample/county_research.yaml")["counties"]
     4
     """
-    from toolkit.jobs import engine
+    from toolkit.backends.base import Outcome
+    from toolkit.backends.common import utcnow
+    from toolkit.processors.context import store_key
 
-    file = research_path(path, None if path is not None else ws)
+    key = store_key(store)
+    file = research_path(path, None if path is not None else key)
     research = load_research_file(file)
     with _imported_lock:
-        _imported[_ws_key(ws)] = file.resolve()
+        _imported[key] = file.resolve()
     if write and research:
-        ids = {name: _county_id(ws, name) for name in research}
-        outcomes = [
-            engine.Outcome(0, str(ids[name]), "done", None, result_for(ids[name], r))
-            for name, r in research.items()
-        ]
-        ws.store.run(lambda con: write_results(con, ws.q, None, outcomes, engine.utcnow()))
+
+        def go(con: Any) -> None:
+            outcomes = []
+            for name, r in research.items():
+                cid = county_id(store, con, name)
+                outcomes.append(Outcome(0, str(cid), "done", None, result_for(cid, r)))
+            write_results(con, store.q, None, outcomes, utcnow())
+
+        store.run(go)
     return summarise(research, file)
 
 
-def forget_imported(ws: Workspace) -> None:
-    """Stop using the file given to :func:`import_research_file` for ``ws``."""
+def forget_imported(store: Store) -> None:
+    """Stop using the file given to :func:`import_research_file` for this workspace."""
+    from toolkit.processors.context import store_key
+
     with _imported_lock:
-        _imported.pop(_ws_key(ws), None)
+        _imported.pop(store_key(store), None)
 
 
-def _county_id(ws: Workspace, county: object) -> int:
-    cid = ws.county_id(county)
+def county_id(store: Store, con: Any, county: object) -> int:
+    """One county's id (research belongs to one county)."""
+    cid = store.engine.resolve_county(con, county)
     if cid is None:
         raise ValidationError(f"Research belongs to one county; got {county!r}.")
     return int(cid)
 
 
-def save_county_research(ws: Workspace, county: object, research: dict[str, Any], *,
-                         job_id: str | None = None) -> None:  # fmt: skip
-    """Validate one county's research (same keys as a file entry) and store it, in one transaction.
+def checked_research(store: Store, county: object, research: dict[str, Any]
+                     ) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """Validate one county's research (the keys of a file entry): (county id, result row).
 
-    With ``job_id`` (the notebook form), the county's item of that job is
-    marked done in the same transaction.
-
-    Raises
-    ------
-    ConfigError
-        The research is not valid (unknown key with the valid ones, bad date …).
-    ValidationError
-        Unknown county; the county is not an item of the job.
-    InvalidTransitionError
-        The item is finished already.
-
-    Examples
-    --------
-    >>> import toolkit
-    >>> ws = toolkit.connect(":memory:")
-    >>> sale = {"sale_type": "upset", "sale_date": "2027-09-13"}
-    >>> save_county_research(ws, "Blair", {"source": "phone call to the bureau",
-    ...                                    "as_of": "2026-11-01", "sales": [sale]})
-    >>> ws.sql("SELECT sale_type FROM upcoming_sales WHERE county_id = 13").sale_type[0]
-    'upset'
+    Raises :class:`~toolkit.exceptions.ConfigError` naming the bad key or value, and
+    :class:`~toolkit.exceptions.ValidationError` for an unknown county.
     """
-    from toolkit.jobs import engine
-    from toolkit.jobs.registry import get_job_type
-    from toolkit.jobs.workers import current_worker
-
-    cid = _county_id(ws, county)
+    cid = store.run(lambda con: county_id(store, con, county), tx=False)
     name = PA_COUNTIES[(cid - 1) // 2] if 1 <= cid < 2 * len(PA_COUNTIES) else str(county)
     clean = validate_research(research, f"research for {name}", name)
-    result = validate_result(result_for(cid, clean))
+    return cid, validate_result(result_for(cid, clean))
 
-    def go(con: Any) -> None:
-        now = engine.utcnow()
-        if job_id is None:
-            write_results(con, ws.q, None, [engine.Outcome(0, str(cid), "done", None, result)], now)
-            return
-        job = engine.resolve_job(con, ws.q, job_id)
-        if job["job_type"] != "county_research":
-            raise ValidationError(
-                f"Job {job['id']} is a {job['job_type']} job, not county_research."
-            )
-        row = con.execute(ws.q.items_get_one, [job["id"], str(cid)]).fetchall()
-        if not row:
-            raise ValidationError(f"{name} County is not an item of job {job['id']}.")
-        seq, status = row[0]
-        if status in ("done", "failed", "skipped"):
-            raise InvalidTransitionError(f"{name} County is {status} already in job {job['id']}.")
-        engine.record_outcomes(
-            con, ws.q, job, get_job_type("county_research"),
-            [engine.Outcome(seq, str(cid), "done", None, result)],
-            worker=current_worker(), now=now,
-        )  # fmt: skip
 
-    ws.store.run(go)
+def store_research(store: Store, county_id: int, result: dict[str, Any]) -> None:
+    """Store one county's checked research outside any job, in one transaction."""
+    from toolkit.backends.base import Outcome
+    from toolkit.backends.common import utcnow
+
+    outcome = Outcome(0, str(county_id), "done", None, result)
+    store.run(lambda con: write_results(con, store.q, None, [outcome], utcnow()))

@@ -17,20 +17,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from toolkit.backends.base import Store
     from toolkit.decisions.profile import InvestorProfile
-    from toolkit.workspace import Workspace
+    from toolkit.processors.context import ProcessorContext
 
 PROFILE_ENV = "TOOLKIT_PROFILE"
 
 
-def workspace_profile(ws: Workspace) -> InvestorProfile:
-    """The profile this workspace uses (see module doc)."""
+def workspace_profile(data_dir: Path) -> InvestorProfile:
+    """The profile a workspace whose folder is ``data_dir`` uses (see module doc)."""
     from toolkit.decisions.profile import InvestorProfile, load_profile
 
     path = os.environ.get(PROFILE_ENV)
     if path:
         return load_profile(path)
-    local = ws.data_dir / "investor_profile.yaml"
+    local = Path(data_dir) / "investor_profile.yaml"
     return load_profile(local) if local.is_file() else InvestorProfile()
 
 
@@ -90,10 +91,10 @@ def _prep(frame: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
-def make_visual_validation(ws: Workspace) -> Any:
+def make_visual_validation(ctx: ProcessorContext) -> Any:
     from toolkit.decisions.screening import screen
 
-    profile = workspace_profile(ws)
+    profile = workspace_profile(ctx.data_dir)
 
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         out = screen(_prep(frame), profile)
@@ -107,17 +108,17 @@ def make_visual_validation(ws: Workspace) -> Any:
     return process
 
 
-def make_property_condition(ws: Workspace) -> Any:
+def make_property_condition(ctx: ProcessorContext) -> Any:
     from toolkit.decisions.condition import assess_condition, county_psf_medians
 
-    profile = workspace_profile(ws)
+    profile = workspace_profile(ctx.data_dir)
     medians: dict[str, dict[str, float]] = {}
 
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         f = _prep(frame)
         counties = sorted(set(f["county"]) - set(medians))
         if counties:  # the county's median $/sqft from all its parcel records, once
-            values = ws.sql(ws.q.parcel_values_for_counties, [counties])
+            values = ctx.query("parcel_values_for_counties", [counties])
             medians.update({c: county_psf_medians(values[values.county == c]) for c in counties})
         merged: dict[str, float] = {}
         for c in set(f["county"]):
@@ -140,16 +141,16 @@ def make_property_condition(ws: Workspace) -> Any:
     return process
 
 
-def make_title_research(ws: Workspace) -> Any:
+def make_title_research(ctx: ProcessorContext) -> Any:
     from toolkit.decisions.title import assess_title
 
-    profile = workspace_profile(ws)
+    profile = workspace_profile(ctx.data_dir)
 
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         f = _prep(frame)
         ids = f["property_id"].tolist()
-        liens = ws.sql(ws.q.liens_for, [ids])
-        searched = ws.sql(ws.q.title_searched_for, [ids, ids]).property_id.tolist()
+        liens = ctx.query("liens_for", [ids])
+        searched = ctx.query("title_searched_for", [ids, ids]).property_id.tolist()
         out = assess_title(f, liens, profile, searched=searched)
         cols = (
             "status",
@@ -165,17 +166,17 @@ def make_title_research(ws: Workspace) -> Any:
     return process
 
 
-def make_bid_strategy(ws: Workspace) -> Any:
+def make_bid_strategy(ctx: ProcessorContext) -> Any:
     from toolkit.decisions.bid import ClrFactors, check_clr_factors, max_bid
 
-    profile = workspace_profile(ws)
-    table = ws.sql(ws.q.clr_factors_all)
+    profile = workspace_profile(ctx.data_dir)
+    table = ctx.query("clr_factors_all")
     # checked once per session, not per batch
     clr = ClrFactors(check_clr_factors(table, "clr_factors table")) if len(table) else None
 
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         f = _prep(frame)
-        inputs = ws.sql(ws.q.bid_inputs_for, [f["property_id"].tolist()])
+        inputs = ctx.query("bid_inputs_for", [f["property_id"].tolist()])
         f = f.merge(inputs, on="property_id", how="left")
         out = max_bid(f, profile, clr_factors=clr)
         cols = {
@@ -197,30 +198,31 @@ def make_bid_strategy(ws: Workspace) -> Any:
 # -- data the rules read ----------------------------------------------------------
 
 
-def import_clr_factors(ws: Workspace, path: str | Path) -> int:
+def import_clr_factors(store: Store, path: str | Path) -> int:
     """Replace the CLR factors of a CSV's counties (county, factor, source, valid_from/to)."""
+    from toolkit.backends.common import utcnow
     from toolkit.decisions.bid import load_clr_factors
-    from toolkit.jobs import engine
 
     table = load_clr_factors(path)
-    rows = []
-    for r in table.itertuples():
-        cid = ws.county_id(r.county)
-        rows.append((cid, float(r.factor), _date(getattr(r, "valid_from", None)),
-                     _date(getattr(r, "valid_to", None)), str(r.source)))  # fmt: skip
-    now = engine.utcnow()
+    now = utcnow()
+    q, engine = store.q, store.engine
 
     def go(con: Any) -> int:
+        rows = []
+        for r in table.itertuples():
+            cid = engine.resolve_county(con, r.county)
+            rows.append((cid, float(r.factor), _date(getattr(r, "valid_from", None)),
+                         _date(getattr(r, "valid_to", None)), str(r.source)))  # fmt: skip
         for cid in {r[0] for r in rows}:
-            con.execute(ws.q.clr_factors_replace_county, [cid])
+            con.execute(q.clr_factors_replace_county, [cid])
         for r in rows:
-            con.execute(ws.q.clr_factor_insert, [*r, now])
+            con.execute(q.clr_factor_insert, [*r, now])
         return len(rows)
 
-    return ws.store.run(go)
+    return store.run(go)
 
 
-def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
+def import_liens(store: Store, path: str | Path) -> dict[str, Any]:
     """Import recorder/docket liens (county, parcel_id, lien_type, holder, amount, recorded_date).
 
     Rows are matched to properties by county and parcel number; the properties in
@@ -228,10 +230,10 @@ def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
     """
     import pandas as pd
 
+    from toolkit.backends.common import utcnow
     from toolkit.decisions.title import load_liens_csv
     from toolkit.exceptions import ValidationError
-    from toolkit.importing import normalise_parcel
-    from toolkit.jobs import engine
+    from toolkit.parcels import normalise_parcel
 
     liens = load_liens_csv(path)
     missing = [c for c in ("county", "parcel_id") if c not in liens.columns]
@@ -241,21 +243,22 @@ def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
             "to find each property."
         )
     source = f"liens:{Path(path).name}"
-    now = engine.utcnow()
+    now = utcnow()
+    q, engine = store.q, store.engine
     unmatched: list[dict[str, Any]] = []
 
     def go(con: Any) -> int:
-        con.execute(ws.q.liens_delete_source, [source])
+        con.execute(q.liens_delete_source, [source])
         ids: dict[tuple[str, str], str | None] = {}
         n = 0
         for r in liens.itertuples():
             key = (str(r.county), normalise_parcel(r.parcel_id))
             if key not in ids:
-                cid = ws.engine.resolve_county(con, ws.q, r.county)
-                found = con.execute(ws.q.property_by_parcel, [cid, key[1]]).fetchall()
+                cid = engine.resolve_county(con, r.county)
+                found = con.execute(q.property_by_parcel, [cid, key[1]]).fetchall()
                 ids[key] = found[0][0] if found else None
                 if ids[key]:
-                    con.execute(ws.q.title_search_insert, [ids[key], now, source])
+                    con.execute(q.title_search_insert, [ids[key], now, source])
             pid = ids[key]
             if pid is None:
                 unmatched.append({"county": r.county, "parcel_id": r.parcel_id})
@@ -263,12 +266,12 @@ def import_liens(ws: Workspace, path: str | Path) -> dict[str, Any]:
             amount = None if pd.isna(r.amount) else float(r.amount)
             recorded = None if pd.isna(r.recorded_date) else r.recorded_date
             con.execute(
-                ws.q.lien_insert, [pid, r.lien_type, r.holder, amount, recorded, source, now]
+                q.lien_insert, [pid, r.lien_type, r.holder, amount, recorded, source, now]
             )
             n += 1
         return n
 
-    n = ws.store.run(go)
+    n = store.run(go)
     return {"imported": n, "unmatched": pd.DataFrame(unmatched, columns=["county", "parcel_id"])}
 
 

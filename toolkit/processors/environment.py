@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 from toolkit.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from toolkit.workspace import Workspace
+    from toolkit.processors.context import ProcessorContext
 
 SOURCES_ENV = "TOOLKIT_ENV_SOURCES"
 
 
-def sources_config(ws: Workspace) -> dict[str, Any]:
+def sources_config(data_dir: Path) -> dict[str, Any]:
     """The make_sources settings this workspace uses (see module doc)."""
     choice = os.environ.get(SOURCES_ENV, "online").strip() or "online"
-    cache = str(ws.data_dir / "cache" / "environment")
+    cache = str(Path(data_dir) / "cache" / "environment")
     if choice == "online":
         return {"mode": "online", "cache_dir": cache}
     if choice == "sample":
@@ -58,10 +58,10 @@ def sources_config(ws: Workspace) -> dict[str, Any]:
     return config
 
 
-def make_processor(ws: Workspace) -> Any:
+def make_processor(ctx: ProcessorContext) -> Any:
     from toolkit.environment import assess_environment, close_sources, make_sources, to_row_json
 
-    sources = make_sources(sources_config(ws))
+    sources = make_sources(sources_config(ctx.data_dir))
 
     def process(item: dict[str, Any]) -> dict[str, Any]:
         parcel = {k: (None if _missing(v) else v) for k, v in item.items()}

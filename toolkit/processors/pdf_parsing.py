@@ -41,9 +41,9 @@ from toolkit.counties import PA_COUNTIES
 from toolkit.exceptions import DocumentError, ItemError, ProcessorError
 
 if TYPE_CHECKING:
-    from toolkit.jobs.engine import Outcome
+    from toolkit.backends.base import Outcome
     from toolkit.pdf import ParsedDocument
-    from toolkit.workspace import Workspace
+    from toolkit.processors.context import ProcessorContext
 
 RESULT_KEYS = ("county_id", "layout", "page_count", "sale_type", "sale_date", "rows", "errors")
 ROW_KEYS = (
@@ -61,14 +61,15 @@ _PROPERTY_COLUMNS = (
 
 
 def make_processor(
-    ws: Workspace | None = None, *, ocr_pages: bool | None = None, password: str | None = None
+    ctx: ProcessorContext | None = None, *, ocr_pages: bool | None = None,
+    password: str | None = None,
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The processor the session runner calls with one document item.
 
     Parameters
     ----------
-    ws
-        The workspace (unused: the item carries the path and county).
+    ctx
+        The workspace's context (unused: the item carries the path and county).
     ocr_pages, password
         Passed to :func:`toolkit.pdf.parse_pdf`.
 
@@ -149,7 +150,7 @@ def parse_item(
     Raises :class:`~toolkit.exceptions.DocumentError` / ``ItemError`` with the
     reason when the document cannot be read or is another county's list.
     """
-    from toolkit.importing import normalise_parcel
+    from toolkit.parcels import normalise_parcel
     from toolkit.pdf import parse_pdf
 
     doc_id = str(item.get("item_id"))
@@ -197,7 +198,7 @@ def result_from_parsed(
     over what the parser read from the document.
     """
     if normalise is None:
-        from toolkit.importing import normalise_parcel as normalise
+        from toolkit.parcels import normalise_parcel as normalise
     item = item or {}
     given_type = _value(item.get("sale_type"))
     given_date = _as_date(item.get("sale_date"))
@@ -264,7 +265,7 @@ def validate_result(result: object) -> dict[str, Any]:
     ...
     toolkit.exceptions.ProcessorError: The pdf_parsing processor returned an invalid result: the result is list, not a dict.
     """  # noqa: E501
-    from toolkit.importing import normalise_parcel
+    from toolkit.parcels import normalise_parcel
 
     res = _check_keys("the result", result, RESULT_KEYS, ("county_id", "rows"))
     cid = res["county_id"]
@@ -327,7 +328,7 @@ def write_results(
     """
     import pandas as pd
 
-    from toolkit.importing import upsert_properties
+    from toolkit.parcels import upsert_properties
 
     props: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []

@@ -17,7 +17,7 @@ from toolkit.exceptions import ConfigError, ItemError, UnknownChoiceError, Valid
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.workspace import Workspace
+    from toolkit.processors.context import ProcessorContext
 
 MODES = ("auto", "bulk", "api")
 SOURCE_ENV = "TOOLKIT_PARCEL_SOURCE"
@@ -26,8 +26,8 @@ RATE_ENV = "TOOLKIT_REGRID_RATE"  # requests per minute (default 200, unverified
 CONCURRENCY_ENV = "TOOLKIT_REGRID_CONCURRENCY"  # parallel requests (default 4)
 
 
-def make_processor(ws: Workspace) -> Any:
-    """Build the batch processor for ``ws`` (bulk files read once, API client on first need)."""
+def make_processor(ctx: ProcessorContext) -> Any:
+    """Build the batch processor (bulk files read once, API client on first need)."""
     from toolkit.sources.regrid import RegridBulk
 
     mode = os.environ.get(SOURCE_ENV, "auto").strip().lower() or "auto"
@@ -36,11 +36,11 @@ def make_processor(ws: Workspace) -> Any:
     bulk = RegridBulk()
     bulk_counties: set[str] = set()
     if mode != "api":
-        for row in ws.sql(ws.q.bulk_files_all).itertuples():
+        for row in ctx.query("bulk_files_all").itertuples():
             bulk.register(row.county_name, row.path, format=row.format)
             bulk_counties.add(row.county_name)
     api_box: dict[str, Any] = {}
-    sketches = ws.data_dir / "sketches"
+    sketches = ctx.data_dir / "sketches"
 
     def api() -> Any:
         if "api" not in api_box:
@@ -55,7 +55,7 @@ def make_processor(ws: Workspace) -> Any:
                 base_url=os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL),
                 rate_per_minute=_number(RATE_ENV, DEFAULT_RATE_PER_MINUTE),
                 concurrency=int(_number(CONCURRENCY_ENV, DEFAULT_CONCURRENCY)),
-                cache_dir=ws.data_dir / "cache" / "regrid",
+                cache_dir=ctx.data_dir / "cache" / "regrid",
             )
         return api_box["api"]
 
@@ -68,7 +68,7 @@ def make_processor(ws: Workspace) -> Any:
             elif mode == "bulk":
                 out[i] = ItemError(
                     f"No Regrid bulk file for {county} County: add one with "
-                    f"ws.add_bulk_file(path, {county!r}), "
+                    f"toolkit add-bulk-file PATH --county {county!r} (ws.add_bulk_file), "
                     f"or set {SOURCE_ENV}=auto with REGRID_TOKEN."
                 )
             else:

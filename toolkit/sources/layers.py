@@ -319,7 +319,7 @@ def _read_csv(
                     geom = shapely.from_wkt(row[wkt])
                     props = {k: v for k, v in row.items() if k is not None and k != wkt}
                 else:
-                    geom = Point(float(row[lon]), float(row[lat]))  # type: ignore[index]
+                    geom = Point(float(row[lon]), float(row[lat]))
                     props = {k: v for k, v in row.items() if k is not None}
             except (TypeError, ValueError, shapely.errors.ShapelyError) as exc:
                 raise ConfigError(f"{where}: unreadable location ({exc})") from exc

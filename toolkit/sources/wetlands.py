@@ -143,7 +143,8 @@ def esri_polygon(geometry: Mapping[str, Any]) -> BaseGeometry:
     if not isinstance(rings, list) or not rings:
         raise SourceError(f"{SOURCE}: feature geometry has no 'rings': {str(geometry)[:80]}")
     try:
-        shells, holes = [], []
+        shells: list[Any] = []
+        holes: list[Any] = []
         for ring in rings:
             lr = LinearRing([(float(p[0]), float(p[1])) for p in ring])
             (holes if lr.is_ccw else shells).append(lr)

@@ -17,17 +17,26 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
-from toolkit import sql as sqlfiles
-from toolkit.exceptions import LockTimeoutError, StoreError, ToolkitError
-from toolkit.jobs.workers import pid_alive
+from toolkit.backends.base import Catalog
+from toolkit.backends.duckdb.engine import DuckDBEngine
+from toolkit.backends.workers import pid_alive
+from toolkit.exceptions import LockTimeoutError, StoreError, ToolkitError, ValidationError
+from toolkit.sql import load_queries, quote_ident
+
+PACKAGE = "toolkit.backends.duckdb"
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 T = TypeVar("T")
 _LOCK_MSG = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
-_ready: set[str] = set()  # databases whose schema this process has checked
+# databases whose schema this process has checked, and the registry generation
+# their views were built for (a type registered later gets its view on next use)
+_ready: dict[str, int] = {}
 _ready_lock = threading.Lock()
 # One writer at a time per database within this process. DuckDB's optimistic
 # concurrency between connections of one process let a concurrent update of
@@ -51,12 +60,32 @@ def _is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
 
 
+class DuckConnection:
+    """A DuckDB connection as the seam's :class:`~toolkit.backends.base.Connection`.
+
+    The methods are the connection's own, bound once: no call pays for the wrapper.
+    """
+
+    def __init__(self, raw: duckdb.DuckDBPyConnection) -> None:
+        self.raw = raw
+        self.execute = raw.execute
+        self.execute_prepared = raw.execute  # DuckDB caches plans itself
+        self.executemany = raw.executemany
+        self.register = raw.register
+        self.unregister = raw.unregister
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class DuckDBStore:
     """A DuckDB workspace file (or ``:memory:``)."""
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, *, lock_timeout: float | None = None) -> None:
+    def __init__(self, path: str, catalog: Catalog, *, lock_timeout: float | None = None
+                 ) -> None:  # fmt: skip
+        self.catalog = catalog
         self.memory = path in (":memory:", "")
         self.path = ":memory:" if self.memory else str(Path(path).expanduser().resolve())
         self.lock_timeout = (
@@ -64,7 +93,8 @@ class DuckDBStore:
             if lock_timeout is not None
             else float(os.environ.get("TOOLKIT_LOCK_TIMEOUT", "30"))
         )
-        self.q = sqlfiles.queries("duckdb")
+        self.q = load_queries(PACKAGE, "duckdb", "queries.sql", "engine.sql")
+        self.engine = DuckDBEngine(self.q)
         self._local = threading.local()
         self._mem: duckdb.DuckDBPyConnection | None = None
         # schema-check key: the file, or a fresh name per in-memory database
@@ -72,8 +102,6 @@ class DuckDBStore:
         if self.memory:
             self._mem = duckdb.connect(":memory:")
         elif not Path(self.path).parent.is_dir():
-            from toolkit.exceptions import ValidationError
-
             raise ValidationError(
                 f"Workspace folder {str(Path(self.path).parent)!r} does not exist; "
                 "create it or give another path."
@@ -86,16 +114,16 @@ class DuckDBStore:
 
     # -- connections ---------------------------------------------------------
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
+    def _open(self) -> DuckConnection:
         if self._mem is not None:
-            return self._mem.cursor()
+            return DuckConnection(self._mem.cursor())
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.005
         waiter: Path | None = None
         try:
             while True:
                 try:
-                    return duckdb.connect(self.path)
+                    return DuckConnection(duckdb.connect(self.path))
                 except duckdb.IOException as exc:
                     if not _is_lock_error(exc):
                         raise StoreError(f"Cannot open workspace {self.path!r}: {exc}") from exc
@@ -144,7 +172,7 @@ class DuckDBStore:
         return out
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self) -> Iterator[DuckConnection]:
         """A connection for one short piece of work (reuses a held one in this thread)."""
         held = getattr(self._local, "held", None)
         if held is not None and held.conn is not None:
@@ -161,14 +189,14 @@ class DuckDBStore:
         """A connection a session may keep across fast batches (see :class:`Holder`)."""
         return Holder(self)
 
-    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, tx: bool = True) -> T:
+    def run(self, fn: Callable[[DuckConnection], T], *, tx: bool = True) -> T:
         """Run ``fn(con)`` in one transaction; retry in-process write conflicts briefly."""
         if tx:
             with _write_lock(self._key):
                 return self._run(fn, tx)
         return self._run(fn, tx)
 
-    def _run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], tx: bool) -> T:
+    def _run(self, fn: Callable[[DuckConnection], T], tx: bool) -> T:
         for attempt in range(50):
             with self.connect() as con:
                 try:
@@ -192,29 +220,41 @@ class DuckDBStore:
                     raise
         raise AssertionError("unreachable")
 
-    def fetch_df(self, query: str, params: Any = None):  # -> pandas.DataFrame
-        def go(con: duckdb.DuckDBPyConnection):
+    def fetch_df(self, query: str, params: Any = None) -> pd.DataFrame:
+        def go(con: DuckConnection) -> pd.DataFrame:
             return con.execute(query, params).df() if params else con.execute(query).df()
 
         return self.run(go, tx=False)
 
+    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
+        """Ad-hoc SQL: values bound as ``$1, $2`` (portable) or ``?``."""
+        return self.fetch_df(query, params)
+
+    def query(self, name: str, params: Any = None, *, view: str | None = None) -> pd.DataFrame:
+        """Run DuckDB's named query ``name`` and return its rows (``{view}`` names ``view``)."""
+        text = self.q[name]
+        if view is not None:
+            text = text.replace("{view}", quote_ident(view))
+        return self.fetch_df(text, params)
+
     # -- schema --------------------------------------------------------------
 
-    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _ensure_schema(self, con: DuckConnection) -> None:
         key = self._key
-        if key in _ready:
+        generation = self.catalog.generation()
+        if _ready.get(key) == generation:
             return
         with _ready_lock:
-            if key in _ready:
+            if _ready.get(key) == generation:
                 return
-            from toolkit.store.schema import ensure_schema
+            from toolkit.backends.duckdb.schema import ensure_schema
 
-            ensure_schema(con, self.dialect)
-            _ready.add(key)
+            ensure_schema(con, self.catalog, migrate=key not in _ready)
+            _ready[key] = generation
 
     def forget_schema_check(self) -> None:
-        """Make the next connection re-check migrations and views (tests, registry changes)."""
-        _ready.discard(self._key)
+        """Make the next connection re-check migrations and views (tests)."""
+        _ready.pop(self._key, None)
 
     def close(self) -> None:
         if self._mem is not None:
@@ -234,7 +274,7 @@ class Holder:
     def __init__(self, store: DuckDBStore, max_hold: float = 1.0) -> None:
         self.store = store
         self.max_hold = max_hold
-        self.conn: duckdb.DuckDBPyConnection | None = None
+        self.conn: DuckConnection | None = None
         self.opened_at = 0.0
         self.reopened = False
 
@@ -246,7 +286,7 @@ class Holder:
         self.release()
         self.store._local.held = None
 
-    def acquire(self) -> duckdb.DuckDBPyConnection:
+    def acquire(self) -> DuckConnection:
         if self.conn is None:
             self.store._local.held = None
             con = self.store._open()

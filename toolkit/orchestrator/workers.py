@@ -12,7 +12,7 @@ Sessions run by a worker have no item budget: the guide's per-session figure
 is for people working through a job in a notebook, and a worker pausing the
 job at its budget would stop every other worker too.
 
->>> from toolkit.worker import run_worker
+>>> from toolkit.orchestrator.workers import run_worker
 >>> # run_worker("postgresql://localhost/research", job_type="regrid_scraping", concurrency=4)
 """
 
@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.exceptions import (
     InvalidTransitionError,
@@ -34,6 +34,10 @@ from toolkit.exceptions import (
     StoreError,
     ValidationError,
 )
+from toolkit.orchestrator import RunResult, outcome_of, run_job_session, was_auto_paused
+
+if TYPE_CHECKING:
+    from toolkit.workspace import Workspace
 
 NO_BUDGET = 2_000_000_000  # items per worker session: effectively none (fits an SQL INTEGER)
 
@@ -63,21 +67,13 @@ def _load_processor(processor: Callable[..., Any] | str | None) -> Callable[...,
     return processor
 
 
-_PICK = """
-SELECT id::VARCHAR AS id, status FROM batch_jobs
-WHERE status IN ('pending', 'in_progress', 'paused') AND (job_type = ? OR ? = '')
-ORDER BY CASE status WHEN 'in_progress' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, created_at
-LIMIT 1
-"""
-
-
-def _pick(ws: Any, job_id: str | None, job_type: str | None) -> tuple[str | None, str]:
+def _pick(ws: Workspace, job_id: str | None, job_type: str | None) -> tuple[str | None, str]:
     """(job id, status) to work on, or (None, why not)."""
     if job_id is not None:
         st = ws.get_batch_status(job_id)
         return st["job_id"], st["status"]
     name = job_type or ""
-    rows = ws.sql(_PICK, [name, name])
+    rows = ws.query("worker_pick_job", [name, name])
     if rows.empty:
         return None, "no active job" + (f" of type {job_type}" if job_type else "")
     return str(rows.id[0]), str(rows.status[0])
@@ -115,7 +111,8 @@ def run_worker(
         uses the job type's own.
     exit_when_idle
         Return when there is no active job instead of waiting for one. A worker
-        given ``job_id`` returns when that job is completed or cancelled.
+        given ``job_id`` returns when that job is completed or cancelled (and, with
+        ``exit_when_idle``, when it is paused).
 
     Examples
     --------
@@ -134,6 +131,11 @@ def run_worker(
         job_type = get_job_type(job_type).name
     stop = stop or threading.Event()
     if concurrency > 1:
+        if processor is not None and not isinstance(processor, str):
+            raise ValidationError(
+                "Worker processes import their processor: give 'module:attr' or a registered "
+                "processor name, not a function object."
+            )
         procs = start_local_workers(url, concurrency, job_id=job_id, job_type=job_type,
                                     processor=processor, exit_when_idle=exit_when_idle,
                                     poll_seconds=poll_seconds)  # fmt: skip
@@ -159,9 +161,12 @@ def run_worker(
                     stop.wait(poll_seconds)
                     continue
                 if status == "paused":
+                    if job_id is not None and exit_when_idle:
+                        report.reason = "paused"
+                        return report
                     stop.wait(poll_seconds)  # resumed from anywhere: pick it up again
                     continue
-                s = ws.run_session(jid, proc, max_items=NO_BUDGET, stop=stop)
+                s = run_job_session(ws, jid, proc, max_items=NO_BUDGET, stop=stop)
             except (JobPausedError, InvalidTransitionError):
                 continue  # paused or finished between the pick and the session
             except StoreError as exc:
@@ -175,7 +180,7 @@ def run_worker(
             report.processed += s.processed
             report.failed += s.failed
             report.skipped += s.skipped
-            if s.outcome == "no_work":
+            if s.outcome == "waiting":
                 # the rest is claimed by other workers; their claims may still come back
                 stop.wait(min(poll_seconds, 0.2))
         report.reason = "stopped"
@@ -229,9 +234,9 @@ def start_local_workers(
     queue = ctx.Queue()
     kwargs = {"job_id": job_id, "job_type": job_type, "processor": processor,
               "exit_when_idle": exit_when_idle, "poll_seconds": poll_seconds}  # fmt: skip
-    procs = []
+    procs: list[multiprocessing.process.BaseProcess] = []
     for i in range(n):
-        p = ctx.Process(
+        p: multiprocessing.process.BaseProcess = ctx.Process(
             target=_worker_main, args=(url, kwargs, queue), name=f"toolkit-worker-{i}", daemon=False
         )
         p.start()
@@ -253,3 +258,40 @@ def stop_local_workers(procs: list[Any], timeout: float = 10.0) -> None:
         if p.is_alive():
             p.kill()
             p.join()
+
+
+def run_workers(ws: Workspace, req: Any, n: int) -> RunResult:
+    """``toolkit run TYPE --workers N``: N local worker processes share one job until it is
+    done or stops; the result reads like any other session's.
+
+    ``req`` is a :class:`~toolkit.orchestrator.SessionRequest`; its job is opened (found,
+    resumed or created) as for one session.
+    """
+    from toolkit.jobs.session import progress_message
+    from toolkit.orchestrator import EXIT_COMPLETED, exit_code, open_job
+
+    jid, note = open_job(ws, req)
+    if jid is None:
+        return RunResult(None, "no_work", EXIT_COMPLETED, note)
+    procs = start_local_workers(ws.url, n, job_id=jid, exit_when_idle=True,
+                                processor=req.processor)  # fmt: skip
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        stop_local_workers(procs)
+    st = ws.get_batch_status(jid)
+    outcome = outcome_of(
+        "stopped", st["status"], failed=st["failed_items"], skipped=st["skipped_items"],
+        auto_paused=st["status"] == "paused" and was_auto_paused(ws, jid),
+    )  # fmt: skip
+    finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
+    message = progress_message(st["noun"], finished, st["total_items"], st["status"],
+                               failed=st["failed_items"], skipped=st["skipped_items"])  # fmt: skip
+    if st["status"] == "paused" and st["pause_reason"]:
+        message += f" — {st['pause_reason']}"
+    return RunResult(
+        job_id=jid, outcome=outcome, exit_code=exit_code(outcome),
+        message=f"{message} (with {n} workers)", processed=int(st["processed_items"]),
+        failed=int(st["failed_items"]), skipped=int(st["skipped_items"]), status=st["status"],
+    )  # fmt: skip

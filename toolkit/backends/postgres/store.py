@@ -1,13 +1,12 @@
 """The Postgres backend: many workers, on many machines, over one server.
 
-The store offers what the workspace and the session runner use from
-:class:`~toolkit.store.duckdb.DuckDBStore` — ``q``, ``run``, ``fetch_df``,
-``hold``, ``close`` — over psycopg 3. Its connections behave like DuckDB's
-(``execute(sql, params)`` with ``?`` placeholders, ``.fetchall()``, ``.df()``,
-``register(name, frame)``), so the workspace, importers and processors run
-unchanged. The lifecycle rules are plpgsql functions
-(``toolkit/sql/postgres/functions.sql``) that :mod:`toolkit.jobs.pg_engine`
-calls: psql users and the Python API share one implementation.
+The store implements :class:`~toolkit.backends.base.Store` over psycopg 3: its
+connections implement :class:`~toolkit.backends.base.Connection` (``execute``,
+``.fetchall()``, ``.df()``, ``register(name, frame)`` as a TEMP table), and its
+statements are written in psycopg's own placeholder style (``%s``; ``%b`` for the
+prepared, binary ones). The lifecycle rules are PL/pgSQL functions
+(``sql/functions.sql``) that :mod:`toolkit.backends.postgres.engine` calls: psql
+users and the Python API share one implementation.
 
 URL: ``postgresql://user:password@host:port/dbname``, plus the toolkit's own
 optional query parameter ``lease_seconds`` (default ``$TOOLKIT_LEASE_SECONDS``,
@@ -18,15 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache
-from importlib import resources
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 try:
@@ -40,7 +35,10 @@ except ImportError as exc:  # pragma: no cover - exercised by test_postgres with
     ) from exc
 
 from toolkit import config
-from toolkit import sql as sqlfiles
+from toolkit.backends.base import Catalog
+from toolkit.backends.common import pause_event
+from toolkit.backends.postgres.engine import PostgresEngine
+from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     ActiveJobExistsError,
     InvalidBatchSizeError,
@@ -52,10 +50,14 @@ from toolkit.exceptions import (
     ToolkitError,
     ValidationError,
 )
+from toolkit.sql import load_queries, quote_ident
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+PACKAGE = "toolkit.backends.postgres"
 T = TypeVar("T")
 DEFAULT_LEASE_SECONDS = 30.0
-_SCHEMA_LOCK = 727_451_001  # pg_advisory_lock key: one migrator at a time per database
 _RETRY_STATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _ERRORS: dict[str, type[ToolkitError]] = {
     "TKVAL": ValidationError,
@@ -66,7 +68,9 @@ _ERRORS: dict[str, type[ToolkitError]] = {
     "TKPAU": JobPausedError,
     "TKACT": ActiveJobExistsError,
 }
-_ready: set[str] = set()  # databases whose schema this process has checked
+# databases whose schema this process has checked, and the registry generation their
+# views were built for (a job type registered later gets its view on the next checkout)
+_ready: dict[str, int] = {}
 _ready_lock = threading.Lock()
 
 
@@ -93,34 +97,6 @@ def split_url(url: str) -> tuple[str, dict[str, str], str]:
 
 def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
-
-
-# -- ? placeholders --------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|\$(\w*)\$.*?\$\2\$|--[^\n]*|/\*.*?\*/|\?|%)""", re.S
-)
-
-
-@lru_cache(maxsize=512)
-def translate(sql: str, placeholder: str = "%s") -> str:
-    """DuckDB-style ``?`` placeholders → psycopg's ``%s`` (and ``%`` → ``%%``), outside quotes.
-
-    >>> translate("SELECT '?', ? + 1 WHERE x LIKE 'a%' -- ?")
-    "SELECT '?', %s + 1 WHERE x LIKE 'a%%' -- ?"
-    >>> translate("SELECT ?::INTEGER[]", "%b")
-    'SELECT %b::INTEGER[]'
-    """
-
-    def sub(m: re.Match[str]) -> str:
-        tok = m.group(1)
-        if tok == "?":
-            return placeholder
-        if tok == "%":
-            return "%%"
-        return tok.replace("%", "%%") if tok.startswith("'") else tok
-
-    return _TOKEN.sub(sub, sql)
 
 
 _PLAIN = {str, int, bool, type(None), bytes, dt.datetime, dt.date}
@@ -235,27 +211,29 @@ class PGConnection:
         self.in_session = False  # a session's (held) connection: claims get the short lease
 
     def execute(self, query: str, params: Sequence[Any] | None = None) -> PGCursor:
+        """A statement in psycopg's style (``%s``; a literal ``%`` written ``%%``)."""
         cur = self.raw.cursor()
-        if params:
-            cur.execute(translate(query), _adapt(list(params)))
-        else:
-            cur.execute(query)
+        cur.execute(query, _adapt(list(params)) if params is not None else [])
         return PGCursor(cur)
 
     def execute_prepared(self, query: str, params: Sequence[Any]) -> PGCursor:
         """A hot statement: bound on the server and prepared (the same text every batch)."""
         cur = psycopg.Cursor(self.raw)
-        cur.execute(translate(query, "%b"), _adapt(list(params)), prepare=True)
+        cur.execute(query, _adapt(list(params)), prepare=True)
+        return PGCursor(cur)
+
+    def execute_native(self, query: str, params: Sequence[Any] | None = None) -> PGCursor:
+        """Ad-hoc SQL with Postgres's own ``$1, $2`` placeholders (bound on the server)."""
+        cur = psycopg.RawCursor(self.raw)
+        cur.execute(query, _adapt(list(params)) if params else None)
         return PGCursor(cur)
 
     def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.raw.cursor() as cur:
-            cur.executemany(translate(query), [_adapt(list(r)) for r in rows])
+            cur.executemany(query, [_adapt(list(r)) for r in rows])
 
     def register(self, name: str, frame: Any) -> None:
         """Make a DataFrame queryable as ``name`` (a TEMP table, as DuckDB's register)."""
-        from toolkit.store.schema import quote_ident
-
         table = quote_ident(name)
         cols = [str(c) for c in frame.columns]
         spec = ", ".join(f"{quote_ident(c)} {_pg_type(frame[c])}" for c in cols)
@@ -269,8 +247,6 @@ class PGConnection:
                         copy.write_row(_adapt(list(row)))
 
     def unregister(self, name: str) -> None:
-        from toolkit.store.schema import quote_ident
-
         self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{quote_ident(name)}")
 
     def close(self) -> None:
@@ -290,10 +266,9 @@ class PostgresStore:
     dialect = "postgres"
     memory = False
 
-    def __init__(self, url: str, *, lock_timeout: float | None = None) -> None:
-        from toolkit.jobs import pg_engine
-
-        self.engine = pg_engine
+    def __init__(self, url: str, catalog: Catalog, *, lock_timeout: float | None = None
+                 ) -> None:  # fmt: skip
+        self.catalog = catalog
         self._conninfo, opts, self.url = split_url(url)
         self._password = urlsplit(url).password
         lease = opts.get("lease_seconds") or os.environ.get("TOOLKIT_LEASE_SECONDS")
@@ -310,7 +285,8 @@ class PostgresStore:
             if lock_timeout is not None
             else float(os.environ.get("TOOLKIT_LOCK_TIMEOUT", "30"))
         )
-        self.q = sqlfiles.queries("postgres")
+        self.q = load_queries(PACKAGE, "postgres", "queries.sql", "engine.sql")
+        self.engine = PostgresEngine(self.q)
         parts = urlsplit(url)
         self.dbname = parts.path.lstrip("/") or parts.username or "postgres"
         # files (documents, sketches, caches, run records) live in the data dir;
@@ -436,8 +412,24 @@ class PostgresStore:
         # the server restarted or ended our backends: the idle ones are likely gone too
         self.close()
 
-    def fetch_df(self, query: str, params: Any = None):  # -> pandas.DataFrame
+    def fetch_df(self, query: str, params: Any = None) -> pd.DataFrame:
         return self.run(lambda con: con.execute(query, params).df(), tx=False)
+
+    def query(self, name: str, params: Any = None, *, view: str | None = None) -> pd.DataFrame:
+        """Run Postgres's named query ``name`` and return its rows (``{view}`` names ``view``)."""
+        text = self.q[name]
+        if view is not None:
+            text = text.replace("{view}", quote_ident(view))
+        return self.fetch_df(text, params)
+
+    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
+        """Ad-hoc SQL: values bound as ``$1, $2`` (the style DuckDB accepts too)."""
+        if params and "?" in query and "$1" not in query:
+            raise ValidationError(
+                "On a Postgres workspace bind values as $1, $2, … (they work on DuckDB too); "
+                f"this query uses ?: {query[:80]!r}."
+            )
+        return self.run(lambda con: con.execute_native(query, params).df(), tx=False)
 
     def waiters(self) -> list[int]:
         """Nobody waits for a Postgres workspace the way DuckDB file users do."""
@@ -447,17 +439,20 @@ class PostgresStore:
 
     def _ensure_schema(self, con: PGConnection) -> None:
         key = self._conninfo
-        if key in _ready:
+        generation = self.catalog.generation()
+        if _ready.get(key) == generation:
             return
         with _ready_lock:
-            if key in _ready:
+            if _ready.get(key) == generation:
                 return
-            ensure_schema(con)
-            _ready.add(key)
+            from toolkit.backends.postgres.schema import ensure_schema
+
+            ensure_schema(con, self.catalog, migrate=key not in _ready)
+            _ready[key] = generation
 
     def forget_schema_check(self) -> None:
-        """Make the next connection re-check migrations and views (tests, registry changes)."""
-        _ready.discard(self._conninfo)
+        """Make the next connection re-check migrations and views (tests)."""
+        _ready.pop(self._conninfo, None)
 
     def close(self) -> None:
         with self._pool_lock:
@@ -490,8 +485,6 @@ class PGHolder:
 
     def __enter__(self) -> PGHolder:
         self.store._local.held = self
-        from toolkit.jobs.workers import current_worker
-
         self._thread = threading.Thread(
             target=_listen_and_heartbeat, args=(self.store, current_worker(), self._stop),
             name="toolkit-heartbeat", daemon=True,
@@ -527,8 +520,6 @@ class PGHolder:
 
 
 def _listen_and_heartbeat(store: PostgresStore, worker: str, stop: threading.Event) -> None:
-    from toolkit.workspace import pause_event
-
     every = store.lease_seconds / 3
     raw = None
     next_beat = 0.0
@@ -561,154 +552,6 @@ def _listen_and_heartbeat(store: PostgresStore, worker: str, stop: threading.Eve
             raw.close()
 
 
-# -- schema ----------------------------------------------------------------------------
-
-
-def _functions_sql() -> str:
-    return resources.files("toolkit.sql").joinpath("postgres", "functions.sql").read_text("utf-8")
-
-
-def ensure_schema(con: PGConnection) -> None:
-    """Migrate (one migrator at a time: advisory lock), then rebuild functions/views if changed."""
-    from toolkit.store.schema import latest_version
-
-    raw = con.raw
-    raw.execute("SELECT pg_advisory_lock(%s)", [_SCHEMA_LOCK])
-    try:
-        raw.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
-        )
-        applied = {r[0] for r in raw.execute("SELECT version FROM schema_migrations").fetchall()}
-        newest = latest_version("postgres")
-        if applied and max(applied) > newest:
-            import toolkit
-
-            raise SchemaVersionError(
-                f"This workspace has schema version {max(applied)}, written by a newer toolkit; "
-                f"toolkit {toolkit.__version__} knows versions up to {newest}. "
-                "Upgrade taxsale-toolkit to open it."
-            )
-        for m in sqlfiles.migrations("postgres"):
-            if m.version in applied:
-                continue
-            try:
-                with raw.transaction():
-                    raw.execute(m.sql)
-                    if m.version == 1:
-                        from toolkit.counties import seed_rows
-
-                        with raw.cursor() as cur:
-                            cur.executemany(
-                                "INSERT INTO counties VALUES (%s, %s, %s, %s, %s)", seed_rows()
-                            )
-                    raw.execute(
-                        "INSERT INTO schema_migrations "
-                        "VALUES (%s, %s, (now() AT TIME ZONE 'UTC')::TIMESTAMP)",
-                        [m.version, m.name],
-                    )
-            except psycopg.Error as exc:
-                raise StoreError(f"Migration {m.version:04d}_{m.name} failed: {exc}") from exc
-        build_views(con)
-    finally:
-        with contextlib.suppress(psycopg.Error):
-            raw.execute("SELECT pg_advisory_unlock(%s)", [_SCHEMA_LOCK])
-
-
-def _view_statements() -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Every statement of the build (functions, views, summary), and the job_types rows."""
-    from toolkit.jobs.registry import job_types
-    from toolkit.store.schema import quote_ident
-
-    q = sqlfiles.queries("postgres")
-    types = job_types()
-    stmts = [_functions_sql()]
-    for name in (
-        "utc_now_macro",
-        "vw_done_items",
-        "vw_property_sale_dates",
-        "vw_approved_properties",
-    ):
-        stmts.append(q[name])
-    for t in types.values():
-        body = t.eligible_sql or q[f"eligible_{t.name}"]
-        stmts.append(f"CREATE OR REPLACE VIEW {quote_ident(t.view)} AS {body}")
-    for name in (
-        "vw_batch_status",
-        "vw_active_batch_jobs",
-        "vw_completed_batch_jobs",
-        "get_batch_status_macro",
-    ):
-        stmts.append(q[name])
-
-    def waiting(t: Any) -> str:
-        name = f"waiting_{t.name}"
-        return f"(SELECT count(*) FROM ({q[name]}) AS w)" if name in q.names() else "0"
-
-    union = "\nUNION ALL\n".join(
-        f"SELECT {i} AS pos, '{t.name}'::TEXT AS job_type, "
-        f"(SELECT count(*) FROM {quote_ident(t.view)}) AS pending, "
-        f"{waiting(t)}::BIGINT AS waiting"
-        for i, t in enumerate(types.values())
-    )
-    # the guide's columns, then `waiting`: items not pending yet because an
-    # earlier stage of the pipeline is unfinished for them (as on DuckDB)
-    stmts.append("DROP FUNCTION IF EXISTS get_pending_work_summary()")
-    stmts.append(
-        "CREATE FUNCTION get_pending_work_summary()\n"
-        "RETURNS TABLE (job_type TEXT, pending BIGINT, batch_size INTEGER, batches BIGINT, "
-        "sessions BIGINT,\n"
-        "               waiting BIGINT)\n"
-        "LANGUAGE sql STABLE AS $body$\n"
-        f"WITH pend AS ({union})\n"
-        "SELECT p.job_type, p.pending, t.batch_size,\n"
-        "       ceil(p.pending::NUMERIC / t.batch_size)::BIGINT AS batches,\n"
-        "       ceil(p.pending::NUMERIC / t.per_session)::BIGINT AS sessions,\n"
-        "       p.waiting\n"
-        "FROM pend p JOIN job_types t ON t.job_type = p.job_type\n"
-        "WHERE p.pending > 0 OR p.waiting > 0 ORDER BY p.pos\n$body$"
-    )
-    rows = [
-        (t.name, t.batch_size, t.per_session, t.item_kind, t.description) for t in types.values()
-    ]
-    return stmts, rows
-
-
-def build_views(con: PGConnection) -> None:
-    """(Re)create the rule functions, the registry's views and the summary, when they changed."""
-    raw = con.raw
-    stmts, rows = _view_statements()
-    digest = hashlib.sha256(repr((stmts, rows)).encode()).hexdigest()
-    raw.execute(
-        "CREATE TABLE IF NOT EXISTS schema_build (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, "
-        "built_at TIMESTAMP NOT NULL)"
-    )
-    row = raw.execute("SELECT digest FROM schema_build WHERE id = 1").fetchone()
-    if row is not None and row[0] == digest:
-        return
-    with raw.transaction():
-        old = [
-            r[0]
-            for r in raw.execute(
-                "SELECT quote_ident(table_name) FROM information_schema.views "
-                "WHERE table_schema = current_schema() "
-                "AND (table_name LIKE 'eligible\\_%' OR table_name LIKE 'vw\\_%')"
-            ).fetchall()
-        ]
-        if old:
-            raw.execute(f"DROP VIEW IF EXISTS {', '.join(old)} CASCADE")
-        raw.execute("DELETE FROM job_types")
-        with raw.cursor() as cur:
-            cur.executemany("INSERT INTO job_types VALUES (%s, %s, %s, %s, %s)", rows)
-        for stmt in stmts:
-            raw.execute(stmt)
-        raw.execute(
-            "INSERT INTO schema_build VALUES (1, %s, (now() AT TIME ZONE 'UTC')::TIMESTAMP) "
-            "ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, built_at = excluded.built_at",
-            [digest],
-        )
-
-
 def server_reachable(url: str, timeout: float = 2.0) -> str | None:
     """None when a Postgres server answers at ``url``; else why not (for test skips)."""
     conninfo, _, safe = split_url(url)
@@ -719,4 +562,4 @@ def server_reachable(url: str, timeout: float = 2.0) -> str | None:
     return None
 
 
-__all__ = ["PostgresStore", "server_reachable", "split_url", "translate"]
+__all__ = ["PGConnection", "PostgresStore", "server_reachable", "split_url"]
