@@ -614,14 +614,14 @@ def plan_columns(table: Table, mapping: dict[str, str] | None = None) -> list[Co
             else:
                 plan.append(Column(i, shown, target, "by the mapping"))
             continue
-        name = _BY_KEY.get(header_key(label)) if label else None
-        if name and name in mapped_fields:
-            other = table.header[mapped_fields[name]]
-            plan.append(Column(i, shown, None, f"also names {name}, but the mapping chose "
+        found = _BY_KEY.get(header_key(label)) if label else None
+        if found and found in mapped_fields:
+            other = table.header[mapped_fields[found]]
+            plan.append(Column(i, shown, None, f"also names {found}, but the mapping chose "
                                                f"{other!r}"))  # fmt: skip
-        elif name:
-            auto.setdefault(name, []).append(i)
-            plan.append(Column(i, shown, name, "header synonym"))
+        elif found:
+            auto.setdefault(found, []).append(i)
+            plan.append(Column(i, shown, found, "header synonym"))
         else:
             plan.append(Column(i, shown, None, ""))
     for name, idxs in auto.items():
