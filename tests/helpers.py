@@ -53,3 +53,11 @@ def popen_py(code: str, *args: str) -> subprocess.Popen[str]:
         [sys.executable, "-c", _PRELUDE + textwrap.dedent(code), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
+
+
+def slow_parcel(item: dict) -> dict:
+    """:func:`parcel`, a little slowly (so a pause can land mid-session); importable by workers."""
+    import time
+
+    time.sleep(0.05)
+    return parcel(item)

@@ -25,7 +25,9 @@ def connect(url: str | None = None, **options: Any) -> Workspace:
     ----------
     url
         A DuckDB file path, ``":memory:"``, or ``postgresql://…``. Default:
-        ``$TOOLKIT_DB``, else ``data/toolkit.duckdb`` in the project.
+        ``$TOOLKIT_DB``, else ``data/toolkit.duckdb`` in the project. A new path becomes
+        a new workspace; a DuckDB file that holds other tables is refused unless
+        ``init=True`` (the toolkit's tables are then added beside them).
     """
     from toolkit.workspace import Workspace
 

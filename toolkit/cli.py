@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -333,6 +334,11 @@ def start(
     max_consecutive_failures: Annotated[
         int, typer.Option(min=1, help="Pause the job after this many failures in a row.")
     ] = 10,
+    take_held: Annotated[
+        bool,
+        typer.Option("--take-held", help="Also take items another active job of the type "
+                     "holds (they may be done twice)."),
+    ] = False,
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
@@ -347,7 +353,7 @@ def start(
         warnings.simplefilter("always")
         job_id = ws.create_batch_job(
             job_type, county, batch_size, strategy=strategy, force=force,
-            max_consecutive_failures=max_consecutive_failures,
+            max_consecutive_failures=max_consecutive_failures, take_held=take_held,
         )  # fmt: skip
     for w in caught:
         if issubclass(w.category, BatchSizeWarning | ActiveJobsWarning):
@@ -478,9 +484,10 @@ def export(
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL; bind values with ? and --param.")],
+    query: Annotated[str, typer.Argument(help="SQL; bind values as $1, $2 … with --param.")],
     params: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="A value for the next ? (repeatable).")
+        list[str] | None,
+        typer.Option("--param", "-p", help="A value for the next $N (repeatable)."),
     ] = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
@@ -637,6 +644,256 @@ def _print_import(out: dict[str, Any]) -> None:
             print(f"… the first 50 of {len(gone):,} (--json lists them all)")
 
 
+# --- data in: documents, bulk files, liens, CLR factors, the investor profile ---------------
+
+
+@app.command("add-document")
+def add_document(
+    path_or_url: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH_OR_URL",
+            help="A sale-list PDF: a local file, or an http(s):// URL downloaded first.",
+        ),
+    ],
+    county: Annotated[
+        str, typer.Option(help="The county the document belongs to (name, id or FIPS).")
+    ],
+    sale_type: Annotated[
+        str | None,
+        typer.Option(help="upset, judicial, repository, private or sheriff (default: unknown)."),
+    ] = None,
+    sale_date: Annotated[
+        str | None, typer.Option(help="The sale date, YYYY-MM-DD (default: unknown).")
+    ] = None,
+    document_type: Annotated[
+        str,
+        typer.Option(
+            help="property_list (parsed into properties by pdf_parsing), sale_notice, "
+            "terms_of_sale, bidder_registration, sale_results or other."
+        ),
+    ] = "property_list",
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Register a sale-list PDF for a county; the same file twice keeps one id (add_document)."""
+    import pandas as pd
+
+    from toolkit.documents import documents
+
+    ws = _ws(db)
+    before = set(documents(ws).document_id)
+    doc_id = ws.add_document(
+        path_or_url, county, document_type=document_type, sale_type=sale_type, sale_date=sale_date
+    )
+    docs = documents(ws)
+    row = docs[docs.document_id == doc_id].iloc[0]
+    sale_day = None if pd.isna(row.sale_date) else pd.Timestamp(row.sale_date).date().isoformat()
+    info = {
+        "document_id": doc_id, "new": doc_id not in before, "county": row.county,
+        "document_type": row.document_type, "path": row.path, "url": row.url,
+        "sale_type": row.sale_type, "sale_date": sale_day, "parse_status": row.parse_status,
+    }  # fmt: skip
+    if json_:
+        return _emit_json(info)
+    verb = "Added" if info["new"] else "Already added:"
+    print(f"{verb} document {doc_id} ({row.county} County, {row.document_type}): {row.path}")
+    if row.document_type == "property_list" and row.parse_status == "pending":
+        print(f"Parse it with: toolkit start pdf_parsing --county {row.county}")
+    return None
+
+
+@app.command("add-bulk-file")
+def add_bulk_file(
+    path: Annotated[
+        Path, typer.Argument(help="A Regrid bulk file of one county: CSV, GeoJSON or GeoPackage.")
+    ],
+    county: Annotated[
+        str, typer.Option(help="The county whose parcels it holds (name, id or FIPS).")
+    ],
+    format_: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, geojson or gpkg (default: from the file's suffix)."),
+    ] = None,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Use a Regrid bulk file for a county's parcel data; it is read once now (add_bulk_file)."""
+    ws = _ws(db)
+    cid = ws.add_bulk_file(path, county, format=format_)
+    files = ws.query("bulk_files_all")
+    row = files[(files.county_id == cid) & (files.path == str(path.resolve()))].iloc[0]
+    info = {"county_id": int(cid), "county": row.county_name, "path": row.path,
+            "format": row.format}  # fmt: skip
+    if json_:
+        return _emit_json(info)
+    print(f"{row.county_name} County's parcel data comes from {row.path} ({row.format}).")
+    print(f"Fetch it with: toolkit start regrid_scraping --county {row.county_name}")
+    return None
+
+
+@app.command("import-liens")
+def import_liens(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="A CSV of lien findings: county, parcel_id, lien_type, holder, amount, "
+            "recorded_date (see docs/examples/liens.csv).",
+        ),
+    ],
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Import lien findings (recorder, docket); re-importing a file replaces (import_liens)."""
+    if not file.is_file():
+        raise ValidationError(f"No such liens file: {str(file)!r}.")
+    out = _ws(db).import_liens(file)
+    unmatched = out["unmatched"]
+    if json_:
+        return _emit_json({"imported": out["imported"], "unmatched": unmatched})
+    n = len(unmatched)
+    print(f"Imported {out['imported']:,} liens from {file.name}.")
+    if n:
+        print(f"{n:,} row{' matches' if n == 1 else 's match'} no property (first 50 shown):")
+        _table(unmatched.head(50))
+        print("Check their county and parcel_id, or import those properties first.")
+    return None
+
+
+@app.command("import-clr")
+def import_clr(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="A CSV of CLR factors: county, factor, source[, valid_from, valid_to] "
+            "(see docs/examples/clr_factors.csv).",
+        ),
+    ],
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Import CLR factors; yours win over the shipped PA table (import_clr_factors)."""
+    import pandas as pd
+
+    if not file.is_file():
+        raise ValidationError(f"No such CLR factor file: {str(file)!r}.")
+    ws = _ws(db)
+    n = ws.import_clr_factors(file)
+    counties = sorted(set(pd.read_csv(file, comment="#", dtype=str)["county"].str.strip()))
+    if json_:
+        return _emit_json({"imported": n, "counties": counties})
+    print(
+        f"Imported {n} CLR factor{'s' if n != 1 else ''} from {file.name}: {', '.join(counties)}."
+    )
+    print("Counties without a factor of yours use the shipped PA table (docs/clr.md).")
+    return None
+
+
+class ProfileAction(StrEnum):
+    show = "show"
+    init = "init"
+    check = "check"
+
+
+@app.command()
+def profile(
+    action: Annotated[
+        ProfileAction,
+        typer.Argument(
+            metavar="ACTION",
+            help="show: the profile in effect and where it comes from; init: write a commented "
+            "starter investor_profile.yaml into the data folder; check: validate a profile file.",
+        ),
+    ] = ProfileAction.show,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="FILE", help="check: the file to check (default: the one in effect)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="init: replace an existing investor_profile.yaml.")
+    ] = False,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show, start or check the investor profile (costs, rates, thresholds) the jobs use."""
+    from toolkit.processors import decisions
+
+    if file is not None and action is not ProfileAction.check:
+        raise typer.BadParameter(
+            f"FILE is for 'profile check' only, not 'profile {action.value}'.", param_hint="FILE"
+        )
+    if action is ProfileAction.check and file is not None:  # a file alone: no workspace needed
+        return _check_profile(file, json_)
+    ws = _ws(db)
+    if action is ProfileAction.init:
+        written = decisions.init_profile(ws.data_dir, force=force)
+        if json_:
+            return _emit_json({"path": str(written)})
+        print(f"Wrote the starter investor profile to {written}")
+        path, origin = decisions.profile_origin(ws.data_dir)
+        if path != written:
+            print(f"Note: {origin} names {path}, which the jobs use instead.")
+        print("Edit it, then check it with: toolkit profile check")
+        return None
+    path, origin = decisions.profile_origin(ws.data_dir)
+    if action is ProfileAction.check:
+        if path is None:
+            msg = f"No profile file is in effect: the jobs use the {origin}, which are valid."
+            return _emit_json({"path": None, "valid": True, "errors": []}) if json_ else print(msg)
+        return _check_profile(path, json_)
+    _show_profile(decisions.workspace_profile(ws.data_dir), path, origin, json_)
+    return None
+
+
+def _check_profile(target: Path, json_: bool) -> None:
+    """``profile check``: every problem of the file on stderr, exit 1 when there is any."""
+    from toolkit.processors.decisions import profile_errors
+
+    errors = profile_errors(target)
+    if json_:
+        _emit_json({"path": str(target), "valid": not errors, "errors": errors})
+    elif not errors:
+        print(f"{target} is a valid investor profile.")
+    else:
+        n = len(errors)
+        print(f"Error: {target} has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+        for e in errors:
+            print(f"  - {e}", file=sys.stderr)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _show_profile(prof: Any, path: Path | None, origin: str, json_: bool) -> None:
+    import dataclasses
+
+    import yaml
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return [plain(x) for x in v] if isinstance(v, list | tuple) else v
+
+    values = plain(dataclasses.asdict(prof))
+    if json_:
+        return _emit_json({"path": str(path) if path else None, "source": origin,
+                           "profile": values})  # fmt: skip
+    where = f"{path} (from {origin})" if path is not None else f"the {origin}"
+    print(f"Investor profile in effect: {where}")
+    if path is None:
+        print("Write your own with: toolkit profile init")
+    print(yaml.safe_dump(values, sort_keys=False, allow_unicode=True).rstrip())
+    return None
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -725,6 +982,23 @@ def worker(
         db or config.default_db_url(), job_id=job, job_type=type_, concurrency=concurrency
     )
     print(report)
+
+
+@app.command()
+def init(db: DbOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Make a file a workspace: a new one, or a DuckDB database that holds other tables
+    (the toolkit's tables are added beside them; nothing of them is changed)."""
+    import toolkit
+    from toolkit import config
+
+    url = db if db is not None else config.default_db_url()
+    _refuse_foreign_file(url)
+    ws = toolkit.connect(url, init=True)
+    version = int(ws.sql("SELECT max(version) AS v FROM schema_migrations").v[0])
+    ws.close()
+    if json_:
+        return _emit_json({"workspace": url, "schema_version": version})
+    print(f"{url} is a toolkit workspace (schema version {version}).")
 
 
 @app.command()
@@ -836,6 +1110,53 @@ def say(
         print(str(result))
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+# --- toolkit mcp: the guide's commands as MCP tools for an AI assistant (toolkit/assistant/) ---
+
+
+@app.command()
+def mcp(
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Serve streamable HTTP on 127.0.0.1 (at /mcp) instead of stdio; clients need "
+            "the bearer token from $TOOLKIT_MCP_TOKEN, else one is generated and printed.",
+        ),
+    ] = False,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port for --http (default 8765)."),
+    ] = None,
+    db: DbOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve the guide's commands as MCP tools for an AI assistant (see docs/assistant.md)."""
+    from toolkit.assistant.server import (
+        DEFAULT_PORT,
+        TOKEN_ENV,
+        require_sdk,
+        serve_http,
+        serve_stdio,
+        token_from_environment,
+    )
+    from toolkit.assistant.tools import Assistant
+
+    require_sdk()  # before anything else: a missing SDK says which pip install fixes it
+    if port is not None and not http:
+        raise typer.BadParameter("--port is for --http (stdio needs no port).", param_hint="--port")
+    _refuse_foreign_file(db)
+    token, generated = token_from_environment() if http else ("", False)
+    assistant = Assistant(_ws(db), secrets=[token] if token else [])
+    level = "DEBUG" if debug else "WARNING"
+    if not http:
+        serve_stdio(assistant, log_level=level)
+        return
+    if generated:
+        print(f"Bearer token (new for this run; set {TOKEN_ENV} to choose your own): {token}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    serve_http(assistant, token, port=port or DEFAULT_PORT, log_level=level)
 
 
 class _Spinner:

@@ -95,6 +95,10 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     out(f"taxsale-toolkit demo — workspace {db}")
     out("Sample data is SYNTHETIC (data/sample/): invented properties, not a real sale list.\n")
     ws = build_workspace_inputs(db)
+    out(
+        "CLR factors: the sample's SYNTHETIC placeholders, as its assessed values are invented "
+        "(a workspace of your own uses the PA table shipped with the toolkit: docs/clr.md).\n"
+    )
     records: list[str] = []
 
     def session(job_type: str, job_id: str | None = None, county: str | None = None) -> None:
@@ -240,7 +244,11 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
 
 
 def build_workspace_inputs(db: str | Path) -> Workspace:
-    """A fresh workspace with the sample inputs: sale-list PDFs, bulk files, liens, CLR factors."""
+    """A fresh workspace with the sample inputs: sale-list PDFs, bulk files, liens, CLR factors.
+
+    The CLR factors are the sample's SYNTHETIC ones for its four counties, so the demo never
+    falls back to the real PA table (invented assessed values x real factors would look real).
+    """
     import toolkit
 
     ws = toolkit.connect(str(db))

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from toolkit import config
+from toolkit.backends.base import Outcome
+from toolkit.backends.common import utcnow
 from toolkit.exceptions import (
     DocumentError,
     FatalSourceError,
@@ -33,8 +35,6 @@ from toolkit.exceptions import (
     ValidationError,
 )
 from toolkit.parcels import SALE_TYPES
-from toolkit.backends.base import Outcome
-from toolkit.backends.common import utcnow
 
 if TYPE_CHECKING:
     import pandas as pd

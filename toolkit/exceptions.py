@@ -87,6 +87,10 @@ class ItemSkipped(ToolkitError):
     """The item cannot be worked now (e.g. "needs research"); not a failure."""
 
 
+class ItemInterrupted(ToolkitError):
+    """A pause stopped an item's work midway: the item stays pending, not failed."""
+
+
 class FatalSourceError(ToolkitError):
     """A failure that retrying cannot fix (bad credentials): pause the job at once."""
 
@@ -116,6 +120,18 @@ class StoreError(ToolkitError):
 
 class LockTimeoutError(StoreError):
     """The workspace file stayed locked by another process for too long."""
+
+
+class WorkspaceDamagedError(StoreError):
+    """The workspace file cannot be read: truncated, or its blocks fail their checksums."""
+
+
+class DiskFullError(StoreError):
+    """The disk holding the workspace has no room left for a write; nothing was lost."""
+
+
+class NotAWorkspaceError(StoreError):
+    """A database that holds other tables than the toolkit's, opened without ``init=True``."""
 
 
 class SchemaVersionError(StoreError):

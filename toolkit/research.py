@@ -68,8 +68,8 @@ def set_manual_grade(ws: Workspace, prop: object, grade: str, note: str | None =
     """Grade a property from imagery; the manual grade wins and sets the repair estimate."""
     import json
 
-    from toolkit.decisions.profile import GRADES
     from toolkit.backends.common import utcnow
+    from toolkit.decisions.profile import GRADES
     from toolkit.processors.decisions import workspace_profile
 
     g = str(grade).strip().upper()
@@ -99,8 +99,8 @@ def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]]
     """Record a title search (recorder and docket look-ups) and its liens; returns how many."""
     import pandas as pd
 
-    from toolkit.decisions.title import LIEN_TYPES
     from toolkit.backends.common import utcnow
+    from toolkit.decisions.title import LIEN_TYPES
 
     rows = []
     for i, lien in enumerate(liens or [], start=1):

@@ -17,17 +17,21 @@ from typing import TYPE_CHECKING, Any
 from toolkit import config
 from toolkit.backends import open_store
 from toolkit.backends.base import Connection, Outcome
-from toolkit.backends.common import first_row, pause_event, utcnow
+from toolkit.backends.common import close_dead_sessions, first_row, pause_event, utcnow
 from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     InvalidTransitionError,
     JobNotFoundError,
     ValidationError,
 )
-from toolkit.jobs.registry import REGISTRY, JobType, get_job_type, job_types
+from toolkit.jobs.registry import REGISTRY, get_job_type, job_types
 from toolkit.jobs.results import results_writer
-from toolkit.jobs.rules import normalise_strategy, single_outcome, validate_batch_size
-from toolkit.jobs.rules import validate_result
+from toolkit.jobs.rules import (
+    normalise_strategy,
+    single_outcome,
+    validate_batch_size,
+    validate_result,
+)
 from toolkit.processors.context import ProcessorContext
 
 if TYPE_CHECKING:
@@ -64,9 +68,10 @@ class Workspace:
         lease_seconds: float = 300.0,
         manual_lease_seconds: float = 3600.0,
         lock_timeout: float | None = None,
+        init: bool = False,
     ) -> None:
         self.url = str(url) if url is not None else config.default_db_url()
-        self.store = open_store(self.url, REGISTRY)
+        self.store = open_store(self.url, REGISTRY, init=init)
         if lock_timeout is not None:
             self.store.lock_timeout = lock_timeout
         self.q = self.store.q
@@ -129,12 +134,15 @@ class Workspace:
         strategy: str = "county",
         force: bool = False,
         max_consecutive_failures: int = 10,
+        take_held: bool = False,
     ) -> str:
         """Create a job over the items pending for ``job_type`` and return its id.
 
         The work list is snapshotted now, in a fixed order (``strategy``:
         ``county`` one county at a time, ``round_robin`` batch-size chunks per
-        county, ``auction_date`` nearest sale first).
+        county, ``auction_date`` nearest sale first). Items another active job of the
+        type still holds (an all-counties job over a paused county job) are left to
+        that job, with a warning, unless ``take_held=True``.
 
         >>> import toolkit
         >>> ws = toolkit.connect(":memory:")
@@ -158,12 +166,19 @@ class Workspace:
             return self.engine.create_job(
                 con, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
                 force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
-                now=utcnow(),
+                now=utcnow(), take_held=bool(take_held),
             )  # fmt: skip
 
         created = self.store.run(go)
         for w in warns:
             warnings.warn(w, BatchSizeWarning, stacklevel=2)
+        if created.held:
+            warnings.warn(
+                f"{created.held} {jt.noun} are held by active {jt.name} job(s) "
+                f"{created.held_by}: left to them, not taken into this job (take_held=True, "
+                "or --take-held, takes them too; they may then be done twice).",
+                ActiveJobsWarning, stacklevel=2,
+            )  # fmt: skip
         others = [o for o in created.other_active if o["job_id"] != created.job_id]
         if others:
             listing = "; ".join(
@@ -275,6 +290,7 @@ class Workspace:
 
         jid = self.store.run(go)
         pause_event(jid).set()
+        self.store.request_stop(jid)
         return jid
 
     def resume_batch_job(self, job_id: str | None = None, *, job_type: str | None = None) -> str:
@@ -294,11 +310,14 @@ class Workspace:
                 job = self._job(con, row[0])
             else:
                 job = self._job(con, job_id)
-            self.engine.resume(con, job, worker, utcnow())
+            now = utcnow()
+            self.engine.resume(con, job, worker, now)
+            close_dead_sessions(con, self.q, now)  # a killed session's record: its real counts
             return job["id"]
 
         jid = self.store.run(go)
         pause_event(jid).clear()
+        self.store.request_stop(jid, False)
         return jid
 
     def complete_batch_job(self, job_id: str) -> str:
@@ -309,6 +328,7 @@ class Workspace:
         """Cancel an active job; its items stay for the record."""
         jid = self._transition(job_id, self.engine.cancel)
         pause_event(jid).set()
+        self.store.request_stop(jid)
         return jid
 
     def _transition(self, job_id: str, fn: Callable[..., None]) -> str:
@@ -448,13 +468,24 @@ class Workspace:
         return cid
 
     def import_liens(self, path: str | Path) -> dict[str, Any]:
-        """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date)."""
+        """Import lien findings (county, parcel_id, lien_type, holder, amount, recorded_date).
+
+        Rows are matched to properties by county and parcel number; returns
+        ``imported`` and the ``unmatched`` rows. A bad row saves nothing.
+        Example file: ``docs/examples/liens.csv``.
+        """
         from toolkit.processors.decisions import import_liens
 
         return import_liens(self.store, path)
 
     def import_clr_factors(self, path: str | Path) -> int:
-        """Import CLR factors (county, factor, source, valid_from, valid_to); replaces by county."""
+        """Import CLR factors (county, factor, source, valid_from, valid_to); replaces by county.
+
+        A county's imported factor wins over the PA table shipped with the toolkit,
+        which the other counties keep using (``docs/clr.md``). A value that looks
+        like a common level ratio (26.2, 26.2 %, 0.262) is refused with the
+        reciprocal it should be; a bad row saves nothing. Returns the rows imported.
+        """
         from toolkit.processors.decisions import import_clr_factors
 
         return import_clr_factors(self.store, path)

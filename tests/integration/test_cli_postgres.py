@@ -28,7 +28,8 @@ def test_run_with_local_workers_finishes_the_job(pg, capsys):
     code = main(["run", "regrid_scraping", "--county", "Blair", "--workers", "2", "--db", pg])
     assert code == 0, capsys.readouterr()
     assert (
-        "completed with 2 workers: Completed 252/252 properties (100%)" in capsys.readouterr().out
+        "completed (exit 0): Completed 252/252 properties (100%) (with 2 workers)"
+        in capsys.readouterr().out
     )
     ws = toolkit.connect(pg)
     assert ws.sql("SELECT count(*) AS n FROM regrid_data").n[0] == 252

@@ -28,6 +28,13 @@ def test_demo_in_process(tmp_path, monkeypatch):
     assert set(out["bids"].decision) <= {"BID", "REVIEW"} and len(out["bids"]) > 0
     assert (tmp_path / "exports" / "demo_bids.csv").exists()
     assert "SYNTHETIC" in text
+    # the demo keeps the sample's synthetic CLR factors: no real factor x invented values
+    assert "CLR factors: the sample's SYNTHETIC placeholders" in text
+    import toolkit
+
+    with toolkit.connect(str(tmp_path / "demo.duckdb")) as ws:
+        sources = ws.sql("SELECT DISTINCT clr_source FROM bid_strategies").clr_source
+    assert len(sources) and sources.str.startswith("SYNTHETIC").all()
 
 
 def test_demo_refuses_to_delete_the_users_workspace(tmp_path, monkeypatch):

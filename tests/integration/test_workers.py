@@ -65,6 +65,11 @@ def test_eight_workers_two_killed_every_item_done_exactly_once(db_path):
     assert set(rows.source) & killed, "the killed workers had done some items before they died"
     assert int(items.again[0]) <= 2 * 100, "more items were redone than the two victims held"
     assert len(set(rows.source) - killed) >= 5, "the work was shared by the surviving workers"
+    # the records tell the truth: every session that did items says how many, none says
+    # "no_work"; the killed workers' sessions are closed as killed once something resumes
+    sessions = ws.sql("SELECT outcome, items FROM sessions WHERE job_id = $1::UUID", [job])
+    assert int(sessions["items"].sum()) >= N_ITEMS - 2 * 100
+    assert not len(sessions[(sessions["items"] > 0) & (sessions.outcome == "no_work")]), sessions
     ws.close()
 
 

@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 
 
-def open_store(url: str, catalog: Catalog) -> Store:
+def open_store(url: str, catalog: Catalog, *, init: bool = False) -> Store:
     """Return the store for ``url``; Postgres URLs need the ``postgres`` extra.
 
-    ``catalog`` is the job-type registry the store builds its views from.
+    ``catalog`` is the job-type registry the store builds its views from. ``init``
+    lets a DuckDB file that holds other tables become a workspace too (else refused; a
+    Postgres database may hold other tables: it is shared).
 
     >>> from toolkit.jobs.registry import REGISTRY
     >>> open_store(":memory:", REGISTRY).dialect
@@ -44,4 +46,4 @@ def open_store(url: str, catalog: Catalog) -> Store:
         )
     from toolkit.backends.duckdb import DuckDBStore
 
-    return DuckDBStore(url.removeprefix("duckdb://"), catalog)
+    return DuckDBStore(url.removeprefix("duckdb://"), catalog, init=init)

@@ -75,6 +75,8 @@ class Created:
     job_id: str
     total_items: int
     other_active: list[dict[str, Any]]
+    held: int = 0  # eligible items left out: other active jobs of the type hold them
+    held_by: str | None = None  # those jobs' short ids
 
 
 @dataclass
@@ -145,6 +147,9 @@ class Holder(Protocol):
     def acquire(self) -> Connection: ...
     def release(self) -> None: ...
     def checkpoint(self, *, slow: bool = False) -> None: ...
+    def working(self) -> AbstractContextManager[None]:
+        """Around a processor's work: nothing uses the connection meanwhile."""
+        ...
 
 
 # -- the engine: the guide's rules ---------------------------------------------------------
@@ -163,7 +168,12 @@ class Engine(Protocol):
     def create_job(
         self, con: Connection, *, job_type: JobSpec, county_id: int | None, batch_size: int,
         strategy: str, force: bool, max_consecutive_failures: int, worker: str, now: dt.datetime,
-    ) -> Created: ...  # fmt: skip
+        take_held: bool = False,
+    ) -> Created:
+        """Snapshot the type's eligible items into a new job. Items that other active jobs
+        of the type still hold (pending or claimed there) are left to them unless
+        ``take_held``."""
+        ...  # fmt: skip
     def claim_batch(
         self, con: Connection, job: dict[str, Any], *, worker: str, lease_seconds: float,
         now: dt.datetime, limit: int | None = None, release: bool = True, own_first: bool = True,
@@ -242,6 +252,14 @@ class Store(Protocol):
 
     def hold(self) -> Holder: ...
     def waiters(self) -> list[int]: ...
+    def request_stop(self, job_id: str, stop: bool = True) -> None:
+        """Tell sessions of ``job_id`` in other processes to stop at their next item (a
+        pause or cancel), or that they may run again (a resume)."""
+        ...
+
+    def stop_check(self, job_id: str) -> Callable[[], bool]:
+        """A cheap check, called between items, of a stop asked for by another process."""
+        ...
     def forget_schema_check(self) -> None: ...
     def close(self) -> None: ...
 

@@ -116,3 +116,18 @@ def pause_event(job_id: str) -> threading.Event:
     """The in-process stop signal of a job's running sessions."""
     with _pause_lock:
         return _pause_events.setdefault(job_id, threading.Event())
+
+
+def close_dead_sessions(con: Any, q: Any, now: dt.datetime) -> int:
+    """Close the session rows of workers on this host that died (killed, crashed) with the
+    counts they really finished and outcome ``killed``; returns how many."""
+    from toolkit.backends.workers import is_dead
+
+    rows = con.execute(q.sessions_open).fetchall()
+    n = 0
+    for session_id, _job, worker, _started in rows:
+        if worker and is_dead(worker):
+            note = f"the process ({worker}) died before the session ended; found {now:%Y-%m-%d %H:%M} UTC"
+            con.execute(q.session_close_dead, [now, note, session_id])
+            n += 1
+    return n

@@ -172,7 +172,9 @@ def load_liens_csv(path: str | Path) -> pd.DataFrame:
     """Read and validate a liens CSV (``#`` lines are comments).
 
     Columns: ``property_id, lien_type, holder, amount, recorded_date`` (others
-    are kept). Raises :class:`~toolkit.exceptions.UnknownChoiceError` for an
+    are kept); without ``property_id`` (a file that names its properties by
+    ``county, parcel_id``, as ``Workspace.import_liens`` reads them) the row
+    number stands in. Raises :class:`~toolkit.exceptions.UnknownChoiceError` for an
     unknown lien type and :class:`~toolkit.exceptions.ValidationError` for a bad
     amount or date, naming the row (1 = first data row) and the value.
 
@@ -190,6 +192,8 @@ def load_liens_csv(path: str | Path) -> pd.DataFrame:
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValidationError(f"Cannot read liens file {str(p)!r}: {exc}") from exc
     raw = raw.replace("", None)
+    if "property_id" not in raw.columns:
+        raw.insert(0, "property_id", [str(i) for i in range(1, len(raw) + 1)])
     checked = _check_liens(raw)
     unknown = ~checked["lien_type"].isin(LIEN_TYPES)
     if unknown.any():

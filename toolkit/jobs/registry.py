@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Literal
@@ -152,3 +152,15 @@ def register_job_type(job_type: JobType, *, replace: bool = False) -> JobType:
         _registry[job_type.name] = job_type
         _generation += 1
     return job_type
+
+
+def unregister_job_type(name: str) -> None:
+    """Remove a job type a user registered (the guide's eight stay)."""
+    global _generation
+    if name in {t.name for t in _BUILTIN}:
+        raise ValidationError(f"Job type {name!r} is one of the guide's; it cannot be removed.")
+    with _lock:
+        if name not in _registry:
+            raise UnknownJobTypeError(name, _registry)
+        del _registry[name]
+        _generation += 1

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.backends.base import Claims, Connection, Outcome, Recorded, Store
-from toolkit.backends.common import check_workable, pause_event, utcnow
+from toolkit.backends.common import check_workable, close_dead_sessions, pause_event, utcnow
 from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
     FatalSourceError,
     InvalidTransitionError,
+    ItemInterrupted,
     ItemSkipped,
     ProcessorError,
     ToolkitError,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 CHECKPOINT_SECONDS = 1.0
 SLOW_ITEM_SECONDS = 0.05  # items slower than this (median of the last few): let go of the file
 SLOW_WINDOW = 5
-OUTCOMES = ("completed", "budget", "paused", "auto_paused", "stopped", "no_work")
+OUTCOMES = ("completed", "budget", "paused", "auto_paused", "stopped", "no_work", "drained")
 
 
 @dataclass
@@ -178,7 +179,8 @@ class _Runner:
         engine = self.engine
         self.job = store.run(lambda con: engine.resolve_job(con, job_id), tx=False)
         self.jt = get_job_type(self.job["job_type"])
-        self.proc = _resolve_processor(ProcessorContext(store, data_dir), self.jt, processor)
+        context = ProcessorContext(store, data_dir)
+        self.proc = _resolve_processor(context, self.jt, processor)
         self.batch_mode = bool(getattr(self.proc, "batch", False))
         table = self.jt.result_table
         self.columns = (
@@ -188,7 +190,10 @@ class _Runner:
         )
         self.event = pause_event(self.job["id"])
         self.event.clear()
+        store.request_stop(self.job["id"], False)  # the job is workable: a marker is stale
+        self.elsewhere = store.stop_check(self.job["id"])
         self.stop = stop
+        context.stop_requested = self.stop_requested  # a long item's work can stop midway
         self.session_id = str(uuid.uuid4())
         self.done = self.failed = self.skipped = self.batches = 0
         self.failures: list[dict[str, str]] = []
@@ -200,7 +205,11 @@ class _Runner:
         self.timed_out = False
 
     def stop_requested(self) -> bool:
-        return self.event.is_set() or (self.stop is not None and self.stop.is_set())
+        return (
+            self.event.is_set()
+            or (self.stop is not None and self.stop.is_set())
+            or self.elsewhere()
+        )
 
     def out_of_time(self) -> bool:
         """Past the time budget (checked between items; a session always does one item)."""
@@ -222,7 +231,9 @@ class _Runner:
             if j["status"] in ("completed", "cancelled"):
                 return j
             check_workable(j)
-            con.execute(q.session_insert, [self.session_id, j["id"], self.worker, utcnow()])
+            now = utcnow()
+            close_dead_sessions(con, q, now)  # a killed session's record: its real counts
+            con.execute(q.session_insert, [self.session_id, j["id"], self.worker, now])
             return j
 
         outcome = "stopped"
@@ -264,7 +275,8 @@ class _Runner:
                         outcome = "budget" if over else "paused"
                         break
                     if not claims:
-                        outcome = "no_work"
+                        # nothing left to claim: the rest is held by other sessions
+                        outcome = "no_work" if self.batches == 0 else "drained"
                         break
                     seqs = [s for s, _ in claims]
 
@@ -335,7 +347,10 @@ class _Runner:
         consecutive = job.get("consecutive_failures", 0)
         limit = job["max_consecutive_failures"]
         last_cp = time.monotonic()
-        batch_results = _call_batch(self.proc, ctx, jt) if self.batch_mode else None
+        batch_results = None
+        if self.batch_mode:
+            with self.holder.working():
+                batch_results = _call_batch(self.proc, ctx, jt)
         # a batch processor got the frame; only a per-item one needs each row as a dict
         records = _records(ctx) if batch_results is None else None
         seqs, ids = ctx["seq"].tolist(), ctx["item_id"].astype(str).tolist()
@@ -351,7 +366,8 @@ class _Runner:
                     if isinstance(res, BaseException):
                         raise res
                 else:
-                    res = self.proc(item)
+                    with self.holder.working():
+                        res = self.proc(item)
                 row = validate_result(jt, res, self.columns)
                 buffer.append(Outcome(seq, item_id, "done", None, row))
                 self.done += 1
@@ -360,6 +376,8 @@ class _Runner:
                 if buffer:
                     self._cycle(buffer, False, None, None)
                 raise
+            except ItemInterrupted:
+                return buffer, None, True  # stopped mid-item: it stays claimed, then pending
             except ItemSkipped as exc:
                 buffer.append(Outcome(seq, item_id, "skipped", str(exc) or "skipped"))
                 self.skipped += 1
@@ -402,7 +420,7 @@ class _Runner:
                 engine.pause(con, j, why, self.worker, now)
             con.execute(
                 self.q.session_end,
-                [now, self.done, self.failed, outcome, error, None, self.session_id],
+                [now, self.done, self.failed, self.skipped, outcome, error, None, self.session_id],
             )
             return engine.resolve_job(con, job["id"])
 

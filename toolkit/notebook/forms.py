@@ -37,6 +37,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from toolkit.exceptions import ToolkitError, UnknownChoiceError, ValidationError
+from toolkit.manual_research import (
+    DEFAULT_SOURCE,
+    NO_SALE,
+    check_county,
+    check_grade,
+    check_liens,
+    check_title,
+    condition_result,
+    imagery_links,
+    liens_on_file,
+    sales_on_file,
+    save,
+    title_result,
+    title_searched,
+)
+from toolkit.manual_research import blank as _blank
 from toolkit.notebook.panel import ItemForm, _connect
 
 if TYPE_CHECKING:
@@ -46,11 +62,6 @@ if TYPE_CHECKING:
     from toolkit.workspace import Workspace
 
 SEARCH_URL = "https://www.google.com/search?q={q}"
-STREET_URL = "https://www.google.com/maps/@?api=1&map_action=pano&viewpoint={lat},{lon}"
-AERIAL_URL = "https://www.google.com/maps/@{lat},{lon},19z/data=!3m1!1e3"
-PLACE_URL = "https://www.google.com/maps/search/?api=1&query={q}"
-DEFAULT_SOURCE = "manual (notebook form)"
-NO_SALE = "__none__"
 SKETCH_WIDTH = "320px"
 
 
@@ -67,117 +78,9 @@ def search_link(query: str, label: str | None = None) -> str:
     return _a(url, label or query)
 
 
-def imagery_links(lat: object, lon: object, address: str | None = None) -> dict[str, str]:
-    """Street-level and aerial view URLs for a point (a place search when there is no point).
-
-    >>> imagery_links(40.5, -78.4)["aerial"]
-    'https://www.google.com/maps/@40.5,-78.4,19z/data=!3m1!1e3'
-    """
-    la, lo = _num(lat), _num(lon)
-    if la is None or lo is None:
-        return {"place": PLACE_URL.format(q=quote_plus(address))} if address else {}
-    return {"street": STREET_URL.format(lat=la, lon=lo),
-            "aerial": AERIAL_URL.format(lat=la, lon=lo)}  # fmt: skip
-
-
-def check_liens(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Lien rows from the form, checked: lien type, amount as a number, recorded date as a date.
-
-    Raises :class:`~toolkit.exceptions.ValidationError` naming the row and the bad value.
-
-    >>> check_liens([{"lien_type": "Mortgage", "holder": " Bank ", "amount": "$40,000",
-    ...               "recorded_date": "2015-03-02"}])[0]["amount"]
-    40000.0
-    >>> check_liens([{"lien_type": "mortgage", "amount": "lots"}])
-    Traceback (most recent call last):
-    ...
-    toolkit.exceptions.ValidationError: Lien 1: amount 'lots' is not a number.
-    """
-    from toolkit.decisions.title import LIEN_TYPES
-
-    out = []
-    for i, row in enumerate(rows, start=1):
-        kind = str(row.get("lien_type") or "").strip().lower()
-        if kind not in LIEN_TYPES:
-            raise UnknownChoiceError(f"lien type of lien {i}", row.get("lien_type"), LIEN_TYPES)
-        raw = str(row.get("amount") if row.get("amount") is not None else "").strip()
-        try:
-            amount = float(raw.replace(",", "").replace("$", "")) if raw else None
-        except ValueError:
-            raise ValidationError(f"Lien {i}: amount {raw!r} is not a number.") from None
-        if amount is not None and (not math.isfinite(amount) or amount < 0):
-            raise ValidationError(f"Lien {i}: amount {raw!r} must be zero or more.")
-        out.append({
-            "lien_type": kind,
-            "holder": str(row.get("holder") or "").strip() or None,
-            "amount": amount,
-            "recorded_date": _parse_date(row.get("recorded_date"), f"Lien {i}: recorded date"),
-        })  # fmt: skip
-    return out
-
-
-def title_result(ws: Workspace, item: dict[str, Any]) -> dict[str, Any]:
-    """The title_research result of one item, computed exactly as its processor does.
-
-    Reads the liens and title searches on file, like the automatic session.
-    """
-    import pandas as pd
-
-    from toolkit.processors.decisions import make_title_research
-
-    return make_title_research(ws.processor_context())(pd.DataFrame([item]))[0]
-
-
-def condition_result(ws: Workspace, item: dict[str, Any], grade: str,
-                     note: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """The property_condition result of a manual grade: the grade wins, repairs from the profile.
-
-    The processor's row for the item with ``manual_grade`` set (so the computed
-    grade, score and signals are kept beside it), with ``confidence`` 1.0 and
-    ``repair_estimate`` = the profile's ``repair_per_sqft[grade]`` x the
-    building footprint, as :meth:`Workspace.set_manual_grade` writes.
-    """
-    import pandas as pd
-
-    from toolkit.decisions.profile import GRADES
-    from toolkit.processors.decisions import make_property_condition, workspace_profile
-
-    g = str(grade or "").strip().upper()
-    if g not in GRADES:
-        raise UnknownChoiceError("condition grade", grade, GRADES)
-    row = make_property_condition(ws.processor_context())(
-        pd.DataFrame([{**item, "manual_grade": g}])
-    )[0]
-    per_sqft = workspace_profile(ws.data_dir).condition.repair_per_sqft.get(g)
-    sqft = _num(item.get("bldg_footprint_sqft"))
-    reason = f"manual grade {g} wins over the computed grade" + (f": {note}" if note else "")
-    reasons = [r for r in str(row.get("reasons") or "").split("; ") if r]
-    return row | {
-        "grade": g,
-        "manual_grade": g,
-        "repair_per_sqft": per_sqft,
-        "repair_estimate": None if per_sqft is None or sqft is None else round(per_sqft * sqft, 2),
-        "reasons": "; ".join([reason, *reasons]),
-        "inputs_used": ", ".join(x for x in ("manual grade", row.get("inputs_used")) if x),
-        "confidence": 1.0,
-    }
-
-
 def _a(url: str, label: str) -> str:
     return (f'<a href="{html.escape(url)}" target="_blank" rel="noopener">'
             f"{html.escape(label)}</a>")  # fmt: skip
-
-
-def _num(v: object) -> float | None:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _blank(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or str(v) in ("", "NaT", "nan")
 
 
 def _text(v: object) -> str:
@@ -188,16 +91,6 @@ def _text(v: object) -> str:
     if isinstance(v, float):
         return f"{v:,.2f}"
     return str(v)
-
-
-def _parse_date(value: object, what: str) -> dt.date | None:
-    text = "" if value is None else str(value).strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"{what} {text!r} is not a date; write it as YYYY-MM-DD.") from None
 
 
 def _table(pairs: Sequence[tuple[str, object]]) -> str:
@@ -252,7 +145,9 @@ class _ResearchForm(ItemForm):
 
     def _save(self, ws: Workspace, job_id: str, item: dict[str, Any],
               values: dict[str, Any]) -> None:  # fmt: skip
-        raise NotImplementedError
+        # checked by values() with toolkit.manual_research, saved by it: the same rules as
+        # the assistant's update_batch_progress(result=…)
+        save(ws, self.JOB_TYPE, job_id, item, values)
 
 
 # -- title research --------------------------------------------------------------
@@ -359,8 +254,8 @@ class TitleForm(_ResearchForm):
 
     def describe(self, item: dict[str, Any]) -> str:
         pid = str(item["item_id"])
-        self.on_file = self.ws.query("liens_for", [[pid]])
-        searched = self.ws.query("title_searched_for", [[pid], [pid]])
+        self.on_file = liens_on_file(self.ws, [pid])
+        searched = title_searched(self.ws, [pid])
         facts = _table([
             ("Parcel", item.get("parcel_id")), ("Owner (sale list)", item.get("list_owner")),
             ("Owner (parcel record)", item.get("owner")),
@@ -395,49 +290,10 @@ class TitleForm(_ResearchForm):
         ])  # fmt: skip
 
     def values(self) -> dict[str, Any]:
-        liens = check_liens([r.value() for r in self.rows])
-        if not liens and not self.no_liens.value:
-            raise ValidationError("Add the liens you found, or tick 'No liens found'.")
-        if liens and self.no_liens.value:
-            raise ValidationError(
-                f"'No liens found' is ticked but the table lists {len(liens)} lien(s); "
-                "untick it or remove them."
-            )
-        self._refuse_duplicates(liens)
-        return {"liens": liens, "source": self.source.value.strip() or DEFAULT_SOURCE,
-                "note": self.note.value}  # fmt: skip
-
-    def _refuse_duplicates(self, liens: list[dict[str, Any]]) -> None:
-        # a crash between the two saves leaves the liens on file: entering them again would
-        # count them twice in the surviving total
-        if self.on_file is None or self.on_file.empty:
-            return
-        import pandas as pd
-
-        def key(kind: object, holder: object, amount: object, date: object) -> tuple[Any, ...]:
-            d = None if _blank(date) else pd.Timestamp(date).date()
-            return (str(kind), "" if _blank(holder) else str(holder).strip().lower(),
-                    None if _blank(amount) else round(float(amount), 2), d)  # type: ignore[arg-type]  # fmt: skip
-
-        have = {key(r.lien_type, r.holder, r.amount, r.recorded_date)
-                for r in self.on_file.itertuples()}  # fmt: skip
-        for i, lien in enumerate(liens, start=1):
-            if key(*(lien[k] for k in ("lien_type", "holder", "amount", "recorded_date"))) in have:
-                raise ValidationError(
-                    f"Lien {i} ({lien['lien_type']}, {lien['holder'] or 'no holder'}) is on file "
-                    "already; remove it from the table (enter only liens not listed above)."
-                )
-
-    def _save(self, ws: Workspace, job_id: str, item: dict[str, Any],
-              values: dict[str, Any]) -> None:  # fmt: skip
-        pid = str(item["item_id"])
-        ws.record_title_search(pid, values["liens"], source=values["source"])
-        # (a crash here is safe: see the class doc)
-        result = title_result(ws, item)
-        note = str(values.get("note") or "").strip()
-        if note:
-            result["reasons"] = "; ".join(x for x in (result.get("reasons"), f"note: {note}") if x)
-        ws.record_result(job_id, pid, result)
+        # the liens on file refuse entering them again (after a crash between the two saves)
+        return check_title([r.value() for r in self.rows], no_liens=self.no_liens.value,
+                           source=self.source.value, note=self.note.value,
+                           on_file=self.on_file)  # fmt: skip
 
 
 # -- property condition ---------------------------------------------------------
@@ -506,17 +362,7 @@ class ConditionForm(_ResearchForm):
         self.sketch.children = [_sketch(item.get("sketch_path"))]
 
     def values(self) -> dict[str, Any]:
-        from toolkit.decisions.profile import GRADES
-
-        if self.grade.value is None:
-            raise ValidationError(f"Choose a grade ({', '.join(GRADES)}) before saving.")
-        return {"grade": self.grade.value, "note": self.note.value}
-
-    def _save(self, ws: Workspace, job_id: str, item: dict[str, Any],
-              values: dict[str, Any]) -> None:  # fmt: skip
-        note = str(values.get("note") or "").strip() or None
-        ws.record_result(job_id, str(item["item_id"]),
-                         condition_result(ws, item, values["grade"], note))  # fmt: skip
+        return check_grade(self.grade.value, self.note.value)
 
 
 # -- county research ---------------------------------------------------------------
@@ -574,7 +420,7 @@ class CountyResearchForm(_ResearchForm):
         self.header.value = "<b>county_research: one county at a time</b>"
 
     def describe(self, item: dict[str, Any]) -> str:
-        sales = self.ws.query("forms_upcoming_sales", [int(item["county_id"])])
+        sales = sales_on_file(self.ws, int(item["county_id"]))
         facts = _table([
             ("County", item.get("county")), ("FIPS", item.get("fips")),
             ("Active properties", item.get("active_properties")),
@@ -603,38 +449,13 @@ class CountyResearchForm(_ResearchForm):
 
     def research(self) -> dict[str, Any]:
         """The form's values as one county's research (the keys of a research-file entry)."""
-        from toolkit.processors.county_research import SALE_KEYS
-
-        source = self.source.value.strip()
-        if not source:
-            raise ValidationError(
-                "Say where the facts come from (Source), e.g. 'county tax claim bureau web site'."
-            )
-        _parse_date(self.as_of.value, "As of")
-        sales = []
-        if self.sale_type.value != NO_SALE:
-            sale = {k: getattr(self, k).value.strip() for k in SALE_KEYS
-                    if k not in ("source", "as_of")}  # fmt: skip
-            for key in ("sale_date", "registration_deadline"):
-                _parse_date(sale[key], key.replace("_", " ").capitalize())
-            sales.append({k: v for k, v in sale.items() if v})
-        url = self.link_url.value.strip()
-        links = [{"url": url, "title": self.link_title.value.strip() or None}] if url else []
-        note = self.note.value.strip()
-        if not (sales or links or note):
-            raise ValidationError(
-                "Nothing to save: enter a sale, a link or a note (or choose Failed with a note)."
-            )
-        return {"source": source, "as_of": self.as_of.value.strip() or None,
-                "notes": [note] if note else [], "links": links, "sales": sales}  # fmt: skip
+        return self.values()["research"]
 
     def values(self) -> dict[str, Any]:
-        return {"research": self.research(), "note": self.note.value}
-
-    def _save(self, ws: Workspace, job_id: str, item: dict[str, Any],
-              values: dict[str, Any]) -> None:  # fmt: skip
-
-        ws.save_county_research(int(item["county_id"]), values["research"], job_id=job_id)
+        keys = ("sale_type", "sale_date", "registration_deadline", "deposit", "payment_terms",
+                "bidder_certification", "location", "platform", "source", "as_of", "link_url",
+                "link_title")  # fmt: skip
+        return check_county({k: getattr(self, k).value for k in keys} | {"note": self.note.value})
 
 
 # -- visual validation review ------------------------------------------------------

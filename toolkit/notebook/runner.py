@@ -85,10 +85,11 @@ def run_notebook_session(params: SessionRequest) -> dict[str, Any]:
     ws = params.connect()
     try:
         # a crash mid-session still names the job: the runner reads this file
-        if params.job_id:
-            _write_summary(params, RunResult(params.job_id, "failed", 1, "the session crashed"))
+        def crashed(job_id: str) -> None:
+            _write_summary(params, RunResult(job_id, "failed", 1, "the session crashed"))
+
         result = run_one(ws, params, on_progress=_Printer(noun),
-                         say=lambda text: print(text, flush=True))  # fmt: skip
+                         say=lambda text: print(text, flush=True), on_job=crashed)  # fmt: skip
     finally:
         ws.close()
     if result.outcome not in ("no_work", "no_processor"):

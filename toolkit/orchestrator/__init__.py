@@ -105,7 +105,7 @@ def outcome_of(session_outcome: str, status: str | None, *, failed: int = 0, ski
         return "auto_paused"
     if session_outcome == "budget":
         return "budget"
-    if session_outcome == "no_work":
+    if session_outcome in ("no_work", "drained"):
         return "no_work" if status is None else "waiting"
     if session_outcome in ("paused", "stopped") or status == "paused":
         return "paused"
@@ -495,10 +495,13 @@ def run_one(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     stop: threading.Event | None = None,
     say: Callable[[str], None] = print,
+    on_job: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Open the job a request means and run one session of it, in this process.
 
-    ``processor`` overrides the request's (a callable here; the request's is a name).
+    ``processor`` overrides the request's (a callable here; the request's is a name);
+    ``on_job`` is told the job's id before the session starts (a crash then still
+    names it).
     """
     if not has_work_processor(req.job_type, processor or req.processor):
         manual = req.job_type in MANUAL_TYPES
@@ -513,6 +516,8 @@ def run_one(
     say(note)
     if jid is None:
         return RunResult(None, "no_work", EXIT_COMPLETED, note)
+    if on_job is not None:
+        on_job(jid)
     proc = processor if processor is not None else resolve_processor(req.processor)
     return run_job_session(ws, jid, proc, max_batches=req.max_batches,
                            max_seconds=req.max_seconds, on_progress=on_progress, stop=stop)  # fmt: skip

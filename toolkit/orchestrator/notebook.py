@@ -262,10 +262,62 @@ def run_headless(
             w.close()
 
 
+ATOMIC = "toolkit-atomic://"
+
+
+class _AtomicFiles:
+    """papermill I/O for local files whose every write is atomic (a temp file, then a
+    rename): a run killed mid-write leaves the last whole notebook, never a truncated one."""
+
+    @staticmethod
+    def read(path: str) -> str:
+        return Path(path.removeprefix(ATOMIC)).read_text(encoding="utf-8")
+
+    @staticmethod
+    def write(buf: str, path: str) -> None:
+        real = Path(path.removeprefix(ATOMIC))
+        tmp = real.with_name(f".{real.name}.{os.getpid()}.tmp")
+        tmp.write_text(buf, encoding="utf-8")
+        os.replace(tmp, real)
+
+    @staticmethod
+    def listdir(path: str) -> list[str]:
+        return os.listdir(path.removeprefix(ATOMIC))
+
+    @staticmethod
+    def pretty_path(path: str) -> str:
+        return path.removeprefix(ATOMIC)
+
+
+def _atomic_io() -> None:
+    from papermill.iorw import papermill_io
+
+    if not any(scheme == ATOMIC for scheme, _ in papermill_io._handlers):
+        papermill_io.register(ATOMIC, _AtomicFiles)
+
+
+def keep_killed_runs(out_dir: Path) -> list[Path]:
+    """Records of runs whose runner died (``<stamp>-<pid>.running.*`` with that pid gone),
+    renamed ``….killed.*`` so they are kept and never taken for a live run."""
+    from toolkit.backends.workers import pid_alive
+
+    kept = []
+    for f in sorted(out_dir.glob("*.running.*")):
+        stem = f.name.split(".running.", 1)[0]
+        pid = stem.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            target = f.with_name(f.name.replace(".running.", ".killed.", 1))
+            f.replace(target)
+            kept.append(target)
+    return kept
+
+
 def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kernel: str,
              manager: type, out_dir: Path, timeout: float | None) -> RunResult:  # fmt: skip
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # the store keeps naive UTC
     stamp = _utc_stamp()
+    keep_killed_runs(out_dir)
+    _atomic_io()
     pending = out_dir / f"{stamp}-{os.getpid()}.running.ipynb"
     summary_file = pending.with_suffix(".json")
     nb_params = {
@@ -277,7 +329,7 @@ def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kerne
     error: BaseException | None = None
     try:
         pm.execute_notebook(
-            str(source), str(pending), parameters=nb_params, kernel_name=kernel,
+            str(source), ATOMIC + str(pending), parameters=nb_params, kernel_name=kernel,
             kernel_manager_class=manager, progress_bar=False, log_output=False,
             cwd=str(source.parent), execution_timeout=timeout,
         )  # fmt: skip

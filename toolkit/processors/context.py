@@ -10,6 +10,7 @@ result per item (or raises), and the session records it through the engine.
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ class ProcessorContext:
     def __init__(self, store: Store, data_dir: Path) -> None:
         self._store = store
         self.data_dir = Path(data_dir)
+        # set by the session: True once a pause (or a stop) is asked for; a processor whose
+        # item takes long checks it and raises ItemInterrupted (the item stays pending)
+        self.stop_requested: Callable[[], bool] = lambda: False
 
     @property
     def key(self) -> str:

@@ -59,7 +59,6 @@ from toolkit import config
 from toolkit.counties import PA_COUNTIES
 from toolkit.exceptions import (
     ConfigError,
-    InvalidTransitionError,
     ItemSkipped,
     ProcessorError,
     UnknownCountyError,

@@ -24,15 +24,116 @@ if TYPE_CHECKING:
 PROFILE_ENV = "TOOLKIT_PROFILE"
 
 
+PROFILE_FILE = "investor_profile.yaml"
+
+
+def profile_origin(data_dir: Path) -> tuple[Path | None, str]:
+    """Where this workspace's profile comes from: (the file or None, how it was found).
+
+    ``$TOOLKIT_PROFILE`` first, then ``investor_profile.yaml`` in the workspace's
+    data folder, else the built-in defaults (``None``).
+    """
+    path = os.environ.get(PROFILE_ENV)
+    if path:
+        return Path(path), f"${PROFILE_ENV}"
+    local = Path(data_dir) / PROFILE_FILE
+    if local.is_file():
+        return local, "the workspace's data folder"
+    return None, f"built-in defaults (no {PROFILE_FILE} in {data_dir})"
+
+
 def workspace_profile(data_dir: Path) -> InvestorProfile:
     """The profile a workspace whose folder is ``data_dir`` uses (see module doc)."""
     from toolkit.decisions.profile import InvestorProfile, load_profile
 
-    path = os.environ.get(PROFILE_ENV)
-    if path:
-        return load_profile(path)
-    local = Path(data_dir) / "investor_profile.yaml"
-    return load_profile(local) if local.is_file() else InvestorProfile()
+    path, _ = profile_origin(data_dir)
+    return load_profile(path) if path is not None else InvestorProfile()
+
+
+def starter_profile_text() -> str:
+    """The commented starter profile ``toolkit profile init`` writes (the built-in defaults)."""
+    from importlib import resources
+
+    starter = resources.files("toolkit.reference") / "investor_profile_starter.yaml"
+    return starter.read_text(encoding="utf-8")
+
+
+def init_profile(data_dir: Path, *, force: bool = False) -> Path:
+    """Write the starter profile into the workspace's data folder; returns its path.
+
+    Refuses (:class:`~toolkit.exceptions.ValidationError`) to replace an existing
+    file unless ``force``.
+    """
+    from toolkit.exceptions import ValidationError
+
+    target = Path(data_dir) / PROFILE_FILE
+    if target.exists() and not force:
+        raise ValidationError(
+            f"{target} exists already; nothing was changed. Edit it, or replace it with the "
+            "starter profile: toolkit profile init --force."
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(starter_profile_text(), encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"Cannot write {str(target)!r}: {exc}") from exc
+    return target
+
+
+def profile_errors(path: str | Path) -> list[str]:
+    """Every problem of a profile file, each naming the bad field and its valid values.
+
+    :func:`~toolkit.decisions.profile.load_profile` stops at the first problem;
+    here the key behind each one is set aside and the rest checked again, so
+    one run lists them all. An empty list means the file is valid.
+    """
+    from collections.abc import Mapping
+
+    import yaml
+
+    from toolkit.decisions.profile import load_profile, profile_from_dict
+    from toolkit.exceptions import ConfigError
+
+    try:
+        load_profile(path)
+        return []
+    except ConfigError as exc:
+        first = str(exc)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return [first]
+    if not isinstance(data, Mapping):
+        return [first]
+    data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+
+    def error(trial: dict[str, Any]) -> str | None:
+        try:
+            profile_from_dict(trial)
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    def without(section: str, key: str | None) -> dict[str, Any]:
+        trial = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+        if key is None:
+            del trial[section]
+        else:
+            del trial[section][key]
+        return trial
+
+    errors: list[str] = []
+    while (message := error(data)) is not None:
+        errors.append(message)
+        # the key behind this message: the one whose removal changes the first problem
+        places = [
+            (s, k) for s, v in data.items() for k in (list(v) if isinstance(v, dict) else [None])
+        ]
+        culprit = next((p for p in places if error(without(*p)) != message), None)
+        if culprit is None:  # a problem no single key causes: report it and stop
+            break
+        data = without(*culprit)
+    return errors
 
 
 def _clean(value: Any) -> Any:
@@ -168,16 +269,18 @@ def make_title_research(ctx: ProcessorContext) -> Any:
 
 def make_bid_strategy(ctx: ProcessorContext) -> Any:
     from toolkit.decisions.bid import ClrFactors, check_clr_factors, max_bid
+    from toolkit.reference.clr import with_shipped_fallback
 
     profile = workspace_profile(ctx.data_dir)
-    table = ctx.query("clr_factors_all")
+    # the workspace's own factors win; the shipped PA table fills in the counties it lacks
+    table = with_shipped_fallback(ctx.query("clr_factors_all"))
     # checked once per session, not per batch
-    clr = ClrFactors(check_clr_factors(table, "clr_factors table")) if len(table) else None
+    clr = ClrFactors(check_clr_factors(table, "CLR factors"))
 
     def process(frame: pd.DataFrame) -> list[dict[str, Any]]:
         f = _prep(frame)
         inputs = ctx.query("bid_inputs_for", [f["property_id"].tolist()])
-        f = f.merge(inputs, on="property_id", how="left")
+        f = assessed_from_list(f.merge(inputs, on="property_id", how="left"))
         out = max_bid(f, profile, clr_factors=clr)
         cols = {
             "market_value": "market_value", "value_source": "market_value_source",
@@ -195,15 +298,74 @@ def make_bid_strategy(ctx: ProcessorContext) -> Any:
     return process
 
 
+def assessed_from_list(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a property without a parcel record's ``total_value`` the sale list's assessment.
+
+    The parcel record (Regrid bulk file or API) is the assessor's current value and
+    comes first; a printer-report sale list prints an ASSESSMENT per property, kept
+    in ``list_extra`` (the parser's ``parse_extra``), which stands in when the
+    parcel record has none. Either way assessed value x CLR factor is a market value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"total_value": [50000, None, None],
+    ...                   "list_extra": [None, '{"assessment": "12,300.00"}', "{}"]})
+    >>> assessed_from_list(f).total_value.tolist()
+    [50000.0, 12300.0, nan]
+    """
+    import json
+
+    import pandas as pd
+
+    if "list_extra" not in frame.columns:
+        return frame
+
+    def assessment(text: Any) -> float | None:
+        try:
+            value = json.loads(text).get("assessment") if isinstance(text, str) else None
+            value = (
+                float(str(value).replace(",", "").replace("$", "")) if value is not None else None
+            )
+        except (ValueError, AttributeError, TypeError):
+            return None
+        return value if value is not None and value > 0 and math.isfinite(value) else None
+
+    listed = pd.to_numeric(frame["list_extra"].map(assessment), errors="coerce")
+    own = (
+        pd.to_numeric(frame["total_value"], errors="coerce")
+        if "total_value" in frame.columns
+        else pd.Series(float("nan"), index=frame.index)
+    )
+    out = frame.copy()
+    out["total_value"] = own.where(own > 0, listed)
+    return out
+
+
 # -- data the rules read ----------------------------------------------------------
 
 
 def import_clr_factors(store: Store, path: str | Path) -> int:
-    """Replace the CLR factors of a CSV's counties (county, factor, source, valid_from/to)."""
-    from toolkit.backends.common import utcnow
-    from toolkit.decisions.bid import load_clr_factors
+    """Replace the CLR factors of a CSV's counties (county, factor, source, valid_from/to).
 
-    table = load_clr_factors(path)
+    A factor that looks like a common level ratio (26.2, 26.2 %, 0.262) is refused
+    with the reciprocal it should be (:func:`toolkit.reference.clr.refuse_ratios`);
+    nothing is saved when any row is wrong.
+    """
+    import pandas as pd
+
+    from toolkit.backends.common import utcnow
+    from toolkit.decisions.bid import check_clr_factors
+    from toolkit.exceptions import ConfigError
+    from toolkit.reference.clr import refuse_ratios
+
+    p = Path(path)
+    try:
+        raw = pd.read_csv(p, comment="#", dtype=str)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError(f"Cannot read CLR factor table {str(p)!r}: {exc}") from exc
+    refuse_ratios(raw, p.name)
+    table = check_clr_factors(raw, p.name)
     now = utcnow()
     q, engine = store.q, store.engine
 

@@ -20,8 +20,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from toolkit.backends import common
-from toolkit.backends.base import Claims, Connection, Created, JobSpec, Outcome, Recorded
-from toolkit.backends.base import ResultWriter
+from toolkit.backends.base import (
+    Claims,
+    Connection,
+    Created,
+    JobSpec,
+    Outcome,
+    Recorded,
+    ResultWriter,
+)
 from toolkit.backends.workers import is_dead
 from toolkit.exceptions import ActiveJobExistsError, InvalidTransitionError, JobNotFoundError
 from toolkit.sql import Queries, quote_ident
@@ -99,7 +106,7 @@ class DuckDBEngine:
 
     def create_job(self, con: Connection, *, job_type: JobSpec, county_id: int | None,
                    batch_size: int, strategy: str, force: bool, max_consecutive_failures: int,
-                   worker: str, now: dt.datetime) -> Created:  # fmt: skip
+                   worker: str, now: dt.datetime, take_held: bool = False) -> Created:  # fmt: skip
         q = self.q
         same = con.execute(q.jobs_active_same, [job_type.name, county_id]).fetchall()
         if same and not force:
@@ -113,24 +120,30 @@ class DuckDBEngine:
             {"job_id": r[0], "job_type": r[1], "county_id": r[2], "status": r[3]}
             for r in con.execute(q.jobs_active).fetchall()
         ]
+        view = quote_ident(job_type.view)
+        held, held_by = con.execute(
+            q.items_held_elsewhere.replace("{view}", view), [job_type.name, county_id, county_id]
+        ).fetchall()[0]
         job_id = str(uuid.uuid4())
         con.execute(
             q.job_insert,
             [job_id, job_type.name, county_id, batch_size, strategy, max_consecutive_failures,
              worker, now, now],
         )  # fmt: skip
-        snap = q[SNAPSHOTS[strategy]].replace("{view}", quote_ident(job_type.view))
+        snap = q[SNAPSHOTS[strategy]].replace("{view}", view)
+        leave = None if take_held else job_type.name
         if strategy == "round_robin":
-            con.execute(snap, [job_id, batch_size, county_id, county_id])
+            con.execute(snap, [job_id, batch_size, county_id, county_id, leave])
         else:
-            con.execute(snap, [job_id, county_id, county_id])
+            con.execute(snap, [job_id, county_id, county_id, leave])
         total = con.execute(q.items_count, [job_id]).fetchall()[0][0]
         con.execute(q.job_set_totals, [total, math.ceil(total / batch_size), job_id])
         self._event(con, job_id, "created", f"{total} {job_type.noun}", worker, now)
         if total == 0:
             con.execute(q.job_complete, [now, now, job_id])
             self._event(con, job_id, "completed", "nothing to do", worker, now)
-        return Created(job_id, total, others)
+        return Created(job_id, total, others, 0 if take_held else int(held or 0),
+                       None if take_held else held_by)  # fmt: skip
 
     # -- claiming --------------------------------------------------------------
 
@@ -140,6 +153,8 @@ class DuckDBEngine:
         if not claimers:
             return 0
         dead = [w for w in claimers if w and is_dead(w)]
+        if dead:  # their sessions' records too: closed with what they really did
+            common.close_dead_sessions(con, self.q, now)
         cur = con.execute(self.q.items_release_stale, [job_id, now, dead])
         n = cur.fetchall()[0][0] if cur.description else 0
         return int(n or 0)
@@ -185,14 +200,21 @@ class DuckDBEngine:
                 ).fetchall()
             ]
             if new and count_batch:
-                # a batch is numbered when it is handed out, and never past the total
-                con.execute(q.job_next_batch_number, [now, job_id])
+                number = self._batch_no(job, new)
+                con.execute(q.job_next_batch_number, [number, now, job_id])
+                job["current_batch"] = max(int(job.get("current_batch") or 0),
+                                           min(int(job.get("total_batches") or number), number))  # fmt: skip
         return sorted(own + new)
 
+    @staticmethod
+    def _batch_no(job: dict[str, Any], new: Claims) -> int:
+        """The batch of the furthest item handed out (seqs count from 0)."""
+        return max(s for s, _ in new) // int(job["batch_size"]) + 1 if new else 0
+
     def _unclaim(self, con: Connection, job_id: str, worker: str, seqs: Sequence[int]) -> None:
-        """Hand back a batch claimed and counted in this transaction."""
+        """Hand back a batch claimed in this transaction (its number stays: the same
+        items are the next batch handed out)."""
         con.execute(self.q.items_unclaim, [job_id, worker, list(seqs)])
-        con.execute(self.q.job_uncount_batch, [job_id])
 
     # -- recording ---------------------------------------------------------------
 
@@ -201,12 +223,12 @@ class DuckDBEngine:
                         renew_lease_seconds: float | None = None, fatal: str | None = None,
                         ) -> Recorded:  # fmt: skip
         return self._record(con, job, outcomes, worker=worker, now=now, write=write,
-                            renew_lease_seconds=renew_lease_seconds, fatal=fatal, new_batches=0)  # fmt: skip
+                            renew_lease_seconds=renew_lease_seconds, fatal=fatal, batch_no=0)  # fmt: skip
 
     def _record(self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome], *,
                 worker: str | None, now: dt.datetime, write: ResultWriter | None,
                 renew_lease_seconds: float | None, fatal: str | None,
-                new_batches: int) -> Recorded:  # fmt: skip
+                batch_no: int) -> Recorded:  # fmt: skip
         """Write item outcomes and results, update counters, apply the failure rule.
 
         Items that are finished already (reported twice, or by another worker) are
@@ -241,10 +263,10 @@ class DuckDBEngine:
                 last_error = o.error
         counts = common.counts_of(kept)
         last_item = kept[-1].item_id if kept else None
-        status, consecutive, limit, total, finished = con.execute(
+        status, consecutive, limit, total, finished, batch = con.execute(
             q.job_add_counts,
             [counts["done"], counts["failed"], counts["skipped"], any_done, trailing,
-             counts["failed"], last_error, last_item, new_batches, now, job_id],
+             counts["failed"], last_error, last_item, batch_no, now, job_id],
         ).fetchall()[0]  # fmt: skip
         if status == "cancelled" and kept:
             raise InvalidTransitionError(f"Job {job_id} is cancelled; its progress can't change.")
@@ -276,7 +298,7 @@ class DuckDBEngine:
             con.execute(q.job_complete, [now, now, job_id])
             self._event(con, job_id, "completed", None, worker, now)
             status, completed, reason = "completed", True, None
-        job.update(status=status, consecutive_failures=consecutive)
+        job.update(status=status, consecutive_failures=consecutive, current_batch=batch)
         return Recorded(status, counts["done"], counts["failed"], counts["skipped"], auto,
                         completed, reason)  # fmt: skip
 
@@ -300,15 +322,21 @@ class DuckDBEngine:
                               count_batch=True)  # fmt: skip
             return None, job["status"] if not got else "in_progress", got
         claims: Claims = []
+        before = job.get("current_batch")
         if claim and fatal is None and job["status"] in ("pending", "in_progress"):
             claims = self._claim(con, job, worker=worker, lease_seconds=lease_seconds, now=now,
                                  limit=limit, release=release, own_first=own_first,
                                  count_batch=False)  # fmt: skip
+        # (own claims taken back were handed out before: they never raise the number)
         rec = self._record(con, job, outcomes, worker=worker, now=now, write=write,
                            renew_lease_seconds=renew_lease_seconds, fatal=fatal,
-                           new_batches=1 if claims else 0)  # fmt: skip
+                           batch_no=self._batch_no(job, claims))  # fmt: skip
         if claims and rec.status not in ("pending", "in_progress"):
             self._unclaim(con, job["id"], worker, [s for s, _ in claims])
+            if before is not None and job.get("current_batch") != before:
+                con.execute(self.q.job_batch_number_back,
+                            [before, job["id"], job["current_batch"]])  # fmt: skip
+                job["current_batch"] = before
             claims = []
         return rec, ("in_progress" if claims else rec.status), claims
 

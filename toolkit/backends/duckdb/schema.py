@@ -29,18 +29,43 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def ensure_schema(con: Any, catalog: Catalog, *, migrate: bool = True) -> None:
-    """Bring the database to the latest schema, seed it, and (re)build the views."""
+def ensure_schema(con: Any, catalog: Catalog, *, migrate: bool = True, init: bool = False,
+                  path: str = "") -> None:  # fmt: skip
+    """Bring the database to the latest schema, seed it, and (re)build the views.
+
+    A database with tables of its own and none of the toolkit's is refused
+    (:class:`~toolkit.exceptions.NotAWorkspaceError`) unless ``init``: opening a file
+    must not add 36 tables to somebody's data. Nothing is written when the schema and
+    the views are current, so reading a workspace works on a full disk too.
+    """
     if migrate:
-        _migrate(con)
+        _migrate(con, init, path)
     build_views(con, catalog)
 
 
-def _migrate(con: Any) -> None:
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
-    )
+def _tables(con: Any) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'main' ORDER BY table_name"
+    ).fetchall()]  # fmt: skip
+
+
+def _migrate(con: Any, init: bool, path: str) -> None:
+    tables = _tables(con)
+    if "schema_migrations" not in tables:
+        if tables and not init:
+            from toolkit.exceptions import NotAWorkspaceError
+
+            shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            raise NotAWorkspaceError(
+                f"{path or 'This database'} is a DuckDB database but not a toolkit workspace "
+                f"(it holds {shown}); nothing was changed. To add the toolkit's tables to it, "
+                "open it with toolkit.connect(path, init=True) or `toolkit init --db PATH`."
+            )
+        con.execute(
+            "CREATE TABLE schema_migrations "
+            "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
     applied = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
     known = load_migrations(PACKAGE)
     newest_known = max(m.version for m in known)
@@ -117,13 +142,15 @@ def build_views(con: Any, catalog: Catalog) -> None:
     """Recreate job_types rows, eligibility views and the summary macro, when they changed."""
     stmts, rows = view_statements(catalog)
     digest = hashlib.sha256(repr((stmts, rows)).encode()).hexdigest()
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_build "
-        "(id INTEGER PRIMARY KEY, digest VARCHAR NOT NULL, built_at TIMESTAMP NOT NULL)"
-    )
-    row = con.execute("SELECT digest FROM schema_build WHERE id = 1").fetchall()
-    if row and row[0][0] == digest:
-        return
+    if "schema_build" in _tables(con):
+        row = con.execute("SELECT digest FROM schema_build WHERE id = 1").fetchall()
+        if row and row[0][0] == digest:
+            return
+    else:
+        con.execute(
+            "CREATE TABLE schema_build "
+            "(id INTEGER PRIMARY KEY, digest VARCHAR NOT NULL, built_at TIMESTAMP NOT NULL)"
+        )
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM job_types")

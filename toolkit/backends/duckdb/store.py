@@ -10,8 +10,10 @@ its connection across fast batches) lets go and steps aside for it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -24,7 +26,14 @@ import duckdb
 from toolkit.backends.base import Catalog
 from toolkit.backends.duckdb.engine import DuckDBEngine
 from toolkit.backends.workers import pid_alive
-from toolkit.exceptions import LockTimeoutError, StoreError, ToolkitError, ValidationError
+from toolkit.exceptions import (
+    DiskFullError,
+    LockTimeoutError,
+    StoreError,
+    ToolkitError,
+    ValidationError,
+    WorkspaceDamagedError,
+)
 from toolkit.sql import load_queries, quote_ident
 
 PACKAGE = "toolkit.backends.duckdb"
@@ -57,7 +66,53 @@ def _is_lock_error(exc: BaseException) -> bool:
 
 
 def _is_conflict(exc: BaseException) -> bool:
+    if _DISK_FULL.search(str(exc)):
+        return False
     return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
+
+
+_DAMAGED = re.compile(
+    r"Corrupt database|checksum|Could not read enough bytes"
+    r"|INTERNAL Error|Serialization Error|database file.*(truncated|damaged)",
+    re.IGNORECASE,
+)
+_DISK_FULL = re.compile(r"No space left on device|disk is full|ENOSPC", re.IGNORECASE)
+
+
+def store_error(exc: BaseException, path: str, doing: str = "work on") -> StoreError:
+    """A DuckDB or OS error as the toolkit's own, in words a person can act on."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if _DISK_FULL.search(str(exc)) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+        folder = Path(path).parent
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = 0
+        try:
+            size = Path(path).stat().st_size
+        except OSError:
+            size = 0
+        return DiskFullError(
+            f"The disk holding the workspace {path!r} is full ({_mb(free)} free): DuckDB "
+            f"could not write. Free at least {_mb(max(size, 64 << 20))} on it (the size of the "
+            "workspace, room to write it back), then try again. Nothing committed was lost: "
+            "the last unfinished change was rolled back."
+        )
+    if _DAMAGED.search(str(exc)):
+        return WorkspaceDamagedError(
+            f"The workspace {path!r} is damaged ({text}); restore it from a copy "
+            "(a backup, or the file before the last crash). Nothing was changed."
+        )
+    if "not a valid DuckDB database" in str(exc):
+        return StoreError(
+            f"Cannot {doing} workspace {path!r}: it is not a DuckDB database file; nothing was "
+            "changed. Give the path of a workspace (a .duckdb file), or a new path for a new one."
+        )
+    return StoreError(f"Cannot {doing} workspace {path!r}: {text}")
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} KB"
 
 
 class DuckConnection:
@@ -83,9 +138,10 @@ class DuckDBStore:
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, catalog: Catalog, *, lock_timeout: float | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(self, path: str, catalog: Catalog, *, lock_timeout: float | None = None,
+                 init: bool = False) -> None:  # fmt: skip
         self.catalog = catalog
+        self.init = init  # add the toolkit's tables to a database that holds others
         self.memory = path in (":memory:", "")
         self.path = ":memory:" if self.memory else str(Path(path).expanduser().resolve())
         self.lock_timeout = (
@@ -107,6 +163,7 @@ class DuckDBStore:
                 "create it or give another path."
             )
         self.waiters_dir = None if self.memory else Path(self.path + ".waiters")
+        self.signals_dir = None if self.memory else Path(self.path + ".signals")
 
     @property
     def url(self) -> str:
@@ -124,9 +181,9 @@ class DuckDBStore:
             while True:
                 try:
                     return DuckConnection(duckdb.connect(self.path))
-                except duckdb.IOException as exc:
+                except (duckdb.Error, OSError) as exc:
                     if not _is_lock_error(exc):
-                        raise StoreError(f"Cannot open workspace {self.path!r}: {exc}") from exc
+                        raise store_error(exc, self.path, "open") from exc
                     if waiter is None:
                         waiter = self._register_waiter()
                     if time.monotonic() >= deadline:
@@ -134,8 +191,10 @@ class DuckDBStore:
                         who = f"{m['exe']} (PID {m['pid']})" if m else "another process"
                         raise LockTimeoutError(
                             f"Workspace {self.path!r} stayed locked by {who} for "
-                            f"{self.lock_timeout:g} s. A session there holds it; pause it "
-                            "('toolkit pause') or wait, then try again."
+                            f"{self.lock_timeout:g} s. A toolkit session lets go of the file "
+                            "within a second, so another program has it open (a DuckDB shell, "
+                            "a notebook holding a connection): close it there, then try again"
+                            " (wait longer with TOOLKIT_LOCK_TIMEOUT=seconds)."
                         ) from exc
                     time.sleep(delay)
                     delay = min(delay * 1.5, 0.05)
@@ -170,6 +229,27 @@ class DuckDBStore:
             else:
                 f.unlink(missing_ok=True)
         return out
+
+    def request_stop(self, job_id: str, stop: bool = True) -> None:
+        """A marker file beside the database: sessions in other processes check it per item
+        (a stat), so a pause lands within one item, not at the next checkpoint."""
+        if self.signals_dir is None:
+            return
+        marker = self.signals_dir / job_id
+        try:
+            if stop:
+                self.signals_dir.mkdir(exist_ok=True)
+                marker.touch()
+            else:
+                marker.unlink(missing_ok=True)
+        except OSError:
+            pass  # the database row is the truth; the marker only makes it quicker
+
+    def stop_check(self, job_id: str) -> Callable[[], bool]:
+        if self.signals_dir is None:
+            return lambda: False
+        marker = str(self.signals_dir / job_id)
+        return lambda: os.path.exists(marker)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[DuckConnection]:
@@ -215,8 +295,8 @@ class DuckDBStore:
                     if isinstance(exc, duckdb.Error) and _is_conflict(exc) and attempt < 49:
                         time.sleep(0.002 * (attempt + 1))
                         continue
-                    if isinstance(exc, duckdb.Error):
-                        raise StoreError(f"DuckDB error in {self.path!r}: {exc}") from exc
+                    if isinstance(exc, duckdb.Error | OSError):
+                        raise store_error(exc, self.path) from exc
                     raise
         raise AssertionError("unreachable")
 
@@ -249,7 +329,11 @@ class DuckDBStore:
                 return
             from toolkit.backends.duckdb.schema import ensure_schema
 
-            ensure_schema(con, self.catalog, migrate=key not in _ready)
+            try:
+                ensure_schema(con, self.catalog, migrate=key not in _ready, init=self.init,
+                              path=self.path)  # fmt: skip
+            except (duckdb.Error, OSError) as exc:
+                raise store_error(exc, self.path) from exc
             _ready[key] = generation
 
     def forget_schema_check(self) -> None:
@@ -269,22 +353,61 @@ class Holder:
     closes the connection when it has been open for ``max_hold`` seconds or when
     another process is waiting, and then waits (briefly) until the waiters are in.
     While a Holder is active, ``store.connect()`` in the same thread reuses it.
+
+    While the session's processor works (``with holder.working():``) nothing uses the
+    connection, and a watchdog thread lets go of it when the work takes longer than
+    ``max_busy`` seconds or another process is waiting: a processor that blocks on the
+    network or a person never keeps the file from a status read or a pause.
     """
 
-    def __init__(self, store: DuckDBStore, max_hold: float = 1.0) -> None:
+    def __init__(self, store: DuckDBStore, max_hold: float = 1.0, max_busy: float = 0.25
+                 ) -> None:  # fmt: skip
         self.store = store
         self.max_hold = max_hold
+        self.max_busy = max_busy
         self.conn: DuckConnection | None = None
         self.opened_at = 0.0
         self.reopened = False
+        self._lock = threading.Lock()
+        self._busy_since: float | None = None
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
 
     def __enter__(self) -> Holder:
         self.store._local.held = self
+        if not self.store.memory:
+            self._watchdog = threading.Thread(target=self._watch, name="toolkit-holder",
+                                              daemon=True)  # fmt: skip
+            self._watchdog.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=1.0)
         self.release()
         self.store._local.held = None
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        """The processor runs: the connection is idle, and let go if the work is slow."""
+        with self._lock:
+            self._busy_since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy_since = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            with self._lock:
+                busy = self._busy_since
+                if busy is None or self.conn is None:
+                    continue
+                if time.monotonic() - busy >= self.max_busy or self.store.waiters():
+                    self.conn.close()
+                    self.conn = None
 
     def acquire(self) -> DuckConnection:
         if self.conn is None:
@@ -302,9 +425,10 @@ class Holder:
         return self.conn
 
     def release(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        with self._lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
 
     def checkpoint(self, *, slow: bool = False) -> None:
         """Let go if held too long, if the caller is about to be slow, or if others wait."""

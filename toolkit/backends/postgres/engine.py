@@ -40,7 +40,7 @@ from toolkit.sql import Queries, quote_ident
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.backends.postgres.store import PGConnection
+    from toolkit.backends.postgres.connection import PGConnection
 
 _ARRAY_TYPES = {"JSON": "TEXT", "JSONB": "TEXT"}  # sent as text, cast per element
 
@@ -75,8 +75,7 @@ class PostgresEngine:
             return min(asked, pg.lease_seconds) if asked else pg.lease_seconds
         return asked
 
-    @staticmethod
-    def _dead_workers(con: Connection, job_id: str) -> list[str]:
+    def _dead_workers(self, con: Connection, job_id: str) -> list[str]:
         claimers = [
             r[0]
             for r in con.execute(
@@ -85,7 +84,10 @@ class PostgresEngine:
                 [job_id],
             ).fetchall()
         ]
-        return [w for w in claimers if w and is_dead(w)]
+        dead = [w for w in claimers if w and is_dead(w)]
+        if dead:  # their sessions' records too: closed with what they really did
+            common.close_dead_sessions(con, self.q, common.utcnow())
+        return dead
 
     # -- lookups -----------------------------------------------------------------
 
@@ -114,18 +116,18 @@ class PostgresEngine:
 
     def create_job(self, con: Connection, *, job_type: JobSpec, county_id: int | None,
                    batch_size: int, strategy: str, force: bool, max_consecutive_failures: int,
-                   worker: str, now: dt.datetime) -> Created:  # fmt: skip
+                   worker: str, now: dt.datetime, take_held: bool = False) -> Created:  # fmt: skip
         others = [
             {"job_id": r[0], "job_type": r[1], "county_id": r[2], "status": r[3]}
             for r in con.execute(self.q.jobs_active).fetchall()
         ]
-        job_id, total = con.execute(
-            "SELECT job_id::TEXT, total_items "
-            "FROM tk_create_job(%s, %s::INTEGER, %s, %s, %s, %s, %s, NULL)",
+        job_id, total, held, held_by = con.execute(
+            "SELECT job_id::TEXT, total_items, held, held_by "
+            "FROM tk_create_job(%s, %s::INTEGER, %s, %s, %s, %s, %s, NULL, %s)",
             [job_type.name, county_id, batch_size, strategy, bool(force),
-             max_consecutive_failures, worker],
+             max_consecutive_failures, worker, bool(take_held)],
         ).fetchall()[0]  # fmt: skip
-        return Created(job_id, total, others)
+        return Created(job_id, total, others, int(held or 0), held_by)
 
     # -- claiming ----------------------------------------------------------------
 

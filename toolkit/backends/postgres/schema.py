@@ -16,7 +16,7 @@ from toolkit.exceptions import SchemaVersionError, StoreError
 from toolkit.sql import load_migrations, load_queries, quote_ident, read_sql
 
 if TYPE_CHECKING:
-    from toolkit.backends.postgres.store import PGConnection
+    from toolkit.backends.postgres.connection import PGConnection
 
 PACKAGE = "toolkit.backends.postgres"
 _SCHEMA_LOCK = 727_451_001  # pg_advisory_lock key: one migrator at a time per database

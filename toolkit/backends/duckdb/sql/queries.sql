@@ -222,8 +222,30 @@ ORDER BY i.seq;
 -- name: session_insert
 INSERT INTO sessions (id, job_id, worker, started_at) VALUES (?::UUID, ?::UUID, ?, ?);
 
+-- name: sessions_open
+SELECT id::VARCHAR AS id, job_id::VARCHAR AS job_id, worker, started_at FROM sessions WHERE ended_at IS NULL;
+
+-- name: session_close_dead
+-- a session whose process died: closed with what its worker really finished
+UPDATE sessions SET
+    ended_at = COALESCE((SELECT max(i.finished_at) FROM batch_job_items i
+                         WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                           AND i.finished_at >= sessions.started_at), ?),
+    items = (SELECT count(*) FROM batch_job_items i
+             WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+               AND i.finished_at >= sessions.started_at AND i.status = 'done'),
+    failed = (SELECT count(*) FROM batch_job_items i
+              WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                AND i.finished_at >= sessions.started_at AND i.status = 'failed'),
+    skipped = (SELECT count(*) FROM batch_job_items i
+               WHERE i.job_id = sessions.job_id AND i.finished_by = sessions.worker
+                 AND i.finished_at >= sessions.started_at AND i.status = 'skipped'),
+    outcome = 'killed', message = ?
+WHERE id = ?::UUID AND ended_at IS NULL;
+
 -- name: session_end
-UPDATE sessions SET ended_at = ?, items = ?, failed = ?, outcome = ?, message = ?, record_path = COALESCE(?, record_path)
+UPDATE sessions SET ended_at = ?, items = ?, failed = ?, skipped = ?, outcome = ?, message = ?,
+    record_path = COALESCE(?, record_path)
 WHERE id = ?::UUID;
 
 -- ---------------------------------------------------------------------------
@@ -459,7 +481,7 @@ WHERE list_contains(?::VARCHAR[], property_id::VARCHAR);
 -- name: bid_inputs_for
 SELECT p.id::VARCHAR AS property_id, ca.repair_estimate, ca.grade,
        tr.status AS title_status, tr.surviving_total, tr.redemption_risk,
-       ea.risk_level AS environmental_risk
+       ea.risk_level AS environmental_risk, p.parse_extra AS list_extra
 FROM properties p
 LEFT JOIN condition_assessments ca ON ca.property_id = p.id
 LEFT JOIN title_research tr ON tr.property_id = p.id

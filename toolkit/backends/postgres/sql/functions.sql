@@ -73,10 +73,16 @@ END $$;
 
 -- Creating: the work list is snapshotted from the type's eligibility view, in the
 -- strategy's order, in one INSERT … SELECT.
-CREATE OR REPLACE FUNCTION tk_create_job(p_job_type TEXT, p_county_id INTEGER, p_batch_size INTEGER,
-                                         p_strategy TEXT, p_force BOOLEAN,
-                                         p_max_failures INTEGER, p_worker TEXT, p_now TIMESTAMP)
-RETURNS TABLE (job_id UUID, total_items INTEGER)
+-- Items other active jobs of the type still hold (pending or claimed there) are left to
+-- them unless p_take_held.
+DROP FUNCTION IF EXISTS tk_create_job(TEXT, INTEGER, INTEGER, TEXT, BOOLEAN, INTEGER, TEXT, TIMESTAMP);
+DROP FUNCTION IF EXISTS tk_create_job(TEXT, INTEGER, INTEGER, TEXT, BOOLEAN, INTEGER, TEXT, TIMESTAMP,
+                                      BOOLEAN);
+CREATE FUNCTION tk_create_job(p_job_type TEXT, p_county_id INTEGER, p_batch_size INTEGER,
+                              p_strategy TEXT, p_force BOOLEAN,
+                              p_max_failures INTEGER, p_worker TEXT, p_now TIMESTAMP,
+                              p_take_held BOOLEAN DEFAULT FALSE)
+RETURNS TABLE (job_id UUID, total_items INTEGER, held INTEGER, held_by TEXT)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -88,6 +94,9 @@ DECLARE
     size INTEGER;
     view_name TEXT;
     noun TEXT;
+    n_held INTEGER := 0;
+    held_jobs TEXT;
+    leave TEXT := CASE WHEN COALESCE(p_take_held, FALSE) THEN NULL ELSE p_job_type END;
 BEGIN
     SELECT * INTO jt FROM job_types WHERE job_types.job_type = p_job_type;
     IF NOT FOUND THEN
@@ -115,7 +124,7 @@ BEGIN
     WHERE b.job_type = p_job_type AND b.county_id IS NOT DISTINCT FROM p_county_id
       AND b.status IN ('pending', 'in_progress', 'paused');
     IF same IS NOT NULL AND NOT COALESCE(p_force, FALSE) THEN
-        RAISE EXCEPTION 'A % job for this county is already active: %. Resume it (''Resume batch job''), cancel it, or pass force=True to start another.',
+        RAISE EXCEPTION 'A % job for this county is already active: %. Resume it (''Resume batch job''), cancel it, or start another anyway (--force; force=True in Python).',
             p_job_type, same USING ERRCODE = 'TKACT';
     END IF;
     INSERT INTO batch_jobs (id, job_type, county_id, batch_size, strategy, status, total_items,
@@ -123,26 +132,43 @@ BEGIN
     VALUES (jid, p_job_type, p_county_id, size, COALESCE(p_strategy, 'county'), 'pending', 0, 0,
             COALESCE(p_max_failures, 10), p_worker, ts, ts);
     view_name := quote_ident('eligible_' || p_job_type);
+    EXECUTE format(
+        'SELECT count(*)::INTEGER, string_agg(DISTINCT left(j.id::TEXT, 8), '', '')
+         FROM %s v
+         JOIN batch_job_items i ON i.item_id = v.item_id AND i.status IN (''pending'', ''claimed'')
+         JOIN batch_jobs j ON j.id = i.job_id AND j.job_type = $1
+                          AND j.status IN (''pending'', ''in_progress'', ''paused'') AND j.id <> $3
+         WHERE ($2::INTEGER IS NULL OR v.county_id = $2)', view_name)
+        INTO n_held, held_jobs USING p_job_type, p_county_id, jid;
     IF COALESCE(p_strategy, 'county') = 'round_robin' THEN
         EXECUTE format(
             'INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
              SELECT $1, row_number() OVER (ORDER BY chunk, county_name, sort_key, item_id) - 1, item_id, county_id
              FROM (SELECT *, (row_number() OVER (PARTITION BY county_id ORDER BY sort_key, item_id) - 1) / $2 AS chunk
-                   FROM %s WHERE ($3::INTEGER IS NULL OR county_id = $3)) AS chunked', view_name)
-            USING jid, size, p_county_id;
+                   FROM %s WHERE ($3::INTEGER IS NULL OR county_id = $3)
+                     AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                                         WHERE j.job_type = $4 AND j.status IN (''pending'', ''in_progress'', ''paused'')
+                                           AND i.status IN (''pending'', ''claimed''))) AS chunked', view_name)
+            USING jid, size, p_county_id, leave;
     ELSIF p_strategy = 'auction_date' THEN
         EXECUTE format(
             'INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
              SELECT $1, row_number() OVER (ORDER BY sale_date NULLS LAST, county_name, sort_key, item_id) - 1,
                     item_id, county_id
-             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)', view_name)
-            USING jid, p_county_id;
+             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)
+               AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                                   WHERE j.job_type = $3 AND j.status IN (''pending'', ''in_progress'', ''paused'')
+                                     AND i.status IN (''pending'', ''claimed''))', view_name)
+            USING jid, p_county_id, leave;
     ELSE
         EXECUTE format(
             'INSERT INTO batch_job_items (job_id, seq, item_id, county_id)
              SELECT $1, row_number() OVER (ORDER BY county_name, sort_key, item_id) - 1, item_id, county_id
-             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)', view_name)
-            USING jid, p_county_id;
+             FROM %s WHERE ($2::INTEGER IS NULL OR county_id = $2)
+               AND item_id NOT IN (SELECT i.item_id FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+                                   WHERE j.job_type = $3 AND j.status IN (''pending'', ''in_progress'', ''paused'')
+                                     AND i.status IN (''pending'', ''claimed''))', view_name)
+            USING jid, p_county_id, leave;
     END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     -- Fresh statistics for the new items: without them the planner takes a job's
@@ -159,7 +185,11 @@ BEGIN
         UPDATE batch_jobs SET status = 'completed', completed_at = ts, updated_at = ts WHERE id = jid;
         PERFORM tk_event(jid, 'completed', 'nothing to do', p_worker, ts);
     END IF;
-    RETURN QUERY SELECT jid, n;
+    IF leave IS NULL THEN
+        n_held := 0;
+        held_jobs := NULL;
+    END IF;
+    RETURN QUERY SELECT jid, n, COALESCE(n_held, 0), held_jobs;
 END $$;
 
 -- Claims of dead workers (named by the caller, who can tell for its own host) and
@@ -197,11 +227,11 @@ CREATE OR REPLACE FUNCTION tk_check_workable(p_id UUID, p_status TEXT, p_reason 
 LANGUAGE plpgsql AS $$
 BEGIN
     IF p_status = 'paused' THEN
-        RAISE EXCEPTION 'Job % is paused%. Resume it first: ws.resume_batch_job(''%'') or ''Resume batch job''.',
-            p_id, CASE WHEN p_reason IS NULL THEN '' ELSE ' (' || p_reason || ')' END, p_id
+        RAISE EXCEPTION 'Job % is paused%. Resume it first: toolkit resume % (or ''Resume batch job'').',
+            p_id, CASE WHEN p_reason IS NULL THEN '' ELSE ' (' || p_reason || ')' END, left(p_id::TEXT, 8)
             USING ERRCODE = 'TKPAU';
     ELSIF p_status IN ('completed', 'cancelled') THEN
-        RAISE EXCEPTION 'Job % is %; it has no more batches. Start a new job for the remaining work (create_batch_job).',
+        RAISE EXCEPTION 'Job % is %; it has no more batches. Start a new job for the remaining work (toolkit start …).',
             p_id, p_status USING ERRCODE = 'TKTRN';
     END IF;
 END $$;
@@ -261,6 +291,7 @@ DECLARE
     ts TIMESTAMP := tk_now(p_now);
     size INTEGER;
     n_new INTEGER := 0;
+    max_fresh INTEGER := -1;
     r RECORD;
 BEGIN
     SELECT * INTO j FROM batch_jobs WHERE id = p_job;
@@ -288,9 +319,13 @@ BEGIN
         seq := r.seq; item_id := r.item_id;
         RETURN NEXT;
         n_new := n_new + r.fresh::INTEGER;
+        IF r.fresh THEN max_fresh := greatest(max_fresh, r.seq); END IF;
     END LOOP;
+    -- the batch number is the batch of the furthest item handed out: claims handed back
+    -- and claimed again (a pause, a resume) do not count twice, and it never passes the total
     IF n_new > 0 THEN
-        UPDATE batch_jobs SET current_batch = current_batch + 1, updated_at = ts WHERE id = p_job;
+        UPDATE batch_jobs SET current_batch = greatest(current_batch, least(total_batches, max_fresh / j.batch_size + 1)),
+            updated_at = ts WHERE id = p_job;
     END IF;
 END $$;
 
@@ -318,7 +353,8 @@ BEGIN
     -- a join on the primary key: one index probe per outcome, whatever the job's size
     WITH upd AS (
         UPDATE batch_job_items i
-        SET status = o.status, error = o.error, finished_at = ts, claimed_by = NULL, lease_expires_at = NULL
+        SET status = o.status, error = o.error, finished_at = ts, finished_by = i.claimed_by,
+            claimed_by = NULL, lease_expires_at = NULL
         FROM unnest(p_seqs, p_statuses, p_errors) AS o(seq, status, error)
         WHERE i.job_id = p_job AND i.seq = o.seq AND i.status IN ('pending', 'claimed')
         RETURNING i.seq)
@@ -327,7 +363,8 @@ BEGIN
 END $$;
 
 -- Counters, the failure rule and completion for outcomes already applied to the
--- items (arrays in the order the items were worked).
+-- items (arrays in the order the items were worked). p_new_batches: the batch number
+-- of the furthest item the caller just handed out (0: none).
 CREATE OR REPLACE FUNCTION tk_apply_counts(p_job UUID, p_item_ids TEXT[], p_statuses TEXT[],
                                            p_errors TEXT[], p_worker TEXT,
                                            p_renew_seconds DOUBLE PRECISION, p_fatal TEXT,
@@ -379,7 +416,8 @@ BEGIN
         skipped_items = skipped_items + n_skipped,
         consecutive_failures = CASE WHEN any_done THEN n_trailing ELSE consecutive_failures + n_failed END,
         last_error = COALESCE(last_err, last_error), last_item_id = COALESCE(last_item, last_item_id),
-        current_batch = current_batch + COALESCE(p_new_batches, 0), updated_at = ts
+        current_batch = greatest(current_batch, least(total_batches, COALESCE(p_new_batches, 0))),
+        updated_at = ts
     WHERE b.id = p_job
     RETURNING b.status, b.consecutive_failures, b.max_consecutive_failures, b.total_items,
               b.processed_items + b.failed_items + b.skipped_items
@@ -459,9 +497,10 @@ DECLARE
     seqs INTEGER[] := '{}';
     ids TEXT[] := '{}';
     n_new INTEGER := 0;
+    max_fresh INTEGER := -1;
 BEGIN
     IF p_claim AND p_fatal IS NULL THEN
-        SELECT b.status, b.batch_size INTO j FROM batch_jobs b WHERE b.id = p_job;
+        SELECT b.status, b.batch_size, b.current_batch INTO j FROM batch_jobs b WHERE b.id = p_job;
         IF j.status = 'pending' THEN
             UPDATE batch_jobs SET status = 'in_progress', started_at = COALESCE(started_at, ts), updated_at = ts
             WHERE id = p_job AND batch_jobs.status = 'pending';
@@ -473,8 +512,8 @@ BEGIN
         IF j.status = 'in_progress' THEN
             PERFORM tk_release_stale(p_job, p_dead, ts);
             SELECT COALESCE(array_agg(c.seq ORDER BY c.seq), '{}'), COALESCE(array_agg(c.item_id ORDER BY c.seq), '{}'),
-                   count(*) FILTER (WHERE c.fresh)
-            INTO seqs, ids, n_new
+                   count(*) FILTER (WHERE c.fresh), COALESCE(max(c.seq) FILTER (WHERE c.fresh), -1)
+            INTO seqs, ids, n_new, max_fresh
             FROM tk_claim_items(p_job, p_worker, ts + make_interval(secs => p_lease_seconds),
                                 CASE WHEN p_limit IS NULL THEN j.batch_size
                                      ELSE greatest(0, least(p_limit, j.batch_size)) END,
@@ -482,10 +521,16 @@ BEGIN
         END IF;
     END IF;
     SELECT * INTO r FROM tk_apply_counts(p_job, p_item_ids, p_statuses, p_errors, p_worker, p_renew_seconds,
-                                         p_fatal, CASE WHEN n_new > 0 THEN 1 ELSE 0 END, ts) AS a;
+                                         p_fatal, CASE WHEN n_new > 0 THEN max_fresh / j.batch_size + 1 ELSE 0 END,
+                                         ts) AS a;
     IF cardinality(seqs) > 0 AND r.status NOT IN ('pending', 'in_progress') THEN
         UPDATE batch_job_items i SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL
         WHERE i.job_id = p_job AND i.seq = ANY(seqs) AND i.status = 'claimed' AND i.claimed_by = p_worker;
+        -- the number these claims raised goes back with them
+        IF n_new > 0 THEN
+            UPDATE batch_jobs b SET current_batch = j.current_batch
+            WHERE b.id = p_job AND b.current_batch = least(b.total_batches, max_fresh / j.batch_size + 1);
+        END IF;
         seqs := '{}'; ids := '{}';
     END IF;
     RETURN QUERY SELECT r.status, r.consecutive, r.auto_paused, r.completed, r.pause_reason, seqs, ids;
