@@ -503,25 +503,145 @@ def sql(
 @app.command("import-properties")
 def import_properties(
     data: Annotated[
-        Path, typer.Argument(metavar="CSV", help="A CSV of properties (parcel id, county, …).")
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="The property list: CSV (any delimiter, UTF-8 or Windows-1252) or .xlsx.",
+        ),
     ],
     county: Annotated[
         str | None, typer.Option(help="County for rows without a county column.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="COLUMN=FIELD",
+            help="Use a column for a field, e.g. --map 'Tax Parcel No.=parcel_id' "
+            "(FIELD 'ignore' leaves it out); repeatable. Known names: docs/import.md.",
+        ),
+    ] = None,
+    sale_type: Annotated[
+        str | None,
+        typer.Option(
+            help="Sale type for rows without one: upset, judicial, repository, private or sheriff."
+        ),
+    ] = None,
+    sale_date: Annotated[
+        str | None,
+        typer.Option(help="Sale date for rows without one, e.g. 2027-09-13 or 9/13/2027."),
+    ] = None,
+    withdraw_missing: Annotated[
+        bool,
+        typer.Option(
+            "--withdraw-missing",
+            help="The file is the county's whole current list: mark its parcels that are "
+            "missing withdrawn (work done is kept) and make listed withdrawn ones active.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the column mapping, the first rows and what would change; write nothing.",
+        ),
+    ] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="The file's encoding (default: detected; UTF-8, else Windows-1252)."),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(help="comma, tab, semicolon or pipe (default: detected)."),
     ] = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Upsert properties from a CSV, keyed by county and parcel id (import_properties)."""
+    """Upsert properties from a county list, keyed by county and parcel id (import_properties).
+
+    Exit status: 0 every row imported, 3 some rows rejected (the rest imported),
+    4 nothing imported, 1 an error (nothing changed). See docs/import.md.
+    """
+    from toolkit.importing import FIELDS, IGNORE
+
+    pairs: dict[str, str] = {}
+    for item in mapping or []:
+        column, sep, target = item.rpartition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise typer.BadParameter(
+                f"{item!r} is not COLUMN=FIELD, e.g. --map 'Tax Parcel No.=parcel_id'; "
+                f"fields: {', '.join([*FIELDS, IGNORE])}.",
+                param_hint="--map",
+            )
+        pairs[column.strip()] = target.strip()
     if not data.is_file():
-        raise ValidationError(f"No such CSV file: {str(data)!r}.")
-    out = _ws(db).import_properties(data, county)
+        raise ValidationError(f"No such file: {str(data)!r}.")
+    out = _ws(db).import_properties(
+        data, county, mapping=pairs or None, sale_type=sale_type, sale_date=sale_date,
+        withdraw_missing=withdraw_missing, dry_run=dry_run, encoding=encoding,
+        delimiter=delimiter,
+    )  # fmt: skip
     if json_:
-        return _emit_json(out)
-    rejected = out["rejected"]
-    print(f"Imported {out['imported']:,}, updated {out['updated']:,}, rejected {len(rejected):,}.")
+        _emit_json(out)
+    else:
+        _print_import(out)
+    if out["exit_code"]:
+        raise typer.Exit(out["exit_code"])
+
+
+def _print_import(out: dict[str, Any]) -> None:
+    src = out["source"]
+    how = [src["encoding"], src["delimiter"] and f"{src['delimiter']}-separated"]
+    line = f"Read {src['file']}: {src['rows']:,} rows, header on line {src['header_line']}"
+    if any(how):
+        line += " (" + ", ".join(x for x in how if x) + ")"
+    if src["blank_lines"]:
+        n = src["blank_lines"]
+        line += f", {n:,} blank line{'s' if n != 1 else ''} skipped"
+    print(line + ".")
+    columns = out["columns"]
+    if out["dry_run"]:
+        _table(columns.fillna("—"), title="Columns (file column → field)")
+        _table(out["preview"].dropna(axis=1, how="all"), title="First rows as they would be stored",
+               empty="No row would be imported.")  # fmt: skip
+    else:
+        for row in columns[columns.field.isna()].itertuples(index=False):
+            print(f"Ignored column {row.column!r}: {row.note}")
+    for row in out["skipped_lines"].itertuples(index=False):
+        print(f"Skipped line {row.line} ({row.why}): {row.text!r}")
+    warnings = out["warnings"]
+    if len(warnings):
+        print(f"Warnings ({len(warnings):,}):")
+        for row in warnings.head(20).itertuples(index=False):
+            where = "" if row.line is None or row.line != row.line else f"line {int(row.line)}: "
+            print(f"  {where}{row.message}")
+        if len(warnings) > 20:
+            print(f"  … and {len(warnings) - 20:,} more (--json lists them all)")
+    rejected, dups = out["rejected"], out["duplicates"]
+    verb = "Would import" if out["dry_run"] else "Imported"
+    parts = [f"{verb} {out['imported']:,}", f"update {out['updated']:,}" if out["dry_run"]
+             else f"updated {out['updated']:,}", f"reject {len(rejected):,}" if out["dry_run"]
+             else f"rejected {len(rejected):,}"]  # fmt: skip
+    if len(dups):
+        parts.append(f"{len(dups):,} repeated rows imported once")
+    if out["withdrawn"] or out["reactivated"]:
+        parts.append(f"withdraw {out['withdrawn']:,}" if out["dry_run"]
+                     else f"withdrawn {out['withdrawn']:,}")  # fmt: skip
+        parts.append(f"make active again {out['reactivated']:,}" if out["dry_run"]
+                     else f"active again {out['reactivated']:,}")  # fmt: skip
+    print(", ".join(parts) + ".")
+    if out["dry_run"]:
+        print("Dry run: nothing was written.")
     if len(rejected):
-        _table(rejected.head(50), title="Rejected rows (first 50)")
+        _table(rejected.head(50), title="Rejected rows")
+        if len(rejected) > 50:
+            print(f"… the first 50 of {len(rejected):,} rejected rows (--json lists them all)")
+    gone = out["withdrawn_parcels"]
+    if len(gone):
+        _table(gone.head(50), title="To withdraw" if out["dry_run"] else "Withdrawn")
+        if len(gone) > 50:
+            print(f"… the first 50 of {len(gone):,} (--json lists them all)")
 
 
 # --- data in: documents, bulk files, liens, CLR factors, the investor profile ---------------

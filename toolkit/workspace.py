@@ -383,16 +383,53 @@ class Workspace:
     # -- data in ---------------------------------------------------------------
 
     def import_properties(
-        self, data: pd.DataFrame | str | Path, county: object = None
+        self,
+        data: pd.DataFrame | str | Path,
+        county: object = None,
+        *,
+        mapping: dict[str, str] | None = None,
+        sale_type: str | None = None,
+        sale_date: str | dt.date | None = None,
+        withdraw_missing: bool = False,
+        dry_run: bool = False,
+        encoding: str | None = None,
+        delimiter: str | None = None,
     ) -> dict[str, Any]:
-        """Upsert properties from a DataFrame or CSV path; returns imported/updated/rejected.
+        """Upsert properties from a county list (CSV, .xlsx or DataFrame) by county and parcel id.
 
-        Rows need a parcel id and a county (a ``county`` column or the argument);
-        rows without one are rejected with a reason, the rest imported.
+        Columns are matched to fields by the header synonyms of ``docs/import.md``
+        ("Tax Parcel No.", "Parcel #", "Owner(s)", "Minimum Bid", …) or by ``mapping``
+        (``{"file column": "field"}``, field ``"ignore"`` to leave one out); columns
+        left out are listed with the reason. Cells are kept as given (a leading ``=``,
+        tab or CR too; only spaces are trimmed). ``county``, ``sale_type`` and
+        ``sale_date`` fill rows that have none. ``withdraw_missing``: the file is the
+        county's whole current list, so its active parcels missing from the file become
+        ``withdrawn`` (their results stay; they leave the pending work) and withdrawn
+        ones it lists become active again. ``dry_run`` writes nothing.
+
+        Returns a dict: ``imported``, ``updated``, ``rejected`` (DataFrame: line, parcel_id,
+        county, reason — ``line`` is the file's physical line, header = 1; for a DataFrame,
+        row position + 2), ``duplicates``, ``withdrawn``, ``reactivated`` (and
+        ``*_parcels`` frames), ``warnings``, ``columns`` (file column → field, note),
+        ``skipped_lines``, ``preview``, ``source`` and ``exit_code`` (0 all imported,
+        3 some rows rejected, 4 nothing imported).
+
+        Examples
+        --------
+        >>> import toolkit, pandas as pd
+        >>> ws = toolkit.connect(":memory:")
+        >>> rows = pd.DataFrame({"Parcel #": ["01-2"], "Minimum Bid": ["$1,200"]})
+        >>> out = ws.import_properties(rows, county="Blair")
+        >>> out["imported"], out["exit_code"]
+        (1, 0)
         """
         from toolkit.importing import import_properties
 
-        return import_properties(self.store, data, county)
+        return import_properties(
+            self.store, data, county, mapping=mapping, sale_type=sale_type, sale_date=sale_date,
+            withdraw_missing=withdraw_missing, dry_run=dry_run, encoding=encoding,
+            delimiter=delimiter,
+        )  # fmt: skip
 
     def add_document(
         self,

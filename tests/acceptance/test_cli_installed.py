@@ -52,7 +52,8 @@ def run_json(*args: object, env: dict[str, str] | None = None) -> object:
 def db(tmp_path: Path) -> str:
     path = str(tmp_path / "ws.duckdb")
     out = run("import-properties", SAMPLE_CSV, "--db", path)
-    assert out.stdout.startswith("Imported ")
+    assert "Imported 795, updated 0, rejected 0." in out.stdout
+    assert "Skipped line 1 (above the header row)" in out.stdout  # the '# SYNTHETIC' note
     return path
 
 

@@ -209,10 +209,13 @@ def test_audit_sql_and_import(tmp_path, db_path) -> None:
     csv.write_text(
         "parcel_id,county,address,upset_price\nA-1,Blair,1 Main St,1000\n,Blair,no id,5\n"
     )
-    out = cli_json("import-properties", csv, "--db", db_path)
+    r = cli("import-properties", csv, "--db", db_path, "--json", ok=False)
+    out = json.loads(r.stdout)
     assert (out["imported"], out["updated"], len(out["rejected"])) == (1, 0, 1)
-    text = cli("import-properties", csv, "--db", db_path).stdout
-    assert "Imported 0, updated 1, rejected 1." in text and "Rejected rows" in text
+    assert r.exit_code == 3  # some rows rejected
+    r = cli("import-properties", csv, "--db", db_path, ok=False)
+    assert "Imported 0, updated 1, rejected 1." in r.stdout and "Rejected rows" in r.stdout
+    assert r.exit_code == 3
 
     query = "SELECT parcel_id, address FROM properties WHERE parcel_id = ?"
     rows = cli_json("sql", query, "-p", "A-1", "--db", db_path)

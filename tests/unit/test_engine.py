@@ -97,11 +97,12 @@ def test_import_properties_upserts_and_rejects_with_reasons(ws):
     )
     out = ws.import_properties(frame)
     assert out["imported"] == 2 and out["updated"] == 0
-    reasons = dict(zip(out["rejected"].row, out["rejected"].reason, strict=True))
-    assert reasons[3] == "no parcel id"
-    assert "Unknown county 'Atlantis'" in reasons[4]
-    assert "'abc' is not a number" in reasons[5]
-    assert "sale_type 'auction' is not one of upset" in reasons[6]
+    # rows are named by the line they would have in a CSV (header = line 1)
+    reasons = dict(zip(out["rejected"].line, out["rejected"].reason, strict=True))
+    assert reasons[4] == "no parcel id"
+    assert "Unknown county 'Atlantis'" in reasons[5]
+    assert "'abc' is not a number" in reasons[6]
+    assert "sale_type 'auction' is not one of upset" in reasons[7]
     price = ws.sql(
         "SELECT CAST(upset_price AS DOUBLE) AS p FROM properties WHERE parcel_id='01-01'"
     )

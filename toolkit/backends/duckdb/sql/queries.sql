@@ -280,6 +280,37 @@ ON CONFLICT (county_id, parcel_norm) DO UPDATE SET
 SELECT i.county_id, i.parcel_norm FROM _incoming i
 JOIN properties p ON p.county_id = i.county_id AND p.parcel_norm = i.parcel_norm;
 
+-- name: properties_listed_inactive
+-- parcels of an import that are not active in the workspace, where the row gives no status
+SELECT p.id::VARCHAR AS id, p.county_id, p.parcel_id, p.parcel_norm, p.auction_status
+FROM properties p
+JOIN _incoming i ON p.county_id = i.county_id AND p.parcel_norm = i.parcel_norm
+WHERE p.auction_status <> 'active' AND i.auction_status IS NULL
+ORDER BY p.county_id, p.parcel_norm;
+
+-- name: properties_missing_from_list
+-- active parcels of the given counties that a republished list (_listed) no longer has
+SELECT p.id::VARCHAR AS id, p.county_id, p.parcel_id FROM properties p
+WHERE p.auction_status = 'active' AND list_contains(?::INTEGER[], p.county_id)
+  AND NOT EXISTS (SELECT 1 FROM _listed l
+                  WHERE l.county_id = p.county_id AND l.parcel_norm = p.parcel_norm)
+ORDER BY p.county_id, p.parcel_norm;
+
+-- name: properties_active_per_county
+SELECT county_id, count(*) AS active FROM properties
+WHERE auction_status = 'active' AND list_contains(?::INTEGER[], county_id)
+GROUP BY county_id;
+
+-- name: properties_set_status
+UPDATE properties SET auction_status = ?, updated_at = ? WHERE list_contains(?::UUID[], id);
+
+-- name: items_pending_for_properties
+SELECT j.id::VARCHAR AS job_id, j.job_type, count(*) AS items
+FROM batch_job_items i JOIN batch_jobs j ON j.id = i.job_id
+WHERE j.status IN ('pending', 'in_progress', 'paused') AND i.status = 'pending'
+  AND list_contains(?::VARCHAR[], i.item_id)
+GROUP BY j.id, j.job_type;
+
 -- name: table_columns
 SELECT column_name, data_type, is_nullable FROM information_schema.columns
 WHERE table_name = ? ORDER BY ordinal_position;
