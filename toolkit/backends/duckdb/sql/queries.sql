@@ -259,7 +259,9 @@ INSERT INTO properties (id, county_id, parcel_id, parcel_norm, control_number, a
                         owner, description, upset_price, sale_type, sale_date, auction_status,
                         document_id, created_at, updated_at)
 SELECT uuid(), county_id, parcel_id, parcel_norm, control_number, address, municipality, owner,
-       description, upset_price, sale_type, sale_date, COALESCE(auction_status, 'active'),
+       description, upset_price, sale_type, sale_date, COALESCE(auction_status,
+                (SELECT p.auction_status FROM properties p WHERE p.county_id = _incoming.county_id
+                 AND p.parcel_norm = _incoming.parcel_norm), 'active'),
        document_id, ts, ts
 FROM _incoming
 ON CONFLICT (county_id, parcel_norm) DO UPDATE SET
@@ -420,7 +422,9 @@ INSERT INTO properties (id, county_id, parcel_id, parcel_norm, control_number, a
                         document_id, raw_text, parse_confidence, parse_issues, parse_extra,
                         created_at, updated_at)
 SELECT uuid(), county_id, parcel_id, parcel_norm, control_number, address, municipality, owner,
-       description, upset_price, sale_type, sale_date, COALESCE(auction_status, 'active'),
+       description, upset_price, sale_type, sale_date, COALESCE(auction_status,
+                (SELECT p.auction_status FROM properties p WHERE p.county_id = _incoming.county_id
+                 AND p.parcel_norm = _incoming.parcel_norm), 'active'),
        CAST(document_id AS UUID), raw_text, parse_confidence, parse_issues, parse_extra, ts, ts
 FROM _incoming
 ON CONFLICT (county_id, parcel_norm) DO UPDATE SET

@@ -277,7 +277,9 @@ INSERT INTO properties (id, county_id, parcel_id, parcel_norm, control_number, a
                         document_id, created_at, updated_at)
 SELECT gen_random_uuid(), county_id::INTEGER, parcel_id::TEXT, parcel_norm::TEXT, control_number::TEXT,
        address::TEXT, municipality::TEXT, owner::TEXT, description::TEXT, upset_price::NUMERIC(14, 2),
-       sale_type::TEXT, sale_date::DATE, COALESCE(auction_status::TEXT, 'active'),
+       sale_type::TEXT, sale_date::DATE, COALESCE(auction_status::TEXT,
+                (SELECT p.auction_status FROM properties p WHERE p.county_id = _incoming.county_id::INTEGER
+                 AND p.parcel_norm = _incoming.parcel_norm::TEXT), 'active'),
        document_id::TEXT::UUID, ts::TIMESTAMP, ts::TIMESTAMP
 FROM _incoming
 ON CONFLICT (county_id, parcel_norm) DO UPDATE SET
@@ -440,7 +442,9 @@ INSERT INTO properties (id, county_id, parcel_id, parcel_norm, control_number, a
                         created_at, updated_at)
 SELECT gen_random_uuid(), county_id::INTEGER, parcel_id::TEXT, parcel_norm::TEXT, control_number::TEXT,
        address::TEXT, municipality::TEXT, owner::TEXT, description::TEXT, upset_price::NUMERIC(14, 2),
-       sale_type::TEXT, sale_date::DATE, COALESCE(auction_status::TEXT, 'active'),
+       sale_type::TEXT, sale_date::DATE, COALESCE(auction_status::TEXT,
+                (SELECT p.auction_status FROM properties p WHERE p.county_id = _incoming.county_id::INTEGER
+                 AND p.parcel_norm = _incoming.parcel_norm::TEXT), 'active'),
        document_id::TEXT::UUID, raw_text::TEXT, parse_confidence::DOUBLE PRECISION, parse_issues::TEXT,
        parse_extra::TEXT, ts::TIMESTAMP, ts::TIMESTAMP
 FROM _incoming
