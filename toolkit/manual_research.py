@@ -222,7 +222,7 @@ def _refuse_duplicates(liens: list[dict[str, Any]], on_file: pd.DataFrame | None
     def key(kind: object, holder: object, amount: object, date: object) -> tuple[Any, ...]:
         d = None if blank(date) else pd.Timestamp(date).date()
         return (str(kind), "" if blank(holder) else str(holder).strip().lower(),
-                None if blank(amount) else round(float(amount), 2), d)  # fmt: skip
+                None if blank(amount) else round(float(str(amount)), 2), d)  # fmt: skip
 
     have = {key(r.lien_type, r.holder, r.amount, r.recorded_date)
             for r in on_file.itertuples()}  # fmt: skip

@@ -310,7 +310,7 @@ class Assistant:
                 item.pop("parcel_address", None)
             out.append(item)
         if job_type == "title_research" and out:
-            ids = [i["item_id"] for i in out]
+            ids = [str(i["item_id"]) for i in out]
             liens = liens_on_file(self.ws, ids)
             searched = title_searched(self.ws, ids)
             for i in out:
@@ -327,7 +327,7 @@ class Assistant:
                 i["imagery"] = imagery_links(i.get("lat"), i.get("lon"), f"{where}, PA")
         elif job_type == "county_research":
             for i in out:
-                sales = sales_on_file(self.ws, int(i["county_id"]))
+                sales = sales_on_file(self.ws, int(str(i["county_id"])))
                 i["sales_on_file"] = [
                     {k: _value(v) for k, v in rec.items() if not _blank(v)}
                     for rec in sales.to_dict("records")

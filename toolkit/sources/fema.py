@@ -25,7 +25,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,7 @@ def hazard_rank(attrs: Mapping[str, Any]) -> int:
     return 1 if zone else 0
 
 
-def reading_from_attributes(hits: list[Mapping[str, Any]], *, source: str) -> FloodReading:
+def reading_from_attributes(hits: Sequence[Mapping[str, Any]], *, source: str) -> FloodReading:
     """One :class:`FloodReading` from the attribute dicts of the zones at a point.
 
     Examples

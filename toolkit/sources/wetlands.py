@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,7 +73,8 @@ def _text(value: Any) -> str | None:
 
 
 def wetland_reading(
-    where: BaseGeometry, hits: list[tuple[Mapping[str, Any], BaseGeometry | None]], *, source: str
+    where: BaseGeometry, hits: Sequence[tuple[Mapping[str, Any], BaseGeometry | None]], *,
+    source: str,
 ) -> WetlandReading:
     """Combine wetland features found at a parcel into one :class:`WetlandReading`.
 
