@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,3 +193,42 @@ def sketch_png(
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out, format="PNG")
     return out
+
+
+def to_shape(where: Any) -> BaseGeometry:
+    """A shapely geometry from ``(lon, lat)``, GeoJSON (mapping or text) or shapely.
+
+    Examples
+    --------
+    >>> to_shape((-78.4, 40.5)).wkt
+    'POINT (-78.4 40.5)'
+    >>> to_shape({"type": "Point", "coordinates": [-78.4, 40.5]}).geom_type
+    'Point'
+    """
+    from shapely.geometry import Point, shape
+    from shapely.geometry.base import BaseGeometry as Geometry
+
+    if isinstance(where, Geometry):
+        geom = where
+    elif isinstance(where, Sequence) and not isinstance(where, str | bytes) and len(where) == 2:
+        try:
+            geom = Point(float(where[0]), float(where[1]))
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"location {where!r} is not a (lon, lat) pair: {exc}") from exc
+    else:
+        try:
+            data = json.loads(where) if isinstance(where, str | bytes) else dict(where)
+            if data.get("type") == "Feature":
+                data = data.get("geometry") or {}
+            geom = shape(data)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise ValidationError(
+                f"location {str(where)[:60]!r} is not (lon, lat), GeoJSON or a shapely geometry"
+                f" ({exc})"
+            ) from exc
+    if geom.is_empty:
+        raise ValidationError("location geometry is empty")
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise ValidationError(f"location bounds {geom.bounds} are not lon/lat degrees (EPSG:4326)")
+    return geom

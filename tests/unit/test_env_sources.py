@@ -560,7 +560,7 @@ def test_write_gpkg_round_trip(tmp_path: Path) -> None:
 
 def test_to_shape_rejects_garbage() -> None:
     from toolkit.exceptions import ValidationError
-    from toolkit.sources.layers import to_shape
+    from toolkit.geometry import to_shape
 
     assert to_shape(Point(1, 2)).equals(Point(1, 2))
     with pytest.raises(ValidationError, match=r"not .lon, lat"):

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.exceptions import ConfigError, UnknownChoiceError, ValidationError
+from toolkit.geometry import to_shape
 from toolkit.sources.echo import Facility, haversine_miles
 from toolkit.sources.fema import FloodReading, reading_from_attributes
 from toolkit.sources.wetlands import WetlandReading, wetland_reading
@@ -70,45 +71,6 @@ class Feature:
 
     properties: dict[str, Any]
     geometry: BaseGeometry
-
-
-def to_shape(where: Any) -> BaseGeometry:
-    """A shapely geometry from ``(lon, lat)``, GeoJSON (mapping or text) or shapely.
-
-    Examples
-    --------
-    >>> to_shape((-78.4, 40.5)).wkt
-    'POINT (-78.4 40.5)'
-    >>> to_shape({"type": "Point", "coordinates": [-78.4, 40.5]}).geom_type
-    'Point'
-    """
-    from shapely.geometry import Point, shape
-    from shapely.geometry.base import BaseGeometry
-
-    if isinstance(where, BaseGeometry):
-        geom = where
-    elif isinstance(where, Sequence) and not isinstance(where, str | bytes) and len(where) == 2:
-        try:
-            geom = Point(float(where[0]), float(where[1]))
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"location {where!r} is not a (lon, lat) pair: {exc}") from exc
-    else:
-        try:
-            data = json.loads(where) if isinstance(where, str | bytes) else dict(where)
-            if data.get("type") == "Feature":
-                data = data.get("geometry") or {}
-            geom = shape(data)
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-            raise ValidationError(
-                f"location {str(where)[:60]!r} is not (lon, lat), GeoJSON or a shapely geometry"
-                f" ({exc})"
-            ) from exc
-    if geom.is_empty:
-        raise ValidationError("location geometry is empty")
-    minx, miny, maxx, maxy = geom.bounds
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise ValidationError(f"location bounds {geom.bounds} are not lon/lat degrees (EPSG:4326)")
-    return geom
 
 
 class Layer:

@@ -196,7 +196,7 @@ class NWIWetlands:
         SourceError
             The service failed after retries or answered malformed JSON.
         """
-        from toolkit.sources.layers import to_shape
+        from toolkit.geometry import to_shape
 
         shape = to_shape(where)
         areal = shape.geom_type in AREAL
