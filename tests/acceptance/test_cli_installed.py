@@ -31,13 +31,13 @@ TOOLKIT = _executable()
 
 
 def run(
-    *args: object, code: int = 0, env: dict[str, str] | None = None
+    *args: object, code: int = 0, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("TOOLKIT_DB", "TOOLKIT_DEBUG")}
     # never reach a real service, whatever processors are built in
     base |= {"REGRID_TOKEN": "", "TOOLKIT_REGRID_URL": "http://127.0.0.1:9/"}
     proc = subprocess.run(
-        [TOOLKIT, *map(str, args)], capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [TOOLKIT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
         env=base | (env or {}),
     )  # fmt: skip
     assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
@@ -175,7 +175,8 @@ def test_run_executes_the_notebook_and_exits_with_its_code(db: str, tmp_path: Pa
 
 def test_demo(tmp_path: Path) -> None:
     demo = tmp_path / "demo.duckdb"
-    out = run("demo", "--db", demo).stdout
+    # the whole pipeline in 40-odd notebook kernels: minutes on a busy machine
+    out = run("demo", "--db", demo, timeout=1200).stdout
     assert "SYNTHETIC" in out
     with toolkit.connect(str(demo)) as ws:
         assert not ws.completed_jobs().empty
