@@ -14,18 +14,18 @@ from toolkit.exceptions import UnknownChoiceError, ValidationError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.workspace import Workspace
+    from toolkit.backends.base import Connection, Store
 
 VERDICTS = ("APPROVED", "CAUTION", "REJECTED")
 EXPORT_FORMATS = ("csv", "xlsx")
 
 
-def resolve_property(ws: Workspace, con: Any, prop: object, county: object = None) -> str:
+def resolve_property(store: Store, con: Connection, prop: object, county: object = None) -> str:
     """A property id from its UUID, or from a parcel number with its county."""
     from toolkit.parcels import normalise_parcel
 
     text = str(prop).strip()
-    rows = con.execute(ws.q.property_by_id, [text]).fetchall() if len(text) == 36 else []
+    rows = con.execute(store.q.property_by_id, [text]).fetchall() if len(text) == 36 else []
     if rows:
         return str(rows[0][0])
     if county is None:
@@ -33,14 +33,14 @@ def resolve_property(ws: Workspace, con: Any, prop: object, county: object = Non
             f"Property {prop!r} is not a property id; "
             "give its county too to find it by parcel number."
         )
-    cid = ws.store.engine.resolve_county(con, county)
-    rows = con.execute(ws.q.property_by_parcel, [cid, normalise_parcel(text)]).fetchall()
+    cid = store.engine.resolve_county(con, county)
+    rows = con.execute(store.q.property_by_parcel, [cid, normalise_parcel(text)]).fetchall()
     if not rows:
         raise ValidationError(f"No property with parcel number {prop!r} in {county} County.")
     return str(rows[0][0])
 
 
-def override_verdict(ws: Workspace, prop: object, verdict: str, note: str,
+def override_verdict(store: Store, prop: object, verdict: str, note: str,
                      county: object = None) -> None:  # fmt: skip
     """A person's verdict over the computed one (kept apart; the pipeline uses the override)."""
     from toolkit.backends.common import utcnow
@@ -52,19 +52,19 @@ def override_verdict(ws: Workspace, prop: object, verdict: str, note: str,
         raise ValidationError("An override needs a note saying why (what you saw).")
 
     def go(con: Any) -> None:
-        pid = resolve_property(ws, con, prop, county)
-        n = con.execute(ws.q.override_verdict, [v, note, utcnow(), pid]).fetchall()[0][0]
+        pid = resolve_property(store, con, prop, county)
+        n = con.execute(store.q.override_verdict, [v, note, utcnow(), pid]).fetchall()[0][0]
         if not n:
             raise ValidationError(
                 f"Property {prop!r} has no computed verdict yet; "
                 "run visual_validation for it first."
             )
 
-    ws.store.run(go)
+    store.run(go)
 
 
-def set_manual_grade(ws: Workspace, prop: object, grade: str, note: str | None = None,
-                     county: object = None) -> dict[str, Any]:  # fmt: skip
+def set_manual_grade(store: Store, data_dir: Path, prop: object, grade: str,
+                     note: str | None = None, county: object = None) -> dict[str, Any]:  # fmt: skip
     """Grade a property from imagery; the manual grade wins and sets the repair estimate."""
     import json
 
@@ -75,26 +75,26 @@ def set_manual_grade(ws: Workspace, prop: object, grade: str, note: str | None =
     g = str(grade).strip().upper()
     if g not in GRADES:
         raise UnknownChoiceError("condition grade", grade, GRADES)
-    profile = workspace_profile(ws.data_dir)
+    profile = workspace_profile(data_dir)
     per_sqft = profile.condition.repair_per_sqft.get(g)
 
     def go(con: Any) -> dict[str, Any]:
-        pid = resolve_property(ws, con, prop, county)
-        footprint = con.execute(ws.q.footprint_of, [pid]).fetchall()
+        pid = resolve_property(store, con, prop, county)
+        footprint = con.execute(store.q.footprint_of, [pid]).fetchall()
         sqft = footprint[0][0] if footprint else None
         repair = (
             None if per_sqft is None or sqft is None else round(float(per_sqft) * float(sqft), 2)
         )
         reason = f"manual grade {g} wins over the computed grade" + (f": {note}" if note else "")
-        con.execute(ws.q.manual_grade_upsert,
+        con.execute(store.q.manual_grade_upsert,
                     [pid, g, g, repair, json.dumps([reason]), json.dumps(["manual grade"]), 1.0,
                      utcnow()])  # fmt: skip
         return {"property_id": pid, "grade": g, "repair_estimate": repair}
 
-    return ws.store.run(go)
+    return store.run(go)
 
 
-def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]] | None = None,
+def record_title_search(store: Store, prop: object, liens: list[dict[str, Any]] | None = None,
                         source: str = "manual", county: object = None) -> int:  # fmt: skip
     """Record a title search (recorder and docket look-ups) and its liens; returns how many."""
     import pandas as pd
@@ -130,27 +130,31 @@ def record_title_search(ws: Workspace, prop: object, liens: list[dict[str, Any]]
     now = utcnow()
 
     def go(con: Any) -> int:
-        pid = resolve_property(ws, con, prop, county)
-        con.execute(ws.q.title_search_insert, [pid, now, source])
+        pid = resolve_property(store, con, prop, county)
+        con.execute(store.q.title_search_insert, [pid, now, source])
         for kind, holder, amount, recorded in rows:
-            con.execute(ws.q.lien_insert, [pid, kind, holder, amount, recorded, source, now])
+            con.execute(store.q.lien_insert, [pid, kind, holder, amount, recorded, source, now])
         return len(rows)
 
-    return ws.store.run(go)
+    return store.run(go)
 
 
 def bid_list(
-    ws: Workspace, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")
+    store: Store, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")
 ) -> pd.DataFrame:
     """The bidder's list: max bids, key facts and reasons, nearest sale first."""
     bad = [d for d in decisions if d not in ("BID", "REVIEW", "PASS")]
     if bad:
         raise UnknownChoiceError("decision", bad[0], ("BID", "REVIEW", "PASS"))
-    cid = ws.county_id(county) if county is not None else None
-    return ws.query("bid_list", [cid, cid, list(decisions)])
+    cid = (
+        store.run(lambda con: store.engine.resolve_county(con, county), tx=False)
+        if county is not None
+        else None
+    )
+    return store.query("bid_list", [cid, cid, list(decisions)])
 
 
-def export_bids(ws: Workspace, path: str | Path, county: object = None,
+def export_bids(store: Store, path: str | Path, county: object = None,
                 decisions: tuple[str, ...] = ("BID", "REVIEW")) -> Path:  # fmt: skip
     """Write the bid list to CSV or Excel (by the file's suffix); returns the path.
 
@@ -160,7 +164,7 @@ def export_bids(ws: Workspace, path: str | Path, county: object = None,
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
         raise UnknownChoiceError("export format (file suffix)", fmt or out.name, EXPORT_FORMATS)
-    frame = bid_list(ws, county, decisions)
+    frame = bid_list(store, county, decisions)
     return write_table(frame, out, sheet_name="bids")
 
 

@@ -502,21 +502,21 @@ class Workspace:
         """Override a property's screening verdict (APPROVED / CAUTION / REJECTED) with a note."""
         from toolkit.research import override_verdict
 
-        override_verdict(self, prop, verdict, note, county)
+        override_verdict(self.store, prop, verdict, note, county)
 
     def set_manual_grade(self, prop: str, grade: str, note: str | None = None,
                          county: object = None) -> dict[str, Any]:  # fmt: skip
         """Grade a property from imagery (A-F); the manual grade wins."""
         from toolkit.research import set_manual_grade
 
-        return set_manual_grade(self, prop, grade, note, county)
+        return set_manual_grade(self.store, self.data_dir, prop, grade, note, county)
 
     def record_title_search(self, prop: str, liens: list[dict[str, Any]] | None = None,
                             source: str = "manual", county: object = None) -> int:  # fmt: skip
         """Record a title search and the liens it found (none found is a result too)."""
         from toolkit.research import record_title_search
 
-        return record_title_search(self, prop, liens, source, county)
+        return record_title_search(self.store, prop, liens, source, county)
 
     def bid_list(
         self, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")
@@ -524,14 +524,14 @@ class Workspace:
         """The bidder's list: BID and REVIEW properties with max bids, key facts and reasons."""
         from toolkit.research import bid_list
 
-        return bid_list(self, county, decisions)
+        return bid_list(self.store, county, decisions)
 
     def export_bids(self, path: str | Path, county: object = None,
                     decisions: tuple[str, ...] = ("BID", "REVIEW")) -> Path:  # fmt: skip
         """Write the bid list to ``.csv`` or ``.xlsx``."""
         from toolkit.research import export_bids
 
-        return export_bids(self, path, county, decisions)
+        return export_bids(self.store, path, county, decisions)
 
     @property
     def data_dir(self) -> Path:

@@ -198,7 +198,9 @@ def result_from_parsed(
     over what the parser read from the document.
     """
     if normalise is None:
-        from toolkit.parcels import normalise_parcel as normalise
+        from toolkit.parcels import normalise_parcel
+
+        normalise = normalise_parcel
     item = item or {}
     given_type = _value(item.get("sale_type"))
     given_date = _as_date(item.get("sale_date"))

@@ -1,4 +1,4 @@
--- 0009: facts about the workspace itself, one row per key. The demo writes
+-- 0006: facts about the workspace itself, one row per key. The demo writes
 -- kind = 'demo': only a workspace the demo made may be replaced by the demo, and
 -- only a demo workspace reads the SYNTHETIC sample layers.
 
