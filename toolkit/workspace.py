@@ -20,6 +20,7 @@ from toolkit.backends.base import Connection, Outcome
 from toolkit.backends.common import close_dead_sessions, first_row, pause_event, utcnow
 from toolkit.backends.workers import current_worker
 from toolkit.exceptions import (
+    ActiveJobExistsError,
     InvalidTransitionError,
     JobNotFoundError,
     ValidationError,
@@ -163,11 +164,19 @@ class Workspace:
 
         def go(con: Connection) -> Any:
             county_id = self.engine.resolve_county(con, county)
-            return self.engine.create_job(
+            made = self.engine.create_job(
                 con, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
                 force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
                 now=utcnow(), take_held=bool(take_held),
             )  # fmt: skip
+            if made.held and not made.total_items:  # an empty job: roll it back, say whose
+                raise ActiveJobExistsError(
+                    f"All {made.held} pending {jt.noun} of {jt.name} are held by active "
+                    f"job(s) {made.held_by}: work that job (toolkit run {jt.name} --job "
+                    f"{str(made.held_by).split(',')[0].strip()}), or add --take-held to "
+                    "take them into a new job (they may then be done twice)."
+                )
+            return made
 
         created = self.store.run(go)
         for w in warns:

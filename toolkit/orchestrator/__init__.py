@@ -340,11 +340,17 @@ def paused_jobs(ws: Workspace, job_type: str) -> list[dict[str, Any]]:
 
 
 def find_active_job(ws: Workspace, job_type: str, county_id: int | None) -> dict[str, Any] | None:
-    """The newest active job of this type over the same county scope (None = all counties)."""
+    """The newest active job of this type over the same county scope.
+
+    ``county_id`` None (no county named): the newest all-counties job, else the
+    newest active job of this type whatever its county — a person who says
+    "run environmental research" means the job they started, not a new empty one.
+    """
     frame = ws.active_jobs()
     frame = frame[frame.job_type == job_type]
     if county_id is None:
-        frame = frame[frame.county_id.isna()]
+        everywhere = frame[frame.county_id.isna()]
+        frame = everywhere if not everywhere.empty else frame
     else:
         frame = frame[frame.county_id == county_id]
     if frame.empty:
