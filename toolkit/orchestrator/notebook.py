@@ -327,6 +327,7 @@ def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kerne
         "strategy": params.strategy, "summary_path": str(summary_file),
     }  # fmt: skip
     error: BaseException | None = None
+    absolute_path_settings()
     try:
         pm.execute_notebook(
             str(source), ATOMIC + str(pending), parameters=nb_params, kernel_name=kernel,
@@ -377,3 +378,23 @@ def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kerne
         resume_hint=data.get("resume_hint") or "",
         failures=tuple(data.get("failures") or ()),
     )
+
+
+#: Settings that name a file. The kernel runs in the notebooks' folder, so a path
+#: relative to where the person typed the command would point nowhere there.
+PATH_SETTINGS = ("TOOLKIT_ENV_SOURCES", "TOOLKIT_PROFILE", "TOOLKIT_COUNTY_RESEARCH")
+
+
+def absolute_path_settings(environ: dict[str, str] | None = None) -> None:
+    """Make relative file paths in :data:`PATH_SETTINGS` absolute (from this process's cwd).
+
+    >>> env = {"TOOLKIT_PROFILE": "investor_profile.yaml", "TOOLKIT_ENV_SOURCES": "online"}
+    >>> absolute_path_settings(env)
+    >>> Path(env["TOOLKIT_PROFILE"]).is_absolute(), env["TOOLKIT_ENV_SOURCES"]
+    (True, 'online')
+    """
+    env = os.environ if environ is None else environ
+    for name in PATH_SETTINGS:
+        value = env.get(name, "").strip()
+        if value and value not in ("online", "sample") and not Path(value).is_absolute():
+            env[name] = str(Path(value).resolve())
