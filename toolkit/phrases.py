@@ -83,34 +83,53 @@ _FIXED: list[tuple[str, str]] = [
 # Short forms people type, matched against the phrase's plain words (see _plain:
 # lower case, no punctuation, contractions spelled out, filler words dropped).
 _SHORT: list[tuple[str, str]] = [
-    (r"(?:resume|continue|keep going|carry on|go on|unpause|proceed)"
-     r"(?: (?:last|paused|batch|that|this|it|job|work|session|jobs|working|going|on))*"
-     r"(?: (?:from )?where (?:we|i|it) (?:left off|stopped|were))?"
-     r"|pick (?:it |things )?(?:back )?up(?: where (?:we|i|it) left off)?"
-     r"|(?:start|run|do) (?:next|another) (?:session|batch)|next (?:session|batch)", "resume"),
-    (r"(?:show|check|get|see|what is|how is|view)?(?: on)?"
-     r"(?: (?:job|batch|jobs|batch job|work))?(?: status| progress)(?: of (?:job|batch job|work))?"
-     r"|(?:job |batch |batch job |jobs )?(?:status|progress)(?: update| report| check)?"
-     r"|where (?:are|were|is) (?:we|things|it|job)(?: at)?"
-     r"|how (?:are|is) (?:we|it|job|things|work) (?:doing|going|coming along)"
-     r"|how far (?:along )?(?:are we|is it|is job)", "status"),
-    (r"(?:(?:show|list|see|what is|what are|how much is|how much work is|how much|"
-     r"anything|any|what|which) )?(?:work |jobs |items |properties )?"
-     r"(?:is |are )?(?:still )?(?:pending|left|remaining|outstanding|waiting)"
-     r"(?: work| jobs| items| properties| to do)?"
-     r"|what (?:is|are) (?:there )?(?:left |still )?to do|what needs (?:doing|to be done)"
-     r"|(?:show|list|see) (?:work|jobs|items) (?:pending|left|remaining|to do)"
-     r"|(?:how much|what) work (?:is )?(?:there|left|to do)|work to do|todo|to do", "pending"),
-    (r"(?:(?:show|list|see|which|what) )?(?:active|running|open)(?: batch)? jobs"
-     r"(?: are there)?|(?:list|show) (?:batch |all )?jobs|jobs|what is running"
-     r"|what jobs are (?:active|running|open)", "active"),
-    (r"(?:run |do |start )?(?:data )?audit(?: data| workspace)?|(?:audit|check) (?:data|workspace)",
-     "audit"),
-    (r"(?:pause|stop|hold|halt|suspend)(?: (?:it|that|this|job|batch|batch job|work|session|"
-     r"working|here|there|for now|for today|now|for))*(?: we will continue later| continue later)?"
-     r"|let us (?:stop|pause|take a break)(?: for now| here| for today)?|take (?:a )?break"
-     r"|(?:that is|that will be) enough(?: for now| for today)?|enough for (?:now|today)",
-     "pause"),
+    (
+        r"(?:resume|continue|keep going|carry on|go on|unpause|proceed)"
+        r"(?: (?:last|paused|batch|that|this|it|job|work|session|jobs|working|going|on))*"
+        r"(?: (?:from )?where (?:we|i|it) (?:left off|stopped|were))?"
+        r"|pick (?:it |things )?(?:back )?up(?: where (?:we|i|it) left off)?"
+        r"|(?:start|run|do) (?:next|another) (?:session|batch)|next (?:session|batch)",
+        "resume",
+    ),
+    (
+        r"(?:show|check|get|see|what is|how is|view)?(?: on)?"
+        r"(?: (?:job|batch|jobs|batch job|work))?(?: status| progress)"
+        r"(?: of (?:job|batch job|work))?"
+        r"|(?:job |batch |batch job |jobs )?(?:status|progress)(?: update| report| check)?"
+        r"|where (?:are|were|is) (?:we|things|it|job)(?: at)?"
+        r"|how (?:are|is) (?:we|it|job|things|work) (?:doing|going|coming along)"
+        r"|how far (?:along )?(?:are we|is it|is job)",
+        "status",
+    ),
+    (
+        r"(?:(?:show|list|see|what is|what are|how much is|how much work is|how much|"
+        r"anything|any|what|which) )?(?:work |jobs |items |properties )?"
+        r"(?:is |are )?(?:still )?(?:pending|left|remaining|outstanding|waiting)"
+        r"(?: work| jobs| items| properties| to do)?"
+        r"|what (?:is|are) (?:there )?(?:left |still )?to do|what needs (?:doing|to be done)"
+        r"|(?:show|list|see) (?:work|jobs|items) (?:pending|left|remaining|to do)"
+        r"|(?:how much|what) work (?:is )?(?:there|left|to do)|work to do|todo|to do",
+        "pending",
+    ),
+    (
+        r"(?:(?:show|list|see|which|what) )?(?:active|running|open)(?: batch)? jobs"
+        r"(?: are there)?|(?:list|show) (?:batch |all )?jobs|jobs|what is running"
+        r"|what jobs are (?:active|running|open)",
+        "active",
+    ),
+    (
+        r"(?:run |do |start )?(?:data )?audit(?: data| workspace)?"
+        r"|(?:audit|check) (?:data|workspace)",
+        "audit",
+    ),
+    (
+        r"(?:pause|stop|hold|halt|suspend)(?: (?:it|that|this|job|batch|batch job|work|session|"
+        r"working|here|there|for now|for today|now|for))*"
+        r"(?: we will continue later| continue later)?"
+        r"|let us (?:stop|pause|take a break)(?: for now| here| for today)?|take (?:a )?break"
+        r"|(?:that is|that will be) enough(?: for now| for today)?|enough for (?:now|today)",
+        "pause",
+    ),
 ]
 _CONTRACTIONS = {
     "what's": "what is", "where's": "where is", "how's": "how is", "that's": "that is",
@@ -511,7 +530,7 @@ def describe_status(st: dict[str, Any]) -> str:
 
 
 def _batch_of(st: dict[str, Any]) -> str:
-    """"Batch N of M", N never past M (a batch claimed again after a crash counts once)."""
+    """The words "Batch N of M", N never past M (a batch claimed again counts once)."""
     total = int(st["total_batches"])
     current = int(st.get("current_batch") or 0)
     if st.get("status") == "completed":
