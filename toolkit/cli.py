@@ -166,11 +166,19 @@ def _refuse_foreign_file(db: str | None) -> None:
             )
 
 
+def _width() -> int:
+    """The terminal's width; piped output gets 160 columns (room rather than fold every cell)."""
+    if sys.stdout.isatty():
+        import shutil
+
+        return shutil.get_terminal_size((100, 24)).columns
+    return 160
+
+
 def _console() -> Any:
     from rich.console import Console
 
-    # piped output has no width; give tables room rather than fold every cell
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    return Console(soft_wrap=False, width=_width())
 
 
 def _emit_json(obj: Any) -> None:
@@ -186,12 +194,54 @@ def _cell(value: Any) -> str:
         return f"{int(value):,}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
     text = _text(value)
     return text[:19] if re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text) else text
 
 
+def table_width(frame: pd.DataFrame, columns: list[str] | None = None) -> int:
+    """The columns a table of ``frame`` needs with no cell folded (rich's borders and padding)."""
+    cols = columns or [str(c) for c in frame.columns]
+    total = 1
+    for c in cols:
+        cells = [len(_cell(v)) for v in frame[c].head(200)]
+        total += max([len(str(c)), *cells]) + 3
+    return total
+
+
+def records_text(frame: pd.DataFrame, columns: list[str] | None = None, width: int = 100) -> str:
+    """Rows as records, one field a line (psql's ``\\x``): for results too wide for a table.
+
+    >>> import pandas as pd
+    >>> print(records_text(pd.DataFrame({"job_id": ["861dbf8b"], "status": ["paused"]}), width=30))
+    -[ RECORD 1 ]----------------
+    job_id | 861dbf8b
+    status | paused
+    """
+    cols = columns or [str(c) for c in frame.columns]
+    pad = max(len(c) for c in cols)
+    room = max(20, width - pad - 3)
+    lines = []
+    for i, row in enumerate(frame[cols].itertuples(index=False, name=None), start=1):
+        head = f"-[ RECORD {i} ]"
+        lines.append(head + "-" * max(0, min(width, pad + 3 + 16) - len(head) - 1))
+        for c, v in zip(cols, row, strict=True):
+            text = _cell(v)
+            chunks = [text[j : j + room] for j in range(0, len(text), room)] or [""]
+            lines.append(f"{c:<{pad}} | {chunks[0]}")
+            lines.extend(f"{'':<{pad}} | {chunk}" for chunk in chunks[1:])
+    return "\n".join(lines)
+
+
+class Layout(StrEnum):
+    auto = "auto"
+    table = "table"
+    records = "records"
+
+
 def _table(frame: pd.DataFrame, *, title: str | None = None, empty: str = "(no rows)",
-           columns: list[str] | None = None) -> None:  # fmt: skip
+           columns: list[str] | None = None, layout: Layout = Layout.auto) -> None:  # fmt: skip
     from rich.table import Table
 
     console = _console()
@@ -199,6 +249,13 @@ def _table(frame: pd.DataFrame, *, title: str | None = None, empty: str = "(no r
         console.print(empty)
         return
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    if layout is Layout.records or (
+        layout is Layout.auto and len(cols) > 3 and table_width(frame, cols) > console.width
+    ):  # too wide: fold each row into a record rather than squeeze every column
+        if title:
+            print(title)
+        print(records_text(frame, [str(c) for c in cols], console.width))
+        return
     table = Table(title=title, title_justify="left", header_style="bold")
     for c in cols:
         numeric = frame[c].dtype.kind in "iuf"
@@ -489,15 +546,26 @@ def sql(
         list[str] | None,
         typer.Option("--param", "-p", help="A value for the next $N (repeatable)."),
     ] = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--layout",
+            help="table, records (one field a line, like psql's \\x) or auto: records when "
+            "the table is wider than the terminal.",
+        ),
+    ] = Layout.auto,
+    expanded: Annotated[
+        bool, typer.Option("-x", "--expanded", help="Same as --layout records.")
+    ] = False,
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Run any SQL on the workspace and show the rows (sql)."""
+    """Run any SQL on the workspace and show the rows (sql); --json for any column type."""
     frame = _ws(db).sql(query, params or None)
     if json_:
         return _emit_json(frame)
-    _table(frame)
+    _table(frame, layout=Layout.records if expanded else layout)
 
 
 @app.command("import-properties")

@@ -418,6 +418,8 @@ def _frames(data: Any) -> list[tuple[str, pd.DataFrame]]:
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values
+        return ""
     if hasattr(value, "isoformat"):
         try:
             import pandas as pd
@@ -426,35 +428,87 @@ def _text(value: Any) -> str:
                 return ""
         except (TypeError, ValueError):
             pass
-        return (
-            value.isoformat(sep=" ", timespec="seconds")
-            if hasattr(value, "hour")
-            else value.isoformat()
-        )
+        if hasattr(value, "date") and hasattr(value, "hour"):  # a datetime
+            return value.isoformat(sep=" ", timespec="seconds")
+        return value.isoformat()
     return str(value)
 
 
 def jsonable(obj: Any) -> Any:
-    """Turn frames, timestamps, NaN and numpy scalars into plain JSON values.
+    """Turn frames, UUIDs, decimals, dates, timestamps, bytes, NaN/NaT and numpy values
+    into plain JSON values (a frame becomes a list of records; missing values are null).
+
+    Decimals become numbers (whole ones integers), bytes lower-case hex, dates and
+    timestamps ISO 8601 text, durations seconds.
 
     >>> jsonable({"a": float("nan"), "b": [1, "x"]})
     {'a': None, 'b': [1, 'x']}
+    >>> import uuid, decimal, datetime
+    >>> jsonable([uuid.UUID(int=1), decimal.Decimal("1.50"), datetime.date(2027, 9, 13), b"\\x01"])
+    ['00000000-0000-0000-0000-000000000001', 1.5, '2027-09-13', '01']
     """
-    import json
+    import datetime as dt
+    import decimal
     import math
+    import uuid
 
-    if obj is None or isinstance(obj, bool | int | str):
+    if obj is None or isinstance(obj, bool | str):
         return obj
+    if isinstance(obj, int):
+        return int(obj)
     if isinstance(obj, float):
-        return None if math.isnan(obj) else obj
-    if hasattr(obj, "to_json") and hasattr(obj, "columns"):
-        return json.loads(obj.to_json(orient="records", date_format="iso"))
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if hasattr(obj, "columns") and hasattr(obj, "itertuples"):  # a DataFrame
+        cols = [str(c) for c in obj.columns]
+        return [
+            {c: jsonable(v) for c, v in zip(cols, row, strict=True)}
+            for row in obj.itertuples(index=False, name=None)
+        ]
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
+    if isinstance(obj, list | tuple | set | frozenset):
         return [jsonable(v) for v in obj]
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    if isinstance(obj, decimal.Decimal):
+        if not obj.is_finite():
+            return None
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return bytes(obj).hex()
+    if isinstance(obj, dt.timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, dt.date | dt.time) and not type(obj).__module__.startswith("pandas"):
+        return obj.isoformat()
+    if type(obj).__module__.startswith(("numpy", "pandas")):
+        return _jsonable_array_scalar(obj)
     if hasattr(obj, "to_dict") and callable(obj.to_dict):
         return jsonable(obj.to_dict())
+    text = _text(obj)
+    return text if text != "" else None
+
+
+def _jsonable_array_scalar(obj: Any) -> Any:
+    """numpy and pandas values: arrays, series, scalars, NaT, NA, timestamps, timedeltas."""
+    import pandas as pd
+
+    if hasattr(obj, "tolist") and getattr(obj, "ndim", 0):  # an array (a LIST column's cell)
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, pd.Series):
+        return jsonable(obj.to_dict())
+    try:
+        if pd.isna(obj):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(obj, pd.Timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if hasattr(obj, "dtype") and obj.dtype.kind == "M":  # numpy datetime64
+        return pd.Timestamp(obj).isoformat()
+    if hasattr(obj, "dtype") and obj.dtype.kind == "m":  # numpy timedelta64
+        return pd.Timedelta(obj).total_seconds()
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
         return jsonable(obj.item())
     text = _text(obj)
