@@ -1001,10 +1001,17 @@ def run(
     except ValidationError as exc:  # bad usage: code 2, nothing changed
         _report(exc, bool(ctx.meta.get(_DEBUG)))
         raise typer.Exit(2) from None
+    from toolkit.progress import LiveDisplay, StatusPoller
+
+    # the live display reads the job's status from here about once a second, whatever
+    # runs the session (worker processes, a papermill kernel); quiet for --json
+    display = LiveDisplay(enabled=not json_)
     if workers is not None:
         from toolkit.orchestrator.workers import run_workers
 
-        result = run_workers(ws, req, workers)
+        with display, StatusPoller(ws.url, display) as poller:
+            poller.watch(req)
+            result = run_workers(ws, req, workers)
         if json_:
             _emit_json([result.to_dict()])
         else:
@@ -1020,9 +1027,10 @@ def run(
         if not json_:
             print(_run_line(r), flush=True)
 
-    with _Spinner(f"Running the {req.job_type} notebook", enabled=not json_):
+    with display, StatusPoller(ws.url, display) as poller:
         returned = run_headless(req.job_type, until_done=until_done, progress=session_done,
-                                ws=ws, request=req)  # fmt: skip
+                                ws=ws, request=req, surface="cli",
+                                on_start=poller.watch)  # fmt: skip
     for r in returned[len(results) :]:  # a runner that did not report as it went
         session_done(r)
     if json_:
@@ -1169,9 +1177,13 @@ def say(
 
     phrase = " ".join(text)
     parse_phrase(phrase)  # a bad phrase fails before the workspace is opened
+    from toolkit.progress import LiveDisplay, snapshot_of_session
+
     ws = _ws(db)
-    with _ProgressBar(enabled=not json_) as bar:
-        result = say_phrase(ws, phrase, on_progress=bar.update if not json_ else None)
+    display = LiveDisplay(enabled=not json_)  # fed by the session, in this process
+    with display:
+        feed = None if json_ else (lambda d: display.feed(snapshot_of_session(d)))
+        result = say_phrase(ws, phrase, on_progress=feed)
     if json_:
         _emit_json(result.to_dict())
     else:
@@ -1225,61 +1237,6 @@ def mcp(
         print(f"Bearer token (new for this run; set {TOKEN_ENV} to choose your own): {token}",
               file=sys.stderr, flush=True)  # fmt: skip
     serve_http(assistant, token, port=port or DEFAULT_PORT, log_level=level)
-
-
-class _Spinner:
-    """A spinner on stderr while a long call runs (only on a terminal)."""
-
-    def __init__(self, text: str, *, enabled: bool = True) -> None:
-        self.text = text
-        self.enabled = enabled and sys.stderr.isatty()
-        self._status: Any = None
-
-    def __enter__(self) -> _Spinner:
-        if self.enabled:
-            from rich.console import Console
-
-            self._status = Console(stderr=True).status(self.text)
-            self._status.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._status is not None:
-            self._status.stop()
-
-
-class _ProgressBar:
-    """A rich progress bar fed by session progress dicts (any thread)."""
-
-    def __init__(self, *, enabled: bool = True) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def update(self, d: Any) -> None:
-        if not self.enabled or not isinstance(d, dict):  # the runner may report other shapes
-            return
-        done = sum(int(d.get(k) or 0) for k in ("session_processed", "session_failed",
-                                                  "session_skipped"))  # fmt: skip
-        total = d.get("session_total") or d.get("total")
-        if self._progress is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                console=Console(stderr=True), transient=True,
-            )  # fmt: skip
-            self._progress.start()
-            self._task = self._progress.add_task(str(d.get("job_type", "working")), total=total)
-        self._progress.update(self._task, completed=done, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

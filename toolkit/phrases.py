@@ -492,7 +492,7 @@ def _jsonable_array_scalar(obj: Any) -> Any:
     """numpy and pandas values: arrays, series, scalars, NaT, NA, timestamps, timedeltas."""
     import pandas as pd
 
-    if hasattr(obj, "tolist") and getattr(obj, "ndim", 0):  # an array (a LIST column's cell)
+    if hasattr(obj, "tolist") and int(getattr(obj, "ndim", 0) or 0) > 0:  # an array (a LIST cell)
         return [jsonable(v) for v in obj.tolist()]
     if isinstance(obj, pd.Series):
         return jsonable(obj.to_dict())
@@ -693,7 +693,7 @@ def _session(ws: Workspace, job_id: str, processor: Any, on_progress: Progress |
     if on_progress is not None:
 
         def callback(d: dict[str, Any]) -> None:
-            on_progress({**d, "session_total": expected})
+            on_progress({**d, "session_total": expected, "noun": jt.noun})
 
     try:
         return run_job_session(ws, job_id, processor, on_progress=callback)
@@ -706,9 +706,9 @@ def _session(ws: Workspace, job_id: str, processor: Any, on_progress: Progress |
 
 def _no_processor(job_type: str) -> str:
     return (
-        f"There is no {job_type} processor yet, so nothing was run: work the job in its "
-        f"notebook (get_next_batch / update_batch_progress), or register one with "
-        f"toolkit.processors.register_processor({job_type!r}, factory)."
+        f"There is no {job_type} processor yet, so nothing was run: work the job's items in "
+        f"its notebook ({job_type}.ipynb; toolkit lab opens the notebooks), or add a "
+        f"{job_type} processor (docs/architecture.md, 'Adding a job type')."
     )
 
 

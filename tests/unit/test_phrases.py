@@ -318,7 +318,8 @@ def test_start_without_a_processor_creates_the_job_and_says_so(sample_ws) -> Non
     st = sample_ws.get_batch_status(r.job_id)
     assert (st["status"], st["total_items"], st["processed_items"]) == ("pending", 17, 0)
     assert r.summary is None
-    assert "no visual_validation processor yet" in str(r) and "register_processor" in str(r)
+    assert "no visual_validation processor yet" in str(r) and "toolkit lab" in str(r)
+    assert "register_processor" not in str(r) and "update_batch_progress" not in str(r)
 
 
 def test_start_with_nothing_pending(sample_ws) -> None:
