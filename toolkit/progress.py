@@ -80,7 +80,7 @@ def time_left(seconds: float | None) -> str:
     return f"about {seconds / 3600:.1f} h left"
 
 
-def progress_line(snap: Snapshot, *, with_bar: bool = True) -> str:
+def progress_line(snap: Snapshot, *, with_bar: bool = True, width: int | None = None) -> str:
     """One line saying where a job stands; the bar only on a terminal.
 
     >>> s = Snapshot("regrid_scraping", "861dbf8b-aaaa", "properties", done=148, failed=2,
@@ -89,6 +89,10 @@ def progress_line(snap: Snapshot, *, with_bar: bool = True) -> str:
     regrid_scraping 861dbf8b: 150/235 properties (64%) · 148 done, 2 failed, 0 skipped · batch 3 of 5 · about 2 min left
     >>> print(progress_line(Snapshot("regrid_scraping", note="starting the notebook…")))
     regrid_scraping: starting the notebook…
+    >>> print(progress_line(s, width=80))
+    regrid_scraping 861dbf8b ███████░░░░ 150/235 properties (64%) · about 2 min left
+
+    ``width``: the line fits it — the bar shrinks, then the details go, least useful first.
     """  # noqa: E501
     head = snap.job_type + (f" {snap.job_id[:8]}" if snap.job_id else "")
     if snap.total is None:
@@ -96,20 +100,30 @@ def progress_line(snap: Snapshot, *, with_bar: bool = True) -> str:
     total = max(snap.total, 0)
     finished = min(snap.finished, total) if total else snap.finished
     pct = round(100 * finished / total) if total else 100
-    parts = [f"{finished}/{total} {snap.noun} ({pct}%)",
-             f"{snap.done} done, {snap.failed} failed, {snap.skipped} skipped"]  # fmt: skip
+    count = f"{finished}/{total} {snap.noun} ({pct}%)"
+    counts = f"{snap.done} done, {snap.failed} failed, {snap.skipped} skipped"
+    batch = ""
     if snap.total_batches:
         current = min(max(snap.batch or 0, 0), snap.total_batches)
-        parts.append(f"batch {current} of {snap.total_batches}")
+        batch = f"batch {current} of {snap.total_batches}"
     left = time_left(snap.seconds_left) if finished < total else ""
-    if left:
-        parts.append(left)
-    if snap.note:
-        parts.append(snap.note)
-    text = " · ".join(parts)
-    if with_bar:
-        return f"{head} {bar(finished / total if total else 1.0)} {text}"
-    return f"{head}: {text}"
+    fraction = finished / total if total else 1.0
+    # richest first; on a narrow terminal the batch goes, then the bar, then the counts
+    tries = [([count, counts, batch, left, snap.note], True), ([count, counts, left], True),
+             ([count, counts, left], False), ([count, left], True), ([count, left], False),
+             ([count], False)]  # fmt: skip
+    for parts, want_bar in tries if with_bar else [(t[0], False) for t in tries[:1]]:
+        text = " · ".join(p for p in parts if p)
+        if want_bar:
+            room = BAR_WIDTH if width is None else min(BAR_WIDTH, width - len(head) - len(text) - 2)
+            if room < 8:
+                continue
+            line = f"{head} {bar(fraction, room)} {text}"
+        else:
+            line = f"{head}: {text}"
+        if width is None or len(line) <= width:
+            return line
+    return line[:width]
 
 
 class Rate:
@@ -175,6 +189,7 @@ class LiveDisplay:
         self.rate = Rate()
         self.snap: Snapshot | None = None
         self._live: Any = None
+        self._console: Any = None
         self._lock = threading.Lock()
         self._printed: tuple[Any, ...] | None = None
         self._printed_at = 0.0
@@ -186,6 +201,7 @@ class LiveDisplay:
             from rich.text import Text
 
             console = Console(file=self.out, soft_wrap=False)
+            self._console = console
             self._live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
             self._live.start()
         return self
@@ -194,13 +210,11 @@ class LiveDisplay:
         self.close()
 
     def close(self) -> None:
-        """Stop redrawing; a terminal keeps the last line."""
+        """Stop redrawing."""
         with self._lock:
             live, self._live = self._live, None
             if live is not None:
-                live.stop()
-                if self.snap is not None:
-                    print(progress_line(self.snap, with_bar=False), file=self.out, flush=True)
+                live.stop()  # the line goes: the session's result says where the job stands
 
     def feed(self, snap: Snapshot) -> None:
         """Show ``snap`` (any thread)."""
@@ -215,7 +229,8 @@ class LiveDisplay:
             if self._live is not None:
                 from rich.text import Text
 
-                self._live.update(Text(progress_line(snap)))
+                width = max(20, self._console.width - 1)
+                self._live.update(Text(progress_line(snap, width=width), no_wrap=True))
                 return
             self._print_line(snap)
 
