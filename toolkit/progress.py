@@ -200,7 +200,7 @@ class LiveDisplay:
             from rich.live import Live
             from rich.text import Text
 
-            console = Console(file=self.out, soft_wrap=False)
+            console = Console(file=self.out, soft_wrap=False, force_terminal=True)
             self._console = console
             self._live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
             self._live.start()
