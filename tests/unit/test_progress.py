@@ -241,7 +241,7 @@ def test_run_on_a_terminal_shows_the_live_line(tmp_path: Path) -> None:
         done.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    _, status = os.waitpid(pid, 0)
+    os.waitpid(pid, 0)
     done.wait(5)
     text = b"".join(chunks).decode("utf-8", "replace")
     assert "█" in text and "properties (" in text, text[-2000:]
