@@ -1115,6 +1115,46 @@ def _run_line(r: Any) -> str:
     return "\n".join(lines)
 
 
+def lab_workspace(db: str | None) -> tuple[str, str | None]:
+    """The workspace ``toolkit lab`` opens, and a note when it is not the one asked for.
+
+    ``--db`` wins, then ``$TOOLKIT_DB``; without either, ``data/toolkit.duckdb`` — or the
+    demo's ``data/demo.duckdb`` when only that one exists (the demo made it; say so).
+    """
+    from toolkit import config
+
+    if db is not None:
+        return (str(Path(db).resolve()) if db != ":memory:" and "://" not in db else db), None
+    if os.environ.get(config.ENV_DB):
+        return config.default_db_url(), None
+    own = config.data_dir() / "toolkit.duckdb"
+    demo = config.data_dir() / "demo.duckdb"
+    if not own.exists() and demo.exists():
+        return str(demo.resolve()), (
+            f"{own} does not exist yet, so the notebooks open the demo's workspace {demo} "
+            "(give --db to choose another)."
+        )
+    return str(own.resolve()), None
+
+
+def lab_command(workspace: str, *, no_browser: bool, root: bool | None = None) -> list[str]:
+    """The JupyterLab command line: the shipped notebooks; ``--allow-root`` as root."""
+    from toolkit import config
+
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(config.notebooks_dir())]
+    if no_browser:
+        cmd.append("--no-browser")
+    is_root = (hasattr(os, "geteuid") and os.geteuid() == 0) if root is None else root
+    if is_root:  # JupyterLab refuses root without it ("Running as root is not recommended")
+        cmd.append("--allow-root")
+    return cmd
+
+
+# JupyterLab's info lines and its URL banner; warnings, errors and tracebacks go through
+_LAB_CHATTER = re.compile(r"^\s*$|^\[[IC] |^\s+(?:To access|Or copy|file://|https?://)")
+_LAB_URL = re.compile(r"(https?://(?:localhost|127\.0\.0\.1|\[::1\])[^\s]*/lab[^\s]*)")
+
+
 @app.command()
 def lab(
     no_browser: Annotated[
@@ -1123,19 +1163,45 @@ def lab(
     db: DbOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Open JupyterLab on the project's notebooks/ (the workspace via $TOOLKIT_DB)."""
+    """Open JupyterLab on the project's notebooks/ with this workspace ($TOOLKIT_DB), print its URL.
+
+    Without --db: data/toolkit.duckdb, or the demo's data/demo.duckdb when only that exists.
+    """
     import subprocess
+    import threading
 
     from toolkit import config
 
     _refuse_foreign_file(db)
-    env = dict(os.environ)
-    if db is not None:
-        env[config.ENV_DB] = str(Path(db).resolve()) if db != ":memory:" else db
-    cmd = [sys.executable, "-m", "jupyter", "lab", str(config.notebooks_dir())]
-    if no_browser:
-        cmd.append("--no-browser")
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    workspace, note = lab_workspace(db)
+    if note:
+        print(f"Note: {note}", file=sys.stderr)
+    env = {**os.environ, config.ENV_DB: workspace}  # the notebooks' db=None reads it
+    cmd = lab_command(workspace, no_browser=no_browser)
+    print(f"Starting JupyterLab on the notebooks, workspace {workspace} (Ctrl-C stops it)…",
+          flush=True)  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
+    shown = threading.Event()
+
+    def relay() -> None:  # JupyterLab logs to stderr: its URL to stdout once, its problems
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            m = _LAB_URL.search(line)
+            if debug or not (m or _LAB_CHATTER.match(line)):
+                sys.stderr.write(line)
+            if m and not shown.is_set():
+                shown.set()
+                print(f"JupyterLab: {m[1]}", flush=True)
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait()
+    reader.join(timeout=2)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -1160,6 +1226,9 @@ def demo(
     from toolkit.demo import run_demo
 
     run_demo(db=db, fresh=fresh, out=print)
+    target = Path(db) if db is not None else config.data_dir() / "demo.duckdb"
+    print(f"\nOpen the demo's workspace in the notebooks: toolkit lab --db {target}")
+    print(f"or from the command line, e.g.: toolkit pending --db {target}")
 
 
 @app.command()

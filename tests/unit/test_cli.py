@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import typer
@@ -443,3 +444,80 @@ def test_status_words_are_true() -> None:
     assert "About 3 min of work left" in describe_status({**st, "eta_seconds": 200.0})
     done = describe_status({**st, "status": "completed", "current_batch": 0, "pending_items": 0})
     assert "Batch 1 of 1" in done
+
+
+# --- issue 14: toolkit lab opens the workspace asked for, as root too, and prints its URL ---
+
+
+class _FakeLab:
+    """JupyterLab as subprocess.Popen sees it: logs (with the URL) on stderr, then exits."""
+
+    calls: ClassVar[list[tuple[list[str], dict[str, str]]]] = []
+
+    def __init__(self, cmd: list[str], env: dict[str, str], **kwargs) -> None:
+        import io
+
+        _FakeLab.calls.append((cmd, env))
+        self.stderr = io.StringIO(
+            "[I 2026-12-01 13:00:00.000 ServerApp] Jupyter Server 2 is running at:\n"
+            "[C 2026-12-01 13:00:00.001 ServerApp] \n"
+            "    To access the server, open this file in a browser:\n"
+            "    Or copy and paste one of these URLs:\n"
+            "        http://localhost:8899/lab?token=abc123\n"
+            "        http://127.0.0.1:8899/lab?token=abc123\n"
+            "[W 2026-12-01 13:00:00.002 LabApp] a warning people should see\n"
+        )
+
+    def wait(self) -> int:
+        return 0
+
+
+@pytest.fixture
+def fake_lab(monkeypatch, tmp_path):
+    monkeypatch.setattr(subprocess, "Popen", _FakeLab)
+    monkeypatch.setenv("TOOLKIT_DATA", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    _FakeLab.calls = []
+    return _FakeLab
+
+
+def test_lab_opens_the_db_given_and_prints_its_url(fake_lab, sample_db, monkeypatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    r = cli("lab", "--no-browser", "--db", sample_db)
+    [(cmd, env)] = fake_lab.calls
+    assert env["TOOLKIT_DB"] == str(Path(sample_db).resolve())  # the notebooks' db=None reads it
+    assert cmd[1:4] == ["-m", "jupyter", "lab"] and "--no-browser" in cmd
+    assert "--allow-root" not in cmd
+    assert "JupyterLab: http://localhost:8899/lab?token=abc123" in r.stdout
+    assert r.stdout.count("JupyterLab: http") == 1
+    assert "a warning people should see" in r.stderr and "To access" not in r.stderr
+
+
+def test_lab_works_as_root(fake_lab, sample_db, monkeypatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    cli("lab", "--db", sample_db)
+    [(cmd, _)] = fake_lab.calls
+    assert "--allow-root" in cmd
+
+
+def test_lab_without_db_finds_the_demos_workspace(fake_lab, tmp_path) -> None:
+    demo = tmp_path / "data" / "demo.duckdb"
+    toolkit.connect(str(demo)).close()
+    r = cli("lab")
+    [(_, env)] = fake_lab.calls
+    assert env["TOOLKIT_DB"] == str(demo.resolve())
+    assert "toolkit.duckdb does not exist yet" in r.stderr and "demo.duckdb" in r.stderr
+    # once the user's own workspace exists, that one
+    own = tmp_path / "data" / "toolkit.duckdb"
+    toolkit.connect(str(own)).close()
+    cli("lab")
+    assert fake_lab.calls[-1][1]["TOOLKIT_DB"] == str(own.resolve())
+
+
+def test_demo_ends_with_the_command_that_opens_its_workspace(monkeypatch, tmp_path) -> None:
+    import toolkit.demo
+
+    monkeypatch.setattr(toolkit.demo, "run_demo", lambda **kw: {})
+    db = tmp_path / "d.duckdb"
+    out = cli("demo", "--db", db).stdout
+    assert out.rstrip().splitlines()[-2].endswith(f"toolkit lab --db {db}")
