@@ -215,7 +215,7 @@ def records_text(frame: pd.DataFrame, columns: list[str] | None = None, width: i
 
     >>> import pandas as pd
     >>> print(records_text(pd.DataFrame({"job_id": ["861dbf8b"], "status": ["paused"]}), width=30))
-    -[ RECORD 1 ]----------------
+    -[ RECORD 1 ]-----------
     job_id | 861dbf8b
     status | paused
     """
