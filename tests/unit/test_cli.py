@@ -521,3 +521,20 @@ def test_demo_ends_with_the_command_that_opens_its_workspace(monkeypatch, tmp_pa
     db = tmp_path / "d.duckdb"
     out = cli("demo", "--db", db).stdout
     assert out.rstrip().splitlines()[-2].endswith(f"toolkit lab --db {db}")
+
+
+# --- issue 14: messages in plain words, not Python ---------------------------------------------
+
+PYTHON_SPEAK = re.compile(r"\w+=(?:True|False|None)\b|\b\w+\(\)|ws\.\w+\(|register_processor")
+
+
+def test_messages_speak_commands_not_python(sample_db) -> None:
+    cli("start", "regrid_scraping", "--county", "Blair", "--db", sample_db)
+    again = cli("start", "regrid_scraping", "--county", "Blair", "--db", sample_db, ok=False)
+    assert "toolkit start regrid_scraping --force" in again.stderr
+    nothing = cli("resume", "title_research", "--db", sample_db, ok=False)
+    assert "toolkit start JOB_TYPE" in nothing.stderr
+    said = cli("say", "Start visual validation for all counties", "--db", sample_db)
+    paused = cli("pause", "--db", sample_db)
+    for text in (again.stderr, nothing.stderr, said.stdout, paused.stdout):
+        assert not PYTHON_SPEAK.search(text), text
