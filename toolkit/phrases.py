@@ -166,6 +166,10 @@ _FIRST = re.compile(
     r"\bfirst\b|^(?:focus|concentrate) on\b|^(?:start|begin) with\b|^prioriti[sz]e\b"
     r"|\bbefore (?:the )?(?:others|other counties|rest)\b|\boption a\b"
 )
+_QUESTION = re.compile(
+    r"^(?:what|when|where|which|who|whose|why|how|is|are|was|were|does|did|has|have|show|list"
+    r"|tell|see|display|any)\b"
+)
 _SIZE = re.compile(r"\bbatch(?:es)? of (\d+)\b|\b(\d+) (?:at a time|per batch|a batch)\b")
 
 _START = re.compile(
@@ -273,6 +277,8 @@ def _strategy_command(plain: str) -> Command | None:
     Round-robin across counties, the earliest auction first, or one county first;
     a job type named in the phrase is used, else the first stage with pending work.
     """
+    if _QUESTION.match(plain):  # "when is the next auction?" asks; it starts nothing
+        return None
     county = _find_county(plain)
     if _ROUND_ROBIN.search(plain):
         strategy = "round_robin"

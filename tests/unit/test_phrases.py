@@ -216,6 +216,13 @@ def test_variant_counts() -> None:
     assert all(ok == n for ok, n in counts.values()), counts
 
 
+@pytest.mark.parametrize("question", ["When is the next auction?", "Show me upcoming auctions",
+                                      "Which county sells first?", "what is the sale date"])
+def test_questions_about_auctions_start_nothing(question: str) -> None:
+    with pytest.raises(ValidationError, match="Phrases understood"):
+        parse_phrase(question)
+
+
 def test_the_guide_phrases_still_mean_what_they_did() -> None:
     # short forms must not take over a guide phrase or a start with a job type
     assert parse_phrase("Start Regrid scraping for Blair County in batches of 50").args == {
