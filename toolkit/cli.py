@@ -1012,6 +1012,7 @@ def run(
         with display, StatusPoller(ws.url, display) as poller:
             poller.watch(req)
             result = run_workers(ws, req, workers)
+            display.close()
         if json_:
             _emit_json([result.to_dict()])
         else:
@@ -1024,6 +1025,7 @@ def run(
 
     def session_done(r: Any) -> None:  # called by the runner as each session ends
         results.append(r)
+        display.close()  # the result says where the job stands; the next session resumes it
         if not json_:
             print(_run_line(r), flush=True)
 

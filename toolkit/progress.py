@@ -106,7 +106,8 @@ def progress_line(snap: Snapshot, *, with_bar: bool = True, width: int | None = 
     if snap.total_batches:
         current = min(max(snap.batch or 0, 0), snap.total_batches)
         batch = f"batch {current} of {snap.total_batches}"
-    left = time_left(snap.seconds_left) if finished < total else ""
+    working = snap.status not in ("paused", "completed", "cancelled")
+    left = time_left(snap.seconds_left) if finished < total and working else ""
     fraction = finished / total if total else 1.0
     # richest first; on a narrow terminal the batch goes, then the bar, then the counts
     tries = [([count, counts, batch, left, snap.note], True), ([count, counts, left], True),
@@ -190,37 +191,51 @@ class LiveDisplay:
         self.snap: Snapshot | None = None
         self._live: Any = None
         self._console: Any = None
+        self._held = False
         self._lock = threading.Lock()
         self._printed: tuple[Any, ...] | None = None
         self._printed_at = 0.0
 
     def __enter__(self) -> LiveDisplay:
-        if self.enabled and self.tty:
-            from rich.console import Console
-            from rich.live import Live
-            from rich.text import Text
-
-            console = Console(file=self.out, soft_wrap=False, force_terminal=True)
-            self._console = console
-            self._live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
-            self._live.start()
+        self.resume()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Stop redrawing."""
+    def resume(self) -> None:
+        """Show the line again (a session starts)."""
         with self._lock:
+            self._held = False
+            if self.enabled and self.tty and self._live is None:
+                from rich.console import Console
+                from rich.live import Live
+                from rich.text import Text
+
+                console = Console(file=self.out, soft_wrap=False, force_terminal=True)
+                self._console = console
+                self._live = Live(Text(""), console=console, refresh_per_second=4,
+                                  transient=True)  # fmt: skip
+                self._live.start()
+
+    def close(self) -> None:
+        """Stop showing the line until :meth:`resume` (a session ended: its result says
+        where the job stands, so a stale line is not left under it)."""
+        with self._lock:
+            self._held = True
+            self.snap = None
+            self.rate = Rate()
             live, self._live = self._live, None
             if live is not None:
-                live.stop()  # the line goes: the session's result says where the job stands
+                live.stop()  # transient: the line goes
 
     def feed(self, snap: Snapshot) -> None:
         """Show ``snap`` (any thread)."""
         if not self.enabled:
             return
         with self._lock:
+            if self._held:
+                return
             if snap.total is not None:
                 self.rate.seen(snap.finished)
                 left = self.rate.seconds_left(max(snap.total - snap.finished, 0))
@@ -270,6 +285,7 @@ class StatusPoller:
         """Follow the session about to start for ``request`` (the runner's ``on_start``)."""
         self.request = request
         self.job_id = request.job_id
+        self.display.resume()
         if self.display.enabled:
             self.display.feed(Snapshot(request.job_type, request.job_id,
                                        note="starting the notebook…"))  # fmt: skip
