@@ -166,11 +166,19 @@ def _refuse_foreign_file(db: str | None) -> None:
             )
 
 
+def _width() -> int:
+    """The terminal's width; piped output gets 160 columns (room rather than fold every cell)."""
+    if sys.stdout.isatty():
+        import shutil
+
+        return shutil.get_terminal_size((100, 24)).columns
+    return 160
+
+
 def _console() -> Any:
     from rich.console import Console
 
-    # piped output has no width; give tables room rather than fold every cell
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    return Console(soft_wrap=False, width=_width())
 
 
 def _emit_json(obj: Any) -> None:
@@ -186,12 +194,54 @@ def _cell(value: Any) -> str:
         return f"{int(value):,}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
     text = _text(value)
     return text[:19] if re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text) else text
 
 
+def table_width(frame: pd.DataFrame, columns: list[str] | None = None) -> int:
+    """The columns a table of ``frame`` needs with no cell folded (rich's borders and padding)."""
+    cols = columns or [str(c) for c in frame.columns]
+    total = 1
+    for c in cols:
+        cells = [len(_cell(v)) for v in frame[c].head(200)]
+        total += max([len(str(c)), *cells]) + 3
+    return total
+
+
+def records_text(frame: pd.DataFrame, columns: list[str] | None = None, width: int = 100) -> str:
+    """Rows as records, one field a line (psql's ``\\x``): for results too wide for a table.
+
+    >>> import pandas as pd
+    >>> print(records_text(pd.DataFrame({"job_id": ["861dbf8b"], "status": ["paused"]}), width=30))
+    -[ RECORD 1 ]-----------
+    job_id | 861dbf8b
+    status | paused
+    """
+    cols = columns or [str(c) for c in frame.columns]
+    pad = max(len(c) for c in cols)
+    room = max(20, width - pad - 3)
+    lines = []
+    for i, row in enumerate(frame[cols].itertuples(index=False, name=None), start=1):
+        head = f"-[ RECORD {i} ]"
+        lines.append(head + "-" * max(0, min(width, pad + 3 + 16) - len(head) - 1))
+        for c, v in zip(cols, row, strict=True):
+            text = _cell(v)
+            chunks = [text[j : j + room] for j in range(0, len(text), room)] or [""]
+            lines.append(f"{c:<{pad}} | {chunks[0]}")
+            lines.extend(f"{'':<{pad}} | {chunk}" for chunk in chunks[1:])
+    return "\n".join(lines)
+
+
+class Layout(StrEnum):
+    auto = "auto"
+    table = "table"
+    records = "records"
+
+
 def _table(frame: pd.DataFrame, *, title: str | None = None, empty: str = "(no rows)",
-           columns: list[str] | None = None) -> None:  # fmt: skip
+           columns: list[str] | None = None, layout: Layout = Layout.auto) -> None:  # fmt: skip
     from rich.table import Table
 
     console = _console()
@@ -199,6 +249,13 @@ def _table(frame: pd.DataFrame, *, title: str | None = None, empty: str = "(no r
         console.print(empty)
         return
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    if layout is Layout.records or (
+        layout is Layout.auto and len(cols) > 3 and table_width(frame, cols) > console.width
+    ):  # too wide: fold each row into a record rather than squeeze every column
+        if title:
+            print(title)
+        print(records_text(frame, [str(c) for c in cols], console.width))
+        return
     table = Table(title=title, title_justify="left", header_style="bold")
     for c in cols:
         numeric = frame[c].dtype.kind in "iuf"
@@ -489,15 +546,26 @@ def sql(
         list[str] | None,
         typer.Option("--param", "-p", help="A value for the next $N (repeatable)."),
     ] = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--layout",
+            help="table, records (one field a line, like psql's \\x) or auto: records when "
+            "the table is wider than the terminal.",
+        ),
+    ] = Layout.auto,
+    expanded: Annotated[
+        bool, typer.Option("-x", "--expanded", help="Same as --layout records.")
+    ] = False,
     db: DbOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Run any SQL on the workspace and show the rows (sql)."""
+    """Run any SQL on the workspace and show the rows (sql); --json for any column type."""
     frame = _ws(db).sql(query, params or None)
     if json_:
         return _emit_json(frame)
-    _table(frame)
+    _table(frame, layout=Layout.records if expanded else layout)
 
 
 @app.command("import-properties")
@@ -933,10 +1001,18 @@ def run(
     except ValidationError as exc:  # bad usage: code 2, nothing changed
         _report(exc, bool(ctx.meta.get(_DEBUG)))
         raise typer.Exit(2) from None
+    from toolkit.progress import LiveDisplay, StatusPoller
+
+    # the live display reads the job's status from here about once a second, whatever
+    # runs the session (worker processes, a papermill kernel); quiet for --json
+    display = LiveDisplay(enabled=not json_)
     if workers is not None:
         from toolkit.orchestrator.workers import run_workers
 
-        result = run_workers(ws, req, workers)
+        with display, StatusPoller(ws.url, display) as poller:
+            poller.watch(req)
+            result = run_workers(ws, req, workers)
+            display.close()
         if json_:
             _emit_json([result.to_dict()])
         else:
@@ -949,12 +1025,14 @@ def run(
 
     def session_done(r: Any) -> None:  # called by the runner as each session ends
         results.append(r)
+        display.close()  # the result says where the job stands; the next session resumes it
         if not json_:
             print(_run_line(r), flush=True)
 
-    with _Spinner(f"Running the {req.job_type} notebook", enabled=not json_):
+    with display, StatusPoller(ws.url, display) as poller:
         returned = run_headless(req.job_type, until_done=until_done, progress=session_done,
-                                ws=ws, request=req)  # fmt: skip
+                                ws=ws, request=req, surface="cli",
+                                on_start=poller.watch)  # fmt: skip
     for r in returned[len(results) :]:  # a runner that did not report as it went
         session_done(r)
     if json_:
@@ -1039,6 +1117,46 @@ def _run_line(r: Any) -> str:
     return "\n".join(lines)
 
 
+def lab_workspace(db: str | None) -> tuple[str, str | None]:
+    """The workspace ``toolkit lab`` opens, and a note when it is not the one asked for.
+
+    ``--db`` wins, then ``$TOOLKIT_DB``; without either, ``data/toolkit.duckdb`` — or the
+    demo's ``data/demo.duckdb`` when only that one exists (the demo made it; say so).
+    """
+    from toolkit import config
+
+    if db is not None:
+        return (str(Path(db).resolve()) if db != ":memory:" and "://" not in db else db), None
+    if os.environ.get(config.ENV_DB):
+        return config.default_db_url(), None
+    own = config.data_dir() / "toolkit.duckdb"
+    demo = config.data_dir() / "demo.duckdb"
+    if not own.exists() and demo.exists():
+        return str(demo.resolve()), (
+            f"{own} does not exist yet, so the notebooks open the demo's workspace {demo} "
+            "(give --db to choose another)."
+        )
+    return str(own.resolve()), None
+
+
+def lab_command(workspace: str, *, no_browser: bool, root: bool | None = None) -> list[str]:
+    """The JupyterLab command line: the shipped notebooks; ``--allow-root`` as root."""
+    from toolkit import config
+
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(config.notebooks_dir())]
+    if no_browser:
+        cmd.append("--no-browser")
+    is_root = (hasattr(os, "geteuid") and os.geteuid() == 0) if root is None else root
+    if is_root:  # JupyterLab refuses root without it ("Running as root is not recommended")
+        cmd.append("--allow-root")
+    return cmd
+
+
+# JupyterLab's info lines and its URL banner; warnings, errors and tracebacks go through
+_LAB_CHATTER = re.compile(r"^\s*$|^\[[IC] |^\s+(?:To access|Or copy|file://|https?://)")
+_LAB_URL = re.compile(r"(https?://(?:localhost|127\.0\.0\.1|\[::1\])[^\s]*/lab[^\s]*)")
+
+
 @app.command()
 def lab(
     no_browser: Annotated[
@@ -1047,19 +1165,45 @@ def lab(
     db: DbOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Open JupyterLab on the project's notebooks/ (the workspace via $TOOLKIT_DB)."""
+    """Open JupyterLab on the project's notebooks/ with this workspace ($TOOLKIT_DB), print its URL.
+
+    Without --db: data/toolkit.duckdb, or the demo's data/demo.duckdb when only that exists.
+    """
     import subprocess
+    import threading
 
     from toolkit import config
 
     _refuse_foreign_file(db)
-    env = dict(os.environ)
-    if db is not None:
-        env[config.ENV_DB] = str(Path(db).resolve()) if db != ":memory:" else db
-    cmd = [sys.executable, "-m", "jupyter", "lab", str(config.notebooks_dir())]
-    if no_browser:
-        cmd.append("--no-browser")
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    workspace, note = lab_workspace(db)
+    if note:
+        print(f"Note: {note}", file=sys.stderr)
+    env = {**os.environ, config.ENV_DB: workspace}  # the notebooks' db=None reads it
+    cmd = lab_command(workspace, no_browser=no_browser)
+    print(f"Starting JupyterLab on the notebooks, workspace {workspace} (Ctrl-C stops it)…",
+          flush=True)  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
+    shown = threading.Event()
+
+    def relay() -> None:  # JupyterLab logs to stderr: its URL to stdout once, its problems
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            m = _LAB_URL.search(line)
+            if debug or not (m or _LAB_CHATTER.match(line)):
+                sys.stderr.write(line)
+            if m and not shown.is_set():
+                shown.set()
+                print(f"JupyterLab: {m[1]}", flush=True)
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait()
+    reader.join(timeout=2)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -1084,6 +1228,9 @@ def demo(
     from toolkit.demo import run_demo
 
     run_demo(db=db, fresh=fresh, out=print)
+    target = Path(db) if db is not None else config.data_dir() / "demo.duckdb"
+    print(f"\nOpen the demo's workspace in the notebooks: toolkit lab --db {target}")
+    print(f"or from the command line, e.g.: toolkit pending --db {target}")
 
 
 @app.command()
@@ -1101,9 +1248,13 @@ def say(
 
     phrase = " ".join(text)
     parse_phrase(phrase)  # a bad phrase fails before the workspace is opened
+    from toolkit.progress import LiveDisplay, snapshot_of_session
+
     ws = _ws(db)
-    with _ProgressBar(enabled=not json_) as bar:
-        result = say_phrase(ws, phrase, on_progress=bar.update if not json_ else None)
+    display = LiveDisplay(enabled=not json_)  # fed by the session, in this process
+    with display:
+        feed = None if json_ else (lambda d: display.feed(snapshot_of_session(d)))
+        result = say_phrase(ws, phrase, on_progress=feed)
     if json_:
         _emit_json(result.to_dict())
     else:
@@ -1157,61 +1308,6 @@ def mcp(
         print(f"Bearer token (new for this run; set {TOKEN_ENV} to choose your own): {token}",
               file=sys.stderr, flush=True)  # fmt: skip
     serve_http(assistant, token, port=port or DEFAULT_PORT, log_level=level)
-
-
-class _Spinner:
-    """A spinner on stderr while a long call runs (only on a terminal)."""
-
-    def __init__(self, text: str, *, enabled: bool = True) -> None:
-        self.text = text
-        self.enabled = enabled and sys.stderr.isatty()
-        self._status: Any = None
-
-    def __enter__(self) -> _Spinner:
-        if self.enabled:
-            from rich.console import Console
-
-            self._status = Console(stderr=True).status(self.text)
-            self._status.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._status is not None:
-            self._status.stop()
-
-
-class _ProgressBar:
-    """A rich progress bar fed by session progress dicts (any thread)."""
-
-    def __init__(self, *, enabled: bool = True) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def update(self, d: Any) -> None:
-        if not self.enabled or not isinstance(d, dict):  # the runner may report other shapes
-            return
-        done = sum(int(d.get(k) or 0) for k in ("session_processed", "session_failed",
-                                                  "session_skipped"))  # fmt: skip
-        total = d.get("session_total") or d.get("total")
-        if self._progress is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                console=Console(stderr=True), transient=True,
-            )  # fmt: skip
-            self._progress.start()
-            self._task = self._progress.add_task(str(d.get("job_type", "working")), total=total)
-        self._progress.update(self._task, completed=done, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

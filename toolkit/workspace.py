@@ -184,8 +184,8 @@ class Workspace:
         if created.held:
             warnings.warn(
                 f"{created.held} {jt.noun} are held by active {jt.name} job(s) "
-                f"{created.held_by}: left to them, not taken into this job (take_held=True, "
-                "or --take-held, takes them too; they may then be done twice).",
+                f"{created.held_by}: left to them, not taken into this job "
+                "(toolkit start … --take-held takes them too; they may then be done twice).",
                 ActiveJobsWarning, stacklevel=2,
             )  # fmt: skip
         others = [o for o in created.other_active if o["job_id"] != created.job_id]
@@ -314,7 +314,8 @@ class Workspace:
                     kind = f"{jt} " if jt else ""
                     raise JobNotFoundError(
                         f"No paused or interrupted {kind}batch job to resume; "
-                        "start one with 'toolkit start TYPE' (create_batch_job in Python)."
+                        "start one: toolkit start JOB_TYPE "
+                        "(or say 'Start [job type] for [County]')."
                     )
                 job = self._job(con, row[0])
             else:

@@ -180,3 +180,14 @@ def test_demo(tmp_path: Path) -> None:
     assert "SYNTHETIC" in out
     with toolkit.connect(str(demo)) as ws:
         assert not ws.completed_jobs().empty
+
+
+def test_sql_json_of_uuids_and_wide_results(db: str) -> None:
+    # issue 14: `toolkit sql "select id from properties" --json` crashed with OverflowError
+    rows = run_json("sql", "select id from properties limit 5", "--db", db)
+    assert isinstance(rows, list) and len(rows) == 5
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", r["id"]) for r in rows)
+    job = run_json("start", "regrid_scraping", "--county", "Blair", "--db", db)
+    assert isinstance(job, dict)
+    out = run("sql", f"select * from get_batch_status('{job['job_id']}')", "--db", db).stdout
+    assert out.startswith("-[ RECORD 1 ]") and "max_consecutive_failures | 10" in out

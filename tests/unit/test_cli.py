@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import typer
@@ -381,3 +382,159 @@ def test_unknown_phrase_changes_nothing(sample_db) -> None:
     assert r.exit_code == 1 and "Phrases understood" in r.stderr
     assert "Stop for now, we'll continue later" in r.stderr
     assert jobs_table(sample_db) == []
+
+
+# --- issue 14: JSON of every column type, wide results, status words ------------------------
+
+
+def test_sql_json_takes_every_column_type(sample_db) -> None:
+    rows = cli_json("sql", "SELECT id FROM properties LIMIT 3", "--db", sample_db)
+    assert len(rows) == 3 and all(len(r["id"]) == 36 for r in rows)  # UUIDs as text
+    query = (
+        "SELECT uuid '00000000-0000-0000-0000-000000000001' AS u, 1.50::DECIMAL(10,2) AS d, "
+        "12::DECIMAL(10,2) AS whole, DATE '2027-09-13' AS day, "
+        "TIMESTAMP '2027-09-13 10:00:01.5' AS ts, TIMESTAMPTZ '2027-09-13 10:00:00+00' AS tz, "
+        "'nan'::DOUBLE AS nan, NULL::TIMESTAMP AS nat, NULL::INTEGER AS ni, NULL::UUID AS nu, "
+        "'\\x01\\xff'::BLOB AS b, [1, 2] AS l, {'a': 1} AS s, INTERVAL 90 SECOND AS iv, "
+        "TIME '10:00:00' AS t, TRUE AS yes"
+    )
+    (row,) = cli_json("sql", query, "--db", sample_db)
+    assert row["u"] == "00000000-0000-0000-0000-000000000001"
+    assert (row["d"], row["whole"]) == (1.5, 12)
+    assert row["day"].startswith("2027-09-13") and row["ts"].startswith("2027-09-13T10:00:01.5")
+    assert row["tz"].startswith("2027-09-13T10:00:00")
+    assert (row["nan"], row["nat"], row["ni"], row["nu"]) == (None, None, None, None)
+    assert (row["b"], row["l"], row["s"]) == ("01ff", [1, 2], {"a": 1})
+    assert (row["iv"], row["t"], row["yes"]) == (90.0, "10:00:00", True)
+
+
+def test_wide_results_fold_into_records(sample_db) -> None:
+    job = cli_json("start", "regrid_scraping", "--county", "Blair", "--db", sample_db)["job_id"]
+    out = cli("sql", f"SELECT * FROM get_batch_status('{job}')", "--db", sample_db).stdout
+    assert out.startswith("-[ RECORD 1 ]")
+    assert re.search(rf"^job_id\s+\| {job}$", out, re.M)
+    assert re.search(r"^max_consecutive_failures \| 10$", out, re.M)  # no 3-letter fragments
+    assert "<NA>" not in out
+    narrow = cli("sql", "SELECT id, status FROM batch_jobs", "--db", sample_db).stdout
+    assert "RECORD" not in narrow and job in narrow  # a table when it fits
+    forced = cli("sql", "SELECT id, status FROM batch_jobs", "-x", "--db", sample_db).stdout
+    assert forced.startswith("-[ RECORD 1 ]") and re.search(r"^status \| pending$", forced, re.M)
+
+
+def test_records_text_wraps_long_values() -> None:
+    import pandas as pd
+
+    from toolkit.cli import records_text
+
+    text = records_text(pd.DataFrame({"a": ["x" * 50], "bb": [None]}), width=30)
+    assert text.splitlines()[1:] == ["a  | " + "x" * 25, "   | " + "x" * 25, "bb | "]
+
+
+def test_status_words_are_true() -> None:
+    from toolkit.phrases import describe_status
+
+    st = {"job_id": "861dbf8b-0000", "job_type": "regrid_scraping", "county": None,
+          "batch_size": 50, "status": "in_progress", "total_items": 40, "processed_items": 10,
+          "failed_items": 0, "skipped_items": 0, "pending_items": 30, "noun": "properties",
+          "current_batch": 5, "total_batches": 1, "eta_seconds": 0.3}  # fmt: skip
+    text = describe_status(st)
+    assert "Batch 1 of 1" in text and "Batch 5" not in text
+    assert "About 0 s" not in text and "work left" not in text  # no rate known yet: say nothing
+    assert "Less than a minute of work left" in describe_status({**st, "eta_seconds": 42.0})
+    assert "About 3 min of work left" in describe_status({**st, "eta_seconds": 200.0})
+    done = describe_status({**st, "status": "completed", "current_batch": 0, "pending_items": 0})
+    assert "Batch 1 of 1" in done
+
+
+# --- issue 14: toolkit lab opens the workspace asked for, as root too, and prints its URL ---
+
+
+class _FakeLab:
+    """JupyterLab as subprocess.Popen sees it: logs (with the URL) on stderr, then exits."""
+
+    calls: ClassVar[list[tuple[list[str], dict[str, str]]]] = []
+
+    def __init__(self, cmd: list[str], env: dict[str, str], **kwargs) -> None:
+        import io
+
+        _FakeLab.calls.append((cmd, env))
+        self.stderr = io.StringIO(
+            "[I 2026-12-01 13:00:00.000 ServerApp] Jupyter Server 2 is running at:\n"
+            "[C 2026-12-01 13:00:00.001 ServerApp] \n"
+            "    To access the server, open this file in a browser:\n"
+            "    Or copy and paste one of these URLs:\n"
+            "        http://localhost:8899/lab?token=abc123\n"
+            "        http://127.0.0.1:8899/lab?token=abc123\n"
+            "[W 2026-12-01 13:00:00.002 LabApp] a warning people should see\n"
+        )
+
+    def wait(self) -> int:
+        return 0
+
+
+@pytest.fixture
+def fake_lab(monkeypatch, tmp_path):
+    monkeypatch.setattr(subprocess, "Popen", _FakeLab)
+    monkeypatch.setenv("TOOLKIT_DATA", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    _FakeLab.calls = []
+    return _FakeLab
+
+
+def test_lab_opens_the_db_given_and_prints_its_url(fake_lab, sample_db, monkeypatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    r = cli("lab", "--no-browser", "--db", sample_db)
+    [(cmd, env)] = fake_lab.calls
+    assert env["TOOLKIT_DB"] == str(Path(sample_db).resolve())  # the notebooks' db=None reads it
+    assert cmd[1:4] == ["-m", "jupyter", "lab"] and "--no-browser" in cmd
+    assert "--allow-root" not in cmd
+    assert "JupyterLab: http://localhost:8899/lab?token=abc123" in r.stdout
+    assert r.stdout.count("JupyterLab: http") == 1
+    assert "a warning people should see" in r.stderr and "To access" not in r.stderr
+
+
+def test_lab_works_as_root(fake_lab, sample_db, monkeypatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    cli("lab", "--db", sample_db)
+    [(cmd, _)] = fake_lab.calls
+    assert "--allow-root" in cmd
+
+
+def test_lab_without_db_finds_the_demos_workspace(fake_lab, tmp_path) -> None:
+    demo = tmp_path / "data" / "demo.duckdb"
+    toolkit.connect(str(demo)).close()
+    r = cli("lab")
+    [(_, env)] = fake_lab.calls
+    assert env["TOOLKIT_DB"] == str(demo.resolve())
+    assert "toolkit.duckdb does not exist yet" in r.stderr and "demo.duckdb" in r.stderr
+    # once the user's own workspace exists, that one
+    own = tmp_path / "data" / "toolkit.duckdb"
+    toolkit.connect(str(own)).close()
+    cli("lab")
+    assert fake_lab.calls[-1][1]["TOOLKIT_DB"] == str(own.resolve())
+
+
+def test_demo_ends_with_the_command_that_opens_its_workspace(monkeypatch, tmp_path) -> None:
+    import toolkit.demo
+
+    monkeypatch.setattr(toolkit.demo, "run_demo", lambda **kw: {})
+    db = tmp_path / "d.duckdb"
+    out = cli("demo", "--db", db).stdout
+    assert out.rstrip().splitlines()[-2].endswith(f"toolkit lab --db {db}")
+
+
+# --- issue 14: messages in plain words, not Python ---------------------------------------------
+
+PYTHON_SPEAK = re.compile(r"\w+=(?:True|False|None)\b|\b\w+\(\)|ws\.\w+\(|register_processor")
+
+
+def test_messages_speak_commands_not_python(sample_db) -> None:
+    cli("start", "regrid_scraping", "--county", "Blair", "--db", sample_db)
+    again = cli("start", "regrid_scraping", "--county", "Blair", "--db", sample_db, ok=False)
+    assert "toolkit start regrid_scraping --force" in again.stderr
+    nothing = cli("resume", "title_research", "--db", sample_db, ok=False)
+    assert "toolkit start JOB_TYPE" in nothing.stderr
+    said = cli("say", "Start visual validation for all counties", "--db", sample_db)
+    paused = cli("pause", "--db", sample_db)
+    for text in (again.stderr, nothing.stderr, said.stdout, paused.stdout):
+        assert not PYTHON_SPEAK.search(text), text

@@ -96,9 +96,7 @@ def test_unknown_phrase_lists_every_phrase_understood() -> None:
     assert "Regrid scraping" in text  # the job types, as they are spoken
 
 
-@pytest.mark.parametrize(
-    "bad", ["", "   ", "Show", "Pause", "start", "Resume", "status please now"]
-)
+@pytest.mark.parametrize("bad", ["", "   ", "Show", "start", "Make it so", "blue", "do"])
 def test_fragments_are_not_phrases(bad: str) -> None:
     with pytest.raises(ValidationError, match="Phrases understood"):
         parse_phrase(bad)
@@ -119,6 +117,142 @@ def test_bad_batch_size_and_missing_county() -> None:
         parse_phrase("Start Regrid scraping for County in batches of 5")
     with pytest.raises(ValidationError, match="must be text"):
         parse_phrase(42)  # type: ignore[arg-type]
+
+
+# --- short forms and the guide's multi-county options (issue 14) ----------------------
+
+# What people type, by what it should do; each is varied below (case, punctuation, a
+# question mark, polite words) and every variant must be understood.
+SPOKEN: dict[str, list[str]] = {
+    "status": ["status", "Show status", "job status", "What's the status?", "Where are we?",
+               "How's it going?", "show me the status", "progress", "check progress",
+               "How far along are we?", "status please now"],
+    "resume": ["resume", "Resume", "continue", "keep going", "carry on", "pick up where we left off",
+               "resume the last job", "continue where we stopped", "next session", "unpause"],
+    "pending": ["What's pending?", "pending", "show me the pending work", "what is left?",
+                "What's left to do?", "anything pending?", "how much is left", "pending work",
+                "what work is left", "what needs doing", "show pending items"],
+    "pause": ["pause", "Pause", "stop", "pause it", "stop for now", "let's stop here",
+              "take a break", "enough for today", "hold"],
+    "active": ["active jobs", "show me the active jobs", "list jobs", "what's running?",
+               "running jobs"],
+    "audit": ["audit", "data audit", "check the data", "run the audit"],
+}  # fmt: skip
+
+STRATEGIES: dict[str, tuple[str, str | None, str | None]] = {
+    # phrase → (strategy, county, job type)
+    "round-robin across counties": ("round_robin", None, None),
+    "Round robin": ("round_robin", None, None),
+    "go round-robin through the counties": ("round_robin", None, None),
+    "Process the counties in rotation": ("round_robin", None, None),
+    "take turns between counties": ("round_robin", None, None),
+    "50 properties from each county": ("round_robin", None, None),
+    "a batch from each county in turn": ("round_robin", None, None),
+    "Option B": ("round_robin", None, None),
+    "Do regrid scraping round robin in batches of 25": ("round_robin", None, "regrid_scraping"),
+    "counties with the earliest auction first": ("auction_date", None, None),
+    "Earliest auction first": ("auction_date", None, None),
+    "by auction date": ("auction_date", None, None),
+    "in order of auction date": ("auction_date", None, None),
+    "focus on counties with upcoming auctions first": ("auction_date", None, None),
+    "nearest sale first": ("auction_date", None, None),
+    "Prioritize by auction date": ("auction_date", None, None),
+    "Priority-based": ("auction_date", None, None),
+    "title research, soonest sales first": ("auction_date", None, "title_research"),
+    "Process Westmoreland properties first": ("county", "Westmoreland", None),
+    "Westmoreland first": ("county", "Westmoreland", None),
+    "Do Westmoreland County first": ("county", "Westmoreland", None),
+    "start with Blair": ("county", "Blair", None),
+    "focus on Clearfield County": ("county", "Clearfield", None),
+    "Blair County properties first for regrid scraping": ("county", "Blair", "regrid_scraping"),
+    "Start Regrid scraping for Somerset County first": ("county", "Somerset", "regrid_scraping"),
+}
+
+
+def _variants(text: str) -> list[str]:
+    """The ways one phrase is typed: case, punctuation, a question mark, extra words."""
+    bare = text.rstrip("?.!")
+    out = [text, text.upper(), text.lower(), text.title(), f"{bare}?", f"{bare}.", f"{bare}!",
+           f"{bare}!!", f"  {text}  ", f'"{text}"', f"please {text.lower()}", f"{bare}, please",
+           f"Can you {text.lower()}", f"could you {bare.lower()}?", f"Hey, {text.lower()}",
+           f"ok {bare.lower()} now", f"{bare} thanks", text.replace("'", "\u2019")]  # fmt: skip
+    return list(dict.fromkeys(out))
+
+
+def _understood(text: str) -> Command | None:
+    try:
+        return parse_phrase(text)
+    except ValidationError:
+        return None
+
+
+@pytest.mark.parametrize("action", sorted(SPOKEN))
+def test_short_forms_and_their_variants_are_understood(action: str) -> None:
+    tried = [v for phrase in SPOKEN[action] for v in _variants(phrase)]
+    wrong = [v for v in tried if (_understood(v) or Command("?")).action != action]
+    print(f"{action}: {len(tried) - len(wrong)}/{len(tried)} variants understood")
+    assert wrong == []
+
+
+@pytest.mark.parametrize("text", sorted(STRATEGIES))
+def test_the_guides_multi_county_options_in_a_persons_words(text: str) -> None:
+    strategy, county, job_type = STRATEGIES[text]
+    for variant in _variants(text):
+        cmd = parse_phrase(variant)
+        assert cmd.action == "start", variant
+        assert cmd.args["strategy"] == strategy, variant
+        assert cmd.args["county"] == county, variant
+        assert cmd.args["job_type"] == job_type, variant
+
+
+def test_variant_counts() -> None:
+    """Every generated variant of every phrase in the tables above is understood."""
+    counts = {}
+    for table in (GUIDE_PHRASES, SPOKEN, STRATEGIES):
+        phrases = [p for v in table.values() for p in v] if table is SPOKEN else list(table)
+        tried = [v for p in phrases for v in _variants(p)]
+        counts[len(counts)] = (sum(_understood(v) is not None for v in tried), len(tried))
+    print("variants understood (guide, short forms, multi-county):", counts)
+    assert all(ok == n for ok, n in counts.values()), counts
+
+
+@pytest.mark.parametrize("question", ["When is the next auction?", "Show me upcoming auctions",
+                                      "Which county sells first?", "what is the sale date"])
+def test_questions_about_auctions_start_nothing(question: str) -> None:
+    with pytest.raises(ValidationError, match="Phrases understood"):
+        parse_phrase(question)
+
+
+def test_the_guide_phrases_still_mean_what_they_did() -> None:
+    # short forms must not take over a guide phrase or a start with a job type
+    assert parse_phrase("Start Regrid scraping for Blair County in batches of 50").args == {
+        "job_type": "regrid_scraping", "county": "Blair", "batch_size": 50}  # fmt: skip
+    assert parse_phrase("Resume title research job").args == {"job_type": "title_research"}
+
+
+def test_round_robin_starts_a_round_robin_job(sample_ws) -> None:
+    r = say(sample_ws, "Round-robin across counties for regrid scraping in batches of 5")
+    st = sample_ws.get_batch_status(r.job_id)
+    assert (st["job_type"], st["county"], st["batch_size"]) == ("regrid_scraping", None, 5)
+    strategy = sample_ws.sql("SELECT strategy FROM batch_jobs").strategy[0]
+    assert strategy == "round_robin" and "round-robin across counties" in str(r)
+    # the first 4 batches come from 4 different counties
+    counties = sample_ws.sql(
+        "SELECT c.county_name FROM batch_job_items i JOIN properties p ON p.id = i.item_id "
+        "JOIN counties c ON c.id = p.county_id WHERE i.seq <= 20 ORDER BY i.seq"
+    ).county_name.tolist()
+    assert len(set(counties)) == 4
+
+
+def test_auction_date_and_county_first(sample_ws) -> None:
+    r = say(sample_ws, "Counties with the earliest auction first")
+    assert "No job type named: county_research is the first stage with pending work" in str(r)
+    assert "counties with the earliest auction first" in str(r)
+    assert sample_ws.sql("SELECT strategy FROM batch_jobs").strategy[0] == "auction_date"
+    sample_ws.cancel_batch_job(r.job_id)
+    r = say(sample_ws, "Process Westmoreland properties first")
+    st = sample_ws.get_batch_status(r.job_id)
+    assert st["county"] == "Westmoreland" and st["total_items"] > 0
 
 
 # --- carried out on a real workspace ----------------------------------------------
@@ -191,7 +325,8 @@ def test_start_without_a_processor_creates_the_job_and_says_so(sample_ws) -> Non
     st = sample_ws.get_batch_status(r.job_id)
     assert (st["status"], st["total_items"], st["processed_items"]) == ("pending", 17, 0)
     assert r.summary is None
-    assert "no visual_validation processor yet" in str(r) and "register_processor" in str(r)
+    assert "no visual_validation processor yet" in str(r) and "toolkit lab" in str(r)
+    assert "register_processor" not in str(r) and "update_batch_progress" not in str(r)
 
 
 def test_start_with_nothing_pending(sample_ws) -> None:

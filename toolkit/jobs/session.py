@@ -462,8 +462,7 @@ def summarise(st: dict[str, Any], jt: JobType, outcome: str, done: int, failed: 
     hint = ""
     if st["status"] in ("paused", "in_progress"):
         hint = (
-            f"Resume with: 'Resume batch job' (toolkit resume {st['job_id'][:8]}, "
-            f"or ws.resume_batch_job('{st['job_id']}'))"
+            f"Resume with: 'Resume batch job' (toolkit resume {st['job_id'][:8]})"
         )
     return SessionSummary(
         job_id=st["job_id"], job_type=jt.name, outcome=outcome, status=st["status"],

@@ -182,6 +182,8 @@ def run_headless(
     timeout: float | None = None,
     ws: Workspace | None = None,
     request: SessionRequest | None = None,
+    surface: str = "python",
+    on_start: Callable[[SessionRequest], None] | None = None,
 ) -> list[RunResult]:
     """Run a job type's notebook headless with papermill: one session, or until done.
 
@@ -207,6 +209,11 @@ def run_headless(
     request
         Parameters already checked (:func:`~toolkit.orchestrator.check_request`): the
         arguments above that it holds are not checked again.
+    surface
+        Who reads the messages: "python" (``job_id='…'``) or "cli" (``toolkit run … --job``).
+    on_start
+        Called with each session's parameters just before its notebook starts (a live
+        display watches the job from here; ``job_id`` None: the notebook opens or starts one).
 
     Returns one :class:`RunResult` per session. Bad arguments raise
     :class:`~toolkit.exceptions.ValidationError` before anything runs.
@@ -250,7 +257,9 @@ def run_headless(
         results: list[RunResult] = []
         current = req
         while True:
-            result = _one_run(pm, w, source, current, kernel, manager, out_dir, timeout)
+            if on_start is not None:
+                on_start(current)
+            result = _one_run(pm, w, source, current, kernel, manager, out_dir, timeout, surface)
             results.append(result)
             if progress is not None:
                 progress(result)
@@ -313,7 +322,8 @@ def keep_killed_runs(out_dir: Path) -> list[Path]:
 
 
 def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kernel: str,
-             manager: type, out_dir: Path, timeout: float | None) -> RunResult:  # fmt: skip
+             manager: type, out_dir: Path, timeout: float | None,
+             surface: str = "python") -> RunResult:  # fmt: skip
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # the store keeps naive UTC
     stamp = _utc_stamp()
     keep_killed_runs(out_dir)
@@ -363,7 +373,10 @@ def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kerne
         bad = ename in _validation_names()
         outcome = "bad_usage" if bad else "failed"
         message = f"The {params.job_type} notebook failed in {cell}: {detail}"
-        if job_id and not bad:
+        if job_id and not bad and surface == "cli":
+            message += (f" — job {job_id[:8]} is left resumable; run it again: "
+                        f"toolkit run {params.job_type} --job {job_id[:8]}")  # fmt: skip
+        elif job_id and not bad:
             message += f" — job {job_id[:8]} is left resumable (run again with job_id='{job_id}')."
     else:
         outcome = data.get("outcome", "failed")

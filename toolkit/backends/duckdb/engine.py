@@ -113,8 +113,8 @@ class DuckDBEngine:
             ids = ", ".join(f"{r[0]} ({r[1]})" for r in same)
             raise ActiveJobExistsError(
                 f"A {job_type.name} job for this county is already active: {ids}. "
-                "Resume it ('Resume batch job'), cancel it, or start another anyway "
-                "(--force; force=True in Python)."
+                "Resume it ('Resume batch job'), cancel it, or start another anyway: "
+                f"toolkit start {job_type.name} --force."
             )
         others = [
             {"job_id": r[0], "job_type": r[1], "county_id": r[2], "status": r[3]}

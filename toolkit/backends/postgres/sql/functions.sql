@@ -124,8 +124,8 @@ BEGIN
     WHERE b.job_type = p_job_type AND b.county_id IS NOT DISTINCT FROM p_county_id
       AND b.status IN ('pending', 'in_progress', 'paused');
     IF same IS NOT NULL AND NOT COALESCE(p_force, FALSE) THEN
-        RAISE EXCEPTION 'A % job for this county is already active: %. Resume it (''Resume batch job''), cancel it, or start another anyway (--force; force=True in Python).',
-            p_job_type, same USING ERRCODE = 'TKACT';
+        RAISE EXCEPTION 'A % job for this county is already active: %. Resume it (''Resume batch job''), cancel it, or start another anyway: toolkit start % --force.',
+            p_job_type, same, p_job_type USING ERRCODE = 'TKACT';
     END IF;
     INSERT INTO batch_jobs (id, job_type, county_id, batch_size, strategy, status, total_items,
                             total_batches, max_consecutive_failures, created_by, created_at, updated_at)
