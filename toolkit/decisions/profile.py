@@ -113,6 +113,8 @@ class BidRules:
         default_factory=lambda: {f: "REVIEW" for f in ENV_FINDINGS}
     )
     title_clearing_cost: float = 3000.0  # unverified default (quiet title action)
+    # the clearing cost is for a title that is not CLEAR; True adds it to every bid
+    title_clearing_if_clear: bool = False  # unverified default
     recording_cost: float = 250.0  # unverified default
     transfer_tax_rate: float = 0.02  # unverified default: check state + local RTT rates
     round_to: float = 100.0  # DOMAIN.md: round down to $100
@@ -255,6 +257,11 @@ def validate_profile(profile: InvestorProfile) -> None:
         )
     _check_grade_map("bid.arv_multipliers", b.arv_multipliers, STRATEGIES, 0, 1)
     _check_order("bid", {f"arv_multipliers.{k}": b.arv_multipliers[k] for k in STRATEGIES})
+    if not isinstance(b.title_clearing_if_clear, bool):
+        raise ConfigError(
+            f"Profile value bid.title_clearing_if_clear = {b.title_clearing_if_clear!r} must be "
+            "true or false."
+        )
     env = b.environmental_action
     if not isinstance(env, Mapping):
         raise ConfigError(f"Profile value bid.environmental_action = {env!r} must be a mapping.")
