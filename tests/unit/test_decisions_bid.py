@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -272,17 +273,39 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
                 "sale_date": draw(
                     st.sampled_from([None, "2027-09-13", "2026-01-01", "garbage", "2029-12-31"])
                 ),
+                "sale_type": draw(st.sampled_from(
+                    [None, "upset", "Judicial", "repository", "private", "sheriff", "odd"])),
+                "starting_bid": draw(st.one_of(MONEY, st.just("tbd"))),
+                "redemption_period": draw(st.sampled_from([None, "", "120 days"])),
+                "environmental_risk": draw(
+                    st.sampled_from([None, "HIGH", "medium", "LOW", "UNKNOWN", "junk"])
+                ),
+                "flood_zone": draw(st.sampled_from([None, "AE", "X", "VE", "a", "", "D"])),
+                "flood_sfha": draw(st.sampled_from([None, True, False, "T"])),
+                "wetlands": draw(st.sampled_from([None, True, False, "yes"])),
+                "mine_subsidence": draw(st.sampled_from([None, "undermined", "Undermined",
+                                                         "not undermined", ""])),
             }
         )
     return pd.DataFrame(rows)
 
 
+PROFILES = [
+    InvestorProfile(),
+    profile_from_dict({"bid": {"formula": "itemised", "holding_costs": 1500}}),
+    profile_from_dict({"bid": {"environmental_action": {"flood_high": "PASS", "wetland": "pass"},
+                               "title_clearing_if_clear": True}}),
+]  # fmt: skip
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames())
-def test_vectorised_equals_rowwise(df: pd.DataFrame) -> None:
+@given(frames(), st.sampled_from(PROFILES))
+def test_vectorised_equals_rowwise(df: pd.DataFrame, profile: InvestorProfile) -> None:
     table = CLR.assign(valid_from=["2027-07-01", None], valid_to=["2028-06-30", "2028-06-30"])
-    fast = max_bid(df, None, table)
-    pd.testing.assert_frame_equal(fast, max_bid_rowwise(df, None, table))
+    fast = max_bid(df, profile, table)
+    pd.testing.assert_frame_equal(fast, max_bid_rowwise(df, profile, table))
+    for text in fast["breakdown"]:
+        assert json.loads(text)["formula"] == profile.bid.formula
     known = fast["max_bid_moderate"].notna()
     assert (fast.loc[known, "max_bid_moderate"] % 100 == 0).all()
     assert (fast["max_bid_conservative"] <= fast["max_bid_moderate"]).where(known, True).all()
@@ -291,7 +314,7 @@ def test_vectorised_equals_rowwise(df: pd.DataFrame) -> None:
 
 
 COSTS = ("min_profit", "title_clearing_cost", "recording_cost", "transfer_tax_rate",
-         "selling_cost_share", "unknown_repair_allowance")  # fmt: skip
+         "selling_cost_share", "unknown_repair_allowance", "holding_costs")  # fmt: skip
 
 
 @settings(max_examples=150, deadline=None)
@@ -299,9 +322,11 @@ COSTS = ("min_profit", "title_clearing_cost", "recording_cost", "transfer_tax_ra
     frames(),
     st.sampled_from(COSTS),
     st.floats(min_value=0, max_value=0.5),
+    st.sampled_from(PROFILES[:2]),
 )
-def test_max_bid_never_rises_when_a_cost_rises(df: pd.DataFrame, cost: str, more: float) -> None:
-    base = InvestorProfile()
+def test_max_bid_never_rises_when_a_cost_rises(
+    df: pd.DataFrame, cost: str, more: float, base: InvestorProfile
+) -> None:
     old = getattr(base.bid, cost)
     new = min(old + more, 1.0) if cost.endswith(("rate", "share")) else old + more * 1e5
     richer = dataclasses.replace(base, bid=dataclasses.replace(base.bid, **{cost: new}))
