@@ -273,8 +273,11 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
                 "sale_date": draw(
                     st.sampled_from([None, "2027-09-13", "2026-01-01", "garbage", "2029-12-31"])
                 ),
-                "sale_type": draw(st.sampled_from(
-                    [None, "upset", "Judicial", "repository", "private", "sheriff", "odd"])),
+                "sale_type": draw(
+                    st.sampled_from(
+                        [None, "upset", "Judicial", "repository", "private", "sheriff", "odd"]
+                    )
+                ),
                 "starting_bid": draw(st.one_of(MONEY, st.just("tbd"))),
                 "redemption_period": draw(st.sampled_from([None, "", "120 days"])),
                 "environmental_risk": draw(
@@ -283,8 +286,9 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
                 "flood_zone": draw(st.sampled_from([None, "AE", "X", "VE", "a", "", "D"])),
                 "flood_sfha": draw(st.sampled_from([None, True, False, "T"])),
                 "wetlands": draw(st.sampled_from([None, True, False, "yes"])),
-                "mine_subsidence": draw(st.sampled_from([None, "undermined", "Undermined",
-                                                         "not undermined", ""])),
+                "mine_subsidence": draw(
+                    st.sampled_from([None, "undermined", "Undermined", "not undermined", ""])
+                ),
             }
         )
     return pd.DataFrame(rows)

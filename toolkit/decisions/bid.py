@@ -103,6 +103,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BID, REVIEW, PASS = "BID", "REVIEW", "PASS"
+#: A factor under this is a ratio typed as a fraction (0.262 for 26.2 %): market value would
+#: be under half the assessed value. PA factors have been at least 0.82 (Adams, 2014-15).
+RATIO_FRACTION_BELOW = 0.5
+#: A factor over this is a ratio typed in percent (26.2 for 26.2 %). The highest factor in the
+#: shipped table is 17.06 (Bucks, 2025-26); factors this high were last published in the
+#: early 2000s (Bucks 28.57 in 2003-04, 33 Pa.B. 2560). Raise it if a county ever gets there.
+RATIO_PERCENT_ABOVE = 25.0
 DECISIONS: tuple[str, ...] = (BID, REVIEW, PASS)
 CLR_COLUMNS: tuple[str, ...] = ("county", "factor", "source")
 
@@ -168,6 +175,24 @@ def check_clr_factors(table: pd.DataFrame, name: str = "CLR table") -> pd.DataFr
         raise ConfigError(
             f"{name}: county {out['county'].iloc[i]!r} has no source; say where the factor "
             "comes from (e.g. the Pennsylvania Bulletin notice)."
+        )
+    # a factor is the reciprocal of the common level ratio (DOMAIN.md, "CLR factor"): a value
+    # that looks like the ratio itself is a typing mistake, refused with the sum that fixes it
+    fraction = (factor < RATIO_FRACTION_BELOW).to_numpy(dtype=bool)
+    percent = (factor > RATIO_PERCENT_ABOVE).to_numpy(dtype=bool)
+    if (fraction | percent).any():
+        i = int(np.flatnonzero(fraction | percent)[0])
+        v = float(factor.iloc[i])
+        kind, sum_ = (
+            ("as a fraction", f"1 / {v:g} = {1 / v:.2f}")
+            if fraction[i]
+            else ("in percent", f"100 / {v:g} = {100 / v:.2f}")
+        )
+        raise ConfigError(
+            f"{name}: factor {out['factor'].iloc[i]!r} for county {out['county'].iloc[i]!r} "
+            f"looks like a common level ratio {kind}, not a factor. The factor is the ratio's "
+            f"reciprocal: {sum_}. Factors from {RATIO_FRACTION_BELOW:g} to "
+            f"{RATIO_PERCENT_ABOVE:g} are accepted."
         )
     out["factor"] = factor.astype(float)
     for col in ("valid_from", "valid_to"):
@@ -268,7 +293,11 @@ def sale_dates(frame: pd.DataFrame) -> pd.Series:
 
 @quiet_numpy
 def _formula(
-    profile: InvestorProfile, value: Any, repairs: Any, liens: Any, rtt_base: Any,
+    profile: InvestorProfile,
+    value: Any,
+    repairs: Any,
+    liens: Any,
+    rtt_base: Any,
     clear: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Max bids per strategy and the terms of the formula (scalars or arrays).
@@ -312,7 +341,11 @@ def _neg(values: Any) -> Any:
 
 @quiet_numpy
 def breakdown(
-    profile: InvestorProfile, value: Any, repairs: Any, liens: Any, terms: dict[str, Any],
+    profile: InvestorProfile,
+    value: Any,
+    repairs: Any,
+    liens: Any,
+    terms: dict[str, Any],
     moderate: Any,
 ) -> np.ndarray:
     """The moderate bid's arithmetic per row as JSON: formula, signed terms, result.
@@ -323,7 +356,8 @@ def breakdown(
     >>> from toolkit.decisions.profile import InvestorProfile
     >>> p = InvestorProfile()
     >>> bids, terms = _formula(p, 100000.0, 20000.0, 0.0, 100000.0, True)
-    >>> json.loads(str(breakdown(p, 100000.0, 20000.0, 0.0, terms, bids["moderate"])[0]))["terms"][:2]
+    >>> text = breakdown(p, 100000.0, 20000.0, 0.0, terms, bids["moderate"])[0]
+    >>> json.loads(text)["terms"][:2]
     [['market value x 0.7', 70000.0], ['repairs', -20000.0]]
     """
     b = profile.bid
@@ -573,9 +607,9 @@ def max_bid(
     use_start = starting_sale & ~np.isnan(start_bid)
     minimum = np.where(use_start, start_bid, up)
     has_up = ~np.isnan(minimum)
-    min_source = np.where(
-        use_start, "starting bid", np.where(has_up, "upset price", "")
-    ).astype(object)
+    min_source = np.where(use_start, "starting bid", np.where(has_up, "upset price", "")).astype(
+        object
+    )
     miss(~has_up, "upset_price")
     used.append((has_up & ~use_start, "upset_price"))
     used.append((use_start, "starting_bid"))
@@ -943,9 +977,7 @@ def _bid_row(
             )
         else:
             decision = BID
-            reasons.append(
-                f"{label}{up_text} at most {txt['keep']} x moderate max bid ${mod_text}"
-            )
+            reasons.append(f"{label}{up_text} at most {txt['keep']} x moderate max bid ${mod_text}")
 
     confidence = float(np.round(min(max(1.0 - penalty, MIN_CONFIDENCE), 1.0), 4))
     return {

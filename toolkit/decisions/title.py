@@ -87,8 +87,7 @@ FEDERAL_REDEMPTION = "120 days from the sale (26 U.S.C. §7425(d))"
 #: months in a city or county of the second class.
 SHERIFF_REDEMPTION = "9 months from the sheriff's deed acknowledgment (53 P.S. §7293(a))"
 SHERIFF_REDEMPTION_2ND = (
-    "3 months from the sheriff's deed acknowledgment, county of the second class "
-    "(53 P.S. §7293(a))"
+    "3 months from the sheriff's deed acknowledgment, county of the second class (53 P.S. §7293(a))"
 )
 #: Counties of the second class (53 P.S. §7293(a)'s shorter period): Allegheny.
 SECOND_CLASS_COUNTIES = ("allegheny",)
