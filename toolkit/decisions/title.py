@@ -7,14 +7,17 @@ source; DOMAIN.md "Pennsylvania tax sales"):
 upset          ``tax`` discharged; ``municipal``, ``water_sewer`` and
                ``pa_inheritance_tax`` discharged: the upset price includes
                municipal claims and Commonwealth tax liens (72 P.S. §5860.605),
-               so the sale divests them; every other type (mortgage, judgment,
-               mechanics, ground_rent, other) survives.
+               and the upset sale divests what it includes (§5860.304); every
+               other type (mortgage, judgment, mechanics, ground_rent, other)
+               survives.
 judicial       discharged by the decree (§5860.612) only when the user marks
                notice as confirmed (``notice_confirmed``); else REVIEW naming
-               notice (a notice dispute can leave a mortgage on: Mid Penn Bank
-               v. Dauphin County Tax Claim Bureau, 2023). ``ground_rent``
-               (separately taxed ground rents) survives.
-repository     free and clear (§5860.627) except ``ground_rent``, which survives;
+               notice (whether a mortgage was divested turned on service of
+               notice in Mid Penn Bank v. Dauphin County Tax Claim Bureau, Pa.
+               Cmwlth. 2023: the trial court left it on, the appeal found notice
+               proper). ``ground_rent`` (separately taxed ground rents) survives
+               (§5860.612-1 states the same for a county's purchase).
+repository     free and clear (§5860.627(b)) except ``ground_rent``, which survives;
                a note says liens the bureau did not find and serve can remain.
 private        ``tax`` discharged; everything else survives.
 sheriff        every lien REVIEW (not covered by the notes).
@@ -103,8 +106,9 @@ def _consequences() -> dict[tuple[str, str], tuple[str, str]]:
     table: dict[tuple[str, str], tuple[str, str]] = {}
     for lien in LIEN_TYPES:
         table["upset", lien] = (
-            SURVIVES, "survives an upset sale (only claims the upset price includes are "
-            "divested, 72 P.S. §5860.605, .609)",
+            SURVIVES,
+            "survives an upset sale (only claims the upset price includes are "
+            "divested, 72 P.S. §5860.304, .605)",
         )  # fmt: skip
         table["judicial", lien] = (
             DISCHARGED,
@@ -124,8 +128,8 @@ def _consequences() -> dict[tuple[str, str], tuple[str, str]]:
                        ("pa_inheritance_tax", "Commonwealth tax liens")):  # fmt: skip
         table["upset", lien] = (
             DISCHARGED,
-            f"the upset price includes {what} (72 P.S. §5860.605): divested by the sale; "
-            "confirm it is in the upset price",
+            f"the upset price includes {what} (72 P.S. §5860.605): divested by the sale "
+            "(§5860.304); confirm it is in the upset price",
         )
     table["judicial", "ground_rent"] = (
         SURVIVES, "separately taxed ground rents survive a judicial sale (72 P.S. §5860.612)",
@@ -316,9 +320,9 @@ def assess_title(
     judicial_open = (sale == "judicial") & ~notice
     reasons.add(
         judicial_open,
-        "judicial sale: notice not confirmed, so the decree may not clear liens (a notice "
-        "dispute left a mortgage on: Mid Penn Bank v. Dauphin County Tax Claim Bureau, 2023); "
-        "review notice and mark it confirmed",
+        "judicial sale: notice not confirmed, so the decree may not clear liens (whether a "
+        "mortgage survived turned on service of notice in Mid Penn Bank v. Dauphin County Tax "
+        "Claim Bureau, Pa. Cmwlth. 2023); review notice and mark it confirmed",
     )
     review |= judicial_open
 
