@@ -592,7 +592,8 @@ def max_bid(
     used.append((has_title, "title"))
     penalty = penalty + PENALTIES["title review"] * title_review
     reasons.add(
-        ~has_title, "no title research: surviving liens unknown, $0 assumed (bid is an upper bound)"
+        ~has_title,
+        "no title search recorded: surviving liens unknown, $0 assumed (bid is an upper bound)",
     )
     reasons.add(has_title & (liens > 0), "surviving liens $", Fmt(liens, money=True))
 
@@ -675,7 +676,7 @@ def max_bid(
     reasons.add(env_passed, "pass: ", env_text_all, " (profile: environmental_action PASS)")
     open_ = ~cannot & ~passed & ~env_passed
     reasons.add(open_ & ~has_cond, "review: no condition assessment")
-    reasons.add(open_ & ~has_title, "review: no title research")
+    reasons.add(open_ & ~has_title, "review: no title search recorded")
     reasons.add(open_ & title_review, "review: title status NEEDS_REVIEW")
     period_text = np.where(period == "", "period unknown", period).astype(object)
     reasons.add(open_ & risk, "review: redemption risk, ", period_text)
@@ -881,7 +882,7 @@ def _bid_row(
         penalty += PENALTIES["title review"]
     if not has_title:
         reasons.append(
-            "no title research: surviving liens unknown, $0 assumed (bid is an upper bound)"
+            "no title search recorded: surviving liens unknown, $0 assumed (bid is an upper bound)"
         )
     elif liens > 0:
         reasons.append(f"surviving liens ${fmt_money_scalar(liens)}")
@@ -962,7 +963,7 @@ def _bid_row(
     else:
         flags = [
             (not has_cond, "review: no condition assessment"),
-            (not has_title, "review: no title research"),
+            (not has_title, "review: no title search recorded"),
             (title_review, "review: title status NEEDS_REVIEW"),
             (risk, f"review: redemption risk, {period_text}"),
             (env_review, f"review: {env_text}"),
