@@ -95,8 +95,16 @@ def set_manual_grade(store: Store, data_dir: Path, prop: object, grade: str,
 
 
 def record_title_search(store: Store, prop: object, liens: list[dict[str, Any]] | None = None,
-                        source: str = "manual", county: object = None) -> int:  # fmt: skip
-    """Record a title search (recorder and docket look-ups) and its liens; returns how many."""
+                        source: str = "manual", county: object = None,
+                        notice_confirmed: bool = False) -> int:  # fmt: skip
+    """Record a title search (recorder and docket look-ups) and its liens; returns how many.
+
+    Lien types are :data:`toolkit.decisions.title.LIEN_TYPES` (``water_sewer`` for a
+    municipal authority's water or sewer claim). ``notice_confirmed`` says the
+    searcher confirmed that every lienholder was served for a judicial sale
+    (72 P.S. §5860.611-.612); only then does the title rule let the decree clear
+    liens (see :func:`confirm_judicial_notice`).
+    """
     import pandas as pd
 
     from toolkit.backends.common import utcnow
@@ -134,7 +142,34 @@ def record_title_search(store: Store, prop: object, liens: list[dict[str, Any]] 
         con.execute(store.q.title_search_insert, [pid, now, source])
         for kind, holder, amount, recorded in rows:
             con.execute(store.q.lien_insert, [pid, kind, holder, amount, recorded, source, now])
+        if notice_confirmed:
+            con.execute(store.q.notice_confirm_insert, [pid, now, f"with title search ({source})"])
         return len(rows)
+
+    return store.run(go)
+
+
+def confirm_judicial_notice(store: Store, prop: object, note: str,
+                            county: object = None) -> str:  # fmt: skip
+    """Mark a judicial sale's notice as confirmed for a property; returns its id.
+
+    A judicial sale's decree clears mortgages and liens only when notice was
+    proper (72 P.S. §5860.611-.612; a notice dispute left a mortgage on in Mid
+    Penn Bank v. Dauphin County Tax Claim Bureau, 2023). Without this mark the
+    title rule sends every lien at a judicial sale to REVIEW, naming notice.
+    The note says what was checked (e.g. "returns of service for all 3 lienholders
+    on the docket"). Title research not yet run for the property reads it; a
+    property already researched keeps its result until its title is researched again.
+    """
+    from toolkit.backends.common import utcnow
+
+    if not str(note or "").strip():
+        raise ValidationError("Confirming notice needs a note saying what was checked.")
+
+    def go(con: Any) -> str:
+        pid = resolve_property(store, con, prop, county)
+        con.execute(store.q.notice_confirm_insert, [pid, utcnow(), str(note).strip()])
+        return pid
 
     return store.run(go)
 

@@ -522,11 +522,22 @@ class Workspace:
         return set_manual_grade(self.store, self.data_dir, prop, grade, note, county)
 
     def record_title_search(self, prop: str, liens: list[dict[str, Any]] | None = None,
-                            source: str = "manual", county: object = None) -> int:  # fmt: skip
-        """Record a title search and the liens it found (none found is a result too)."""
+                            source: str = "manual", county: object = None,
+                            notice_confirmed: bool = False) -> int:  # fmt: skip
+        """Record a title search and the liens it found (none found is a result too).
+
+        ``notice_confirmed``: every lienholder was served for a judicial sale, so the
+        decree may clear the liens (docs/decisions.md).
+        """
         from toolkit.research import record_title_search
 
-        return record_title_search(self.store, prop, liens, source, county)
+        return record_title_search(self.store, prop, liens, source, county, notice_confirmed)
+
+    def confirm_judicial_notice(self, prop: str, note: str, county: object = None) -> str:
+        """Mark a judicial sale's notice as confirmed (the decree then clears liens)."""
+        from toolkit.research import confirm_judicial_notice
+
+        return confirm_judicial_notice(self.store, prop, note, county)
 
     def bid_list(
         self, county: object = None, decisions: tuple[str, ...] = ("BID", "REVIEW")

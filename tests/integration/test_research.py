@@ -169,3 +169,29 @@ def test_a_hostile_bid_list_exports_as_text(ws, tmp_path):
     values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
     assert set(hostile) <= {v[col["owner"]] for v in values}
     assert -5 in {v[col["upset_price"]] for v in values}
+
+
+def test_issue12_title_notice_and_bid_list_breakdown(ws, tmp_path):
+    import json
+
+    prop = one(ws, "APPROVED")
+    n = ws.record_title_search(
+        prop.id, [{"lien_type": "water_sewer", "holder": "AUTHORITY", "amount": "180"}],
+        notice_confirmed=True,
+    )  # fmt: skip
+    assert n == 1
+    assert ws.confirm_judicial_notice(prop.id, "returns of service on the docket") == prop.id
+    confirmed = ws.sql(
+        "SELECT count(*) AS n FROM notice_confirmations WHERE property_id = $1::UUID", [prop.id]
+    )
+    assert int(confirmed.n.iloc[0]) == 2
+    with pytest.raises(ValidationError, match="note"):
+        ws.confirm_judicial_notice(prop.id, " ")
+    bids = ws.bid_list(decisions=("BID", "REVIEW", "PASS"))
+    assert {"breakdown", "minimum_bid", "minimum_bid_source", "redemption_risk",
+            "redemption_period", "environmental_risk"} <= set(bids.columns)  # fmt: skip
+    for text in bids.breakdown:
+        b = json.loads(text)
+        assert b["formula"] == "seventy_percent" and b["terms"]
+    csv = pd.read_csv(ws.export_bids(tmp_path / "bids.csv"))
+    assert "breakdown" in csv.columns

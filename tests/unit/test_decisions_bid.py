@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ BASE: dict[str, Any] = {
     "surviving_total": 5000.0,
     "title_status": "SURVIVING_LIENS",
     "redemption_risk": False,
+    "environmental_risk": "LOW",
 }
 
 
@@ -45,65 +47,68 @@ def one(profile: InvestorProfile | None = None, clr: Any = CLR, **changes: Any) 
 
 
 def test_assessed_value_times_clr_hand_checked() -> None:
-    # value = 50,000 x 2.0 = 100,000; transfer tax 2 % of 100,000 = 2,000; selling 8 % = 8,000
-    # costs = repairs 20,000 + liens 5,000 + title 3,000 + RTT 2,000 + recording 250
-    #         + selling 8,000 + profit 10,000 = 48,250
-    # conservative 65,000 - 48,250 = 16,750 -> 16,700; moderate 21,750 -> 21,700;
-    # aggressive 26,750 -> 26,700. Upset 3,000 <= 0.9 x 21,700 = 19,530 -> BID
+    # the 70 % rule (issue 12: selling costs and profit are inside its 30 % margin)
+    # value = 50,000 x 2.0 = 100,000; transfer tax 2 % of 100,000 = 2,000
+    # costs = repairs 20,000 + liens 5,000 + title clearing 3,000 (title not CLEAR)
+    #         + RTT 2,000 + recording 250 = 30,250
+    # conservative 65,000 - 30,250 = 34,750 -> 34,700; moderate 39,750 -> 39,700;
+    # aggressive 44,750 -> 44,700. Upset 3,000 <= 0.9 x 39,700 = 35,730 -> BID
     r = one()
     assert (r["max_bid_conservative"], r["max_bid_moderate"], r["max_bid_aggressive"]) == (
-        16700.0, 21700.0, 26700.0,
+        34700.0, 39700.0, 44700.0,
     )  # fmt: skip
     assert r["market_value"] == 100000.0 and r["value_source"] == "assessed x CLR"
-    assert (r["transfer_tax"], r["selling_costs"]) == (2000.0, 8000.0)
+    assert (r["transfer_tax"], r["selling_costs"]) == (2000.0, 0.0)
     assert r["decision"] == "BID"
     assert r["confidence"] == pytest.approx(0.9)  # value is an estimate
     assert r["missing_inputs"] == ""
-    assert r["inputs_used"] == "total_value, CLR factor, condition, title, upset_price"
+    assert r["inputs_used"] == (
+        "total_value, CLR factor, condition, title, upset_price, environment"
+    )
     assert r["clr_source"] == "SYNTHETIC test factor"
     assert "assessed $50000 x CLR factor 2.0 (SYNTHETIC test factor)" in r["reasons"]
-    assert r["reasons"].endswith("upset price $3000 at most 0.9 x moderate max bid $21700")
+    assert r["reasons"].endswith("upset price $3000 at most 0.9 x moderate max bid $39700")
 
 
 def test_user_arv_wins_but_rtt_stays_on_assessed_x_clr() -> None:
-    # value 120,000; RTT still 2 % of 50,000 x 2 = 2,000; selling 9,600
-    # costs 20,000 + 5,000 + 3,000 + 2,000 + 250 + 9,600 + 10,000 = 49,850
-    # moderate 84,000 - 49,850 = 34,150 -> 34,100
+    # value 120,000; RTT still 2 % of 50,000 x 2 = 2,000
+    # costs 20,000 + 5,000 + 3,000 + 2,000 + 250 = 30,250
+    # moderate 84,000 - 30,250 = 53,750 -> 53,700
     r = one(arv=120000)
-    assert r["max_bid_moderate"] == 34100.0
+    assert r["max_bid_moderate"] == 53700.0
     assert (r["value_source"], r["confidence"]) == ("user ARV", 1.0)
-    # no assessed value: RTT on the ARV, 2,400 -> moderate 84,000 - 50,250 = 33,750 -> 33,700
+    # no assessed value: RTT on the ARV, 2,400 -> moderate 84,000 - 30,650 = 53,350 -> 53,300
     r = one(arv=120000, total_value=None)
-    assert r["max_bid_moderate"] == 33700.0
+    assert r["max_bid_moderate"] == 53300.0
     assert r["missing_inputs"] == "total_value"
     assert r["decision"] == "BID"  # a missing assessed value only lowers confidence
     assert r["confidence"] == pytest.approx(0.9)
 
 
 def test_pass_when_upset_above_moderate() -> None:
-    r = one(upset_price=21700.01)
+    r = one(upset_price=39700.01)
     assert r["decision"] == "PASS"
-    assert r["reasons"].endswith("upset price $21700.01 above moderate max bid $21700")
-    assert one(upset_price=19530)["decision"] == "BID"  # exactly 0.9 x 21,700
+    assert r["reasons"].endswith("upset price $39700.01 above moderate max bid $39700")
+    assert one(upset_price=35730)["decision"] == "BID"  # exactly 0.9 x 39,700
 
 
 def test_review_when_thin_margin() -> None:
-    r = one(upset_price=20000)  # 19,530 < 20,000 <= 21,700
+    r = one(upset_price=37000)  # 35,730 < 37,000 <= 39,700
     assert r["decision"] == "REVIEW"
-    assert r["reasons"].endswith("upset price $20000 within 10% of moderate max bid $21700")
+    assert r["reasons"].endswith("upset price $37000 within 10% of moderate max bid $39700")
 
 
 def test_round_down_not_to_nearest() -> None:
-    # profit 10,099 -> moderate 21,651 -> 21,600 (never up to 21,700)
-    p = profile_from_dict({"bid": {"min_profit": 10099}})
-    assert one(p)["max_bid_moderate"] == 21600.0
+    # recording 350 -> costs 30,350 -> moderate 39,650 -> 39,600 (never up to 39,700)
+    p = profile_from_dict({"bid": {"recording_cost": 350}})
+    assert one(p)["max_bid_moderate"] == 39600.0
 
 
 def test_negative_max_bid_means_no_deal() -> None:
-    # value 5,000 x 2 = 10,000: costs 0 + 0 + 3,000 + 200 + 250 + 800 + 10,000 = 14,250
-    # moderate 7,000 - 14,250 = -7,250 -> floor -> -7,300
-    r = one(total_value=5000, repair_estimate=0, surviving_total=0, upset_price=500)
-    assert r["max_bid_moderate"] == -7300.0
+    # value 5,000 x 2 = 10,000: costs 10,000 + 0 + 3,000 + 200 + 250 = 13,450
+    # moderate 7,000 - 13,450 = -6,450 -> floor -> -6,500
+    r = one(total_value=5000, repair_estimate=10000, surviving_total=0, upset_price=500)
+    assert r["max_bid_moderate"] == -6500.0
     assert r["decision"] == "PASS"
 
 
@@ -122,31 +127,31 @@ def test_no_value_is_review_with_low_confidence() -> None:
 
 
 def test_missing_condition_uses_fallback_and_reviews() -> None:
-    # footprint 1,000 x grade D $65 = 65,000 repairs; costs 48,250 - 20,000 + 65,000 = 93,250
-    # moderate 70,000 - 93,250 = -23,250 -> PASS (upset 3,000 is above it)
+    # footprint 1,000 x grade D $65 = 65,000 repairs; costs 30,250 - 20,000 + 65,000 = 75,250
+    # moderate 70,000 - 75,250 = -5,250 -> PASS (upset 3,000 is above it)
     r = one(repair_estimate=None, bldg_footprint_sqft=1000)
     assert r["repairs"] == 65000.0
     assert r["decision"] == "PASS"
     assert "no condition: repairs assumed grade D x 1000 sq ft footprint = $65000" in r["reasons"]
-    # vacant land with no assessment: repairs 0 -> moderate 41,700, but condition missing: REVIEW
+    # vacant land with no assessment: repairs 0 -> moderate 59,700, but condition missing: REVIEW
     r = one(repair_estimate=None, bldg_count=0)
-    assert (r["repairs"], r["max_bid_moderate"], r["decision"]) == (0.0, 41700.0, "REVIEW")
+    assert (r["repairs"], r["max_bid_moderate"], r["decision"]) == (0.0, 59700.0, "REVIEW")
     assert r["missing_inputs"] == "condition"
     assert r["confidence"] == pytest.approx(1 - 0.1 - 0.15)
-    # nothing known about buildings: the flat allowance 25,000 -> moderate 16,700
+    # nothing known about buildings: the flat allowance 25,000 -> moderate 34,700
     r = one(repair_estimate=None)
-    assert (r["repairs"], r["max_bid_moderate"]) == (25000.0, 16700.0)
+    assert (r["repairs"], r["max_bid_moderate"]) == (25000.0, 34700.0)
 
 
 def test_missing_title_assumes_zero_and_reviews() -> None:
-    # liens 0 instead of 5,000 -> moderate 26,700, an upper bound
+    # liens 0 instead of 5,000 (clearing still counted: not CLEAR) -> moderate 44,700
     r = one(surviving_total=None, title_status=None)
-    assert (r["max_bid_moderate"], r["decision"]) == (26700.0, "REVIEW")
+    assert (r["max_bid_moderate"], r["decision"]) == (44700.0, "REVIEW")
     assert r["missing_inputs"] == "title"
     assert "bid is an upper bound" in r["reasons"]
     assert r["confidence"] == pytest.approx(1 - 0.1 - 0.2)
     # still PASS when even the upper bound is below the upset price
-    assert one(surviving_total=None, upset_price=30000)["decision"] == "PASS"
+    assert one(surviving_total=None, upset_price=50000)["decision"] == "PASS"
 
 
 def test_title_review_and_redemption_risk_force_review() -> None:
@@ -170,7 +175,7 @@ def test_non_numeric_parcel_values() -> None:
     assert r["decision"] == "REVIEW" and "total_value" in r["missing_inputs"]
     r = one(arv="n/a")
     assert "arv is not a number: ignored" in r["reasons"]
-    assert r["max_bid_moderate"] == 21700.0  # falls back on assessed x CLR
+    assert r["max_bid_moderate"] == 39700.0  # falls back on assessed x CLR
 
 
 def test_county_names_are_folded() -> None:
@@ -190,14 +195,14 @@ def test_condition_and_title_frames_are_joined() -> None:
     fast = max_bid(props, None, CLR, condition=cond, title=title)
     pd.testing.assert_frame_equal(fast, max_bid_rowwise(props, None, CLR, cond, title))
     # property 1: grade C 40 x 1,000 = 40,000 repairs, mortgage 5,000 survives
-    # costs 40,000 + 5,000 + 3,000 + 2,000 + 250 + 8,000 + 10,000 = 68,250 -> 70,000 - 68,250
+    # costs 40,000 + 5,000 + 3,000 + 2,000 + 250 = 50,250 -> 70,000 - 50,250 = 19,750
     assert fast.loc[0, "repairs"] == 40000.0
     assert fast.loc[0, "surviving_liens_total"] == 5000.0
-    assert fast.loc[0, "max_bid_moderate"] == 1700.0
-    # property 2: no condition signal (UNKNOWN) and no title work: both missing;
-    # fallback repairs 65 x 1,000 = 65,000 -> costs 88,250 -> moderate -18,250: PASS
-    assert fast.loc[1, "missing_inputs"] == "condition, title"
-    assert fast.loc[1, "max_bid_moderate"] == -18300.0
+    assert fast.loc[0, "max_bid_moderate"] == 19700.0
+    # property 2: no condition signal (UNKNOWN), no title work, no environment: all missing;
+    # fallback repairs 65 x 1,000 = 65,000 -> costs 70,250 -> moderate -250 -> -300: PASS
+    assert fast.loc[1, "missing_inputs"] == "condition, title, environment"
+    assert fast.loc[1, "max_bid_moderate"] == -300.0
     assert fast.loc[1, "decision"] == "PASS"
 
 
@@ -268,17 +273,43 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
                 "sale_date": draw(
                     st.sampled_from([None, "2027-09-13", "2026-01-01", "garbage", "2029-12-31"])
                 ),
+                "sale_type": draw(
+                    st.sampled_from(
+                        [None, "upset", "Judicial", "repository", "private", "sheriff", "odd"]
+                    )
+                ),
+                "starting_bid": draw(st.one_of(MONEY, st.just("tbd"))),
+                "redemption_period": draw(st.sampled_from([None, "", "120 days"])),
+                "environmental_risk": draw(
+                    st.sampled_from([None, "HIGH", "medium", "LOW", "UNKNOWN", "junk"])
+                ),
+                "flood_zone": draw(st.sampled_from([None, "AE", "X", "VE", "a", "", "D"])),
+                "flood_sfha": draw(st.sampled_from([None, True, False, "T"])),
+                "wetlands": draw(st.sampled_from([None, True, False, "yes"])),
+                "mine_subsidence": draw(
+                    st.sampled_from([None, "undermined", "Undermined", "not undermined", ""])
+                ),
             }
         )
     return pd.DataFrame(rows)
 
 
+PROFILES = [
+    InvestorProfile(),
+    profile_from_dict({"bid": {"formula": "itemised", "holding_costs": 1500}}),
+    profile_from_dict({"bid": {"environmental_action": {"flood_high": "PASS", "wetland": "pass"},
+                               "title_clearing_if_clear": True}}),
+]  # fmt: skip
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames())
-def test_vectorised_equals_rowwise(df: pd.DataFrame) -> None:
+@given(frames(), st.sampled_from(PROFILES))
+def test_vectorised_equals_rowwise(df: pd.DataFrame, profile: InvestorProfile) -> None:
     table = CLR.assign(valid_from=["2027-07-01", None], valid_to=["2028-06-30", "2028-06-30"])
-    fast = max_bid(df, None, table)
-    pd.testing.assert_frame_equal(fast, max_bid_rowwise(df, None, table))
+    fast = max_bid(df, profile, table)
+    pd.testing.assert_frame_equal(fast, max_bid_rowwise(df, profile, table))
+    for text in fast["breakdown"]:
+        assert json.loads(text)["formula"] == profile.bid.formula
     known = fast["max_bid_moderate"].notna()
     assert (fast.loc[known, "max_bid_moderate"] % 100 == 0).all()
     assert (fast["max_bid_conservative"] <= fast["max_bid_moderate"]).where(known, True).all()
@@ -287,7 +318,7 @@ def test_vectorised_equals_rowwise(df: pd.DataFrame) -> None:
 
 
 COSTS = ("min_profit", "title_clearing_cost", "recording_cost", "transfer_tax_rate",
-         "selling_cost_share", "unknown_repair_allowance")  # fmt: skip
+         "selling_cost_share", "unknown_repair_allowance", "holding_costs")  # fmt: skip
 
 
 @settings(max_examples=150, deadline=None)
@@ -295,9 +326,11 @@ COSTS = ("min_profit", "title_clearing_cost", "recording_cost", "transfer_tax_ra
     frames(),
     st.sampled_from(COSTS),
     st.floats(min_value=0, max_value=0.5),
+    st.sampled_from(PROFILES[:2]),
 )
-def test_max_bid_never_rises_when_a_cost_rises(df: pd.DataFrame, cost: str, more: float) -> None:
-    base = InvestorProfile()
+def test_max_bid_never_rises_when_a_cost_rises(
+    df: pd.DataFrame, cost: str, more: float, base: InvestorProfile
+) -> None:
     old = getattr(base.bid, cost)
     new = min(old + more, 1.0) if cost.endswith(("rate", "share")) else old + more * 1e5
     richer = dataclasses.replace(base, bid=dataclasses.replace(base.bid, **{cost: new}))

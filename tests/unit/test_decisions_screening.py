@@ -116,16 +116,24 @@ def test_sliver_estimated_from_aspect_ratio() -> None:
     assert (r["verdict"], r["confidence"]) == ("APPROVED", 0.95)
 
 
-def test_possible_landlock() -> None:
+def test_landlocked_only_from_evidence() -> None:
+    # issue 12: rural vacant land often has no street address; that is not evidence
     r = one(address=None)
-    assert r["verdict"] == "REJECTED"
-    assert r["reasons"] == "no address and no road-frontage evidence: possible landlocked parcel"
-    assert one(address="   ")["verdict"] == "REJECTED"  # blank is no address
-    assert one(address=None, road_frontage_ft=40.0)["verdict"] == "APPROVED"
-    assert one(address=None, road_access="Y")["verdict"] == "APPROVED"
+    assert r["verdict"] == "APPROVED"
+    assert r["reasons"].startswith("no address: road access unconfirmed")
+    assert r["confidence"] == pytest.approx(0.85)  # a missing address lowers confidence
+    assert one(address="   ")["verdict"] == "APPROVED"  # blank is no address
+    r = one(address=None, road_frontage_ft=40.0)
+    assert (r["verdict"], r["confidence"]) == ("APPROVED", 1.0)
+    assert one(address=None, road_access="Y")["confidence"] == 1.0
     r = one(road_access="no")
     assert r["verdict"] == "REJECTED"
     assert r["reasons"] == "no road access (road_access says no): possible landlocked parcel"
+    r = one(road_frontage_ft=0.0)  # measured: no frontage on the parcel geometry
+    assert r["verdict"] == "REJECTED"
+    assert r["reasons"] == "no road frontage (road_frontage_ft 0): landlocked parcel"
+    r = one(landlocked="yes")  # the user's note
+    assert (r["verdict"], r["reasons"]) == ("REJECTED", "landlocked (the user's note)")
 
 
 def test_tiny_lot_without_building_is_caution() -> None:
@@ -270,6 +278,7 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
                     "bldg_footprint_sqft", "road_frontage_ft"):  # fmt: skip
             row[col] = draw(NUMS)
         row["road_access"] = draw(st.sampled_from([None, "Y", "N", "maybe", True, False]))
+        row["landlocked"] = draw(st.sampled_from([None, "yes", "no", False, "?"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

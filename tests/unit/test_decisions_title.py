@@ -42,40 +42,63 @@ def test_upset_discharges_tax_only() -> None:
     assert not r["redemption_risk"]
 
 
-@pytest.mark.parametrize("kind", ["municipal", "pa_inheritance_tax"])
-def test_upset_claims_in_the_upset_price_need_review(kind: str) -> None:
+@pytest.mark.parametrize("kind", ["municipal", "pa_inheritance_tax", "water_sewer"])
+def test_upset_divests_claims_the_upset_price_includes(kind: str) -> None:
+    # issue 12: §5860.605 puts them in the upset price, so the sale divests them
     r = one("upset", [lien(kind, 300)])
-    assert r["status"] == "NEEDS_REVIEW"
-    assert r["surviving_total"] == 300.0  # counted, the cautious reading
-    assert "§5860.605" in r["reasons"]
+    assert r["status"] == "CLEAR"
+    assert r["surviving_total"] == 0.0
+    assert "§5860.605" in r["reasons"] and "divested" in r["reasons"]
 
 
-def test_judicial_clears_mortgages_and_liens() -> None:
-    r = one("judicial", [lien("mortgage", 50000), lien("judgment", 2000), lien("tax", 800),
-                         lien("municipal", 400), lien("mechanics", 3000)])  # fmt: skip
+def test_judicial_clears_mortgages_and_liens_when_notice_confirmed() -> None:
+    liens = [lien("mortgage", 50000), lien("judgment", 2000), lien("tax", 800),
+             lien("municipal", 400), lien("mechanics", 3000)]  # fmt: skip
+    r = one("judicial", liens, notice_confirmed=True)
     assert r["status"] == "CLEAR"
     assert r["surviving_total"] == 0.0
     assert r["surviving_liens"] == []
-    assert "if notice was proper" in r["reasons"]
+    assert "notice confirmed" in r["reasons"]
     assert r["confidence"] == 0.7  # relies on the decree
 
 
+def test_judicial_without_confirmed_notice_is_review_naming_notice() -> None:
+    r = one("judicial", [lien("mortgage", 50000)])
+    assert r["status"] == "NEEDS_REVIEW"
+    assert r["surviving_total"] == 50000.0  # the mortgage may stay on (Mid Penn Bank, 2023)
+    assert "notice not confirmed" in r["reasons"] and "Mid Penn Bank" in r["reasons"]
+    r = one("judicial", [], title_searched="Y")
+    assert r["status"] == "NEEDS_REVIEW" and "notice" in r["reasons"]
+
+
 def test_judicial_keeps_ground_rent_and_flags_federal() -> None:
-    r = one("judicial", [lien("mortgage", 50000), lien("ground_rent", 1200)])
+    r = one("judicial", [lien("mortgage", 50000), lien("ground_rent", 1200)],
+            notice_confirmed="yes")  # fmt: skip
     assert (r["status"], r["surviving_total"]) == ("SURVIVING_LIENS", 1200.0)
     assert "separately taxed ground rents survive" in r["reasons"]
-    r = one("judicial", [lien("irs_federal", 7000)])
+    r = one("judicial", [lien("irs_federal", 7000)], notice_confirmed=True)
     assert (r["status"], r["surviving_total"]) == ("NEEDS_REVIEW", 7000.0)
-    assert "kept by other law" in r["reasons"]
+    assert "§7425" in r["reasons"]
 
 
-def test_repository_is_always_review() -> None:
-    r = one("repository", [lien("mortgage", 1000)])
-    assert r["status"] == "NEEDS_REVIEW"
-    assert "whether liens survive is unverified" in r["reasons"]
+def test_repository_is_free_and_clear_except_ground_rent() -> None:
+    r = one("repository", [lien("mortgage", 1000), lien("judgment", 500), lien("municipal", 80)])
+    assert (r["status"], r["surviving_total"]) == ("CLEAR", 0.0)
+    assert "§5860.627" in r["reasons"]
+    assert "did not find and serve can remain" in r["reasons"]  # a note, not a review
+    r = one("repository", [lien("mortgage", 1000), lien("ground_rent", 600)])
+    assert (r["status"], r["surviving_total"]) == ("SURVIVING_LIENS", 600.0)
     props = pd.DataFrame({"property_id": [1], "sale_type": ["repository"]})
-    r = assess_title(props, None, searched=[1]).iloc[0]
+    assert assess_title(props, None, searched=[1]).iloc[0]["status"] == "CLEAR"
+
+
+@pytest.mark.parametrize("sale", ["upset", "judicial", "repository", "private", "sheriff"])
+def test_federal_tax_lien_is_redemption_risk_and_review_at_every_sale(sale: str) -> None:
+    r = one(sale, [lien("irs_federal", 7000)], notice_confirmed=True, usps_vacancy="Y")
     assert r["status"] == "NEEDS_REVIEW"
+    assert bool(r["redemption_risk"])
+    assert r["redemption_period"] == "120 days from the sale (26 U.S.C. §7425(d))"
+    assert "§7425(d)" in r["reasons"]
 
 
 def test_private_sale_clears_tax_claims_only() -> None:
@@ -95,9 +118,17 @@ def test_philadelphia_sheriff_redemption_risk(occupancy: dict[str, Any], risk: b
     assert "53 P.S. §7293" in r["reasons"]
 
 
-def test_philadelphia_by_county_name_and_outside_philadelphia() -> None:
-    assert one("sheriff", [], county="Philadelphia County", usps_vacancy="N")["redemption_risk"]
-    assert not one("sheriff", [], county="Blair", usps_vacancy="N")["redemption_risk"]
+def test_philadelphia_by_county_name_and_sheriff_sales_elsewhere() -> None:
+    r = one("sheriff", [], county="Philadelphia County", usps_vacancy="N")
+    assert r["redemption_risk"] and r["redemption_period"].startswith("9 months")
+    # §7293(a) is not Philadelphia's alone: 9 months elsewhere, 3 in a second-class county
+    r = one("sheriff", [], county="Blair", usps_vacancy="N")
+    assert r["redemption_risk"] and r["redemption_period"].startswith("9 months")
+    r = one("sheriff", [], county="Allegheny", usps_vacancy="N")
+    assert r["redemption_risk"] and r["redemption_period"].startswith("3 months")
+    r = one("sheriff", [], county="Blair", usps_vacancy="Y")
+    assert not r["redemption_risk"] and r["redemption_period"] == ""
+    assert not one("upset", [], county="Blair", title_searched="Y")["redemption_risk"]
     r = one("judicial", [], is_philadelphia=True, title_searched="Y")
     assert r["status"] == "NEEDS_REVIEW"
     assert "redemption rules unverified" in r["reasons"]

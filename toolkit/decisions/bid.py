@@ -8,29 +8,59 @@ placeholders only). Optional ``valid_from`` / ``valid_to`` columns: when the
 property's ``sale_date`` falls outside them a reason says so (factors change
 every July 1).
 
-For each strategy s in conservative / moderate / aggressive::
+The profile's ``bid.formula`` chooses one formula, never both (DOMAIN.md
+"Maximum bid"; docs/decisions.md gives each rule's source). For each strategy s
+in conservative / moderate / aggressive:
 
-    max_bid[s] = floor((ARV x multiplier[s] - repairs - surviving liens
-                        - title clearing - transfer tax - recording
-                        - selling share x ARV - minimum profit) / round_to) x round_to
+* ``seventy_percent`` (default, the 70 % rule)::
+
+    max_bid[s] = ARV x multiplier[s] - repairs - surviving liens
+                 - title clearing - transfer tax - recording
+
+  The 30 % margin already pays for selling, holding and the profit: none of
+  them is subtracted again.
+* ``itemised`` (one figure; the three strategies are equal)::
+
+    max_bid = ARV - selling share x ARV - holding costs - repairs
+              - surviving liens - title clearing - transfer tax - recording
+              - target profit (``min_profit``)
+
+Both are rounded down to ``round_to``. A negative max bid means the deal does
+not work at any price.
 
 * repairs: ``repair_estimate`` from :func:`~toolkit.decisions.condition.assess_condition`;
   without one ("condition" missing) footprint x ``repair_per_sqft[fallback_grade]``,
   else 0 for a lot with ``bldg_count`` 0, else ``unknown_repair_allowance``;
 * surviving liens: ``surviving_total`` from :func:`~toolkit.decisions.title.assess_title`;
   without one ("title" missing) $0, so the bid is an upper bound;
+* title clearing: ``title_clearing_cost`` unless the title is CLEAR (or always,
+  with ``title_clearing_if_clear``);
 * transfer tax: ``transfer_tax_rate`` x (``total_value`` x CLR factor when both
   are known — how counties compute it, DOMAIN.md — else x ARV).
 
-A negative max bid means the deal does not work at any price.
+Every row carries its arithmetic: ``breakdown``, a JSON object with the
+formula, each term of the moderate bid with its signed value, and the result.
+
+The bid is compared with the sale's own minimum (``minimum_bid``): the
+``upset_price`` at an upset sale (and when the sale type is not given); at a
+judicial or repository sale the ``starting_bid`` when given, else the list's
+amount (``upset_price``), said in the reasons.
+
+Environmental findings (``flood_zone`` A*/V* or ``flood_sfha``, ``mine_subsidence``
+"undermined", ``wetlands``; or ``environmental_risk`` HIGH with none of them
+named) never yield a plain BID: the profile's ``environmental_action`` says
+REVIEW (default) or PASS per finding. UNKNOWN (or no environmental result)
+lowers confidence and is named in ``missing_inputs``.
 
 Decision, first rule that applies:
 
-1. REVIEW — no market value, or no ``upset_price``;
-2. PASS — upset price above the moderate max bid;
-3. REVIEW — condition or title missing, title NEEDS_REVIEW, or redemption risk;
-4. REVIEW — upset price above moderate max bid x (1 - ``review_margin``);
-5. BID.
+1. REVIEW — no market value, or no minimum bid;
+2. PASS — minimum bid above the moderate max bid;
+3. PASS — an environmental finding the profile passes on;
+4. REVIEW — condition or title missing, title NEEDS_REVIEW, redemption risk
+   (with its period), or an environmental finding to review;
+5. REVIEW — minimum bid above moderate max bid x (1 - ``review_margin``);
+6. BID.
 
 ``confidence`` = 1 - penalties (:data:`PENALTIES`) for each missing input and
 for a value estimated from the CLR factor or a factor whose period misses the
@@ -49,6 +79,7 @@ import numpy as np
 from toolkit.decisions._common import (
     LIST_SEP,
     REASON_SEP,
+    STR,
     Fmt,
     Joiner,
     NumCol,
@@ -72,6 +103,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BID, REVIEW, PASS = "BID", "REVIEW", "PASS"
+#: A factor under this is a ratio typed as a fraction (0.262 for 26.2 %): market value would
+#: be under half the assessed value. PA factors have been at least 0.82 (Adams, 2014-15).
+RATIO_FRACTION_BELOW = 0.5
+#: A factor over this is a ratio typed in percent (26.2 for 26.2 %). The highest factor in the
+#: shipped table is 17.06 (Bucks, 2025-26); factors this high were last published in the
+#: early 2000s (Bucks 28.57 in 2003-04, 33 Pa.B. 2560). Raise it if a county ever gets there.
+RATIO_PERCENT_ABOVE = 25.0
 DECISIONS: tuple[str, ...] = (BID, REVIEW, PASS)
 CLR_COLUMNS: tuple[str, ...] = ("county", "factor", "source")
 
@@ -86,14 +124,23 @@ PENALTIES: dict[str, float] = {
     "estimated value": 0.1,  # assessed x CLR is a screening estimate
     "CLR period": 0.05,  # the factor's validity period does not cover the sale date
     "title review": 0.1,  # title researched but NEEDS_REVIEW
+    "environment": 0.1,  # no environmental result, or UNKNOWN (DOMAIN.md: UNKNOWN is not LOW)
 }
 MIN_CONFIDENCE = 0.05
 OUTPUT_COLUMNS = [
     "property_id", "decision", "max_bid_conservative", "max_bid_moderate", "max_bid_aggressive",
     "upset_price", "market_value", "value_source", "clr_factor", "clr_source", "repairs",
     "surviving_liens_total", "transfer_tax", "selling_costs", "reasons", "missing_inputs",
-    "inputs_used", "confidence",
+    "inputs_used", "confidence", "minimum_bid", "minimum_bid_source", "environmental_risk",
+    "redemption_risk", "redemption_period", "breakdown",
 ]  # fmt: skip
+#: what ``environmental_risk`` may say
+ENV_LEVELS: tuple[str, ...] = ("HIGH", "MEDIUM", "LOW", "UNKNOWN")
+ENV_TEXT = {
+    "undermined": "undermined (mine subsidence layer)",
+    "wetland": "wetland on the parcel (USFWS National Wetlands Inventory)",
+    "high": "environmental risk HIGH",
+}
 
 
 # --- CLR table ---------------------------------------------------------------
@@ -128,6 +175,24 @@ def check_clr_factors(table: pd.DataFrame, name: str = "CLR table") -> pd.DataFr
         raise ConfigError(
             f"{name}: county {out['county'].iloc[i]!r} has no source; say where the factor "
             "comes from (e.g. the Pennsylvania Bulletin notice)."
+        )
+    # a factor is the reciprocal of the common level ratio (DOMAIN.md, "CLR factor"): a value
+    # that looks like the ratio itself is a typing mistake, refused with the sum that fixes it
+    fraction = (factor < RATIO_FRACTION_BELOW).to_numpy(dtype=bool)
+    percent = (factor > RATIO_PERCENT_ABOVE).to_numpy(dtype=bool)
+    if (fraction | percent).any():
+        i = int(np.flatnonzero(fraction | percent)[0])
+        v = float(factor.iloc[i])
+        kind, sum_ = (
+            ("as a fraction", f"1 / {v:g} = {1 / v:.2f}")
+            if fraction[i]
+            else ("in percent", f"100 / {v:g} = {100 / v:.2f}")
+        )
+        raise ConfigError(
+            f"{name}: factor {out['factor'].iloc[i]!r} for county {out['county'].iloc[i]!r} "
+            f"looks like a common level ratio {kind}, not a factor. The factor is the ratio's "
+            f"reciprocal: {sum_}. Factors from {RATIO_FRACTION_BELOW:g} to "
+            f"{RATIO_PERCENT_ABOVE:g} are accepted."
         )
     out["factor"] = factor.astype(float)
     for col in ("valid_from", "valid_to"):
@@ -228,19 +293,107 @@ def sale_dates(frame: pd.DataFrame) -> pd.Series:
 
 @quiet_numpy
 def _formula(
-    profile: InvestorProfile, value: Any, repairs: Any, liens: Any, rtt_base: Any
-) -> tuple[dict[str, Any], Any, Any]:
-    """Max bids per strategy, transfer tax, selling costs (scalars or arrays)."""
+    profile: InvestorProfile,
+    value: Any,
+    repairs: Any,
+    liens: Any,
+    rtt_base: Any,
+    clear: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Max bids per strategy and the terms of the formula (scalars or arrays).
+
+    One formula, never both (DOMAIN.md "Maximum bid"): the 70 % rule's margin
+    already holds selling costs, holding costs and the profit.
+    """
     b = profile.bid
     transfer_tax = np.multiply(b.transfer_tax_rate, rtt_base)
-    selling = np.multiply(b.selling_cost_share, value)
-    costs = repairs + liens + b.title_clearing_cost + transfer_tax + b.recording_cost
-    costs = costs + selling + b.min_profit
+    clearing = (
+        np.multiply(b.title_clearing_cost, 1.0)
+        if b.title_clearing_if_clear
+        else np.where(clear, 0.0, b.title_clearing_cost)
+    )
+    costs = repairs + liens + clearing + transfer_tax + b.recording_cost
+    itemised = b.formula == "itemised"
+    if itemised:
+        selling = np.multiply(b.selling_cost_share, value)
+        costs = costs + selling + b.holding_costs + b.min_profit
+    else:
+        selling = np.multiply(0.0, value)
     bids = {}
     for s in STRATEGIES:
-        raw = np.round(np.multiply(value, b.arv_multipliers[s]) - costs, 2)  # cents: no FP dust
+        gross = value if itemised else np.multiply(value, b.arv_multipliers[s])
+        raw = np.round(gross - costs, 2)  # cents: no FP dust
         bids[s] = np.floor(raw / b.round_to) * b.round_to
-    return bids, transfer_tax, selling
+    terms = {"transfer_tax": transfer_tax, "selling": selling, "clearing": clearing}
+    return bids, terms
+
+
+def _json_num(values: Any) -> np.ndarray:
+    """Numbers as JSON text (cents), ``null`` when not finite."""
+    v = np.round(np.asarray(values, dtype=float), 2)
+    text = v.astype(STR)
+    return np.where(np.isfinite(v), text, "null").astype(STR)
+
+
+def _neg(values: Any) -> Any:
+    return np.subtract(0.0, values)  # 0 - 0 is 0.0, never -0.0
+
+
+@quiet_numpy
+def breakdown(
+    profile: InvestorProfile,
+    value: Any,
+    repairs: Any,
+    liens: Any,
+    terms: dict[str, Any],
+    moderate: Any,
+) -> np.ndarray:
+    """The moderate bid's arithmetic per row as JSON: formula, signed terms, result.
+
+    Examples
+    --------
+    >>> import json
+    >>> from toolkit.decisions.profile import InvestorProfile
+    >>> p = InvestorProfile()
+    >>> bids, terms = _formula(p, 100000.0, 20000.0, 0.0, 100000.0, True)
+    >>> text = breakdown(p, 100000.0, 20000.0, 0.0, terms, bids["moderate"])[0]
+    >>> json.loads(text)["terms"][:2]
+    [['market value x 0.7', 70000.0], ['repairs', -20000.0]]
+    """
+    b = profile.bid
+    n = np.size(value)
+
+    def col(x: Any) -> np.ndarray:
+        return np.broadcast_to(_json_num(x), (n,))
+
+    def pair(label: str, x: Any) -> np.ndarray:
+        return np.strings.add(np.strings.add('["' + label + '",', col(x)), "]")
+
+    itemised = b.formula == "itemised"
+    parts: list[Any] = []
+    if itemised:
+        parts.append(pair("market value", value))
+        parts.append(pair(f"selling costs ({b.selling_cost_share:.6g} x market value)",
+                          _neg(terms["selling"])))  # fmt: skip
+        parts.append(pair("holding costs", -float(b.holding_costs) or 0.0))
+    else:
+        m = b.arv_multipliers["moderate"]
+        parts.append(pair(f"market value x {m:.6g}", np.multiply(value, m)))
+    parts.append(pair("repairs", _neg(repairs)))
+    parts.append(pair("surviving liens", _neg(liens)))
+    parts.append(pair("title clearing", _neg(terms["clearing"])))
+    parts.append(pair("transfer tax", _neg(terms["transfer_tax"])))
+    parts.append(pair("recording", -float(b.recording_cost) or 0.0))
+    if itemised:
+        parts.append(pair("target profit", -float(b.min_profit) or 0.0))
+    out = np.broadcast_to(np.asarray('{"formula":"' + b.formula + '","terms":[', dtype=STR), (n,))
+    for k, part in enumerate(parts):
+        out = np.strings.add(out, part if k == 0 else np.strings.add(",", part))
+    out = np.strings.add(out, '],"round_down_to":')
+    out = np.strings.add(out, col(b.round_to))
+    out = np.strings.add(out, ',"max_bid_moderate":')
+    out = np.strings.add(out, col(moderate))
+    return np.strings.add(out, "}").astype(object)
 
 
 def _texts(profile: InvestorProfile) -> dict[str, str]:
@@ -253,10 +406,19 @@ def _texts(profile: InvestorProfile) -> dict[str, str]:
     }
 
 
+ENV_COLUMNS: tuple[str, ...] = (
+    "environmental_risk", "flood_zone", "flood_sfha", "wetlands", "mine_subsidence",
+)  # fmt: skip
+
+
 def _merge_inputs(
-    frame: pd.DataFrame, condition: pd.DataFrame | None, title: pd.DataFrame | None
+    frame: pd.DataFrame,
+    condition: pd.DataFrame | None,
+    title: pd.DataFrame | None,
+    environment: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Add ``repair_estimate`` / ``surviving_total, title_status, redemption_risk``."""
+    """Add ``repair_estimate`` / ``surviving_total, title_status, redemption_risk,
+    redemption_period`` / the environmental columns (:data:`ENV_COLUMNS`)."""
     out = frame
     if condition is not None:
         c = condition[["property_id", "repair_estimate"]].drop_duplicates(
@@ -265,13 +427,26 @@ def _merge_inputs(
         out = out.drop(columns=["repair_estimate"], errors="ignore")
         out = out.merge(c, on="property_id", how="left")
     if title is not None:
-        t = title[["property_id", "surviving_total", "status", "redemption_risk"]]
+        cols = ["property_id", "surviving_total", "status", "redemption_risk"]
+        cols += [c for c in ("redemption_period",) if c in title.columns]
+        t = title[cols]
         t = t.drop_duplicates("property_id", keep="last").rename(columns={"status": "title_status"})
         out = out.drop(
-            columns=["surviving_total", "title_status", "redemption_risk"], errors="ignore"
+            columns=["surviving_total", "title_status", "redemption_risk", "redemption_period"],
+            errors="ignore",
         )
         out = out.merge(t, on="property_id", how="left")
+    if environment is not None:
+        e = environment.rename(columns={"risk_level": "environmental_risk"})
+        e = e[["property_id", *[c for c in ENV_COLUMNS if c in e.columns]]]
+        e = e.drop_duplicates("property_id", keep="last")
+        out = out.drop(columns=list(ENV_COLUMNS), errors="ignore")
+        out = out.merge(e, on="property_id", how="left")
     return out
+
+
+def _actions(profile: InvestorProfile) -> dict[str, str]:
+    return {k: str(v).upper() for k, v in profile.bid.environmental_action.items()}
 
 
 @quiet_numpy
@@ -281,6 +456,7 @@ def max_bid(
     clr_factors: ClrFactors | pd.DataFrame | str | Path | None = None,
     condition: pd.DataFrame | None = None,
     title: pd.DataFrame | None = None,
+    environment: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Maximum bids and a decision for a batch of properties (vectorised).
 
@@ -296,18 +472,22 @@ def max_bid(
     clr_factors
         CLR factor table (frame or CSV path) with ``county, factor, source``, or a
         :class:`ClrFactors` built from one (checked once, reused per batch).
-    condition, title
-        Outputs of ``assess_condition`` / ``assess_title``, joined on ``property_id``.
+    condition, title, environment
+        Outputs of ``assess_condition`` / ``assess_title`` / the environmental
+        assessment (``risk_level`` or ``environmental_risk``, ``flood_zone``,
+        ``wetlands``, ``mine_subsidence``), joined on ``property_id``. Without
+        ``environment`` the frame's own columns of those names are read.
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"property_id": [1], "county": ["Blair"], "arv": [100000],
     ...                    "upset_price": [5000], "repair_estimate": [20000],
-    ...                    "surviving_total": [0], "title_status": ["CLEAR"]})
+    ...                    "surviving_total": [0], "title_status": ["CLEAR"],
+    ...                    "environmental_risk": ["LOW"]})
     >>> r = max_bid(df).iloc[0]
     >>> float(r["max_bid_moderate"]), r["decision"]
-    (26700.0, 'BID')
+    (47700.0, 'BID')
     """
     import pandas as pd
 
@@ -316,7 +496,7 @@ def max_bid(
     b = profile.bid
     txt = _texts(profile)
     clr = clr_factors if isinstance(clr_factors, ClrFactors) else ClrFactors(clr_factors)
-    df = _merge_inputs(frame, condition, title)
+    df = _merge_inputs(frame, condition, title, environment)
     n = len(df)
     reasons = Joiner(n)
     missing: list[tuple[np.ndarray, str]] = []
@@ -406,45 +586,111 @@ def max_bid(
     status = text_col(df, "title_status")
     title_review = has_title & (status == "NEEDS_REVIEW")
     risk = bool_col(df, "redemption_risk") == 1.0
+    period = text_col(df, "redemption_period")
+    clear = has_title & (status == "CLEAR")
     miss(~has_title, "title")
     used.append((has_title, "title"))
     penalty = penalty + PENALTIES["title review"] * title_review
     reasons.add(
-        ~has_title, "no title research: surviving liens unknown, $0 assumed (bid is an upper bound)"
+        ~has_title,
+        "no title search recorded: surviving liens unknown, $0 assumed (bid is an upper bound)",
     )
     reasons.add(has_title & (liens > 0), "surviving liens $", Fmt(liens, money=True))
 
-    # upset price
+    # the sale's own minimum: upset price, or a judicial / repository starting bid
     up = NumCol(df, "upset_price").values
     up = np.where(up >= 0, up, np.nan)
-    has_up = ~np.isnan(up)
+    start_bid = NumCol(df, "starting_bid").values
+    start_bid = np.where(start_bid >= 0, start_bid, np.nan)
+    sale_type = text_col(df, "sale_type")
+    sale_type = np.char.lower(sale_type.astype(str)).astype(object) if n else sale_type
+    starting_sale = (sale_type == "judicial") | (sale_type == "repository")
+    use_start = starting_sale & ~np.isnan(start_bid)
+    minimum = np.where(use_start, start_bid, up)
+    has_up = ~np.isnan(minimum)
+    min_source = np.where(use_start, "starting bid", np.where(has_up, "upset price", "")).astype(
+        object
+    )
     miss(~has_up, "upset_price")
-    used.append((has_up, "upset_price"))
+    used.append((has_up & ~use_start, "upset_price"))
+    used.append((use_start, "starting_bid"))
+    reasons.add(
+        starting_sale & ~use_start & has_up,
+        sale_type, " sale without a starting_bid: compared with the list's amount $",
+        Fmt(up, money=True),
+    )  # fmt: skip
+
+    # environment (DOMAIN.md "Maximum bid": a finding never yields a plain BID)
+    level = np.char.upper(text_col(df, "environmental_risk").astype(str)).astype(object)
+    zone = np.char.upper(text_col(df, "flood_zone").astype(str)).astype(object)
+    flood = (np.char.startswith(zone.astype(str), "A") | np.char.startswith(zone.astype(str), "V")
+             | (bool_col(df, "flood_sfha") == 1.0))  # fmt: skip
+    mine = np.char.lower(text_col(df, "mine_subsidence").astype(str)) == "undermined"
+    wet = bool_col(df, "wetlands") == 1.0
+    high_only = (level == "HIGH") & ~flood & ~mine & ~wet
+    env_known = np.isin(level, ("HIGH", "MEDIUM", "LOW"))
+    miss(~env_known, "environment")
+    used.append((env_known, "environment"))
+    actions = _actions(profile)
+    env_pass = np.zeros(n, dtype=bool)
+    env_review = np.zeros(n, dtype=bool)
+    env_text = Joiner(n)
+    zone_text = np.where(zone == "", "(SFHA)", zone).astype(object)
+    for mask, key, parts in (
+        (flood, "flood_high", ("flood zone ", zone_text, " (FEMA special flood hazard area)")),
+        (mine, "undermined", (ENV_TEXT["undermined"],)),
+        (wet, "wetland", (ENV_TEXT["wetland"],)),
+        (high_only, "", (ENV_TEXT["high"],)),  # a HIGH level without a named finding
+    ):
+        act = actions[key] if key else REVIEW
+        env_text.add(mask, *parts)
+        if act == PASS:
+            env_pass |= mask
+        else:
+            env_review |= mask
+    env_review &= ~env_pass
+    reasons.add((level == "UNKNOWN"), "environmental risk UNKNOWN: a check could not run (not LOW)")
+    reasons.add(level == "", "no environmental result: flood, mine and wetland risk unknown")
 
     rtt_base = np.where(has_tv & has_factor, assessed_mv, value)
-    bids, transfer_tax, selling = _formula(profile, value, repairs, liens, rtt_base)
+    bids, terms = _formula(profile, value, repairs, liens, rtt_base, clear)
+    transfer_tax, selling = terms["transfer_tax"], terms["selling"]
     moderate = bids["moderate"]
 
     cannot = ~has_value | ~has_up
-    passed = ~cannot & (up > moderate)
-    needs = ~cannot & ~passed & (~has_cond | ~has_title | title_review | risk)
-    thin = ~cannot & ~passed & ~needs & (up > moderate * (1 - b.review_margin))
-    decision = np.where(cannot | needs | thin, REVIEW, np.where(passed, PASS, BID)).astype(object)
+    passed = ~cannot & (minimum > moderate)
+    env_passed = ~cannot & ~passed & env_pass
+    needs = (
+        ~cannot & ~passed & ~env_passed
+        & (~has_cond | ~has_title | title_review | risk | env_review)
+    )  # fmt: skip
+    thin = ~cannot & ~passed & ~env_passed & ~needs & (minimum > moderate * (1 - b.review_margin))
+    decision = np.where(
+        cannot | needs | thin, REVIEW, np.where(passed | env_passed, PASS, BID)
+    ).astype(object)
     reasons.add(has_value & ~has_up, "upset_price missing: cannot compare")
-    up_text, mod_text = Fmt(up, money=True), Fmt(moderate, money=True)
-    reasons.add(passed, "upset price $", up_text, " above moderate max bid $", mod_text)
-    reasons.add(~cannot & ~passed & ~has_cond, "review: no condition assessment")
-    reasons.add(~cannot & ~passed & ~has_title, "review: no title research")
-    reasons.add(~cannot & ~passed & title_review, "review: title status NEEDS_REVIEW")
-    reasons.add(~cannot & ~passed & risk, "review: redemption risk (Philadelphia)")
+    label = np.where(use_start, "starting bid $", "upset price $").astype(object)
+    up_text, mod_text = Fmt(minimum, money=True), Fmt(moderate, money=True)
+    reasons.add(passed, label, up_text, " above moderate max bid $", mod_text)
+    env_text_all = env_text.result()
+    reasons.add(env_passed, "pass: ", env_text_all, " (profile: environmental_action PASS)")
+    open_ = ~cannot & ~passed & ~env_passed
+    reasons.add(open_ & ~has_cond, "review: no condition assessment")
+    reasons.add(open_ & ~has_title, "review: no title search recorded")
+    reasons.add(open_ & title_review, "review: title status NEEDS_REVIEW")
+    period_text = np.where(period == "", "period unknown", period).astype(object)
+    reasons.add(open_ & risk, "review: redemption risk, ", period_text)
+    reasons.add(open_ & env_review, "review: ", env_text_all)
     reasons.add(
         thin,
-        "upset price $", up_text, " within " + txt["margin"] + " of moderate max bid $", mod_text,
+        label, up_text, " within " + txt["margin"] + " of moderate max bid $", mod_text,
     )  # fmt: skip
     reasons.add(
         decision == BID,
-        "upset price $", up_text, " at most " + txt["keep"] + " x moderate max bid $", mod_text,
+        label, up_text, " at most " + txt["keep"] + " x moderate max bid $", mod_text,
     )  # fmt: skip
+    out_breakdown = breakdown(profile, value, repairs, liens, terms, moderate)
+    env_level = np.where(level == "", "UNKNOWN", level).astype(object)
 
     confidence = np.round(np.clip(1.0 - penalty, MIN_CONFIDENCE, 1.0), 4)
     return pd.DataFrame(
@@ -469,6 +715,12 @@ def max_bid(
             "missing_inputs": join_flags(missing, n),
             "inputs_used": join_flags(used, n),
             "confidence": confidence,
+            "minimum_bid": minimum,
+            "minimum_bid_source": min_source,
+            "environmental_risk": env_level,
+            "redemption_risk": risk,
+            "redemption_period": np.where(risk, period_text, "").astype(object),
+            "breakdown": out_breakdown,
         },
         columns=OUTPUT_COLUMNS,
     )
@@ -480,6 +732,7 @@ def max_bid_rowwise(
     clr_factors: ClrFactors | pd.DataFrame | str | Path | None = None,
     condition: pd.DataFrame | None = None,
     title: pd.DataFrame | None = None,
+    environment: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Reference implementation of :func:`max_bid`, one row at a time.
 
@@ -506,6 +759,11 @@ def max_bid_rowwise(
     if title is not None:
         for rec in title.to_dict(orient="records"):
             tit[rec["property_id"]] = rec
+    env: dict[Any, dict[str, Any]] = {}
+    if environment is not None:
+        e = environment.rename(columns={"risk_level": "environmental_risk"})
+        for rec in e.to_dict(orient="records"):
+            env[rec["property_id"]] = rec
     rows = []
     for i, row in enumerate(frame.to_dict(orient="records")):
         row["_sale"] = sales[i]
@@ -516,6 +774,11 @@ def max_bid_rowwise(
             row["surviving_total"] = t.get("surviving_total")
             row["title_status"] = t.get("status")
             row["redemption_risk"] = t.get("redemption_risk")
+            row["redemption_period"] = t.get("redemption_period")
+        if environment is not None:
+            found = env.get(row["property_id"], {})
+            for c in ENV_COLUMNS:
+                row[c] = found.get(c)
         rows.append(_bid_row(row, profile, clr))
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
@@ -609,6 +872,8 @@ def _bid_row(
     liens = liens_raw if has_title else 0.0
     title_review = has_title and text_scalar(row, "title_status") == "NEEDS_REVIEW"
     risk = bool_scalar(row, "redemption_risk") == 1.0
+    period = text_scalar(row, "redemption_period")
+    clear = has_title and text_scalar(row, "title_status") == "CLEAR"
     if has_title:
         used.append("title")
     else:
@@ -617,51 +882,103 @@ def _bid_row(
         penalty += PENALTIES["title review"]
     if not has_title:
         reasons.append(
-            "no title research: surviving liens unknown, $0 assumed (bid is an upper bound)"
+            "no title search recorded: surviving liens unknown, $0 assumed (bid is an upper bound)"
         )
     elif liens > 0:
         reasons.append(f"surviving liens ${fmt_money_scalar(liens)}")
 
     up = num_scalar(row, "upset_price")[0]
     up = up if up >= 0 else math.nan
-    has_up = not math.isnan(up)
+    start_bid = num_scalar(row, "starting_bid")[0]
+    start_bid = start_bid if start_bid >= 0 else math.nan
+    sale_type = text_scalar(row, "sale_type").lower()
+    starting_sale = sale_type in ("judicial", "repository")
+    use_start = starting_sale and not math.isnan(start_bid)
+    minimum = start_bid if use_start else up
+    has_up = not math.isnan(minimum)
+    min_source = "starting bid" if use_start else "upset price" if has_up else ""
     if has_up:
-        used.append("upset_price")
+        used.append("starting_bid" if use_start else "upset_price")
     else:
         miss("upset_price")
+    if starting_sale and not use_start and has_up:
+        reasons.append(
+            f"{sale_type} sale without a starting_bid: compared with the list's amount "
+            f"${fmt_money_scalar(up)}"
+        )
+
+    level = text_scalar(row, "environmental_risk").upper()
+    zone = text_scalar(row, "flood_zone").upper()
+    flood = zone.startswith(("A", "V")) or bool_scalar(row, "flood_sfha") == 1.0
+    mine = text_scalar(row, "mine_subsidence").lower() == "undermined"
+    wet = bool_scalar(row, "wetlands") == 1.0
+    high_only = level == "HIGH" and not (flood or mine or wet)
+    env_known = level in ("HIGH", "MEDIUM", "LOW")
+    if env_known:
+        used.append("environment")
+    else:
+        miss("environment")
+    actions = _actions(profile)
+    findings: list[str] = []
+    env_pass = env_review = False
+    for on, key, text in (
+        (flood, "flood_high",
+         f"flood zone {zone or '(SFHA)'} (FEMA special flood hazard area)"),
+        (mine, "undermined", ENV_TEXT["undermined"]),
+        (wet, "wetland", ENV_TEXT["wetland"]),
+        (high_only, "", ENV_TEXT["high"]),
+    ):  # fmt: skip
+        if not on:
+            continue
+        findings.append(text)
+        if (actions[key] if key else REVIEW) == PASS:
+            env_pass = True
+        else:
+            env_review = True
+    env_review = env_review and not env_pass
+    env_text = REASON_SEP.join(findings)
+    if level == "UNKNOWN":
+        reasons.append("environmental risk UNKNOWN: a check could not run (not LOW)")
+    if level == "":
+        reasons.append("no environmental result: flood, mine and wetland risk unknown")
 
     rtt_base = assessed_mv if has_tv and has_factor else value
-    bids, transfer_tax, selling = _formula(profile, value, repairs, liens, rtt_base)
+    bids, terms = _formula(profile, value, repairs, liens, rtt_base, clear)
+    transfer_tax, selling = terms["transfer_tax"], terms["selling"]
     moderate = float(bids["moderate"])
 
-    up_text, mod_text = fmt_money_scalar(up), fmt_money_scalar(moderate)
+    label = "starting bid $" if use_start else "upset price $"
+    up_text, mod_text = fmt_money_scalar(minimum), fmt_money_scalar(moderate)
+    period_text = period or "period unknown"
     if not has_value or not has_up:
         decision = REVIEW
         if has_value:
             reasons.append("upset_price missing: cannot compare")
-    elif up > moderate:
+    elif minimum > moderate:
         decision = PASS
-        reasons.append(f"upset price ${up_text} above moderate max bid ${mod_text}")
+        reasons.append(f"{label}{up_text} above moderate max bid ${mod_text}")
+    elif env_pass:
+        decision = PASS
+        reasons.append(f"pass: {env_text} (profile: environmental_action PASS)")
     else:
         flags = [
             (not has_cond, "review: no condition assessment"),
-            (not has_title, "review: no title research"),
+            (not has_title, "review: no title search recorded"),
             (title_review, "review: title status NEEDS_REVIEW"),
-            (risk, "review: redemption risk (Philadelphia)"),
+            (risk, f"review: redemption risk, {period_text}"),
+            (env_review, f"review: {env_text}"),
         ]
         reasons += [text for on, text in flags if on]
         if any(on for on, _ in flags):
             decision = REVIEW
-        elif up > moderate * (1 - b.review_margin):
+        elif minimum > moderate * (1 - b.review_margin):
             decision = REVIEW
             reasons.append(
-                f"upset price ${up_text} within {txt['margin']} of moderate max bid ${mod_text}"
+                f"{label}{up_text} within {txt['margin']} of moderate max bid ${mod_text}"
             )
         else:
             decision = BID
-            reasons.append(
-                f"upset price ${up_text} at most {txt['keep']} x moderate max bid ${mod_text}"
-            )
+            reasons.append(f"{label}{up_text} at most {txt['keep']} x moderate max bid ${mod_text}")
 
     confidence = float(np.round(min(max(1.0 - penalty, MIN_CONFIDENCE), 1.0), 4))
     return {
@@ -683,4 +1000,10 @@ def _bid_row(
         "missing_inputs": LIST_SEP.join(missing),
         "inputs_used": LIST_SEP.join(used),
         "confidence": confidence,
+        "minimum_bid": minimum,
+        "minimum_bid_source": min_source,
+        "environmental_risk": level or "UNKNOWN",
+        "redemption_risk": risk,
+        "redemption_period": period_text if risk else "",
+        "breakdown": str(breakdown(profile, value, repairs, liens, terms, moderate)[0]),
     }

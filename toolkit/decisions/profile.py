@@ -83,17 +83,38 @@ class ConditionRules:
     )  # unverified default
 
 
+#: The two bid formulas (DOMAIN.md "Maximum bid"); a profile uses one, never both.
+FORMULAS: tuple[str, ...] = ("seventy_percent", "itemised")
+#: What an environmental finding does to a bid that would otherwise be BID.
+ENV_ACTIONS: tuple[str, ...] = ("REVIEW", "PASS")
+#: The findings that never yield a plain BID (DOMAIN.md "Maximum bid").
+ENV_FINDINGS: tuple[str, ...] = ("flood_high", "undermined", "wetland")
+
+
 @dataclass(frozen=True)
 class BidRules:
-    """Costs and rates of the maximum-bid formula."""
+    """Costs and rates of the maximum-bid formula (docs/decisions.md)."""
 
-    # DOMAIN.md: the 70 % rule, 0.65 in tight markets, 0.75 aggressive
+    # DOMAIN.md "Maximum bid": the 70 % rule (default) or itemised; never both
+    formula: str = "seventy_percent"
+    # DOMAIN.md: the 70 % rule, 0.65 in tight markets, 0.75 aggressive (70 % rule only)
     arv_multipliers: Mapping[str, float] = field(
         default_factory=lambda: {"conservative": 0.65, "moderate": 0.70, "aggressive": 0.75}
     )
-    selling_cost_share: float = 0.08  # DOMAIN.md: ~8 % of ARV
-    min_profit: float = 10000.0  # unverified default
+    # itemised only: DOMAIN.md ~8-10 % of ARV; the 70 % rule's margin already holds it
+    selling_cost_share: float = 0.08
+    holding_costs: float = 0.0  # itemised only; unverified default: your own figure
+    # itemised only: the target profit (the 70 % rule's margin already holds it);
+    # unverified default. Itemised gives one figure: the three strategies are equal.
+    min_profit: float = 10000.0
+    # what a finding (HIGH flood zone A*/V*, undermined, wetland) does: REVIEW or PASS
+    # (DOMAIN.md "Maximum bid": REVIEW by default)
+    environmental_action: Mapping[str, str] = field(
+        default_factory=lambda: {f: "REVIEW" for f in ENV_FINDINGS}
+    )
     title_clearing_cost: float = 3000.0  # unverified default (quiet title action)
+    # the clearing cost is for a title that is not CLEAR; True adds it to every bid
+    title_clearing_if_clear: bool = False  # unverified default
     recording_cost: float = 250.0  # unverified default
     transfer_tax_rate: float = 0.02  # unverified default: check state + local RTT rates
     round_to: float = 100.0  # DOMAIN.md: round down to $100
@@ -148,6 +169,7 @@ _RANGES: dict[str, dict[str, tuple[float | None, float | None]]] = {
     },
     "bid": {
         "selling_cost_share": (0, 1),
+        "holding_costs": (0, None),
         "min_profit": (0, None),
         "title_clearing_cost": (0, None),
         "recording_cost": (0, None),
@@ -228,8 +250,34 @@ def validate_profile(profile: InvestorProfile) -> None:
                                "psf_high": c.psf_high})  # fmt: skip
 
     b = profile.bid
+    if b.formula not in FORMULAS:
+        raise ConfigError(
+            f"Profile value bid.formula = {b.formula!r} is not a formula; valid choices: "
+            f"{', '.join(FORMULAS)} (the 70 % rule, or your itemised costs; never both)."
+        )
     _check_grade_map("bid.arv_multipliers", b.arv_multipliers, STRATEGIES, 0, 1)
     _check_order("bid", {f"arv_multipliers.{k}": b.arv_multipliers[k] for k in STRATEGIES})
+    if not isinstance(b.title_clearing_if_clear, bool):
+        raise ConfigError(
+            f"Profile value bid.title_clearing_if_clear = {b.title_clearing_if_clear!r} must be "
+            "true or false."
+        )
+    env = b.environmental_action
+    if not isinstance(env, Mapping):
+        raise ConfigError(f"Profile value bid.environmental_action = {env!r} must be a mapping.")
+    for k, v in env.items():
+        if k not in ENV_FINDINGS:
+            raise ConfigError(
+                f"Unknown key bid.environmental_action.{k}; valid keys: {', '.join(ENV_FINDINGS)}."
+            )
+        if str(v).upper() not in ENV_ACTIONS:
+            raise ConfigError(
+                f"Profile value bid.environmental_action.{k} = {v!r}; valid choices: "
+                f"{', '.join(ENV_ACTIONS)}."
+            )
+    missing_env = [k for k in ENV_FINDINGS if k not in env]
+    if missing_env:
+        raise ConfigError(f"Profile value bid.environmental_action lacks {', '.join(missing_env)}.")
     if b.fallback_grade not in GRADES:
         raise ConfigError(
             f"Profile value bid.fallback_grade = {b.fallback_grade!r} is not a grade; "

@@ -10,8 +10,12 @@ REJECTED when any of
   * the lot is under ``min_lot_sqft`` (``lot_sqft``, else ``lot_acres`` x 43,560);
   * the lot is a sliver: ``width_ft`` under ``min_width_ft``; when ``width_ft``
     is unknown it is estimated as √(area / aspect_ratio) and the reason says so;
-  * possible landlock: ``road_access`` says no, or there is no ``address`` and
-    no frontage evidence (``road_frontage_ft`` > 0 or ``road_access`` yes).
+  * landlocked, only from evidence: ``road_access`` says no, the user's note
+    ``landlocked`` says yes, or ``road_frontage_ft`` is 0 (no frontage measured
+    on the parcel geometry). A missing ``address`` is not evidence (rural vacant
+    land often has none; DOMAIN.md "Screening: what a missing value means"): it
+    lowers confidence like a missing input and is named in the reasons, but
+    changes no verdict on its own.
 
 CAUTION (when not rejected) when any of
   * no building (``bldg_count`` 0, or footprint 0 with no count) on a lot under
@@ -206,14 +210,26 @@ def screen(frame: pd.DataFrame, profile: InvestorProfile | None = None) -> pd.Da
         "width_ft missing (no aspect_ratio to estimate it): sliver check not done",
     )
 
-    # 4. possible landlock
+    # 4. landlocked, only from evidence (a missing address is not evidence)
     access = bool_col(frame, "road_access")
-    frontage = nums["road_frontage_ft"].values > 0
+    frontage_ft = nums["road_frontage_ft"].values
     no_access = access == 0.0
-    landlock = ~no_access & (texts["address"] == "") & ~frontage & ~(access == 1.0)
+    noted = ~no_access & (bool_col(frame, "landlocked") == 1.0)
+    no_frontage = ~no_access & ~noted & (frontage_ft == 0) & ~(access == 1.0)  # a yes wins
     reasons.add(no_access, "no road access (road_access says no): possible landlocked parcel")
-    reasons.add(landlock, "no address and no road-frontage evidence: possible landlocked parcel")
-    reject |= no_access | landlock
+    reasons.add(noted, "landlocked (the user's note)")
+    reasons.add(no_frontage, "no road frontage (road_frontage_ft 0): landlocked parcel")
+    reject |= no_access | noted | no_frontage
+    no_address = (
+        (texts["address"] == "") & ~(frontage_ft > 0) & ~(access == 1.0)
+        & ~(no_access | noted | no_frontage)
+    )  # fmt: skip
+    reasons.add(
+        no_address,
+        "no address: road access unconfirmed (not evidence of a landlocked lot; rural land "
+        "often has no street address)",
+    )
+    n_missing += no_address
 
     # 5. tiny lot without a building
     count, foot = nums["bldg_count"].values, nums["bldg_footprint_sqft"].values
@@ -357,12 +373,22 @@ def _screen_row(
         missing("width_ft missing (no aspect_ratio to estimate it): sliver check not done")
 
     access = bool_scalar(row, "road_access")
+    frontage_ft = nums["road_frontage_ft"][0]
     if access == 0.0:
         reasons.append("no road access (road_access says no): possible landlocked parcel")
         reject = True
-    elif not texts["address"] and not nums["road_frontage_ft"][0] > 0 and access != 1.0:
-        reasons.append("no address and no road-frontage evidence: possible landlocked parcel")
+    elif bool_scalar(row, "landlocked") == 1.0:
+        reasons.append("landlocked (the user's note)")
         reject = True
+    elif frontage_ft == 0 and access != 1.0:
+        reasons.append("no road frontage (road_frontage_ft 0): landlocked parcel")
+        reject = True
+    elif not texts["address"] and not frontage_ft > 0 and access != 1.0:
+        reasons.append(
+            "no address: road access unconfirmed (not evidence of a landlocked lot; rural land "
+            "often has no street address)"
+        )
+        n_missing += 1
 
     count, foot = nums["bldg_count"][0], nums["bldg_footprint_sqft"][0]
     has_bldg = count > 0 or foot > 0

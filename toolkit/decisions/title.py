@@ -1,27 +1,42 @@
 """Title research: which known liens survive the sale, and redemption risk.
 
-Consequence of each lien type by sale type (DOMAIN.md, Real Estate Tax Sale Law):
+Consequence of each lien type by sale type (docs/decisions.md gives each rule's
+source; DOMAIN.md "Pennsylvania tax sales"):
 
 =============  =================================================================
-upset          ``tax`` discharged; ``municipal`` and ``pa_inheritance_tax`` REVIEW
-               (the upset price includes municipal claims and Commonwealth tax
-               liens, §5860.605: check they were paid from the sale); every other
-               type (mortgage, judgment, mechanics, ground_rent, irs_federal,
-               other) survives.
-judicial       discharged by the decree (if notice was proper), except
-               ``ground_rent`` (separately taxed ground rents survive) and
-               ``irs_federal`` (federal liens can be kept by other law: REVIEW).
-repository     every lien REVIEW: whether liens survive is unverified.
+upset          ``tax`` discharged; ``municipal``, ``water_sewer`` and
+               ``pa_inheritance_tax`` discharged: the upset price includes
+               municipal claims and Commonwealth tax liens (72 P.S. §5860.605),
+               and the upset sale divests what it includes (§5860.304); every
+               other type (mortgage, judgment, mechanics, ground_rent, other)
+               survives.
+judicial       discharged by the decree (§5860.612) only when the user marks
+               notice as confirmed (``notice_confirmed``); else REVIEW naming
+               notice (whether a mortgage was divested turned on service of
+               notice in Mid Penn Bank v. Dauphin County Tax Claim Bureau, Pa.
+               Cmwlth. 2023: the trial court left it on, the appeal found notice
+               proper). ``ground_rent`` (separately taxed ground rents) survives
+               (§5860.612-1 states the same for a county's purchase).
+repository     free and clear (§5860.627(b)) except ``ground_rent``, which survives;
+               a note says liens the bureau did not find and serve can remain.
 private        ``tax`` discharged; everything else survives.
-sheriff        every lien REVIEW (not covered by the notes); in Philadelphia an
-               occupied property carries a 9-month redemption risk (53 P.S. §7293).
+sheriff        every lien REVIEW (not covered by the notes).
+every sale     ``irs_federal`` REVIEW: the United States may redeem within 120
+               days of a non-judicial sale and keeps its lien without the 25-day
+               notice (26 U.S.C. §7425(b), (d)).
 =============  =================================================================
 
-``status``: NEEDS_REVIEW when the sale type is unknown or ``repository``, a lien
-needs review, a lien row is invalid (unknown type, bad date or amount), a
-surviving lien has no amount, no title work is recorded for the property, or a
-Philadelphia sale is not a sheriff sale; else SURVIVING_LIENS when a lien
-survives; else CLEAR. Liens under review count as surviving in
+Redemption (``redemption_risk``, ``redemption_period``): a federal tax lien, 120
+days (26 U.S.C. §7425(d)); a sheriff sale under a tax or municipal claim of a
+property not known to be vacant, 9 months from the acknowledgment of the
+sheriff's deed, 3 months in a city or county of the second class (Allegheny
+County) (53 P.S. §7293(a)); vacant property has none (§7293(c)).
+
+``status``: NEEDS_REVIEW when the sale type is unknown, a judicial sale's notice
+is not confirmed, a lien needs review, a lien row is invalid (unknown type, bad
+date or amount), a surviving lien has no amount, no title work is recorded for
+the property, or a Philadelphia sale is not a sheriff sale; else SURVIVING_LIENS
+when a lien survives; else CLEAR. Liens under review count as surviving in
 ``surviving_liens`` and ``surviving_total`` (the cautious reading).
 
 Title work is recorded for a property when it has a lien row, its id is in
@@ -57,7 +72,7 @@ if TYPE_CHECKING:
 
 LIEN_TYPES: tuple[str, ...] = (
     "mortgage", "judgment", "municipal", "tax", "irs_federal", "pa_inheritance_tax",
-    "mechanics", "ground_rent", "other",
+    "mechanics", "ground_rent", "water_sewer", "other",
 )  # fmt: skip
 SALE_TYPES: tuple[str, ...] = ("upset", "judicial", "repository", "private", "sheriff")
 LIEN_COLUMNS: tuple[str, ...] = ("property_id", "lien_type", "holder", "amount", "recorded_date")
@@ -65,38 +80,65 @@ CLEAR, SURVIVING, NEEDS_REVIEW = "CLEAR", "SURVIVING_LIENS", "NEEDS_REVIEW"
 DISCHARGED, SURVIVES, REVIEW = "discharged", "survives", "review"
 OUTPUT_COLUMNS = [
     "property_id", "status", "surviving_liens", "surviving_total", "redemption_risk",
-    "reasons", "confidence",
+    "redemption_period", "reasons", "confidence",
 ]  # fmt: skip
 
 
+#: 26 U.S.C. §7425(d): the United States may redeem within 120 days of a non-judicial sale.
+FEDERAL_REDEMPTION = "120 days from the sale (26 U.S.C. §7425(d))"
+#: 53 P.S. §7293(a): nine months from the acknowledgment of the sheriff's deed; three
+#: months in a city or county of the second class.
+SHERIFF_REDEMPTION = "9 months from the sheriff's deed acknowledgment (53 P.S. §7293(a))"
+SHERIFF_REDEMPTION_2ND = (
+    "3 months from the sheriff's deed acknowledgment, county of the second class (53 P.S. §7293(a))"
+)
+#: Counties of the second class (53 P.S. §7293(a)'s shorter period): Allegheny.
+SECOND_CLASS_COUNTIES = ("allegheny",)
+FEDERAL_WHY = (
+    "federal tax lien: the United States may redeem within 120 days of a non-judicial sale, "
+    "and without 25 days' notice to the IRS its lien is not discharged (26 U.S.C. §7425(b), "
+    "(d)): review"
+)
+
+
 def _consequences() -> dict[tuple[str, str], tuple[str, str]]:
-    """(sale type, lien type) -> (consequence, why)."""
+    """(sale type, lien type) -> (consequence, why); sources in docs/decisions.md."""
     table: dict[tuple[str, str], tuple[str, str]] = {}
     for lien in LIEN_TYPES:
-        table["upset", lien] = (SURVIVES, "survives an upset sale (only tax claims are discharged)")
+        table["upset", lien] = (
+            SURVIVES,
+            "survives an upset sale (only claims the upset price includes are "
+            "divested, 72 P.S. §5860.304, .605)",
+        )  # fmt: skip
         table["judicial", lien] = (
             DISCHARGED,
-            "cleared by the judicial sale decree if notice was proper",
+            "cleared by the judicial sale decree, notice confirmed (72 P.S. §5860.612)",
         )
-        table["repository", lien] = (REVIEW, "repository sale: whether liens survive is unverified")
+        table["repository", lien] = (
+            DISCHARGED,
+            "repository sale: free and clear (72 P.S. §5860.627)",
+        )
         table["private", lien] = (SURVIVES, "survives a private sale (it clears tax claims only)")
         table["sheriff", lien] = (
             REVIEW,
             "sheriff sale: lien consequences not in the notes, review",
         )
     table["upset", "tax"] = (DISCHARGED, "tax claim discharged by the upset sale")
-    table["upset", "municipal"] = (
-        REVIEW, "upset price includes municipal claims (72 P.S. §5860.605): check it was paid",
-    )  # fmt: skip
-    table["upset", "pa_inheritance_tax"] = (
-        REVIEW, "upset price includes Commonwealth tax liens (§5860.605): check it was paid",
-    )  # fmt: skip
+    for lien, what in (("municipal", "municipal claims"), ("water_sewer", "municipal claims"),
+                       ("pa_inheritance_tax", "Commonwealth tax liens")):  # fmt: skip
+        table["upset", lien] = (
+            DISCHARGED,
+            f"the upset price includes {what} (72 P.S. §5860.605): divested by the sale "
+            "(§5860.304); confirm it is in the upset price",
+        )
     table["judicial", "ground_rent"] = (
-        SURVIVES, "separately taxed ground rents survive a judicial sale",
+        SURVIVES, "separately taxed ground rents survive a judicial sale (72 P.S. §5860.612)",
     )  # fmt: skip
-    table["judicial", "irs_federal"] = (
-        REVIEW, "federal liens can be kept by other law despite a judicial sale: review",
+    table["repository", "ground_rent"] = (
+        SURVIVES, "separately taxed ground rents survive a repository sale (72 P.S. §5860.627)",
     )  # fmt: skip
+    for sale in SALE_TYPES:
+        table[sale, "irs_federal"] = (REVIEW, FEDERAL_WHY)
     table["private", "tax"] = (DISCHARGED, "tax claim discharged by the private sale")
     return table
 
@@ -269,8 +311,20 @@ def assess_title(
         "sale_type '" + sale + "' unknown (valid: " + ", ".join(SALE_TYPES) + ")",
     )
     review |= ~sale_ok
-    reasons.add(sale == "repository", "repository sale: whether liens survive is unverified")
-    review |= sale == "repository"
+    reasons.add(
+        sale == "repository",
+        "repository sale: free and clear except separately taxed ground rents (72 P.S. "
+        "§5860.627); note: liens the bureau did not find and serve can remain",
+    )
+    notice = bool_col(properties, "notice_confirmed") == 1.0
+    judicial_open = (sale == "judicial") & ~notice
+    reasons.add(
+        judicial_open,
+        "judicial sale: notice not confirmed, so the decree may not clear liens (whether a "
+        "mortgage survived turned on service of notice in Mid Penn Bank v. Dauphin County Tax "
+        "Claim Bureau, Pa. Cmwlth. 2023); review notice and mark it confirmed",
+    )
+    review |= judicial_open
 
     # --- liens, one row each
     checked = _check_liens(liens if liens is not None else pd.DataFrame(columns=LIEN_COLUMNS))
@@ -286,6 +340,14 @@ def assess_title(
     checked["why"] = [c[1] for c in cons]
     invalid = (checked["problem"] != "").to_numpy()
     checked.loc[invalid, "consequence"] = REVIEW
+    if len(checked):
+        lopen = judicial_open[checked["pos"].to_numpy()]
+        unconfirmed = lopen & (checked["consequence"] == DISCHARGED).to_numpy()
+        checked.loc[unconfirmed, "consequence"] = REVIEW
+        checked.loc[unconfirmed, "why"] = (
+            "judicial sale, notice not confirmed: the decree may not clear it, review"
+        )
+    federal_row = (checked["lien_type"] == "irs_federal").to_numpy() & ~invalid
     amount = checked["amount"].to_numpy(dtype=float)
     holder = checked["holder"].to_numpy(dtype=object)
     money = np.where(np.isnan(amount), "amount unknown", "$" + fmt_money(amount).astype(object))
@@ -358,29 +420,47 @@ def assess_title(
     reasons.add(done & ~has_lien & sale_ok, "title searched: no liens found")
     review |= ~done
 
-    # --- Philadelphia redemption (53 P.S. §7293)
+    # --- redemption: federal tax liens (26 U.S.C. §7425(d)), sheriff sales (53 P.S. §7293)
+    federal = np.zeros(n, dtype=bool)
+    if len(checked):
+        federal[checked["pos"].to_numpy()[federal_row]] = True
     phil = (bool_col(properties, "is_philadelphia") == 1.0) | (
         county_key(text_col(properties, "county")) == "philadelphia"
     )
+    second = np.isin(county_key(text_col(properties, "county")), SECOND_CLASS_COUNTIES)
     occupied = bool_col(properties, "occupied")
     vacancy = bool_col(properties, "usps_vacancy")
     occupied = np.where(np.isnan(occupied), 1.0 - vacancy, occupied)
-    phil_sheriff = phil & (sale == "sheriff")
-    risk = phil_sheriff & ~(occupied == 0.0)
+    sheriff = sale == "sheriff"
+    sheriff_risk = sheriff & ~(occupied == 0.0)
+    risk = sheriff_risk | federal
+    where = np.where(phil, "Philadelphia sheriff sale", "sheriff sale").astype(object)
+    months = np.where(second, "3 months", "9 months").astype(object)
     reasons.add(
-        phil_sheriff & (occupied == 1.0),
-        "Philadelphia sheriff sale of an occupied property: redemption possible within "
-        "9 months of the deed's acknowledgment (53 P.S. §7293)",
-    )
+        sheriff & (occupied == 1.0),
+        where, " of an occupied property: redemption possible within ", months,
+        " of the deed's acknowledgment (53 P.S. §7293(a))",
+    )  # fmt: skip
     reasons.add(
-        phil_sheriff & np.isnan(occupied),
-        "Philadelphia sheriff sale, occupancy unknown: redemption risk assumed (53 P.S. §7293)",
-    )
+        sheriff & np.isnan(occupied),
+        where, ", occupancy unknown: redemption risk assumed (53 P.S. §7293(a))",
+    )  # fmt: skip
     reasons.add(
-        phil_sheriff & (occupied == 0.0),
-        "Philadelphia sheriff sale of a vacant property: no redemption (53 P.S. §7293); "
-        "confirm vacancy",
-    )
+        sheriff & (occupied == 0.0),
+        where, " of a vacant property: no redemption (53 P.S. §7293(c)); confirm vacancy",
+    )  # fmt: skip
+    reasons.add(federal, "redemption risk: the United States may redeem within 120 days "
+                "(26 U.S.C. §7425(d))")  # fmt: skip
+    period = np.where(
+        federal,
+        FEDERAL_REDEMPTION,
+        np.where(sheriff_risk, np.where(second, SHERIFF_REDEMPTION_2ND, SHERIFF_REDEMPTION), ""),
+    ).astype(object)
+    both = federal & sheriff_risk
+    if both.any():
+        sheriff_text = np.where(second, SHERIFF_REDEMPTION_2ND, SHERIFF_REDEMPTION)
+        period[both] = FEDERAL_REDEMPTION + "; " + sheriff_text[both].astype(object)
+    review |= federal
     phil_other = phil & sale_ok & (sale != "sheriff")
     reasons.add(
         phil_other, "Philadelphia sale that is not a sheriff sale: redemption rules unverified"
@@ -396,6 +476,7 @@ def assess_title(
             "surviving_liens": lists,
             "surviving_total": np.where(done, total, np.nan),  # unknown, not 0, without title work
             "redemption_risk": risk,
+            "redemption_period": period,
             "reasons": reasons.result(),
             "confidence": confidence,
         },

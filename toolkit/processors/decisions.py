@@ -252,12 +252,16 @@ def make_title_research(ctx: ProcessorContext) -> Any:
         ids = f["property_id"].tolist()
         liens = ctx.query("liens_for", [ids])
         searched = ctx.query("title_searched_for", [ids, ids]).property_id.tolist()
+        # a judicial decree clears liens only when a person confirmed notice (issue 12)
+        confirmed = set(ctx.query("notice_confirmed_for", [ids]).property_id.astype(str))
+        f["notice_confirmed"] = f["property_id"].isin(confirmed)
         out = assess_title(f, liens, profile, searched=searched)
         cols = (
             "status",
             "surviving_liens",
             "surviving_total",
             "redemption_risk",
+            "redemption_period",
             "reasons",
             "confidence",
         )
@@ -290,7 +294,10 @@ def make_bid_strategy(ctx: ProcessorContext) -> Any:
             "inputs_used": "inputs_used", "reasons": "reasons", "upset_price": "upset_price",
             "clr_factor": "clr_factor", "clr_source": "clr_source", "repairs": "repairs",
             "surviving_liens_total": "surviving_liens_total", "transfer_tax": "transfer_tax",
-            "selling_costs": "selling_costs",
+            "selling_costs": "selling_costs", "breakdown": "breakdown",
+            "minimum_bid": "minimum_bid", "minimum_bid_source": "minimum_bid_source",
+            "environmental_risk": "environmental_risk", "redemption_risk": "redemption_risk",
+            "redemption_period": "redemption_period",
         }  # fmt: skip
         return _rows(out, frame["item_id"], cols)
 

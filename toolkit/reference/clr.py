@@ -23,19 +23,14 @@ import io
 from importlib import resources
 from typing import TYPE_CHECKING
 
+# the ratio bounds live beside the factor check every table passes (decisions.bid)
+from toolkit.decisions.bid import RATIO_FRACTION_BELOW, RATIO_PERCENT_ABOVE
 from toolkit.exceptions import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SHIPPED_CLR_FILE = "clr_factors_pa.csv"
-#: A factor under this is a ratio typed as a fraction (0.262 for 26.2 %): market value would
-#: be under half the assessed value. PA factors have been at least 0.82 (Adams, 2014-15).
-RATIO_FRACTION_BELOW = 0.5
-#: A factor over this is a ratio typed in percent (26.2 for 26.2 %). The highest factor in the
-#: shipped table is 17.06 (Bucks, 2025-26); factors this high were last published in the
-#: early 2000s (Bucks 28.57 in 2003-04, 33 Pa.B. 2560). Raise it if a county ever gets there.
-RATIO_PERCENT_ABOVE = 25.0
 #: Column names that hold a ratio, not a factor.
 RATIO_COLUMNS = ("ratio", "clr", "clr_ratio", "clr_percent", "common_level_ratio", "percent")
 

@@ -506,13 +506,21 @@ WHERE property_id::TEXT = ANY(%s::TEXT[]);
 
 -- name: bid_inputs_for
 SELECT p.id::TEXT AS property_id, ca.repair_estimate, ca.grade,
-       tr.status AS title_status, tr.surviving_total, tr.redemption_risk,
-       ea.risk_level AS environmental_risk, p.parse_extra AS list_extra
+       tr.status AS title_status, tr.surviving_total, tr.redemption_risk, tr.redemption_period,
+       ea.risk_level AS environmental_risk, ea.flood_zone, ea.flood_sfha, ea.wetlands, ea.mine_subsidence,
+       p.parse_extra AS list_extra
 FROM properties p
 LEFT JOIN condition_assessments ca ON ca.property_id = p.id
 LEFT JOIN title_research tr ON tr.property_id = p.id
 LEFT JOIN environmental_assessments ea ON ea.property_id = p.id
 WHERE p.id::TEXT = ANY(%s::TEXT[]);
+
+-- name: notice_confirmed_for
+SELECT DISTINCT property_id::TEXT AS property_id FROM notice_confirmations
+WHERE property_id::TEXT = ANY(%s::TEXT[]);
+
+-- name: notice_confirm_insert
+INSERT INTO notice_confirmations (property_id, confirmed_at, note) VALUES (%s::UUID, %s, %s);
 
 -- name: clr_factors_all
 SELECT c.county_name AS county, f.factor, f.valid_from, f.valid_to, f.source
@@ -563,8 +571,11 @@ ON CONFLICT (property_id) DO UPDATE SET
 SELECT b.decision, c.county_name AS county, p.sale_date, p.parcel_id, p.address, p.municipality, p.owner,
        CAST(p.upset_price AS DOUBLE PRECISION) AS upset_price, b.max_bid_conservative, b.max_bid_moderate,
        b.max_bid_aggressive, b.market_value, b.market_value_source, ca.grade AS condition_grade,
-       b.repairs, ea.risk_level AS environmental_risk, ea.flood_zone, tr.status AS title_status,
-       b.surviving_liens_total, b.confidence, b.missing_inputs, b.reasons
+       b.repairs, COALESCE(b.environmental_risk, ea.risk_level) AS environmental_risk, ea.flood_zone,
+       ea.mine_subsidence, ea.wetlands, tr.status AS title_status, b.surviving_liens_total,
+       b.minimum_bid, b.minimum_bid_source, COALESCE(b.redemption_risk, tr.redemption_risk) AS redemption_risk,
+       COALESCE(b.redemption_period, tr.redemption_period) AS redemption_period,
+       b.confidence, b.missing_inputs, b.reasons, b.breakdown
 FROM bid_strategies b
 JOIN properties p ON p.id = b.property_id
 JOIN counties c ON c.id = p.county_id
