@@ -386,8 +386,19 @@ def word_table_columns(
     if not occupied:
         return None
     names: list[list[Word]] = [[] for _ in occupied]
-    for word in (w for ln in header for w in ln.words):
-        mid = (word["x0"] + word["x1"]) / 2
+    # a header cell ("SALE NO.") is wider than its column: place its words by the cell's
+    # middle, unless the cell runs over several columns (words too close to split)
+    placed: list[tuple[Word, float]] = []
+    for ln in header:
+        start = 0
+        for text, x0, x1 in _header_cells(ln):
+            n = len(text.split(" "))
+            cell_words = ln.words[start : start + n]
+            start += n
+            over = sum(1 for o in occupied if o[0] <= x1 and x0 <= o[1])
+            for w in cell_words:
+                placed.append((w, (x0 + x1) / 2 if over <= 1 else (w["x0"] + w["x1"]) / 2))
+    for word, mid in placed:
         k = min(
             range(len(occupied)),
             key=lambda j: (
@@ -492,7 +503,13 @@ def parse_word_table_page(state: ParseState, page: int, lines: list[Line]) -> bo
             current = None
             continue
         cells = _split_line(line, columns)
-        starts = bool(cells.get(key)) and (
+        # a parcel or a number has digits; a heading line of a page without the table's
+        # header has none (an illegible parcel still starts a row when an amount follows)
+        keyed = bool(cells.get(key)) and (
+            any(ch.isdigit() for ch in cells[key])
+            or any(tx.is_money_token(t) for t in cells.get("amount", "").split())
+        )
+        starts = keyed and (
             key == "number"
             or current is None
             or not (current.get("parcel") or [""])[-1].endswith("-")
