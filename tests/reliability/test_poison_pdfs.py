@@ -12,9 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+import poison
 import pytest
 
-import poison
 import toolkit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +41,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _statuses(ws, job: str) -> dict[str, str]:
-    frame = ws.sql(
-        "SELECT item_id, status FROM batch_job_items WHERE job_id = $1::UUID", [job]
-    )
+    frame = ws.sql("SELECT item_id, status FROM batch_job_items WHERE job_id = $1::UUID", [job])
     return dict(zip(frame.item_id, frame.status, strict=True))
 
 

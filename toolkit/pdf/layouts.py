@@ -23,8 +23,8 @@ Word = dict[str, Any]
 
 _RECORD_WORDS: tuple[str, ...] = ("RECORD",)
 _FOLIO_RE = re.compile(
-    r"(?:FOLIO[- ]?(?:NBR|NO\.?|NUMBER)?|PARCEL(?:\s*(?:ID|NO\.?|#|NBR|NUMBER))?|TAX\s*MAP(?:\s*NO\.?)?"
-    r"|\bUPI|\bPIN)\s*[:#]?\s*([0-9A-Z][^\s]*)",
+    r"(?:FOLIO[- ]?(?:NBR|NO\.?|NUMBER)?|PARCEL(?:\s*(?:ID|NO\.?|#|NBR|NUMBER))?"
+    r"|TAX\s*MAP(?:\s*NO\.?)?|\bUPI|\bPIN)\s*[:#]?\s*([0-9A-Z][^\s]*)",
     re.IGNORECASE,
 )
 _SALE_DATE_RE = re.compile(r"SALE\s+DATE\s*:?\s*(\S+)", re.IGNORECASE)
@@ -133,7 +133,9 @@ class Vocabulary:
             raise ValueError("layouts: must be a mapping of layout names to their words")
         for name, spec in layouts.items():
             if not isinstance(spec, dict):
-                raise ValueError(f"layouts.{name}: must be a mapping (columns, labels, record_start)")
+                raise ValueError(
+                    f"layouts.{name}: must be a mapping (columns, labels, record_start)"
+                )
             unknown = sorted(set(spec) - {"columns", "labels", "record_start", "description"})
             if unknown:
                 raise ValueError(

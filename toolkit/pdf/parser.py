@@ -266,7 +266,8 @@ def parse_pdf(
         else:
             nums = sorted(unreadable)
             shown = ", ".join(map(str, nums[:10])) + (" …" if len(nums) > 10 else "")
-            which = f"page{'s' if len(nums) > 1 else ''} {shown} of {len(layouts)} could not be read"
+            plural = "s" if len(nums) > 1 else ""
+            which = f"page{plural} {shown} of {len(layouts)} could not be read"
             rest = (
                 f"; {len(state.rows)} record(s) were read from the other pages, but a list with "
                 "pages missing is not stored"

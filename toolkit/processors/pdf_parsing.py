@@ -90,8 +90,11 @@ def limits() -> tuple[float, int]:
 
 
 def make_processor(
-    ctx: ProcessorContext | None = None, *, ocr_pages: bool | None = None,
-    password: str | None = None, isolate: bool = True,
+    ctx: ProcessorContext | None = None,
+    *,
+    ocr_pages: bool | None = None,
+    password: str | None = None,
+    isolate: bool = True,
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The processor the session runner calls with one document item.
 
@@ -218,8 +221,12 @@ def counties_named(path: str | Path, *, lines: int = HEADER_LINES) -> set[str]:
 
 
 def parse_item(
-    item: dict[str, Any], *, ocr_pages: bool | None = None, password: str | None = None,
-    layouts: dict[str, Any] | None = None, progress: Callable[[str], None] | None = None,
+    item: dict[str, Any],
+    *,
+    ocr_pages: bool | None = None,
+    password: str | None = None,
+    layouts: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Parse one document item (``path``, ``county``, ``county_id`` …) into a result dict.
 
@@ -284,9 +291,9 @@ def check_report(path: str | Path, doc: ParsedDocument) -> None:
         first = doc.errors[0]
         raise DocumentError(
             f"{path}: only {parsed} of {seen} records parsed ({100 * parsed // seen} %, at "
-            f"least {MIN_PARSED * 100:g} % needed); {rep['records_failed']} sent to parsing errors, "
-            f"e.g. page {first.page}: {first.reason} — the list's layout may be new: describe "
-            "its words in the config file's layouts: section (docs/sale-lists.md)"
+            f"least {MIN_PARSED * 100:g} % needed); {rep['records_failed']} sent to parsing "
+            f"errors, e.g. page {first.page}: {first.reason} — the list's layout may be new: "
+            "describe its words in the config file's layouts: section (docs/sale-lists.md)"
         )
 
 
@@ -464,7 +471,8 @@ def _hold_conflicts(
             first.setdefault(key, row)
             kept.append(row)
         elif _money(seen["upset_price"]) != _money(row["upset_price"]) and None not in (
-            seen["upset_price"], row["upset_price"]
+            seen["upset_price"],
+            row["upset_price"],
         ):
             conflict(row, seen["upset_price"], seen["document_id"])
         else:
