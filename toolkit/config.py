@@ -50,15 +50,14 @@ def layouts_config(folder: Path | None = None) -> dict[str, object]:
 
     The file is ``$TOOLKIT_CONFIG``, else ``toolkit.yaml`` in ``folder`` (the workspace's
     folder), else in the data folder; no file, or no section, is ``{}``. The section's
-    form is in docs/sale-lists.md.
+    form is in docs/sale-lists.md. A file that cannot be read raises ValueError
+    (the caller names it as its configuration error).
 
     Examples
     --------
     >>> layouts_config(Path("/nonexistent"))  # doctest: +SKIP
     {}
     """
-    from toolkit.exceptions import ConfigError
-
     named = os.environ.get("TOOLKIT_CONFIG")
     candidates = [Path(named)] if named else [Path(folder or data_dir()) / "toolkit.yaml"]
     if not named and folder is not None:
@@ -66,17 +65,17 @@ def layouts_config(folder: Path | None = None) -> dict[str, object]:
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         if named:
-            raise ConfigError(f"TOOLKIT_CONFIG={named!r}: no such file")
+            raise ValueError(f"TOOLKIT_CONFIG={named!r}: no such file")
         return {}
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot be read as YAML ({exc})") from exc
+        raise ValueError(f"{path}: cannot be read as YAML ({exc})") from exc
     section = data.get("layouts") if isinstance(data, dict) else None
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: layouts: must be a mapping of layout names to their words")
+        raise ValueError(f"{path}: layouts: must be a mapping of layout names to their words")
     return section

@@ -119,8 +119,12 @@ def make_processor(
     """
 
     from toolkit.config import layouts_config
+    from toolkit.exceptions import ConfigError
 
-    layouts = layouts_config(ctx.data_dir if ctx is not None else None)
+    try:
+        layouts = layouts_config(ctx.data_dir if ctx is not None else None)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if layouts:
         _vocabulary(layouts)  # a mistake in the file stops here, not in every item
     if not isolate:
