@@ -593,8 +593,26 @@ def _right_split(lines: list[Line], width: float, vocab: Vocabulary) -> float:
     return median(xs) - 2 if xs else width / 2
 
 
+_GLUED_RE = re.compile(r"^([A-Za-z][A-Za-z.#]*:)(\S+)$")
+
+
+def _unglue(line: Line) -> Line:
+    """Split a label glued to its value ("DUE:$1,234.56") into two words."""
+    words: list[Word] = []
+    for w in line.words:
+        m = _GLUED_RE.match(w["text"])
+        if not m:
+            words.append(w)
+            continue
+        share = len(m.group(1)) / len(w["text"])
+        cut = w["x0"] + (w["x1"] - w["x0"]) * share
+        words += [{**w, "text": m.group(1), "x1": cut}, {**w, "text": m.group(2), "x0": cut}]
+    return Line(words)
+
+
 def parse_printer_page(state: ParseState, page: int, lines: list[Line], width: float) -> None:
     """Read the ``RECORD#`` blocks of one page of a fixed-pitch printer report."""
+    lines = [_unglue(ln) for ln in lines]
     split = _right_split(lines, width, state.vocab)
     block: list[Line] = []
     for line in lines:
