@@ -43,3 +43,39 @@ def notebooks_dir() -> Path:
 def sample_dir() -> Path:
     """The SYNTHETIC sample data of the checkout (``data/sample``)."""
     return project_root() / "data" / "sample"
+
+
+def layouts_config(folder: Path | None = None) -> dict[str, object]:
+    """The ``layouts:`` section of the user's config file (a county's own sale-list words).
+
+    The file is ``$TOOLKIT_CONFIG``, else ``toolkit.yaml`` in ``folder`` (the workspace's
+    folder), else in the data folder; no file, or no section, is ``{}``. The section's
+    form is in docs/sale-lists.md. A file that cannot be read raises ValueError
+    (the caller names it as its configuration error).
+
+    Examples
+    --------
+    >>> layouts_config(Path("/nonexistent"))  # doctest: +SKIP
+    {}
+    """
+    named = os.environ.get("TOOLKIT_CONFIG")
+    candidates = [Path(named)] if named else [Path(folder or data_dir()) / "toolkit.yaml"]
+    if not named and folder is not None:
+        candidates.append(data_dir() / "toolkit.yaml")
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        if named:
+            raise ValueError(f"TOOLKIT_CONFIG={named!r}: no such file")
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot be read as YAML ({exc})") from exc
+    section = data.get("layouts") if isinstance(data, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: layouts: must be a mapping of layout names to their words")
+    return section

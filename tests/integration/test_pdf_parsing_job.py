@@ -327,3 +327,100 @@ def test_a_download_is_retried_after_a_server_error(ws, server):
         assert client.counters.requests == 2
     assert len(server.requests_to("/sales/list.pdf")) == 2
     assert ws.sql("SELECT count(*) AS n FROM documents WHERE id = $1::UUID", [doc]).n[0] == 1
+
+
+# -- lists beyond the samples: the parse report, conflicts, a county's own words ----------
+
+
+def _variant(tmp_path, name, variant, recs=None):
+    from sale_variants import records
+
+    path = tmp_path / name
+    variant.render(path, recs or records())
+    return path
+
+
+def test_a_printer_list_with_total_due_colon_parses_every_record(ws, tmp_path):
+    from sale_variants import Printer
+
+    doc = ws.add_document(_variant(tmp_path, "printer.pdf", Printer()), "Blair")
+    _, summary = run_job(ws)
+    assert (summary.processed, summary.failed) == (1, 0)
+    assert table_rows(ws, "properties") == 22
+    row = documents(ws.store).set_index("document_id").loc[doc]
+    assert (row.rows_parsed, row.rows_failed) == (22, 0)
+
+
+def test_a_list_where_most_records_fail_is_a_failed_item_with_the_count(ws, tmp_path):
+    from sale_variants import Printer
+
+    ws.add_document(_variant(tmp_path, "owed.pdf", Printer(label="BALANCE OWED")), "Blair")
+    job, summary = run_job(ws)
+    assert (summary.processed, summary.failed) == (0, 1)
+    assert "Completed 1/1" not in summary.message
+    error = ws.failed_items(job).error[0]
+    assert "only 0 of 22 records parsed" in error and "layouts:" in error
+    assert table_rows(ws, "properties") == 0
+
+
+def test_a_county_layout_described_in_the_config_file_parses(ws, tmp_path):
+    from sale_variants import Printer
+
+    (Path(ws.store.path).parent / "toolkit.yaml").write_text(
+        "layouts:\n"
+        "  blair_2027:\n"
+        "    labels:\n"
+        "      amount: [BALANCE OWED]\n"
+        "    record_start: [ITEM]\n"
+    )
+    printer = Printer(label="BALANCE OWED", record="ITEM")
+    ws.add_document(_variant(tmp_path, "owed.pdf", printer), "Blair")
+    _, summary = run_job(ws)
+    assert (summary.processed, summary.failed) == (1, 0)
+    assert table_rows(ws, "properties") == 22
+
+
+def test_a_different_upset_price_is_a_conflict_not_an_overwrite(ws, tmp_path):
+    from sale_variants import Table, records
+
+    table = Table([("parcel", "PARCEL"), ("owner", "OWNER"), ("amount", "UPSET PRICE"),
+                   ("location", "LOCATION")])  # fmt: skip
+    recs = records()
+    first = ws.add_document(_variant(tmp_path, "a_first.pdf", table, recs), "Blair")
+    run_job(ws)
+    changed = [*recs]
+    changed[3] = type(recs[3])(**{**recs[3].__dict__, "amount": recs[3].amount + 1000})
+    second = ws.add_document(_variant(tmp_path, "b_second.pdf", table, changed), "Blair")
+    _, summary = run_job(ws)
+    assert (summary.processed, summary.failed) == (1, 0)
+    price = ws.sql(
+        "SELECT upset_price::DOUBLE AS p, document_id::VARCHAR AS d FROM properties "
+        "WHERE parcel_id = $1", [recs[3].parcel],
+    )  # fmt: skip
+    assert (price.p[0], price.d[0]) == (recs[3].amount, first)  # the earlier value stays
+    conflicts = ws.sql(
+        "SELECT parcel_id, field, value, earlier_value, document_id::VARCHAR AS d, "
+        "earlier_document_id::VARCHAR AS e FROM parse_conflicts"
+    )
+    assert conflicts.to_dict("records") == [
+        {"parcel_id": recs[3].parcel, "field": "upset_price",
+         "value": f"{recs[3].amount + 1000:.2f}", "earlier_value": f"{recs[3].amount:.2f}",
+         "d": second, "e": first}
+    ]  # fmt: skip
+    # the other 21 agree: they are the second list's now
+    assert table_rows(ws, "properties") == 22
+
+
+def test_two_lists_of_one_checkpoint_that_disagree_keep_the_first(ws, tmp_path):
+    from sale_variants import Table, records
+
+    table = Table([("parcel", "PARCEL"), ("owner", "OWNER"), ("amount", "UPSET PRICE")])
+    recs = records()
+    changed = [type(r)(**{**r.__dict__, "amount": r.amount + 1}) for r in recs]
+    first = ws.add_document(_variant(tmp_path, "a_first.pdf", table, recs), "Blair")
+    ws.add_document(_variant(tmp_path, "b_second.pdf", table, changed), "Blair")
+    _, summary = run_job(ws)
+    assert (summary.processed, summary.failed) == (2, 0)
+    kept = ws.sql("SELECT DISTINCT document_id::VARCHAR AS d FROM properties")
+    assert kept.d.tolist() == [first]
+    assert table_rows(ws, "parse_conflicts") == 22

@@ -10,6 +10,7 @@ table whose header is not repeated) lives in :class:`ParseState`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from statistics import median
@@ -20,24 +21,24 @@ from toolkit.pdf.model import ParsedRow, RowError
 
 Word = dict[str, Any]
 
-_RECORD_RE = re.compile(r"^RECORD\s*#\s*:?\s*(\S+)", re.IGNORECASE)
+_RECORD_WORDS: tuple[str, ...] = ("RECORD",)
 _FOLIO_RE = re.compile(
-    r"(?:FOLIO[- ]?(?:NBR|NO\.?|NUMBER)?|PARCEL(?:\s*(?:NO\.?|#|NBR))?)\s*:?\s*(\S+)", re.IGNORECASE
-)
-_SALE_DATE_RE = re.compile(r"SALE\s+DATE\s*:?\s*(\S+)", re.IGNORECASE)
-_RIGHT_LABELS = {
-    "LOCATION": "location",
-    "MUNICIPALITY": "municipality",
-    "DISTRICT": "municipality",
-    "LOT SIZE": "lot_size",
-    "ASSESSMENT": "assessment",
-    "ASSESSED VALUE": "assessment",
-    "TOTAL DUE": "total",
-}
-_RIGHT_LABEL_RE = re.compile(
-    r"^(LOCATION|MUNICIPALITY|DISTRICT|LOT\s+SIZE|ASSESSMENT|ASSESSED\s+VALUE|TOTAL\s+DUE)\s*:\s*(.*)$",
+    r"(?:FOLIO[- ]?(?:NBR|NO\.?|NUMBER)?|PARCEL(?:\s*(?:ID|NO\.?|#|NBR|NUMBER))?"
+    r"|TAX\s*MAP(?:\s*NO\.?)?|\bUPI|\bPIN)\s*[:#]?\s*([0-9A-Z][^\s]*)",
     re.IGNORECASE,
 )
+_SALE_DATE_RE = re.compile(r"SALE\s+DATE\s*:?\s*(\S+)", re.IGNORECASE)
+# labels of a printer report's facts; any of them, with or without a colon
+_LABELS: tuple[tuple[str, str], ...] = (
+    ("total", "TOTAL DUE"), ("total", "TOTAL AMOUNT DUE"), ("total", "AMOUNT DUE"),
+    ("total", "UPSET PRICE"), ("total", "UPSET AMOUNT"), ("total", "UPSET BID"),
+    ("total", "MINIMUM BID"), ("total", "MIN BID"), ("total", "MIN. BID"), ("total", "BALANCE DUE"),
+    ("total", "TOTAL"), ("location", "PROPERTY LOCATION"), ("location", "LOCATION"),
+    ("location", "PROPERTY ADDRESS"), ("location", "SITUS"), ("municipality", "MUNICIPALITY"),
+    ("municipality", "DISTRICT"), ("municipality", "MUNI"), ("lot_size", "LOT SIZE"),
+    ("assessment", "ASSESSED VALUE"), ("assessment", "ASSESSMENT"), ("owner", "REPUTED OWNER"),
+    ("owner", "OWNER"), ("description", "DESCRIPTION"),
+)  # fmt: skip
 _YEAR_LINE_RE = re.compile(
     r"^(?:TAX\s+YEAR\s+)?((?:19|20)\d\d)\b.*?\s(\$?[\d,]+\.\d\d)$", re.IGNORECASE
 )
@@ -66,6 +67,102 @@ class Line:
         return " ".join(w["text"] for w in self.words)
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """A user's own words for a county's layout (the ``layouts:`` section of the config file).
+
+    ``columns``: (role, header words) pairs tried before the built-in header words;
+    ``labels``: (role, label) pairs for printer reports (role ``amount`` is the
+    amount due); ``record_words``: words that start a printer report's record
+    besides ``RECORD`` (e.g. ``ITEM``).
+    """
+
+    columns: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    record_words: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def record_re(self) -> re.Pattern[str]:
+        words = "|".join(
+            r"\s*".join(re.escape(p) for p in w.upper().split())
+            for w in (*self.record_words, *_RECORD_WORDS)
+        )
+        return re.compile(
+            rf"^(?:{words})\s*(?:#|NO\.?|NBR|NUMBER)?\s*[:#]?\s*(\d\S*)", re.IGNORECASE
+        )
+
+    @functools.cached_property
+    def _label_roles(self) -> dict[str, str]:
+        own = tuple(("total" if r == "amount" else r, w) for r, w in self.labels)
+        out: dict[str, str] = {}
+        for role, words in (*own, *_LABELS):  # the user's words first
+            out.setdefault(" ".join(words.upper().replace(".", " ").split()), role)
+        return out
+
+    @functools.cached_property
+    def label_re(self) -> re.Pattern[str]:
+        keys = sorted(self._label_roles, key=len, reverse=True)  # longest label wins
+        alts = [r"\.?\s*".join(re.escape(p) for p in k.split()) for k in keys]
+        return re.compile(
+            r"(?<![A-Z0-9])(" + "|".join(alts) + r")\.?(?![A-Z0-9])\s*(:)?", re.IGNORECASE
+        )
+
+    def label_role(self, text: str) -> str:
+        """The role of a label the pattern matched."""
+        return self._label_roles[" ".join(text.upper().replace(".", " ").split())]
+
+    @classmethod
+    def from_config(cls, layouts: Any) -> Vocabulary:
+        """Build from the ``layouts:`` section: ``{name: {columns: {role: [words]}, labels:
+        {role: [words]}, record_start: [words]}}``; raises ValueError naming a wrong entry.
+
+        Examples
+        --------
+        >>> v = Vocabulary.from_config({"fayette": {"columns": {"amount": ["BALANCE OWED"]}}})
+        >>> v.columns
+        (('amount', 'BALANCE OWED'),)
+        """
+        roles = ("parcel", "amount", "owner", "location", "municipality", "description",
+                 "number")  # fmt: skip
+        columns: list[tuple[str, str]] = []
+        labels: list[tuple[str, str]] = []
+        records: list[str] = []
+        if not layouts:
+            return cls()
+        if not isinstance(layouts, dict):
+            raise ValueError("layouts: must be a mapping of layout names to their words")
+        for name, spec in layouts.items():
+            if not isinstance(spec, dict):
+                raise ValueError(
+                    f"layouts.{name}: must be a mapping (columns, labels, record_start)"
+                )
+            unknown = sorted(set(spec) - {"columns", "labels", "record_start", "description"})
+            if unknown:
+                raise ValueError(
+                    f"layouts.{name}: unknown key(s) {', '.join(map(str, unknown))}; "
+                    "valid: columns, labels, record_start, description"
+                )
+            for key, out in (("columns", columns), ("labels", labels)):
+                section = spec.get(key) or {}
+                if not isinstance(section, dict):
+                    raise ValueError(f"layouts.{name}.{key}: must map a role to header words")
+                for role, words in section.items():
+                    if role not in roles:
+                        raise ValueError(
+                            f"layouts.{name}.{key}.{role}: unknown role; valid: {', '.join(roles)}"
+                        )
+                    for w in [words] if isinstance(words, str) else list(words or []):
+                        if not isinstance(w, str) or not w.strip():
+                            raise ValueError(f"layouts.{name}.{key}.{role}: {w!r} is not words")
+                        out.append((str(role), " ".join(w.upper().split())))
+            start = spec.get("record_start") or []
+            for w in [start] if isinstance(start, str) else list(start):
+                if not isinstance(w, str) or not w.strip():
+                    raise ValueError(f"layouts.{name}.record_start: {w!r} is not words")
+                records.append(" ".join(w.upper().split()))
+        return cls(tuple(columns), tuple(labels), tuple(records))
+
+
 @dataclass
 class ParseState:
     """What carries from page to page while one document is read."""
@@ -78,6 +175,7 @@ class ParseState:
     errors: list[RowError] = field(default_factory=list)
     confidence_factor: float = 1.0  # < 1 on OCRed pages
     layout: str = ""
+    vocab: Vocabulary = field(default_factory=lambda: Vocabulary())
 
 
 def group_lines(words: list[Word], tolerance: float = 2.5) -> list[Line]:
@@ -101,9 +199,10 @@ def group_lines(words: list[Word], tolerance: float = 2.5) -> list[Line]:
     return lines
 
 
-def is_printer_report(lines: list[Line]) -> bool:
-    """A page of ``RECORD#`` blocks."""
-    return sum(1 for ln in lines if _RECORD_RE.match(ln.text)) >= 1
+def is_printer_report(lines: list[Line], vocab: Vocabulary | None = None) -> bool:
+    """A page of ``RECORD#`` blocks (or blocks starting with the user's record words)."""
+    pattern = (vocab or Vocabulary()).record_re
+    return any(pattern.match(ln.text) for ln in lines)
 
 
 # --- building one row -------------------------------------------------------
@@ -177,8 +276,10 @@ def make_row(
 # --- ruled tables -----------------------------------------------------------
 
 
-def _header_roles(cells: list[str | None]) -> list[str | None] | None:
-    roles = [tx.column_role(tx.join_letter_spacing(tx.clean(c))[0]) for c in cells]
+def _header_roles(
+    cells: list[str | None], extra: tuple[tuple[str, str], ...] = ()
+) -> list[str | None] | None:
+    roles = [tx.column_role(tx.join_letter_spacing(tx.clean(c))[0], extra) for c in cells]
     if "parcel" in roles and sum(r is not None for r in roles) >= 3:
         return roles
     return None
@@ -193,7 +294,7 @@ def parse_ruled_tables(state: ParseState, page: int, tables: list[list[list[str 
         roles = None
         start = 0
         for i, cells in enumerate(table[:3]):
-            roles = _header_roles(cells)
+            roles = _header_roles(cells, state.vocab.columns)
             if roles:
                 start = i + 1
                 break
@@ -217,7 +318,7 @@ def _ruled_row(
     if not filled:
         return
     raw = " | ".join(filled)
-    if _header_roles(list(cells)):
+    if _header_roles(list(cells), state.vocab.columns):
         return  # a header row repeated inside the table
     if len(filled) == 1 and tx.parse_amount(filled[0]) is None:
         # a merged cell across the table: township / borough header row
@@ -245,14 +346,19 @@ def _header_cells(line: Line) -> list[tuple[str, float, float]]:
     return [(" ".join(w["text"] for w in c), c[0]["x0"], c[-1]["x1"]) for c in cells]
 
 
-def find_word_header(lines: list[Line]) -> int | None:
+def is_word_header(line: Line, extra: tuple[tuple[str, str], ...] = ()) -> bool:
+    """A header line of a table without rules: parcel + two more known columns, no digits."""
+    cells = _header_cells(line)
+    if any(any(ch.isdigit() for ch in t) for t, _, _ in cells):
+        return False  # a data line that happens to contain a keyword
+    roles = [tx.column_role(t, extra) for t, _, _ in cells]
+    return "parcel" in roles and sum(r is not None for r in roles) >= 3
+
+
+def find_word_header(lines: list[Line], extra: tuple[tuple[str, str], ...] = ()) -> int | None:
     """Index of the header line of a table without rules (parcel + two more known columns)."""
     for i, line in enumerate(lines):
-        cells = _header_cells(line)
-        if any(any(ch.isdigit() for ch in t) for t, _, _ in cells):
-            continue  # a data line that happens to contain a keyword
-        roles = [tx.column_role(t) for t, _, _ in cells]
-        if "parcel" in roles and sum(r is not None for r in roles) >= 3:
+        if is_word_header(line, extra):
             return i
     return None
 
@@ -270,7 +376,7 @@ def _occupied(body: list[Line]) -> list[list[float]]:
 
 
 def word_table_columns(
-    header: list[Line], body: list[Line]
+    header: list[Line], body: list[Line], extra: tuple[tuple[str, str], ...] = ()
 ) -> list[tuple[str | None, float, float]] | None:
     """Column spans from the empty vertical gutters of the body, named by the header words.
 
@@ -282,8 +388,19 @@ def word_table_columns(
     if not occupied:
         return None
     names: list[list[Word]] = [[] for _ in occupied]
-    for word in (w for ln in header for w in ln.words):
-        mid = (word["x0"] + word["x1"]) / 2
+    # a header cell ("SALE NO.") is wider than its column: place its words by the cell's
+    # middle, unless the cell runs over several columns (words too close to split)
+    placed: list[tuple[Word, float]] = []
+    for ln in header:
+        start = 0
+        for text, x0, x1 in _header_cells(ln):
+            n = len(text.split(" "))
+            cell_words = ln.words[start : start + n]
+            start += n
+            over = sum(1 for o in occupied if o[0] <= x1 and x0 <= o[1])
+            for w in cell_words:
+                placed.append((w, (x0 + x1) / 2 if over <= 1 else (w["x0"] + w["x1"]) / 2))
+    for word, mid in placed:
         k = min(
             range(len(occupied)),
             key=lambda j: (
@@ -294,7 +411,7 @@ def word_table_columns(
         )
         names[k].append(word)
     merged: list[list[Any]] = [
-        [tx.column_role(" ".join(w["text"] for w in ws)) if ws else None, o[0], o[1]]
+        [tx.column_role(" ".join(w["text"] for w in ws), extra) if ws else None, o[0], o[1]]
         for ws, o in zip(names, occupied, strict=True)
     ]
     # a span under no header (e.g. a lone "$") joins its nearer neighbour
@@ -315,13 +432,15 @@ def word_table_columns(
     return [(m[0], m[1] - 1, m[2] + 1) for m in merged]
 
 
-def _header_start_columns(line: Line) -> list[tuple[str | None, float, float]]:
+def _header_start_columns(
+    line: Line, extra: tuple[tuple[str, str], ...] = ()
+) -> list[tuple[str | None, float, float]]:
     """Fallback columns: each header cell's column runs to where the next header starts."""
     cells = _header_cells(line)
     out: list[tuple[str | None, float, float]] = []
     for k, (text, x0, _) in enumerate(cells):
         end = cells[k + 1][1] - 2 if k + 1 < len(cells) else float("inf")
-        out.append((tx.column_role(text), x0 - 2 if k else float("-inf"), end))
+        out.append((tx.column_role(text, extra), x0 - 2 if k else float("-inf"), end))
     return out
 
 
@@ -343,16 +462,17 @@ def _split_line(line: Line, columns: list[tuple[str | None, float, float]]) -> d
 
 def parse_word_table_page(state: ParseState, page: int, lines: list[Line]) -> bool:
     """Read one page of a table without rules; True if the page had such a table."""
-    idx = find_word_header(lines)
+    extra = state.vocab.columns
+    idx = find_word_header(lines, extra)
     if idx is not None:
         rest = lines[idx + 1 :]
         # lines before the first one with a digit continue a wrapped header
         n_head = next((k for k, ln in enumerate(rest) if any(c.isdigit() for c in ln.text)), 0)
         body = rest[n_head:]
         table = _table_body(body, rest[n_head - 1].bottom if n_head else lines[idx].bottom)
-        columns = word_table_columns([lines[idx], *rest[:n_head]], table)
+        columns = word_table_columns([lines[idx], *rest[:n_head]], table, extra)
         if columns is None:
-            columns = _header_start_columns(lines[idx])
+            columns = _header_start_columns(lines[idx], extra)
         state.word_columns = columns
     elif state.word_columns is not None:
         body = lines
@@ -380,8 +500,18 @@ def parse_word_table_page(state: ParseState, page: int, lines: list[Line]) -> bo
             make_row(state, page, "\n".join(raw), fields)
 
     for line in body:
+        if is_word_header(line, extra):  # the header printed again within the page
+            flush()
+            current = None
+            continue
         cells = _split_line(line, columns)
-        starts = bool(cells.get(key)) and (
+        # a parcel or a number has digits; a heading line of a page without the table's
+        # header has none (an illegible parcel still starts a row when an amount follows)
+        keyed = bool(cells.get(key)) and (
+            any(ch.isdigit() for ch in cells[key])
+            or any(tx.is_money_token(t) for t in cells.get("amount", "").split())
+        )
+        starts = keyed and (
             key == "number"
             or current is None
             or not (current.get("parcel") or [""])[-1].endswith("-")
@@ -425,25 +555,68 @@ def _table_body(lines: list[Line], header_bottom: float) -> list[Line]:
 # --- fixed-pitch printer reports ----------------------------------------------
 
 
-def _right_split(lines: list[Line], width: float) -> float:
+def _labels(line: Line, vocab: Vocabulary) -> list[tuple[int, int, str, bool]]:
+    """The labels on one line: (first word, first value word, role, strong).
+
+    A label is strong when it has a colon or several words; a one-word label
+    without a colon ("LOCATION 12 ELM ST") counts only in the right-hand column.
+    """
+    text = ""
+    starts: list[int] = []
+    for w in line.words:
+        if text:
+            text += " "
+        starts.append(len(text))
+        text += w["text"]
+    ends = [s + len(w["text"]) for s, w in zip(starts, line.words, strict=True)]
+    out: list[tuple[int, int, str, bool]] = []
+    for m in vocab.label_re.finditer(text):
+        first = next((k for k, s in enumerate(starts) if s == m.start()), None)
+        if first is None:
+            continue  # starts inside a word
+        after = next((k for k, s in enumerate(starts) if s >= m.end()), len(line.words))
+        tail = text[m.end() : ends[after - 1]] if after > first else ""
+        if tail.strip():
+            continue  # the label's last word goes on ("TOTALS"): not a label
+        strong = bool(m.group(2)) or len(m.group(1).split()) > 1
+        out.append((first, after, vocab.label_role(m.group(1)), strong))
+    return out
+
+
+def _right_split(lines: list[Line], width: float, vocab: Vocabulary) -> float:
+    """Where the right-hand (labelled facts) column starts: the median x of strong labels."""
     xs = []
     for line in lines:
-        for k, word in enumerate(line.words):
-            text = word["text"].upper().rstrip(":")
-            nxt = line.words[k + 1]["text"].upper() if k + 1 < len(line.words) else ""
-            if text in ("LOCATION", "MUNICIPALITY", "ASSESSMENT", "DISTRICT") or (
-                text in ("TOTAL", "LOT") and nxt.startswith(("DUE", "SIZE"))
-            ):
-                xs.append(word["x0"])
+        for first, _, _, strong in _labels(line, vocab):
+            if strong and first > 0:
+                xs.append(line.words[first]["x0"])
     return median(xs) - 2 if xs else width / 2
+
+
+_GLUED_RE = re.compile(r"^([A-Za-z][A-Za-z.#]*:)(\S+)$")
+
+
+def _unglue(line: Line) -> Line:
+    """Split a label glued to its value ("DUE:$1,234.56") into two words."""
+    words: list[Word] = []
+    for w in line.words:
+        m = _GLUED_RE.match(w["text"])
+        if not m:
+            words.append(w)
+            continue
+        share = len(m.group(1)) / len(w["text"])
+        cut = w["x0"] + (w["x1"] - w["x0"]) * share
+        words += [{**w, "text": m.group(1), "x1": cut}, {**w, "text": m.group(2), "x0": cut}]
+    return Line(words)
 
 
 def parse_printer_page(state: ParseState, page: int, lines: list[Line], width: float) -> None:
     """Read the ``RECORD#`` blocks of one page of a fixed-pitch printer report."""
-    split = _right_split(lines, width)
+    lines = [_unglue(ln) for ln in lines]
+    split = _right_split(lines, width, state.vocab)
     block: list[Line] = []
     for line in lines:
-        if _RECORD_RE.match(line.text):
+        if state.vocab.record_re.match(line.text):
             if block:
                 _printer_block(state, page, block, split)
             block = [line]
@@ -455,7 +628,6 @@ def parse_printer_page(state: ParseState, page: int, lines: list[Line], width: f
 
 def _printer_block(state: ParseState, page: int, block: list[Line], split: float) -> None:
     head = block[0].text
-    raw = "\n".join(ln.text for ln in block)
     body = block[1:]
     # a block ends at the first wide gap (the page footer is not part of it)
     heights = [ln.bottom - ln.top for ln in block]
@@ -467,26 +639,34 @@ def _printer_block(state: ParseState, page: int, block: list[Line], split: float
         trimmed.append(line)
         last = line.bottom
     raw = "\n".join(ln.text for ln in [block[0], *trimmed])
-    record = _RECORD_RE.match(head)
+    record = state.vocab.record_re.match(head)
     folio = _FOLIO_RE.search(head[record.end() :] if record else head)
     date_m = _SALE_DATE_RE.search(head)
     sale_date = tx.parse_date(date_m.group(1)) if date_m else None
     left: list[str] = []
     right: dict[str, list[str]] = {}
     last_label: str | None = None
-    for line in trimmed:
-        lw = [w["text"] for w in line.words if w["x0"] < split]
-        rw = [w["text"] for w in line.words if w["x0"] >= split]
-        if lw:
+    for n, line in enumerate([block[0], *trimmed]):
+        words = line.words
+        found = [
+            lab for lab in _labels(line, state.vocab)
+            if lab[3] or words[lab[0]]["x0"] >= split
+        ]  # fmt: skip
+        cut = found[0][0] if found else len(words)
+        # before the first label: the left column, or a wrapped value of the right one
+        lw = [w["text"] for w in words[:cut] if w["x0"] < split]
+        rw = [w["text"] for w in words[:cut] if w["x0"] >= split]
+        if lw and n > 0:
             left.append(" ".join(lw))
-        if rw:
-            rtext = " ".join(rw)
-            m = _RIGHT_LABEL_RE.match(rtext)
-            if m:
-                last_label = _RIGHT_LABELS[" ".join(m.group(1).upper().split())]
-                right.setdefault(last_label, []).append(m.group(2))
-            elif last_label:
-                right[last_label].append(rtext)
+        if rw and last_label and n > 0:
+            right[last_label].append(" ".join(rw))
+        for k, (_, after, role, _) in enumerate(found):
+            end = found[k + 1][0] if k + 1 < len(found) else len(words)
+            value = words[after:end]
+            if n == 0 and role != "total":
+                continue  # the record line's own words (sale date …) are read above
+            last_label = role
+            right.setdefault(role, []).append(" ".join(w["text"] for w in value))
     owner_lines: list[str] = []
     address: list[str] = []
     years: dict[str, float] = {}
@@ -499,6 +679,9 @@ def _printer_block(state: ParseState, page: int, block: list[Line], split: float
             owner_lines.append(text)
         else:
             address.append(text)
+    if right.get("owner"):
+        address = owner_lines + address
+        owner_lines = right["owner"]
     total_text = tx.join_wrapped(right.get("total", []))
     total = tx.parse_amount(total_text)
     penalty = 0.0
@@ -521,10 +704,17 @@ def _printer_block(state: ParseState, page: int, block: list[Line], split: float
         "owner": tx.join_wrapped(owner_lines) or None,
         "location": tx.join_wrapped(right.get("location", [])) or None,
         "municipality": tx.join_wrapped(right.get("municipality", [])) or None,
+        "description": tx.join_wrapped(right.get("description", [])) or None,
         "amount": total_text or None,
     }
     if not total_text:
-        state.errors.append(RowError(page=page, raw_text=raw, reason="record has no TOTAL DUE"))
+        state.errors.append(
+            RowError(
+                page=page, raw_text=raw,
+                reason="record has no amount due (no TOTAL DUE, AMOUNT DUE, UPSET PRICE or "
+                "MINIMUM BID label with a value)",
+            )
+        )  # fmt: skip
         return
     make_row(
         state,

@@ -100,6 +100,21 @@ class ParsedDocument:
             return None
         return Counter(seen).most_common(1)[0][0]
 
+    @property
+    def report(self) -> dict[str, int]:
+        """Records seen, parsed, and sent to the parsing errors (a record is a row or a block).
+
+        Examples
+        --------
+        >>> ParsedDocument("x.pdf", "", 1, ["word_table"]).report
+        {'records_seen': 0, 'records_parsed': 0, 'records_failed': 0}
+        """
+        return {
+            "records_seen": len(self.rows) + len(self.errors),
+            "records_parsed": len(self.rows),
+            "records_failed": len(self.errors),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able summary with all rows and errors."""
         return {
@@ -113,4 +128,5 @@ class ParsedDocument:
             "county": self.county,
             "rows": [r.to_dict() for r in self.rows],
             "errors": [e.to_dict() for e in self.errors],
+            "report": self.report,
         }

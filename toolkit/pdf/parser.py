@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,53 @@ def _check_file(path: Path) -> None:
         )
     if b"%%EOF" not in tail:
         raise DocumentError(
-            f"{path}: truncated PDF (no %%EOF end marker) — download the file again"
+            f"{path}: truncated PDF (no %%EOF end marker) — the PDF is damaged; download the "
+            "file again"
         )
+
+
+_PLAIN_CAUSES: tuple[tuple[str, str], ...] = (
+    ("ascii85", "a compressed stream holds characters it cannot hold"),
+    ("asciihex", "a compressed stream holds characters it cannot hold"),
+    ("zlib", "a compressed stream is corrupt"),
+    ("decompress", "a compressed stream is corrupt"),
+    ("xref", "its table of contents (xref) is broken"),
+    ("trailer", "its table of contents (trailer) is broken"),
+    ("eof", "it ends too early"),
+    ("font", "a font is broken"),
+    ("keyerror", "an object it refers to is missing"),
+    ("syntax", "its structure cannot be read"),
+    ("typeerror", "an object has the wrong kind of value"),
+)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """zlib says "Unable to allocate output buffer" where Python would raise MemoryError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MemoryError) or "allocate" in str(seen).lower():
+            return True
+        nxt = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = nxt or seen.__cause__ or seen.__context__
+    return False
+
+
+def damaged_reason(exc: BaseException) -> str:
+    """What pdfminer's error means, in plain words, with its own words in brackets.
+
+    Examples
+    --------
+    >>> damaged_reason(ValueError("Non-Ascii85 digit found: x"))
+    'a compressed stream holds characters it cannot hold (Non-Ascii85 digit found: x)'
+    """
+    cause: BaseException = exc
+    while cause.args and isinstance(cause.args[0], BaseException):
+        cause = cause.args[0]  # pdfplumber wraps pdfminer's error
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in str(cause))
+    detail = " ".join(text.split())[:120] or type(cause).__name__
+    probe = f"{type(cause).__name__} {detail}".lower()
+    plain = next((words for key, words in _PLAIN_CAUSES if key in probe), "it cannot be read")
+    return f"{plain} ({detail})"
 
 
 @contextmanager
@@ -77,9 +122,13 @@ def _open(path: Path, password: str | None) -> Iterator[Any]:
                 f"{path}: encrypted PDF that needs a password — pass password=..., or open it "
                 "and save an unprotected copy"
             ) from exc
-        raise DocumentError(f"{path}: damaged PDF ({cause!r}) — download the file again") from exc
+        raise DocumentError(
+            f"{path}: the PDF is damaged: {damaged_reason(exc)} — download the file again"
+        ) from exc
     except PSException as exc:
-        raise DocumentError(f"{path}: damaged PDF ({exc!r}) — download the file again") from exc
+        raise DocumentError(
+            f"{path}: the PDF is damaged: {damaged_reason(exc)} — download the file again"
+        ) from exc
     try:
         yield pdf
     finally:
@@ -104,7 +153,7 @@ def _read_page(
     state: lay.ParseState, number: int, lines: list[lay.Line], width: float, tables: Any
 ) -> str | None:
     """Parse one page with the first layout that fits; returns the layout name."""
-    if lay.is_printer_report(lines):
+    if lay.is_printer_report(lines, state.vocab):
         state.layout = "printer_report" if state.confidence_factor == 1.0 else "ocr"
         lay.parse_printer_page(state, number, lines, width)
         return "printer_report"
@@ -125,6 +174,8 @@ def parse_pdf(
     county: str | None = None,
     ocr_pages: bool | None = None,
     password: str | None = None,
+    vocabulary: lay.Vocabulary | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ParsedDocument:
     """Read every property row of a PA tax-sale list PDF.
 
@@ -140,6 +191,11 @@ def parse_pdf(
         installed, True to insist (error if it is missing), False never.
     password
         For an encrypted PDF.
+    vocabulary
+        A user's own header words and labels for a county's layout
+        (:meth:`toolkit.pdf.layouts.Vocabulary.from_config`).
+    progress
+        Called with ``"page 3 of 210"`` before each page is read.
 
     Returns
     -------
@@ -161,24 +217,33 @@ def parse_pdf(
     """
     path = Path(path)
     _check_file(path)
-    state = lay.ParseState(county=county)
+    state = lay.ParseState(county=county, vocab=vocabulary or lay.Vocabulary())
     layouts: list[str | None] = []
     head_lines: list[str] = []
     blank_pages: list[int] = []
     widths: dict[int, float] = {}
+    unreadable: dict[int, str] = {}
     with _open(path, password) as pdf:
         try:
             pages = list(pdf.pages)
         except Exception as exc:  # pdfminer raises many types on a broken page tree
-            raise DocumentError(f"{path}: damaged PDF ({exc!r}) — download the file again") from exc
+            raise DocumentError(
+                f"{path}: the PDF is damaged: {damaged_reason(exc)} — download the file again"
+            ) from exc
         for number, page in enumerate(pages, start=1):
-            widths[number] = float(page.width)
+            if progress is not None:
+                progress(f"page {number} of {len(pages)}")
             try:
+                widths[number] = float(page.width)
                 words = _page_words(page)
                 has_rules = len(page.edges) >= _MIN_RULES
+            except MemoryError:
+                raise  # a stream that inflates past the memory limit: not a damaged page
             except Exception as exc:  # a damaged content stream: report the page, go on
+                if _out_of_memory(exc):
+                    raise MemoryError(f"page {number}") from exc
                 layouts.append(None)
-                state.errors.append(RowError(number, "", f"page could not be read ({exc!r})"))
+                unreadable[number] = damaged_reason(exc)
                 continue
             if not words:
                 layouts.append(None)
@@ -193,6 +258,23 @@ def parse_pdf(
         page_count = len(pages)
     if blank_pages:
         _handle_blank_pages(path, state, layouts, blank_pages, head_lines, widths, ocr_pages)
+    if unreadable:
+        first = unreadable[min(unreadable)]
+        if len(unreadable) == len(layouts):
+            which = f"no page of {len(layouts)} could be read"
+            rest = ""
+        else:
+            nums = sorted(unreadable)
+            shown = ", ".join(map(str, nums[:10])) + (" …" if len(nums) > 10 else "")
+            plural = "s" if len(nums) > 1 else ""
+            which = f"page{plural} {shown} of {len(layouts)} could not be read"
+            rest = (
+                f"; {len(state.rows)} record(s) were read from the other pages, but a list with "
+                "pages missing is not stored"
+            )
+        raise DocumentError(
+            f"{path}: the PDF is damaged: {which} — {first}{rest} — download the file again"
+        )
     if not any(layouts):
         raise DocumentError(
             f"{path}: no sale-list table recognised on {page_count} page(s) — expected a ruled "

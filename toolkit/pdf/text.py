@@ -7,6 +7,7 @@ can be tested on its own and reused by the OCR path.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 SALE_TYPES: tuple[str, ...] = ("upset", "judicial", "repository", "private")
@@ -231,18 +232,41 @@ def find_sale_date(lines: list[str]) -> dt.date | None:
     return None
 
 
-def column_role(header: str) -> str | None:
+def column_role(header: str, extra: tuple[tuple[str, str], ...] = ()) -> str | None:
     """The role of a table column from its header text, or None.
+
+    ``extra`` holds a user's own ``(role, header words)`` pairs (the ``layouts:``
+    section of the config file); they are tried first.
 
     Examples
     --------
     >>> column_role("PARCEL NUMBER"), column_role("APPROX. SALE PRICE"), column_role("SALE NO.")
     ('parcel', 'amount', 'number')
+    >>> column_role("BALANCE OWED:", (("amount", "BALANCE OWED"),))
+    'amount'
     """
-    text = clean(header).upper()
+    text = clean(header).upper().rstrip(":").strip()
     if not text:
         return None
+    for role, words in extra:
+        if phrase_pattern(words).search(text):
+            return role
     for role, pattern in _ROLE_PATTERNS:
         if pattern.search(text):
             return role
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def phrase_pattern(words: str) -> re.Pattern[str]:
+    """A pattern for header or label words: any spacing, not inside a longer word.
+
+    Examples
+    --------
+    >>> bool(phrase_pattern("total due").search("TOTAL  DUE:"))
+    True
+    >>> bool(phrase_pattern("DUE").search("DUES"))
+    False
+    """
+    parts = [re.escape(p) for p in clean(words).upper().split()]
+    return re.compile(r"(?<![A-Z0-9])" + r"\s*".join(parts) + r"(?![A-Z0-9])")

@@ -148,7 +148,7 @@ class Isolated:
                 if kind == "memory":
                     self._kill()  # a child that ran out of memory is not reused
                     raise ItemError(
-                        f"{self.what}{where or ''} expands past the "
+                        f"{self.what} stopped{where}: it expands past the "
                         f"{self.memory_mb:,} MB memory limit; the file is damaged or built to "
                         f"exhaust a reader.{self.hint}"
                     )

@@ -18,9 +18,20 @@ What a result writes:
 * ``parsing_errors``: the rows the parser could not read, with page and raw
   text, replaced on every parse of the document.
 
-A document that cannot be parsed (not a PDF, truncated, encrypted, image-only
-without OCR, no table, a county that does not match) fails its item with the
-parser's reason; the batch goes on. The ``documents`` row is left as it was
+* ``parse_conflicts``: a parsed upset price that differs from what another
+  document (or an import) stored for the same parcel; the property keeps the
+  earlier value (migration 0009).
+
+Each document is parsed in a child process (:class:`~toolkit.processors.isolation.Isolated`)
+with a wall-clock deadline and a memory cap (``$TOOLKIT_PDF_SECONDS``, default
+300 s; ``$TOOLKIT_PDF_MEMORY_MB``, default 1,500 MB), so a file built to inflate
+or stall a reader fails its item with a reason in plain words and the job goes
+on; a pause stops the child at once and the item stays pending.
+
+A document that cannot be parsed (not a PDF, truncated, damaged, encrypted,
+image-only without OCR, no table, fewer than 90 % of its records readable, a
+county that does not match, past a limit) fails its item with the parser's
+reason; the batch goes on. The ``documents`` row is left as it was
 (parse_status stays 'pending', so the next job tries again once the file is
 fixed): writing it would take a second transaction outside the engine's
 checkpoint. The reason is the failed item's error (``ws.failed_items(job)``,
@@ -29,6 +40,7 @@ and ``last_error`` in :func:`toolkit.documents.documents`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -53,6 +65,10 @@ ROW_KEYS = (
 )  # fmt: skip
 ERROR_KEYS = ("page", "raw_text", "reason")
 HEADER_LINES = 8  # a list names its county in its heading, not in the rows (owners can be counties)
+MIN_PARSED = 0.9  # a document with fewer of its records read is a failed item, not a partial list
+LIMITS_PREFIX = "TOOLKIT_PDF"
+DEFAULT_SECONDS = 300.0  # the 210-page sample list takes ~11 s
+DEFAULT_MEMORY_MB = 1500  # address space: Python + pdfplumber take ~400 MB of it
 _PROPERTY_COLUMNS = (
     "county_id", "parcel_id", "parcel_norm", "control_number", "address", "municipality", "owner",
     "description", "upset_price", "sale_type", "sale_date", "auction_status", "document_id",
@@ -60,18 +76,38 @@ _PROPERTY_COLUMNS = (
 )  # fmt: skip
 
 
+def limits() -> tuple[float, int]:
+    """(seconds, memory MB) for one document: ``$TOOLKIT_PDF_SECONDS`` / ``_MEMORY_MB``.
+
+    Examples
+    --------
+    >>> limits()  # doctest: +SKIP
+    (300.0, 1500)
+    """
+    from toolkit.processors.isolation import limits_from_env
+
+    return limits_from_env(LIMITS_PREFIX, DEFAULT_SECONDS, DEFAULT_MEMORY_MB)
+
+
 def make_processor(
-    ctx: ProcessorContext | None = None, *, ocr_pages: bool | None = None,
+    ctx: ProcessorContext | None = None,
+    *,
+    ocr_pages: bool | None = None,
     password: str | None = None,
+    isolate: bool = True,
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The processor the session runner calls with one document item.
 
     Parameters
     ----------
     ctx
-        The workspace's context (unused: the item carries the path and county).
+        The workspace's context: its folder (for ``toolkit.yaml``'s ``layouts:``) and
+        ``stop_requested`` (a pause stops a parse midway).
     ocr_pages, password
         Passed to :func:`toolkit.pdf.parse_pdf`.
+    isolate
+        Parse in a child process with the limits of :func:`limits` (default). False
+        parses in this process, without limits.
 
     Examples
     --------
@@ -82,10 +118,56 @@ def make_processor(
     (140, 2)
     """
 
-    def proc(item: dict[str, Any]) -> dict[str, Any]:
-        return parse_item(item, ocr_pages=ocr_pages, password=password)
+    from toolkit.config import layouts_config
+    from toolkit.exceptions import ConfigError
 
+    try:
+        layouts = layouts_config(ctx.data_dir if ctx is not None else None)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if layouts:
+        _vocabulary(layouts)  # a mistake in the file stops here, not in every item
+    if not isolate:
+
+        def direct(item: dict[str, Any]) -> dict[str, Any]:
+            return parse_item(item, ocr_pages=ocr_pages, password=password, layouts=layouts)
+
+        return direct
+
+    import weakref
+
+    from toolkit.processors.isolation import Isolated
+
+    seconds, memory_mb = limits()
+    iso = Isolated(
+        "toolkit.processors.pdf_parsing:parse_in_child", seconds=seconds, memory_mb=memory_mb,
+        what="parsing the PDF", stop=(lambda: ctx.stop_requested()) if ctx is not None else None,
+        limits_hint=f" (limits: {LIMITS_PREFIX}_SECONDS, {LIMITS_PREFIX}_MEMORY_MB)",
+    )  # fmt: skip
+
+    def proc(item: dict[str, Any]) -> dict[str, Any]:
+        plain = {k: _value(v) for k, v in item.items()}
+        return iso({"item": plain, "ocr_pages": ocr_pages, "password": password,
+                    "layouts": layouts})  # fmt: skip
+
+    weakref.finalize(proc, iso.close)  # the child goes when the processor does
     return proc
+
+
+def parse_in_child(arg: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
+    """What the child process runs for one item (see :class:`Isolated`)."""
+    return parse_item(arg["item"], ocr_pages=arg.get("ocr_pages"), password=arg.get("password"),
+                      layouts=arg.get("layouts"), progress=progress)  # fmt: skip
+
+
+def _vocabulary(layouts: dict[str, Any] | None) -> Any:
+    from toolkit.exceptions import ConfigError
+    from toolkit.pdf.layouts import Vocabulary
+
+    try:
+        return Vocabulary.from_config(layouts)
+    except ValueError as exc:
+        raise ConfigError(f"the config file's {exc}") from None
 
 
 def _value(v: Any) -> Any:
@@ -143,12 +225,18 @@ def counties_named(path: str | Path, *, lines: int = HEADER_LINES) -> set[str]:
 
 
 def parse_item(
-    item: dict[str, Any], *, ocr_pages: bool | None = None, password: str | None = None
+    item: dict[str, Any],
+    *,
+    ocr_pages: bool | None = None,
+    password: str | None = None,
+    layouts: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Parse one document item (``path``, ``county``, ``county_id`` …) into a result dict.
 
     Raises :class:`~toolkit.exceptions.DocumentError` / ``ItemError`` with the
-    reason when the document cannot be read or is another county's list.
+    reason when the document cannot be read, fewer than 90 % of its records
+    parse, or it is another county's list.
     """
     from toolkit.parcels import normalise_parcel
     from toolkit.pdf import parse_pdf
@@ -169,7 +257,9 @@ def parse_item(
             f"{path}: the file was moved or deleted since it was added — put it back, or add "
             "the new location with ws.add_document(path, county)."
         )
-    doc = parse_pdf(path, county=county, ocr_pages=ocr_pages, password=password)
+    doc = parse_pdf(path, county=county, ocr_pages=ocr_pages, password=password,
+                    vocabulary=_vocabulary(layouts), progress=progress)  # fmt: skip
+    check_report(path, doc)
     stored_sha = _value(item.get("sha256"))
     if stored_sha and doc.sha256 != stored_sha:
         raise DocumentError(
@@ -184,6 +274,31 @@ def parse_item(
             f"{county} County — add it again with county={sorted(named)[0]!r}."
         )
     return result_from_parsed(doc, int(county_id), item, normalise_parcel)
+
+
+def check_report(path: str | Path, doc: ParsedDocument) -> None:
+    """Fail a document when fewer than 90 % of the records it holds could be read.
+
+    Examples
+    --------
+    >>> from toolkit.pdf import ParsedDocument, RowError
+    >>> doc = ParsedDocument("x.pdf", "", 1, ["printer_report"],
+    ...                      errors=[RowError(1, "RECORD# 1", "no amount")])
+    >>> check_report("x.pdf", doc)
+    Traceback (most recent call last):
+    ...
+    toolkit.exceptions.DocumentError: x.pdf: only 0 of 1 records parsed (0 %, at least 90 % needed); 1 sent to parsing errors, e.g. page 1: no amount — the list's layout may be new: describe its words in the config file's layouts: section (docs/sale-lists.md)
+    """  # noqa: E501
+    rep = doc.report
+    seen, parsed = rep["records_seen"], rep["records_parsed"]
+    if seen and parsed < MIN_PARSED * seen:
+        first = doc.errors[0]
+        raise DocumentError(
+            f"{path}: only {parsed} of {seen} records parsed ({100 * parsed // seen} %, at "
+            f"least {MIN_PARSED * 100:g} % needed); {rep['records_failed']} sent to parsing "
+            f"errors, e.g. page {first.page}: {first.reason} — the list's layout may be new: "
+            "describe its words in the config file's layouts: section (docs/sale-lists.md)"
+        )
 
 
 def result_from_parsed(
@@ -320,6 +435,76 @@ def _json(v: Any) -> str | None:
     return json.dumps(v, default=str, sort_keys=True)
 
 
+_CONFLICT_COLUMNS = (
+    "document_id", "county_id", "parcel_id", "parcel_norm", "field", "value", "earlier_value",
+    "earlier_document_id", "page", "created_at",
+)  # fmt: skip
+
+
+def _money(v: Any) -> str | None:
+    return None if v is None else f"{float(v):.2f}"
+
+
+def _hold_conflicts(
+    con: Any, q: Any, props: list[dict[str, Any]], now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Keep out of ``props`` the rows whose upset price differs from another document's.
+
+    The earlier value stays (in the workspace, or the first document of this
+    checkpoint that listed the parcel); each held row becomes a conflict record.
+    """
+    import pandas as pd
+
+    kept: list[dict[str, Any]] = []
+    conflicts: list[dict[str, Any]] = []
+    first: dict[tuple[Any, str], dict[str, Any]] = {}
+
+    def conflict(row: dict[str, Any], earlier: Any, earlier_doc: Any) -> None:
+        conflicts.append(
+            {"document_id": row["document_id"], "county_id": row["county_id"],
+             "parcel_id": row["parcel_id"], "parcel_norm": row["parcel_norm"],
+             "field": "upset_price", "value": _money(row["upset_price"]),
+             "earlier_value": _money(earlier), "earlier_document_id": earlier_doc,
+             "page": row.get("_page"), "created_at": now}
+        )  # fmt: skip
+
+    for row in props:  # two documents of one checkpoint that disagree
+        key = (row["county_id"], row["parcel_norm"])
+        seen = first.get(key)
+        if seen is None or seen["document_id"] == row["document_id"]:
+            first.setdefault(key, row)
+            kept.append(row)
+        elif _money(seen["upset_price"]) != _money(row["upset_price"]) and None not in (
+            seen["upset_price"],
+            row["upset_price"],
+        ):
+            conflict(row, seen["upset_price"], seen["document_id"])
+        else:
+            kept.append(row)
+    if not kept:
+        return kept, conflicts
+    check = pd.DataFrame(
+        [{"county_id": r["county_id"], "parcel_norm": r["parcel_norm"],
+          "upset_price": r["upset_price"], "document_id": r["document_id"]} for r in kept]
+    )  # fmt: skip
+    check = check.astype(object).where(check.notna(), None)
+    con.register("_conflict_check", check)
+    try:
+        found = con.execute(q.parse_conflicts_find).fetchall()
+    finally:
+        with contextlib.suppress(Exception):
+            con.unregister("_conflict_check")
+    earlier = {(int(c), str(n)): (v, d) for c, n, v, d in found}
+    out = []
+    for row in kept:
+        hit = earlier.get((int(row["county_id"]), str(row["parcel_norm"])))
+        if hit is None:
+            out.append(row)
+        else:
+            conflict(row, *hit)
+    return out, conflicts
+
+
 def write_results(
     con: Any, q: Any, job_id: str | None, outcomes: Sequence[Outcome], now: dt.datetime
 ) -> None:
@@ -352,6 +537,7 @@ def write_results(
                     "parse_confidence": r.get("parse_confidence"),
                     "parse_issues": _json(r.get("parse_issues")),
                     "parse_extra": _json(r.get("parse_extra")), "ts": now,
+                    "_page": r.get("page"),
                 }
             )  # fmt: skip
         for e in res.get("errors", []):
@@ -364,6 +550,16 @@ def write_results(
             [res.get("layout"), res.get("page_count"), len(res.get("rows", [])),
              len(res.get("errors", [])), now, res.get("sale_type"), res.get("sale_date"), doc_id],
         )  # fmt: skip
+    con.execute(q.parse_conflicts_clear, [doc_ids])
+    props, conflicts = _hold_conflicts(con, q, props, now)
+    if conflicts:
+        frame = pd.DataFrame(conflicts, columns=list(_CONFLICT_COLUMNS))
+        frame = frame.astype(object).where(frame.notna(), None)
+        con.register("_conflicts", frame)
+        try:
+            con.execute(q.parse_conflicts_insert)
+        finally:
+            con.unregister("_conflicts")
     if props:
         frame = pd.DataFrame(props, columns=list(_PROPERTY_COLUMNS))
         # one row per parcel: a list can print a parcel twice, and ON CONFLICT

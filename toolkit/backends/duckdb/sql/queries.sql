@@ -649,3 +649,29 @@ SELECT value FROM workspace_meta WHERE key = ?;
 -- name: workspace_meta_set
 INSERT INTO workspace_meta (key, value, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
+
+-- name: parse_conflicts_find
+-- parsed upset prices that differ from what another document (or an import) stored
+SELECT i.county_id, i.parcel_norm, p.upset_price::DOUBLE AS earlier_value,
+       p.document_id::VARCHAR AS earlier_document_id
+FROM _conflict_check i
+JOIN properties p ON p.county_id = i.county_id AND p.parcel_norm = i.parcel_norm
+WHERE p.upset_price IS NOT NULL AND i.upset_price IS NOT NULL
+  AND p.upset_price::DECIMAL(14, 2) <> i.upset_price::DECIMAL(14, 2)
+  AND p.document_id IS DISTINCT FROM i.document_id::UUID;
+
+-- name: parse_conflicts_clear
+DELETE FROM parse_conflicts WHERE list_contains(?::VARCHAR[], document_id::VARCHAR);
+
+-- name: parse_conflicts_insert
+INSERT INTO parse_conflicts (document_id, county_id, parcel_id, parcel_norm, field, value,
+                             earlier_value, earlier_document_id, page, created_at)
+SELECT document_id::UUID, county_id, parcel_id, parcel_norm, field, value, earlier_value,
+       earlier_document_id::UUID, page, created_at FROM _conflicts;
+
+-- name: parse_conflicts_of
+SELECT c.document_id::VARCHAR AS document_id, co.county_name AS county, c.parcel_id, c.field,
+       c.value, c.earlier_value, c.earlier_document_id::VARCHAR AS earlier_document_id, c.page,
+       c.created_at
+FROM parse_conflicts c JOIN counties co ON co.id = c.county_id
+ORDER BY c.created_at, c.parcel_norm;

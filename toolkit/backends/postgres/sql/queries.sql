@@ -671,3 +671,31 @@ SELECT value FROM workspace_meta WHERE key = %s;
 -- name: workspace_meta_set
 INSERT INTO workspace_meta (key, value, updated_at) VALUES (%s, %s, %s)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
+
+-- name: parse_conflicts_find
+-- parsed upset prices that differ from what another document (or an import) stored
+SELECT i.county_id::INTEGER AS county_id, i.parcel_norm::TEXT AS parcel_norm,
+       p.upset_price::DOUBLE PRECISION AS earlier_value,
+       p.document_id::TEXT AS earlier_document_id
+FROM _conflict_check i
+JOIN properties p ON p.county_id = i.county_id::INTEGER AND p.parcel_norm = i.parcel_norm::TEXT
+WHERE p.upset_price IS NOT NULL AND i.upset_price IS NOT NULL
+  AND p.upset_price::NUMERIC(14, 2) <> i.upset_price::NUMERIC(14, 2)
+  AND p.document_id IS DISTINCT FROM i.document_id::TEXT::UUID;
+
+-- name: parse_conflicts_clear
+DELETE FROM parse_conflicts WHERE document_id::TEXT = ANY(%s::TEXT[]);
+
+-- name: parse_conflicts_insert
+INSERT INTO parse_conflicts (document_id, county_id, parcel_id, parcel_norm, field, value,
+                             earlier_value, earlier_document_id, page, created_at)
+SELECT document_id::TEXT::UUID, county_id::INTEGER, parcel_id::TEXT, parcel_norm::TEXT,
+       field::TEXT, value::TEXT, earlier_value::TEXT, earlier_document_id::TEXT::UUID,
+       page::INTEGER, created_at::TIMESTAMP FROM _conflicts;
+
+-- name: parse_conflicts_of
+SELECT c.document_id::TEXT AS document_id, co.county_name AS county, c.parcel_id, c.field,
+       c.value, c.earlier_value, c.earlier_document_id::TEXT AS earlier_document_id, c.page,
+       c.created_at
+FROM parse_conflicts c JOIN counties co ON co.id = c.county_id
+ORDER BY c.created_at, c.parcel_norm;
