@@ -73,9 +73,12 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _connect(db: str | None) -> Workspace:
+def _connect(db: str | Workspace | None) -> Workspace:
     import toolkit
+    from toolkit.workspace import Workspace
 
+    if isinstance(db, Workspace):
+        return db  # a page opened from another page shares its workspace
     return toolkit.connect(db)
 
 
