@@ -50,20 +50,43 @@ def format_eta(seconds: float | None) -> str:
 
 
 def status_line(*, finished: int, total: int, failed: int, batch_size: int,
-                eta_seconds: float | None = None) -> str:  # fmt: skip
-    """The panel's status line.
+                eta_seconds: float | None = None, batch: int | None = None,
+                batches: int | None = None, running: bool = True) -> str:  # fmt: skip
+    """The panel's status line, numbered as the engine (and the CLI) number batches.
 
-    >>> status_line(finished=87, total=235, failed=3, batch_size=50, eta_seconds=230)
-    'Batch 2/5 · 87/235 (37%) · 3 failed · ETA 4 min'
+    ``batch`` / ``batches`` are the engine's ``current_batch`` / ``total_batches``
+    (computed from the counts when not given). The ETA is shown only while a
+    session runs.
+
+    >>> status_line(finished=87, total=235, failed=3, batch_size=50, eta_seconds=230, batch=2,
+    ...             batches=5)
+    'Batch 2 of 5 · 87/235 (37%) · 3 failed · ETA 4 min'
+    >>> status_line(finished=100, total=235, failed=0, batch_size=50, eta_seconds=230, batch=2,
+    ...             batches=5, running=False)
+    'Batch 2 of 5 · 100/235 (43%) · 0 failed'
     """
-    batches = math.ceil(total / batch_size) if total else 0
-    batch = min(batches, finished // batch_size + 1) if batches else 0
+    if batches is None:
+        batches = math.ceil(total / batch_size) if total else 0
+    if batch is None:
+        batch = min(batches, math.ceil(finished / batch_size)) if batches else 0
     pct = round(100 * finished / total) if total else 100
-    parts = [f"Batch {batch}/{batches}", f"{finished}/{total} ({pct}%)", f"{failed} failed"]
+    parts = [f"Batch {batch} of {batches}", f"{finished}/{total} ({pct}%)", f"{failed} failed"]
     eta = format_eta(eta_seconds)
-    if eta and finished < total:
+    if running and eta and finished < total:
         parts.append(f"ETA {eta}")
     return " · ".join(parts)
+
+
+def one_sentence(text: str) -> str:
+    """A message ending in exactly one period (messages are joined from parts).
+
+    >>> one_sentence("Paused at 50/235.. Resume with: toolkit resume 861dbf8b.")
+    'Paused at 50/235. Resume with: toolkit resume 861dbf8b.'
+    """
+    import re
+
+    text = re.sub(r"\.(\s*\.)+", ".", text.strip())
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 
 def _error_text(exc: BaseException) -> str:
@@ -169,6 +192,13 @@ class ControlPanel:
         self.pause_button = w.Button(description="Pause", button_style="warning", icon="pause",
                                      disabled=True)  # fmt: skip
         self.refresh_button = w.Button(description="Refresh", icon="sync")
+        self.force_button = w.Button(description="Force new job", icon="plus-circle",
+                                     tooltip="start a new job although one is active here",
+                                     disabled=True)  # fmt: skip
+        self.cancel_button = w.Button(description="Cancel job", button_style="danger",
+                                      icon="times", tooltip="cancel the selected paused job")
+        self.retry_button = w.Button(description="Retry failed", icon="undo",
+                                     tooltip="put the selected job's failed items back")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress",
                                       bar_style="info")  # fmt: skip
         self.status = w.Label(value="No session running.")
@@ -185,6 +215,9 @@ class ControlPanel:
         self.resume_button.on_click(lambda _: self.resume())
         self.pause_button.on_click(lambda _: self.pause())
         self.refresh_button.on_click(lambda _: self.refresh())
+        self.force_button.on_click(lambda _: self.start(force=True))
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.retry_button.on_click(lambda _: self.retry_failed())
         self.batch_size.observe(self._on_batch_size, names="value")
         self.budget_batches.observe(lambda _: self._show_budget(), names="value")
 
@@ -196,6 +229,7 @@ class ControlPanel:
                 self.budget,
                 w.HBox([self.start_button, self.resume_jobs, self.resume_button, self.pause_button,
                         self.refresh_button]),
+                w.HBox([self.force_button, self.cancel_button, self.retry_button]),
                 self.progress,
                 self.status,
                 self.warnings,
@@ -318,9 +352,15 @@ class ControlPanel:
         keep = self.resume_jobs.value
         self.resume_jobs.options = [(self._job_label(j), str(j["job_id"])) for j in self._resumable]
         ids = [str(j["job_id"]) for j in self._resumable]
+        if self.job_id in ids and not self.running:
+            keep = self.job_id  # the job that just stopped: Resume continues it
         self.resume_jobs.value = keep if keep in ids else (ids[0] if ids else None)
         self.resume_button.disabled = self.running or not self._resumable
+        self.cancel_button.disabled = self.running or not self._resumable
+        self.retry_button.disabled = self.running or not (self._resumable or self.job_id)
         self.start_button.disabled = self.running
+        if not self.running:
+            self.force_button.disabled = not getattr(self, "_blocked", False)
         self._show_budget()
         self._show_warnings()
 
@@ -390,10 +430,15 @@ class ControlPanel:
 
     # -- actions -------------------------------------------------------------------
 
-    def start(self) -> str | None:
-        """Create a job from the current choices and run a session; returns its id."""
+    def start(self, force: bool = False) -> str | None:
+        """Create a job from the current choices and run a session; returns its id.
+
+        When a job of this type is already active for the county, nothing starts: the
+        message says so and offers Resume, Cancel and **Force new job** (``force=True``).
+        """
         if self.running:
             return None
+        from toolkit.exceptions import ActiveJobExistsError
         from toolkit.workspace import ActiveJobsWarning, BatchSizeWarning
 
         proc = self._processor_or_say()
@@ -405,11 +450,25 @@ class ControlPanel:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 job = self.ws.create_batch_job(
-                    self.job_type.name, county, self.batch_size.value, strategy=self.strategy.value
+                    self.job_type.name, county, self.batch_size.value, strategy=self.strategy.value,
+                    force=force,
                 )
+        except ActiveJobExistsError as exc:
+            self._blocked = True
+            self.force_button.disabled = False
+            self.refresh()
+            active = str(exc).split(": ", 1)[-1].split(". ", 1)[0]
+            self._say(
+                f"Not started: a {self.job_type.name} job is already active here ({active}). "
+                "Resume it (select it under Paused), Cancel it, or press Force new job to "
+                "start another anyway.", error=True,
+            )  # fmt: skip
+            return None
         except ToolkitError as exc:
             self._say(f"Could not start: {exc}", error=True)
             return None
+        self._blocked = False
+        self.force_button.disabled = True
         self._extra_warnings = [
             str(c.message) for c in caught
             if issubclass(c.category, BatchSizeWarning | ActiveJobsWarning)
@@ -445,6 +504,47 @@ class ControlPanel:
         self._launch(job, proc)
         return job
 
+    def _selected(self) -> str | None:
+        return self.resume_jobs.value or self.job_id
+
+    def cancel(self, job_id: str | None = None) -> str | None:
+        """Cancel the selected paused job (its finished items stay finished)."""
+        if self.running:
+            self._say("Pause the running session first.", error=True)
+            return None
+        job = job_id or self.resume_jobs.value
+        if not job:
+            self._say("No paused job to cancel.")
+            return None
+        try:
+            self.ws.cancel_batch_job(job)
+        except ToolkitError as exc:
+            self._say(f"Could not cancel: {exc}", error=True)
+            return None
+        self._blocked = False
+        self.refresh()
+        self._say(f"Cancelled job {job[:8]}; its finished items keep their results.")
+        return job
+
+    def retry_failed(self, job_id: str | None = None) -> int | None:
+        """Put the selected job's failed items back to pending; Resume then works them."""
+        if self.running:
+            self._say("Pause the running session first.", error=True)
+            return None
+        job = job_id or self._selected()
+        if not job:
+            self._say("No job selected.")
+            return None
+        try:
+            n = self.ws.retry_failed_items(job)
+        except ToolkitError as exc:
+            self._say(f"Could not retry: {exc}", error=True)
+            return None
+        self.job_id = job
+        self.refresh()
+        self._say(f"{n} failed item(s) of job {job[:8]} are pending again; press Resume.")
+        return n
+
     def pause(self) -> None:
         """Pause the running session's job: it stops at the next item and checkpoints."""
         if not self.running or self.job_id is None:
@@ -477,8 +577,10 @@ class ControlPanel:
         return proc
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        color = "#b00020" if error else "inherit"
-        self.message.value = f"<div style='color:{color}'>{html.escape(text)}</div>"
+        from toolkit.notebook.view import error_html
+
+        text = one_sentence(text)
+        self.message.value = error_html(text) if error else f"<div>{html.escape(text)}</div>"
 
     def _launch(self, job: str, proc: Callable[..., Any]) -> None:
         self.job_id = job
@@ -488,6 +590,9 @@ class ControlPanel:
         self._pause_clicked = False
         self._stop = threading.Event()
         self._base = self.ws.get_batch_status(job)
+        size = int(self._base["batch_size"])
+        self._base["_partial"] = bool(_finished(self._base) % size) and bool(
+            self._base.get("current_batch"))
         self._started = time.monotonic()
         self._show_warnings()
         self._render(self._base_progress())
@@ -542,13 +647,17 @@ class ControlPanel:
         eta = (total - finished) * elapsed / session if session else b.get("eta_seconds")
         self.progress.max = max(1, total)
         self.progress.value = min(finished, total)
+        batches = int(b.get("total_batches") or 0) or None
+        batch = None
+        if batches is not None:
+            # the engine numbers a batch when it is claimed: the base's number + this session's
+            batch = min(batches, int(b.get("current_batch") or 0) + int(p["session_batches"]))
+            if p["session_batches"] and b.get("_partial"):
+                batch -= 1  # the first claim finished the base's partly done batch
         self.status.value = status_line(
-            finished=finished,
-            total=total,
-            failed=failed,
-            batch_size=int(b["batch_size"]),
-            eta_seconds=eta,
-        )
+            finished=finished, total=total, failed=failed, batch_size=int(b["batch_size"]),
+            eta_seconds=eta, batch=batch, batches=batches,
+        )  # fmt: skip
         self._show_budget(used=session)
         if session >= BUDGET_WARN_SHARE * self._budget_items() or p["session_failed"]:
             self._show_warnings(used=session)
@@ -569,8 +678,8 @@ class ControlPanel:
             self.progress.value = min(_finished(st), int(st["total_items"]))
             self.status.value = status_line(
                 finished=_finished(st), total=int(st["total_items"]),
-                failed=int(st["failed_items"]),
-                batch_size=int(st["batch_size"]), eta_seconds=st.get("eta_seconds"),
+                failed=int(st["failed_items"]), batch_size=int(st["batch_size"]),
+                batch=st.get("current_batch"), batches=st.get("total_batches"), running=False,
             )  # fmt: skip
             self.progress.bar_style = {"completed": "success", "paused": "warning"}.get(
                 st["status"], "info"
@@ -583,12 +692,13 @@ class ControlPanel:
             )
         elif summary is not None:
             text = summary.message
+            stopped_badly = summary.outcome == "auto_paused"
             if summary.outcome == "paused" and not self._pause_clicked:
                 why = (st or {}).get("pause_reason") or "by another session"
                 text = f"Paused elsewhere ({why}). {text}"
             if summary.resume_hint:
-                text += f". {summary.resume_hint}"
-            self._say(text)
+                text = f"{text.rstrip().rstrip('.')}. {summary.resume_hint}"
+            self._say(text, error=stopped_badly)
         self.pause_button.disabled = True
         self._thread_done_refresh()
 
