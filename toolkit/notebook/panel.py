@@ -767,6 +767,8 @@ class ItemForm:
         self.queue: list[dict[str, Any]] = []
         self.item: dict[str, Any] | None = None
         self.log: list[dict[str, Any]] = []
+        self.claimed = False  # is the shown item claimed (work started) or only shown
+        self._marked: list[Any] = []
 
         self.header = w.HTML(f"<b>{html.escape(self.job_type.name)}: one item at a time</b>")
         self.begin_button = w.Button(description="Begin", button_style="success", icon="play")
@@ -826,20 +828,52 @@ class ItemForm:
         self._next()
         return note
 
+    def _peek(self) -> dict[str, Any] | None:
+        """The item a claim would hand out next, read without claiming it."""
+        from toolkit.backends.workers import current_worker
+
+        job, jt = self.job_id, self.job_type
+        seqs = self.ws.query("notebook_next_item", [job, current_worker()])
+        if seqs.empty:
+            return None
+        seq = int(seqs.seq.iloc[0])
+        store, engine = self.ws.store, self.ws.engine
+        frame = store.run(lambda con: engine.context(con, jt, str(job), [seq]), tx=False)
+        return None if frame.empty else frame.to_dict("records")[0]
+
     def _next(self) -> None:
-        if not self.queue:
-            try:
-                frame = self.ws.get_next_batch(self.job_id) if self.job_id else None
-            except ToolkitError as exc:
-                self._say(str(exc), error=True)
-                self._show(None)
-                return
-            self.queue = [] if frame is None else frame.to_dict("records")
-        self._show(self.queue.pop(0) if self.queue else None)
+        # claimed items first (work has started); otherwise show the next one unclaimed:
+        # Begin claims nothing, the first Save claims the batch
+        if self.queue:
+            self.claimed = True
+            self._show(self.queue.pop(0))
+            return
+        try:
+            item = self._peek() if self.job_id else None
+        except ToolkitError as exc:
+            self._say(str(exc), error=True)
+            item = None
+        self.claimed = False
+        self._show(item)
+
+    def _claim(self) -> bool:
+        """Claim the batch holding the shown item (the first Save); False if someone took it."""
+        assert self.item is not None and self.job_id is not None
+        frame = self.ws.get_next_batch(self.job_id)
+        rows = [] if frame is None else frame.to_dict("records")
+        shown = str(self.item["item_id"])
+        mine = [r for r in rows if str(r["item_id"]) == shown]
+        self.queue = [r for r in rows if str(r["item_id"]) != shown]
+        if not mine:
+            return False
+        self.item = mine[0]
+        self.claimed = True
+        return True
 
     def _show(self, item: dict[str, Any] | None) -> None:
         self.item = item
         self.save_button.disabled = item is None
+        self.mark_field(None)
         if item is None:
             st = self.ws.get_batch_status(self.job_id) if self.job_id else None
             done = f" Job {st['status']}: {_finished(st)}/{st['total_items']}." if st else ""
@@ -867,6 +901,43 @@ class ItemForm:
         """What Save passes to ``save_result`` (default: the note); may raise ValidationError."""
         return {"note": self.note.value}
 
+    def field_widgets(self) -> dict[str, Any]:
+        """The form's inputs by the field names its checks report (a hook)."""
+        return {"note": self.note}
+
+    def bad_field(self, exc: ToolkitError) -> Any:
+        """The input an error is about (None: not one input)."""
+        return self.field_widgets().get(getattr(exc, "field", None) or "")
+
+    def mark_field(self, widget: Any) -> None:
+        """Highlight one input as wrong (None: clear every highlight)."""
+        for w in self._marked:
+            w.remove_class("toolkit-bad-field")
+            w.layout.border = None
+        self._marked = []
+        if widget is not None:
+            widget.add_class("toolkit-bad-field")
+            widget.layout.border = "2px solid #b00020"
+            self._marked = [widget]
+
+    def saved_text(self, item: dict[str, Any], outcome: str) -> str:
+        """The confirmation after a Save: which item, and what was recorded (a hook)."""
+        return f"Saved {self.label(item)} as {outcome}"
+
+    @staticmethod
+    def label(item: dict[str, Any]) -> str:
+        """An item as a person names it: parcel and address (or county), never a UUID."""
+        from toolkit.notebook.view import blank
+
+        parcel, address = item.get("parcel_id"), item.get("parcel_address") or item.get("address")
+        if not blank(parcel):
+            where = ", ".join(str(x) for x in (address, item.get("municipality"))
+                              if not blank(x))  # fmt: skip
+            return f"parcel {parcel}" + (f" ({where})" if where else "")
+        if not blank(item.get("county")):
+            return f"{item['county']} County"
+        return f"item {str(item['item_id'])[:8]}"
+
     def save(self, outcome: str | None = None, note: str | None = None) -> dict[str, Any] | None:
         """Record the shown item's outcome (default: the form's values) and show the next."""
         if self.item is None or self.job_id is None:
@@ -874,10 +945,17 @@ class ItemForm:
             return None
         outcome = outcome or self.outcome.value
         note = self.note.value if note is None else note
-        item_id = str(self.item["item_id"])
+        self.mark_field(None)
         try:
-            if outcome == "done" and self.save_result is not None:
-                self.save_result(self.ws, self.job_id, self.item, self.values() | {"note": note})
+            values = (self.values() | {"note": note}
+                      if outcome == "done" and self.save_result is not None else None)  # fmt: skip
+            if not self.claimed and not self._claim():
+                self._say("Someone else took that item; here is the next one.", error=True)
+                self._next()
+                return None
+            item_id = str(self.item["item_id"])
+            if values is not None and self.save_result is not None:
+                self.save_result(self.ws, self.job_id, self.item, values)
                 status = self.ws.get_batch_status(self.job_id)
             elif outcome == "done":
                 status = self.ws.update_batch_progress(self.job_id, item_id, 1, 0)
@@ -886,11 +964,13 @@ class ItemForm:
                     self.job_id, item_id, 0, 1, note.strip() or "failed"
                 )
         except ToolkitError as exc:
+            self.mark_field(self.bad_field(exc))
             self._say(str(exc), error=True)
             return None
         self.log.append({"item_id": item_id, "outcome": outcome, "note": note})
         self._say(
-            f"Saved {item_id} as {outcome}. {_finished(status)}/{status['total_items']} finished."
+            f"{self.saved_text(self.item, outcome).rstrip('.')}. "
+            f"{_finished(status)}/{status['total_items']} finished."
         )
         if status["status"] == "paused":
             self.queue = []
@@ -901,6 +981,8 @@ class ItemForm:
         return status
 
     def _say(self, text: str, *, error: bool = False) -> str:
-        color = "#b00020" if error else "inherit"
-        self.message.value = f"<div style='color:{color}'>{html.escape(text)}</div>"
+        from toolkit.notebook.view import error_html
+
+        text = one_sentence(text) if error else text
+        self.message.value = error_html(text) if error else f"<div>{html.escape(text)}</div>"
         return text

@@ -81,7 +81,7 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("Assessed", "assessed_at", "time"),
     ],
     "title": [
-        ("Status", "status", "text"), ("Surviving liens", "surviving_liens", "number"),
+        ("Status", "status", "text"), ("Surviving liens", "surviving_liens", "json"),
         ("Surviving total", "surviving_total", "money"),
         ("Redemption risk", "redemption_risk", "text"), ("Reasons", "reasons", "reasons"),
         ("Confidence", "confidence", "pct"), ("Researched", "researched_at", "time"),

@@ -729,3 +729,9 @@ FROM sessions s JOIN batch_jobs j ON j.id = s.job_id ORDER BY s.started_at;
 SELECT j.id::VARCHAR AS job_id, j.job_type, j.status, j.total_items, j.processed_items,
        j.failed_items, j.skipped_items
 FROM batch_jobs j WHERE j.status IN ('pending', 'in_progress', 'paused') ORDER BY j.updated_at DESC;
+
+-- name: notebook_next_item
+SELECT seq FROM batch_job_items
+WHERE job_id = %s::UUID AND (status = 'pending' OR (status = 'claimed' AND claimed_by = %s))
+ORDER BY CASE WHEN status = 'claimed' THEN 0 ELSE 1 END, seq
+LIMIT 1;
