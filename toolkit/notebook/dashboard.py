@@ -619,3 +619,20 @@ def _now() -> Any:
     import datetime as dt
 
     return dt.datetime.now(dt.UTC)
+
+
+def show(frame: pd.DataFrame, fig: Figure | None = None, empty: str = "Nothing here.") -> None:
+    """Display a frame without its index and its figure; only ``empty`` when both are empty.
+
+    For the progress-analysis notebook: an empty figure or table is not shown at all.
+    """
+    from IPython.display import HTML, display
+
+    if frame.empty and fig is None:
+        if empty:
+            display(HTML(f"<p><i>{html.escape(empty)}</i></p>"))
+        return
+    if not frame.empty:
+        display(HTML(TABLE_STYLE + _table(frame, empty)))
+    if fig is not None:
+        display(fig)

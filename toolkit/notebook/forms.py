@@ -297,9 +297,9 @@ class TitleForm(_ResearchForm):
         if res.empty:
             return f"{base}: title search recorded"
         r = res.iloc[0]
-        from toolkit.notebook.view import money
-
         import json
+
+        from toolkit.notebook.view import money
 
         try:
             n = len(json.loads(r.surviving_liens or "[]"))

@@ -1,4 +1,5 @@
-"""The bid list as an interactive grid: sortable, filterable, money formatted, one click to a property.
+"""The bid list as an interactive grid: sortable, filterable, money formatted, one click away
+from each property.
 
 :func:`bid_grid_frame` turns the bid list (:meth:`Workspace.bid_list`) into the
 rows a person reads: the decision as a coloured label, dollars as ``$12,300``,
@@ -207,11 +208,8 @@ class BidGrid:
             return
         self.frame = self.filtered()
         counts = self.frame.decision.value_counts()
-        self.count.value = (
-            f"<b>{len(self.frame)}</b> properties: "
-            + ", ".join(f"{badge(d, DECISION_COLOURS)} {int(counts.get(d, 0))}"
-                        for d in self.decision.value)  # fmt: skip
-        )
+        per = [f"{badge(d, DECISION_COLOURS)} {int(counts.get(d, 0))}" for d in self.decision.value]
+        self.count.value = f"<b>{len(self.frame)}</b> properties: " + ", ".join(per)
         shown = bid_grid_frame(self.frame)
         self.grid = ITable(
             shown, allow_html=True, select={"style": "single"}, pageLength=25,

@@ -77,12 +77,12 @@ def points_geojson(frame: pd.DataFrame, by: str = "decision") -> dict[str, Any]:
 
 def flood_layer_path(ws: Workspace) -> Path | None:
     """The local flood-zone layer the workspace's environmental sources use (None: none)."""
-    from toolkit.demo import is_demo
     from toolkit.environment import sample_layers_dir
     from toolkit.processors.environment import sources_config
 
     try:
-        cfg = sources_config(ws.data_dir, demo=is_demo(ws))
+        # as the environmental_research processor decides (the demo's mark allows the sample)
+        cfg = sources_config(ws.data_dir, demo=ws.processor_context().meta("kind") == "demo")
     except Exception:  # a broken settings file is the environment job's to report
         return None
     mode = cfg.get("mode")
@@ -208,7 +208,8 @@ class PropertyMap:
         colours = DECISION_COLOURS if by == "decision" else VERDICT_COLOURS
         counts = (self.points[by].fillna("none").value_counts() if len(self.points)
                   else {})  # fmt: skip
-        dot = "<span style='display:inline-block;width:10px;height:10px;border-radius:5px;background:{}'></span>"
+        dot = ("<span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
+               "background:{}'></span>")
         items = [f"{dot.format(c)} {html.escape(k)} ({int(counts.get(k, 0))})"
                  for k, c in colours.items()]  # fmt: skip
         items.append(f"{dot.format(NO_RESULT)} none yet ({int(counts.get('none', 0))})")

@@ -50,7 +50,8 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("Zoning", "zoning", "text"), ("Lot acres", "lot_acres", "number"),
         ("Buildings", "bldg_count", "number"), ("Footprint sq ft", "bldg_footprint_sqft", "number"),
         ("Year built", "year_built", "number"), ("Land value", "land_value", "money"),
-        ("Improvement value", "improvement_value", "money"), ("Total value", "total_value", "money"),
+        ("Improvement value", "improvement_value", "money"),
+        ("Total value", "total_value", "money"),
         ("Owner", "owner", "text"), ("Mailing address", "mail_address", "text"),
         ("USPS vacancy", "usps_vacancy", "text"), ("FEMA flood zone", "fema_flood_zone", "text"),
         ("Width ft", "width_ft", "number"), ("Aspect ratio", "aspect_ratio", "number"),
@@ -207,7 +208,8 @@ def _value(v: Any, kind: str) -> str:
         return badge(v, VERDICT_COLOURS)
     if kind == "reasons":
         parts = [p.strip() for p in str(v).split(";") if p.strip()]
-        return "<ul style='margin:0'>" + "".join(f"<li>{html.escape(p)}</li>" for p in parts) + "</ul>"
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in parts)
+        return f"<ul style='margin:0'>{items}</ul>"
     if kind == "json":
         data = v
         if isinstance(v, str):

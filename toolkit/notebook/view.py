@@ -15,7 +15,7 @@ import datetime as dt
 import html
 import io
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -68,7 +68,7 @@ def local_time(v: object, *, seconds: bool = False) -> str:
         try:
             ts = dt.datetime.fromisoformat(ts)
         except ValueError:
-            return ts
+            return str(v)
     if not isinstance(ts, dt.datetime):
         return str(v)
     if ts.tzinfo is None:
@@ -117,7 +117,8 @@ def figure_html(fig: Figure, alt: str = "") -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     data = base64.b64encode(buf.getvalue()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}" style="max-width:100%"/>'
+    return (f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}" '
+            'style="max-width:100%"/>')
 
 
 def error_html(text: str) -> str:
