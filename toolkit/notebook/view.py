@@ -123,9 +123,9 @@ def figure_html(fig: Figure, alt: str = "") -> str:
 
 def error_html(text: str) -> str:
     """An error as the pages show it: red, boxed, its text escaped and ending in one period."""
-    text = text.strip()
-    while text.endswith(".."):
-        text = text[:-1]
+    import re
+
+    text = re.sub(r"\.(\s*\.)+", ".", text.strip())
     return f"<div class='toolkit-error' style='{ERROR_STYLE}'>⚠ {html.escape(text)}</div>"
 
 
