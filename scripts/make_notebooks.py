@@ -107,11 +107,13 @@ EXTRAS = {
         "    display(review.widget)",
     ),
     "bid_strategy": (
-        "## The bid list\n\nBID and REVIEW properties with their maximum bids, nearest sale first. "
-        "**Export** writes it to `exports/` beside the workspace (`data/exports/` by default) "
-        "as CSV or Excel.",
-        "if params.interactive:\n    from toolkit.notebook.forms import BidExport\n\n"
-        "    bids = BidExport(params.db, county=params.county_id)\n    display(bids.widget)",
+        "## The bid list\n\nBID and REVIEW properties (PASS on demand) with their maximum bids, "
+        "nearest sale first: click a column header to sort, type in Search to filter, open a "
+        "row's reasons or breakdown, and **click a row to open the property** below the grid. "
+        "**Export** writes the list to `exports/` beside the workspace (`data/exports/` by "
+        "default) as CSV or Excel.",
+        "if params.interactive:\n    from toolkit.notebook.grid import BidGrid\n\n"
+        "    bids = BidGrid(params.db, county=params.county_id)\n    display(bids.widget)",
     ),
 }
 
@@ -236,6 +238,69 @@ properties per pipeline stage). **Refresh** reloads everything.
     )
 
 
+def property_notebook() -> nbformat.NotebookNode:
+    return _nb(
+        [
+            _md(
+                """
+# Property
+
+One property on one page: its sale-list row, parcel record and sketch, screening, condition,
+environment, title (with its liens) and bid, each with the inputs it used; links to the
+county's recorder and tax claim bureau (from the county research) and to imagery; and the
+research you can record for it (a screening override, a condition grade, a title search).
+Type a parcel number (and the county, if the number is listed in several) and press **Open**.
+""",
+                "about",
+            ),
+            _cell(
+                "db = None  # workspace (None: $TOOLKIT_DB, else data/toolkit.duckdb)\n"
+                "parcel = None  # a parcel number or property id (None: type it in the page)\n"
+                "county = None  # the parcel's county, when the number is in several",
+                "parameters",
+                ["parameters"],
+            ),
+            _cell(
+                "from toolkit.notebook.property import PropertyView\n\n"
+                "view = PropertyView(db, parcel, county=county)\ndisplay(view.widget)",
+                "property",
+            ),
+        ]
+    )
+
+
+def map_notebook() -> nbformat.NotebookNode:
+    return _nb(
+        [
+            _md(
+                """
+# Map
+
+Every property with coordinates, coloured by its bid decision (BID / REVIEW / PASS) or its
+screening verdict, with the flood-zone layer where one is loaded. **Click a point** to open
+the property below the map. Offline the points show on a blank map; online, on
+OpenStreetMap tiles.
+""",
+                "about",
+            ),
+            _cell(
+                "db = None  # workspace (None: $TOOLKIT_DB, else data/toolkit.duckdb)\n"
+                "county = None  # one county (None: all)\n"
+                'colour_by = "decision"  # decision | verdict\n'
+                "tiles = None  # None: base tiles only when online; True / False to choose",
+                "parameters",
+                ["parameters"],
+            ),
+            _cell(
+                "from toolkit.notebook.map import PropertyMap\n\n"
+                "property_map = PropertyMap(db, county=county, colour_by=colour_by, tiles=tiles)\n"
+                "display(property_map.widget)",
+                "map",
+            ),
+        ]
+    )
+
+
 def progress_notebook() -> nbformat.NotebookNode:
     cells = [
         _md(
@@ -250,7 +315,7 @@ in `toolkit.notebook.dashboard`; the last cell shows how to ask your own.
         ),
         _cell(
             "db = None  # workspace (None: $TOOLKIT_DB, else data/toolkit.duckdb)\n"
-            'freq = "hour"  # throughput period: minute | hour | day | week',
+            'freq = "auto"  # throughput period: auto | minute | hour | day | week',
             "parameters",
             ["parameters"],
         ),
@@ -266,16 +331,21 @@ ws = toolkit.connect(db)
         ),
         _md("## Throughput over time", "throughput-heading"),
         _cell(
-            "tp = d.throughput(ws, freq)\ndisplay(tp.tail(20))\nd.plot_throughput(tp)", "throughput"
+            "tp = d.throughput(ws, freq)\nd.show(tp.tail(20), d.plot_throughput(tp), "
+            '"Nothing finished yet.")', "throughput"
         ),
         _md("## Failures by reason", "failures-heading"),
         _cell(
-            "fails = d.failures_by_reason(ws)\ndisplay(fails)\nd.plot_failures(fails)", "failures"
+            "fails = d.failures_by_reason(ws)\n"
+            'd.show(fails, d.plot_failures(fails), "No failures.")', "failures"
         ),
         _md("## Pipeline funnel per county", "funnel-heading"),
-        _cell("funnel = d.county_funnel(ws)\ndisplay(funnel)\nd.plot_funnel(funnel)", "funnel"),
-        _md("## ETA per active job", "eta-heading"),
-        _cell("eta = d.eta_per_job(ws)\ndisplay(eta)\nd.plot_eta(eta)", "eta"),
+        _cell("funnel = d.county_funnel(ws)\n"
+              'd.show(funnel, d.plot_funnel(funnel), "No properties yet.")', "funnel"),
+        _md("## Active jobs: progress and time left", "eta-heading"),
+        _cell("eta = d.eta_per_job(ws)\n"
+              'd.show(eta.drop(columns=["eta_seconds"]), d.plot_job_progress(eta), "No active job.")\n'
+              "d.show(eta.head(0), d.plot_eta(eta), \"\")", "eta"),
         _md("## Your own SQL", "sql-heading"),
         _cell(
             """
@@ -295,6 +365,8 @@ def notebooks() -> dict[str, nbformat.NotebookNode]:
     out = {f"{name}.ipynb": job_notebook(name) for name in NEEDS}
     out["dashboard.ipynb"] = dashboard_notebook()
     out["progress_analysis.ipynb"] = progress_notebook()
+    out["property.ipynb"] = property_notebook()
+    out["map.ipynb"] = map_notebook()
     return out
 
 

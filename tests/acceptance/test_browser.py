@@ -162,3 +162,248 @@ def test_start_progress_and_pause_in_jupyterlab(lab) -> None:
     st = toolkit.connect(db).get_batch_status(toolkit.connect(db).active_jobs().job_id[0])
     assert st["status"] == "paused" and st["pause_reason"] == "paused from the control panel"
     assert second <= st["processed_items"] < 235
+
+
+# -- the research cockpit: dashboard, bid grid, property view, map, a form ----------------
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+COCKPIT_COUNTY = "Somerset"
+NO_WINDOWING = '{"windowingMode": "none"}'  # render every cell: screenshots of whole outputs
+
+
+@pytest.fixture(scope="module")
+def cockpit(tmp_path_factory: pytest.TempPathFactory):
+    """JupyterLab over a workspace with Somerset through every stage (sample sources)."""
+    import shutil as _shutil
+    import warnings
+
+    import papermill as pm
+
+    from toolkit.demo import build_sample_workspace
+
+    tmp = tmp_path_factory.mktemp("cockpit")
+    db = str(tmp / "ws.duckdb")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TOOLKIT_ENV_SOURCES", "sample")
+        mp.delenv("TOOLKIT_DB", raising=False)
+        ws = build_sample_workspace(db)
+        for job_type in ("regrid_scraping", "visual_validation", "property_condition",
+                         "environmental_research", "bid_strategy"):  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                job = ws.create_batch_job(job_type, COCKPIT_COUNTY)
+            ws.run_session(job, max_items=100_000)
+        # title research: one session of 20, then paused (a job row on the dashboard)
+        job = ws.create_batch_job("title_research", COCKPIT_COUNTY, 20)
+        ws.run_session(job, max_batches=1)
+        parcel = str(ws.query("notebook_property_index", [None, None])
+                     .dropna(subset=["decision"]).parcel_id.iloc[0])  # fmt: skip
+        ws.close()
+    served = tmp / "served"
+    served.mkdir()
+    params = {
+        "dashboard.ipynb": {"db": db},
+        "bid_strategy.ipynb": {"db": db, "county": COCKPIT_COUNTY},
+        "property.ipynb": {"db": db, "parcel": parcel, "county": COCKPIT_COUNTY},
+        "map.ipynb": {"db": db, "county": COCKPIT_COUNTY, "tiles": False},
+        "title_research.ipynb": {"db": db, "county": COCKPIT_COUNTY},
+    }
+    for name, p in params.items():
+        pm.execute_notebook(str(ROOT / "notebooks" / name), str(served / name), parameters=p,
+                            prepare_only=True, progress_bar=False)  # fmt: skip
+    port = _free_port()
+    home = tmp / "home"
+    settings = home / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(NO_WINDOWING)
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+        "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "ws"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "TOOLKIT_DB": db,
+        "TOOLKIT_ENV_SOURCES": "sample",
+    }  # fmt: skip
+    log = (tmp / "lab.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+         f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={served}",
+         "--ServerApp.port_retries=0", "--LabApp.news_url=",
+         "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=served,
+    )  # fmt: skip
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 40)
+        yield port, db, parcel
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+        _shutil.rmtree(home / "runtime", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(cockpit):
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="needs the playwright Python driver"
+    )
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )  # fmt: skip
+        try:
+            yield b, sync_api
+        finally:
+            b.close()
+
+
+def _open_and_run(browser, port: int, name: str):
+    b, sync_api = browser
+    page = b.new_page(viewport={"width": 1500, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}?token={TOKEN}")
+    page.locator(".jp-Notebook").first.wait_for()
+    select = page.locator(".jp-Dialog button", has_text=re.compile(r"^Select$"))
+    try:
+        select.wait_for(timeout=5_000)
+        select.click()
+    except sync_api.TimeoutError:
+        pass
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    return page
+
+
+def _shot(page, locator, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(path))
+    return path
+
+
+def _fail_shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"))
+
+
+def test_dashboard_in_the_browser(cockpit, browser) -> None:
+    port, db, _ = cockpit
+    page = _open_and_run(browser, port, "dashboard.ipynb")
+    try:
+        charts = page.locator(".toolkit-dashboard-charts img")
+        charts.first.wait_for()
+        assert charts.count() == 3  # funnel, job progress, sessions over time
+        row = page.locator(".toolkit-job-row").first
+        row.wait_for()
+        text = row.inner_text()
+        assert "title_research" in text and "Somerset" in text and "paused" in text
+        assert "ETA" not in text and "None" not in text
+        assert not row.locator("button", has_text="Resume").is_disabled()
+        link = row.locator("a", has_text="title_research")
+        assert link.get_attribute("href") == "title_research.ipynb"
+        body = page.locator(".toolkit-table").first.inner_text()
+        assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d{6}", body)  # no microseconds
+        _shot(page, page.locator(".jp-OutputArea-output").last, "dashboard")
+    except Exception:
+        _fail_shot(page, "dashboard")
+        raise
+    finally:
+        page.close()
+
+
+def test_bid_grid_in_the_browser(cockpit, browser) -> None:
+    port, db, _ = cockpit
+    page = _open_and_run(browser, port, "bid_strategy.ipynb")
+    try:
+        rows = page.locator(".toolkit-bid-grid table.dataTable tbody tr")
+        rows.first.wait_for()
+        first = rows.first.inner_text()
+        assert "$" in first and ("REVIEW" in first or "BID" in first)
+        height = rows.first.evaluate("el => el.getBoundingClientRect().height")
+        assert height < 60, height  # one line per row: the reasons open on demand
+        # sort by a column: click the header
+        page.locator(".toolkit-bid-grid th", has_text="Upset price").first.click()
+        _shot(page, page.locator(".toolkit-bid-grid").first, "bid_grid")
+        rows.first.locator("td").nth(3).click()
+        title = page.locator(".toolkit-property-title")
+        title.wait_for()
+        assert "Parcel" in title.inner_text()
+        _shot(page, page.locator(".toolkit-property").first, "bid_grid_property")
+    except Exception:
+        _fail_shot(page, "bid_grid")
+        raise
+    finally:
+        page.close()
+
+
+def test_property_view_in_the_browser(cockpit, browser) -> None:
+    port, db, parcel = cockpit
+    page = _open_and_run(browser, port, "property.ipynb")
+    try:
+        title = page.locator(".toolkit-property-title")
+        title.wait_for()
+        assert parcel in title.inner_text()
+        for stage in ("parcel", "screening", "condition", "environment", "bid"):
+            assert page.locator(f".toolkit-stage-{stage} table").count() == 1, stage
+        assert page.locator(".toolkit-links a", has_text="aerial view").count() == 1
+        assert page.locator(".toolkit-sketch").count() == 1
+        _shot(page, page.locator(".toolkit-property").first, "property")
+    except Exception:
+        _fail_shot(page, "property")
+        raise
+    finally:
+        page.close()
+
+
+def test_map_in_the_browser(cockpit, browser) -> None:
+    port, db, _ = cockpit
+    page = _open_and_run(browser, port, "map.ipynb")
+    try:
+        points = page.locator(".toolkit-map path.leaflet-interactive")
+        points.first.wait_for()
+        assert points.count() >= 140  # every Somerset property, plus flood-zone polygons
+        assert page.locator(".toolkit-map .leaflet-tile").count() == 0  # offline: no tiles
+        _shot(page, page.locator(".toolkit-map").first, "map")
+        # click a property point (points are drawn after the flood zones: the last ones)
+        points.last.click(force=True)
+        title = page.locator(".toolkit-property-title")
+        title.wait_for()
+        _shot(page, page.locator(".jp-OutputArea-output").last, "map_property")
+    except Exception:
+        _fail_shot(page, "map")
+        raise
+    finally:
+        page.close()
+
+
+def test_title_form_in_the_browser(cockpit, browser) -> None:
+    port, db, _ = cockpit
+    page = _open_and_run(browser, port, "title_research.ipynb")
+    try:
+        begin = page.locator(".jupyter-widgets button", has_text="Begin")
+        begin.wait_for()
+        begin.click()
+        page.locator(".jupyter-widgets button", has_text="Add lien").click()
+        amount = page.locator("input[placeholder='amount']").first
+        amount.fill("forty")
+        amount.press("Tab")
+        page.locator(".jupyter-widgets button", has_text="Save & next").click()
+        page.locator(".toolkit-error").first.wait_for()
+        assert page.locator(".toolkit-bad-field").count() == 1
+        _shot(page, page.locator(".jp-OutputArea-output").last, "title_form_error")
+        amount.fill("1200")
+        amount.press("Tab")
+        page.locator(".jupyter-widgets button", has_text="Save & next").click()
+        saved = page.locator(".jupyter-widgets", has_text="Saved parcel")
+        saved.first.wait_for()
+        assert page.locator(".toolkit-bad-field").count() == 0
+        _shot(page, page.locator(".jp-OutputArea-output").last, "title_form_saved")
+    except Exception:
+        _fail_shot(page, "title_form")
+        raise
+    finally:
+        page.close()

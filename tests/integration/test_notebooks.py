@@ -22,7 +22,8 @@ from toolkit.orchestrator.notebook import ensure_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
-JOB_NOTEBOOKS = [n for n in NOTEBOOKS if n not in ("dashboard.ipynb", "progress_analysis.ipynb")]
+PAGES = ("dashboard.ipynb", "progress_analysis.ipynb", "property.ipynb", "map.ipynb")
+JOB_NOTEBOOKS = [n for n in NOTEBOOKS if n not in PAGES]
 
 # Processors the kernel imports by "procs:<name>" (a module written per test, on PYTHONPATH).
 PROCS = textwrap.dedent(
@@ -180,6 +181,10 @@ def test_every_notebook_runs_headless_with_papermill(name: str, nb_ws: str, tmp_
                    "summary_path": str(tmp_path / "summary.json")}  # fmt: skip
     elif name == "dashboard.ipynb":
         params["interactive"] = False
+    elif name == "property.ipynb":
+        params |= {"parcel": "01.05-31..-145.22-144", "county": "Blair"}
+    elif name == "map.ipynb":
+        params["tiles"] = False  # CI is offline
     out = tmp_path / name
     pm.execute_notebook(str(notebooks_dir() / name), str(out), parameters=params,
                         kernel_name=kernel,

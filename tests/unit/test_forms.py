@@ -146,7 +146,7 @@ def test_title_form_bad_input_shows_the_error_and_saves_nothing(db: str, lien, e
     assert [_count(ws, t) for t in ("property_liens", "title_searches", "title_research")] == [
         0, 0, 0,
     ]  # fmt: skip
-    assert _item_status(ws, form.job_id, pid) == "claimed"
+    assert _item_status(ws, form.job_id, pid) == "pending"  # nothing claimed before work starts
 
 
 def test_title_form_unknown_lien_type_and_contradictions(db: str) -> None:
@@ -250,7 +250,7 @@ def test_condition_form_manual_grade_wins_with_imagery_and_sketch(db: str) -> No
     form.save_button.click()  # no grade chosen
     assert "Choose a grade (A, B, C, D, F)" in form.message.value
     assert (
-        _count(ws, "condition_assessments") == 0 and _item_status(ws, form.job_id, pid) == "claimed"
+        _count(ws, "condition_assessments") == 0 and _item_status(ws, form.job_id, pid) == "pending"
     )
 
     form.grade.value = "D"
@@ -335,7 +335,7 @@ def test_county_form_bad_input_saves_nothing(db: str, field: str, value: str, er
     form.save_button.click()
     assert error in form.message.value, form.message.value
     assert _count(ws, "upcoming_sales") == 0 and _count(ws, "county_research") == 0
-    assert _item_status(ws, form.job_id, cid) == "claimed"
+    assert _item_status(ws, form.job_id, cid) == "pending"  # nothing claimed before work starts
 
 
 # -- visual validation review ------------------------------------------------------
@@ -415,3 +415,46 @@ def test_bid_export_writes_the_list_to_data_exports(built: dict[str, Path], tmp_
     assert xlsx is not None and len(pd.read_excel(xlsx)) == len(expected)
     assert export.export(tmp_path / "bids.txt") is None
     assert "export format" in export.message.value and "csv, xlsx" in export.message.value
+
+
+def test_begin_claims_nothing_and_save_names_the_parcel_and_result(db: str) -> None:
+    ws = toolkit.connect(db)
+    form = TitleForm(db, county=COUNTY)
+    form.begin()
+    claimed = ws.sql("SELECT count(*) AS n FROM batch_job_items WHERE job_id = $1::UUID "
+                     "AND status = 'claimed'", [form.job_id]).n[0]  # fmt: skip
+    assert claimed == 0 and form.item is not None and not form.claimed
+    assert ws.get_batch_status(form.job_id)["status"] == "pending"
+    # the header reads as two lines, not "Liens on fileNone on file."
+    assert "Liens on fileNone" not in form.context.value
+    parcel = form.item["parcel_id"]
+    form.no_liens.value = True
+    form.save_button.click()
+    msg = form.message.value
+    assert f"Saved parcel {parcel}" in msg and "title CLEAR" in msg and "$0" in msg, msg
+    assert str(form.log[0]["item_id"]) not in msg  # no UUID in the confirmation
+    assert form.claimed  # work started: the batch is claimed now
+
+
+def test_the_bad_field_is_highlighted(db: str) -> None:
+    form = TitleForm(db, county=COUNTY)
+    form.begin()
+    form.add_lien("mortgage", "BANK", "forty", "")
+    form.save_button.click()
+    assert "toolkit-bad-field" in form.rows[0].amount._dom_classes
+    assert "toolkit-error" in form.message.value
+    form.rows[0].amount.value = "100"
+    form.rows[0].recorded_date.value = "2015-13-40"
+    form.save_button.click()
+    assert "toolkit-bad-field" not in form.rows[0].amount._dom_classes
+    assert "toolkit-bad-field" in form.rows[0].recorded_date._dom_classes
+    county = CountyResearchForm(db)
+    county.begin()
+    county.sale_date.value = "13/09/2027"
+    county.source.value = "phone"
+    county.save_button.click()
+    assert "toolkit-bad-field" in county.sale_date._dom_classes
+    grade = ConditionForm(db)
+    grade.begin()
+    grade.save_button.click()
+    assert "toolkit-bad-field" in grade.grade._dom_classes

@@ -41,12 +41,14 @@ class Gate:
 
 
 def test_status_line_and_eta_text() -> None:
-    assert status_line(finished=87, total=235, failed=3, batch_size=50, eta_seconds=230) == (
-        "Batch 2/5 · 87/235 (37%) · 3 failed · ETA 4 min"
-    )
+    assert status_line(finished=87, total=235, failed=3, batch_size=50, eta_seconds=230,
+                       batch=2, batches=5) == "Batch 2 of 5 · 87/235 (37%) · 3 failed · ETA 4 min"
     assert status_line(finished=235, total=235, failed=0, batch_size=50, eta_seconds=10) == (
-        "Batch 5/5 · 235/235 (100%) · 0 failed"
+        "Batch 5 of 5 · 235/235 (100%) · 0 failed"
     )
+    # not running (paused): no ETA
+    assert "ETA" not in status_line(finished=100, total=235, failed=0, batch_size=50,
+                                    eta_seconds=300, running=False)
     assert (format_eta(None), format_eta(30), format_eta(7200)) == ("", "30 s", "2.0 h")
 
 
@@ -69,7 +71,7 @@ def test_start_pause_while_running_then_resume(sample_ws) -> None:
     panel.start_button.click()
     assert panel.running and not panel.pause_button.disabled and panel.start_button.disabled
     wait_for(lambda: panel.progress.value >= 20)
-    assert panel.status.value.startswith("Batch 1/5 · ") and "failed" in panel.status.value
+    assert panel.status.value.startswith("Batch 1 of 5 · ") and "failed" in panel.status.value
     assert "Property not found in Regrid" in panel.failure_list.value  # listed live
     panel.pause_button.click()
     summary = panel.wait(30)
@@ -81,12 +83,17 @@ def test_start_pause_while_running_then_resume(sample_ws) -> None:
     assert panel.progress.value == kept and panel.progress.bar_style == "warning"
     assert f"Paused at {kept}/235 properties" in panel.message.value
     assert panel.resume_jobs.value == st["job_id"] and not panel.resume_button.disabled
+    # paused: no ETA, and the batch is numbered as the CLI numbers it (the engine's)
+    assert "ETA" not in panel.status.value
+    assert panel.status.value.startswith(f"Batch {st['current_batch']} of {st['total_batches']}")
     # resume: the budget (3 batches) pauses it again, nothing done twice
     panel.resume_button.click()
     summary = panel.wait(60)
     st = sample_ws.get_batch_status(panel.job_id)
     assert summary.outcome == "budget" and st["status"] == "paused"
     assert st["processed_items"] + st["failed_items"] == kept + 150  # 3 batches of 50
+    assert panel.status.value.startswith(f"Batch {st['current_batch']} of {st['total_batches']}")
+    assert "ETA" not in panel.status.value
     rows = sample_ws.sql(
         "SELECT count(*) AS n FROM regrid_data WHERE job_id = $1::UUID", [panel.job_id]
     )
@@ -219,14 +226,15 @@ def test_dashboard_sections_and_refresh(sample_ws) -> None:
     sample_ws.run_session(job, Gate(fail_every=5), max_batches=1)
     dash = Dashboard(sample_ws.url)
     sections = dash.sections()
-    assert sections["active jobs"].progress.tolist() == ["50/235"]
+    assert sections["active jobs"].progress.tolist() == ["50/235 (21%)"]
     assert sections["recent sessions"].outcome.tolist() == ["budget"]
     _ = dash.widget
     before = dash.body.value
     sample_ws.resume_batch_job(job)
     sample_ws.run_session(job, parcel, max_batches=1)
     dash.refresh_button.click()
-    assert dash.body.value != before and "100/235" in dash.body.value
+    assert dash.body.value != before
+    assert "100/235" in next(iter(dash.job_rows.values()))["label"].value
     reasons = d.failures_by_reason(sample_ws)
     assert reasons["items"].tolist() == [10]
     assert reasons.reason[0] == "LookupError: Property not found in Regrid: #"
@@ -235,6 +243,36 @@ def test_dashboard_sections_and_refresh(sample_ws) -> None:
         d.plot_throughput(d.throughput(sample_ws)),
         d.plot_failures(reasons),
         d.plot_funnel(d.county_funnel(sample_ws)),
-        d.plot_eta(d.eta_per_job(sample_ws)),
     ):
         assert fig.axes and fig.axes[0].get_title()
+    assert d.plot_eta(d.eta_per_job(sample_ws)) is None  # paused: no ETA to draw
+
+
+def test_force_cancel_retry_and_the_stopped_job_selected(sample_ws) -> None:
+    older = sample_ws.create_batch_job("regrid_scraping", "Clearfield", 50)
+    sample_ws.run_session(older, parcel, max_batches=1)  # paused at its budget
+    blair = sample_ws.create_batch_job("regrid_scraping", "Blair", 50)  # active, not started
+    panel = ControlPanel("regrid_scraping", sample_ws.url, processor=Gate(fail_every=4))
+    assert panel.resume_jobs.value == older
+    panel.county.value = 13
+    assert panel.force_button.disabled
+    assert panel.start() is None  # a Blair job is active: nothing started, say what to do
+    assert "toolkit-error" in panel.message.value and "Force new job" in panel.message.value
+    assert ".." not in panel.message.value and not panel.force_button.disabled
+    assert panel.cancel(blair) == blair  # Cancel frees its items
+    assert sample_ws.get_batch_status(blair)["status"] == "cancelled"
+    panel.budget_batches.value = 1
+    newer = panel.start()
+    assert newer and newer not in (older, blair)
+    panel.wait(30)
+    # the job that just stopped is selected, not the older paused one
+    assert panel.resume_jobs.value == newer and panel.force_button.disabled
+    assert "ETA" not in panel.status.value
+    st = sample_ws.get_batch_status(newer)
+    assert st["failed_items"] > 0
+    assert panel.retry_failed() == st["failed_items"]
+    assert sample_ws.get_batch_status(newer)["failed_items"] == 0
+    assert "pending again" in panel.message.value
+    # Force: a new job although one is active (its items stay with the active one)
+    forced = panel.start(force=True)
+    assert forced not in (None, newer)

@@ -265,9 +265,48 @@ class TitleForm(_ResearchForm):
             ("Upset price", item.get("upset_price")), ("Description", item.get("description")),
         ])  # fmt: skip
         liens = self.on_file.drop(columns=["property_id"])
-        note = " A title search is on file already." if len(searched) else ""
-        return (f"{facts}<b>Liens on file</b>{html.escape(note)}"
-                f"{_frame_html(liens, 'None on file.')}")  # fmt: skip
+        note = "A title search is on file already. " if len(searched) else ""
+        return (f"{facts}<div style='margin-top:6px'><b>Liens on file</b></div>"
+                f"<div>{html.escape(note)}{_frame_html(liens, 'None on file.')}</div>")  # fmt: skip
+
+    def field_widgets(self) -> dict[str, Any]:
+        return {"liens": self.lien_box, "no_liens": self.no_liens, "source": self.source,
+                "note": self.note}  # fmt: skip
+
+    def bad_field(self, exc: ToolkitError) -> Any:
+        import re
+
+        m = re.search(r"[Ll]ien (\d+)\b.*?(amount|recorded date|lien type)?", str(exc))
+        if m and 0 < int(m.group(1)) <= len(self.rows):
+            row = self.rows[int(m.group(1)) - 1]
+            text = str(exc)
+            if "amount" in text:
+                return row.amount
+            if "date" in text:
+                return row.recorded_date
+            if "lien type" in text:
+                return row.lien_type
+            return row.widget
+        return super().bad_field(exc)
+
+    def saved_text(self, item: dict[str, Any], outcome: str) -> str:
+        base = f"Saved {self.label(item)}"
+        if outcome != "done":
+            return f"{base} as failed"
+        res = self.ws.query("notebook_property_title", [str(item["item_id"])])
+        if res.empty:
+            return f"{base}: title search recorded"
+        r = res.iloc[0]
+        import json
+
+        from toolkit.notebook.view import money
+
+        try:
+            n = len(json.loads(r.surviving_liens or "[]"))
+        except (TypeError, ValueError):
+            n = 0
+        return (f"{base}: title {r.status}, {n} surviving lien(s) "
+                f"totalling {money(r.surviving_total) or '$0'}")
 
     def show_item(self, item: dict[str, Any] | None) -> None:
         self.rows = []
@@ -364,6 +403,22 @@ class ConditionForm(_ResearchForm):
     def values(self) -> dict[str, Any]:
         return check_grade(self.grade.value, self.note.value)
 
+    def field_widgets(self) -> dict[str, Any]:
+        return {"grade": self.grade, "note": self.note}
+
+    def saved_text(self, item: dict[str, Any], outcome: str) -> str:
+        base = f"Saved {self.label(item)}"
+        if outcome != "done":
+            return f"{base} as failed"
+        res = self.ws.query("notebook_property_condition", [str(item["item_id"])])
+        if res.empty:
+            return f"{base}: graded"
+        r = res.iloc[0]
+        from toolkit.notebook.view import money
+
+        repairs = money(r.repair_estimate)
+        return f"{base}: grade {r.grade}" + (f", repairs about {repairs}" if repairs else "")
+
 
 # -- county research ---------------------------------------------------------------
 
@@ -456,6 +511,21 @@ class CountyResearchForm(_ResearchForm):
                 "bidder_certification", "location", "platform", "source", "as_of", "link_url",
                 "link_title")  # fmt: skip
         return check_county({k: getattr(self, k).value for k in keys} | {"note": self.note.value})
+
+    def field_widgets(self) -> dict[str, Any]:
+        keys = ("sale_type", "sale_date", "registration_deadline", "deposit", "payment_terms",
+                "bidder_certification", "location", "platform", "source", "as_of", "link_url",
+                "link_title")  # fmt: skip
+        return {k: getattr(self, k) for k in keys} | {"note": self.note}
+
+    def saved_text(self, item: dict[str, Any], outcome: str) -> str:
+        base = f"Saved {self.label(item)}"
+        if outcome != "done":
+            return f"{base} as failed"
+        kind, date = self.sale_type.value, self.sale_date.value.strip()
+        if kind == NO_SALE:
+            return f"{base}: no upcoming sale found"
+        return f"{base}: {kind} sale" + (f" on {date}" if date else "")
 
 
 # -- visual validation review ------------------------------------------------------

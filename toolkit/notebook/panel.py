@@ -50,20 +50,43 @@ def format_eta(seconds: float | None) -> str:
 
 
 def status_line(*, finished: int, total: int, failed: int, batch_size: int,
-                eta_seconds: float | None = None) -> str:  # fmt: skip
-    """The panel's status line.
+                eta_seconds: float | None = None, batch: int | None = None,
+                batches: int | None = None, running: bool = True) -> str:  # fmt: skip
+    """The panel's status line, numbered as the engine (and the CLI) number batches.
 
-    >>> status_line(finished=87, total=235, failed=3, batch_size=50, eta_seconds=230)
-    'Batch 2/5 · 87/235 (37%) · 3 failed · ETA 4 min'
+    ``batch`` / ``batches`` are the engine's ``current_batch`` / ``total_batches``
+    (computed from the counts when not given). The ETA is shown only while a
+    session runs.
+
+    >>> status_line(finished=87, total=235, failed=3, batch_size=50, eta_seconds=230, batch=2,
+    ...             batches=5)
+    'Batch 2 of 5 · 87/235 (37%) · 3 failed · ETA 4 min'
+    >>> status_line(finished=100, total=235, failed=0, batch_size=50, eta_seconds=230, batch=2,
+    ...             batches=5, running=False)
+    'Batch 2 of 5 · 100/235 (43%) · 0 failed'
     """
-    batches = math.ceil(total / batch_size) if total else 0
-    batch = min(batches, finished // batch_size + 1) if batches else 0
+    if batches is None:
+        batches = math.ceil(total / batch_size) if total else 0
+    if batch is None:
+        batch = min(batches, math.ceil(finished / batch_size)) if batches else 0
     pct = round(100 * finished / total) if total else 100
-    parts = [f"Batch {batch}/{batches}", f"{finished}/{total} ({pct}%)", f"{failed} failed"]
+    parts = [f"Batch {batch} of {batches}", f"{finished}/{total} ({pct}%)", f"{failed} failed"]
     eta = format_eta(eta_seconds)
-    if eta and finished < total:
+    if running and eta and finished < total:
         parts.append(f"ETA {eta}")
     return " · ".join(parts)
+
+
+def one_sentence(text: str) -> str:
+    """A message ending in exactly one period (messages are joined from parts).
+
+    >>> one_sentence("Paused at 50/235.. Resume with: toolkit resume 861dbf8b.")
+    'Paused at 50/235. Resume with: toolkit resume 861dbf8b.'
+    """
+    import re
+
+    text = re.sub(r"\.(\s*\.)+", ".", text.strip())
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 
 def _error_text(exc: BaseException) -> str:
@@ -73,9 +96,12 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _connect(db: str | None) -> Workspace:
+def _connect(db: str | Workspace | None) -> Workspace:
     import toolkit
+    from toolkit.workspace import Workspace
 
+    if isinstance(db, Workspace):
+        return db  # a page opened from another page shares its workspace
     return toolkit.connect(db)
 
 
@@ -166,6 +192,13 @@ class ControlPanel:
         self.pause_button = w.Button(description="Pause", button_style="warning", icon="pause",
                                      disabled=True)  # fmt: skip
         self.refresh_button = w.Button(description="Refresh", icon="sync")
+        self.force_button = w.Button(description="Force new job", icon="plus-circle",
+                                     tooltip="start a new job although one is active here",
+                                     disabled=True)  # fmt: skip
+        self.cancel_button = w.Button(description="Cancel job", button_style="danger",
+                                      icon="times", tooltip="cancel the selected paused job")
+        self.retry_button = w.Button(description="Retry failed", icon="undo",
+                                     tooltip="put the selected job's failed items back")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress",
                                       bar_style="info")  # fmt: skip
         self.status = w.Label(value="No session running.")
@@ -182,6 +215,9 @@ class ControlPanel:
         self.resume_button.on_click(lambda _: self.resume())
         self.pause_button.on_click(lambda _: self.pause())
         self.refresh_button.on_click(lambda _: self.refresh())
+        self.force_button.on_click(lambda _: self.start(force=True))
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.retry_button.on_click(lambda _: self.retry_failed())
         self.batch_size.observe(self._on_batch_size, names="value")
         self.budget_batches.observe(lambda _: self._show_budget(), names="value")
 
@@ -193,6 +229,7 @@ class ControlPanel:
                 self.budget,
                 w.HBox([self.start_button, self.resume_jobs, self.resume_button, self.pause_button,
                         self.refresh_button]),
+                w.HBox([self.force_button, self.cancel_button, self.retry_button]),
                 self.progress,
                 self.status,
                 self.warnings,
@@ -315,9 +352,15 @@ class ControlPanel:
         keep = self.resume_jobs.value
         self.resume_jobs.options = [(self._job_label(j), str(j["job_id"])) for j in self._resumable]
         ids = [str(j["job_id"]) for j in self._resumable]
+        if self.job_id in ids and not self.running:
+            keep = self.job_id  # the job that just stopped: Resume continues it
         self.resume_jobs.value = keep if keep in ids else (ids[0] if ids else None)
         self.resume_button.disabled = self.running or not self._resumable
+        self.cancel_button.disabled = self.running or not self._resumable
+        self.retry_button.disabled = self.running or not (self._resumable or self.job_id)
         self.start_button.disabled = self.running
+        if not self.running:
+            self.force_button.disabled = not getattr(self, "_blocked", False)
         self._show_budget()
         self._show_warnings()
 
@@ -387,10 +430,15 @@ class ControlPanel:
 
     # -- actions -------------------------------------------------------------------
 
-    def start(self) -> str | None:
-        """Create a job from the current choices and run a session; returns its id."""
+    def start(self, force: bool = False) -> str | None:
+        """Create a job from the current choices and run a session; returns its id.
+
+        When a job of this type is already active for the county, nothing starts: the
+        message says so and offers Resume, Cancel and **Force new job** (``force=True``).
+        """
         if self.running:
             return None
+        from toolkit.exceptions import ActiveJobExistsError
         from toolkit.workspace import ActiveJobsWarning, BatchSizeWarning
 
         proc = self._processor_or_say()
@@ -402,11 +450,25 @@ class ControlPanel:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 job = self.ws.create_batch_job(
-                    self.job_type.name, county, self.batch_size.value, strategy=self.strategy.value
+                    self.job_type.name, county, self.batch_size.value, strategy=self.strategy.value,
+                    force=force,
                 )
+        except ActiveJobExistsError as exc:
+            self._blocked = True
+            self.force_button.disabled = False
+            self.refresh()
+            active = str(exc).split(": ", 1)[-1].split(". ", 1)[0]
+            self._say(
+                f"Not started: a {self.job_type.name} job is already active here ({active}). "
+                "Resume it (select it under Paused), Cancel it, or press Force new job to "
+                "start another anyway.", error=True,
+            )  # fmt: skip
+            return None
         except ToolkitError as exc:
             self._say(f"Could not start: {exc}", error=True)
             return None
+        self._blocked = False
+        self.force_button.disabled = True
         self._extra_warnings = [
             str(c.message) for c in caught
             if issubclass(c.category, BatchSizeWarning | ActiveJobsWarning)
@@ -442,6 +504,47 @@ class ControlPanel:
         self._launch(job, proc)
         return job
 
+    def _selected(self) -> str | None:
+        return self.resume_jobs.value or self.job_id
+
+    def cancel(self, job_id: str | None = None) -> str | None:
+        """Cancel the selected paused job (its finished items stay finished)."""
+        if self.running:
+            self._say("Pause the running session first.", error=True)
+            return None
+        job = job_id or self.resume_jobs.value
+        if not job:
+            self._say("No paused job to cancel.")
+            return None
+        try:
+            self.ws.cancel_batch_job(job)
+        except ToolkitError as exc:
+            self._say(f"Could not cancel: {exc}", error=True)
+            return None
+        self._blocked = False
+        self.refresh()
+        self._say(f"Cancelled job {job[:8]}; its finished items keep their results.")
+        return job
+
+    def retry_failed(self, job_id: str | None = None) -> int | None:
+        """Put the selected job's failed items back to pending; Resume then works them."""
+        if self.running:
+            self._say("Pause the running session first.", error=True)
+            return None
+        job = job_id or self._selected()
+        if not job:
+            self._say("No job selected.")
+            return None
+        try:
+            n = self.ws.retry_failed_items(job)
+        except ToolkitError as exc:
+            self._say(f"Could not retry: {exc}", error=True)
+            return None
+        self.job_id = job
+        self.refresh()
+        self._say(f"{n} failed item(s) of job {job[:8]} are pending again; press Resume.")
+        return n
+
     def pause(self) -> None:
         """Pause the running session's job: it stops at the next item and checkpoints."""
         if not self.running or self.job_id is None:
@@ -474,8 +577,10 @@ class ControlPanel:
         return proc
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        color = "#b00020" if error else "inherit"
-        self.message.value = f"<div style='color:{color}'>{html.escape(text)}</div>"
+        from toolkit.notebook.view import error_html
+
+        text = one_sentence(text)
+        self.message.value = error_html(text) if error else f"<div>{html.escape(text)}</div>"
 
     def _launch(self, job: str, proc: Callable[..., Any]) -> None:
         self.job_id = job
@@ -485,6 +590,9 @@ class ControlPanel:
         self._pause_clicked = False
         self._stop = threading.Event()
         self._base = self.ws.get_batch_status(job)
+        size = int(self._base["batch_size"])
+        self._base["_partial"] = bool(_finished(self._base) % size) and bool(
+            self._base.get("current_batch"))
         self._started = time.monotonic()
         self._show_warnings()
         self._render(self._base_progress())
@@ -539,13 +647,17 @@ class ControlPanel:
         eta = (total - finished) * elapsed / session if session else b.get("eta_seconds")
         self.progress.max = max(1, total)
         self.progress.value = min(finished, total)
+        batches = int(b.get("total_batches") or 0) or None
+        batch = None
+        if batches is not None:
+            # the engine numbers a batch when it is claimed: the base's number + this session's
+            batch = min(batches, int(b.get("current_batch") or 0) + int(p["session_batches"]))
+            if p["session_batches"] and b.get("_partial"):
+                batch -= 1  # the first claim finished the base's partly done batch
         self.status.value = status_line(
-            finished=finished,
-            total=total,
-            failed=failed,
-            batch_size=int(b["batch_size"]),
-            eta_seconds=eta,
-        )
+            finished=finished, total=total, failed=failed, batch_size=int(b["batch_size"]),
+            eta_seconds=eta, batch=batch, batches=batches,
+        )  # fmt: skip
         self._show_budget(used=session)
         if session >= BUDGET_WARN_SHARE * self._budget_items() or p["session_failed"]:
             self._show_warnings(used=session)
@@ -566,8 +678,8 @@ class ControlPanel:
             self.progress.value = min(_finished(st), int(st["total_items"]))
             self.status.value = status_line(
                 finished=_finished(st), total=int(st["total_items"]),
-                failed=int(st["failed_items"]),
-                batch_size=int(st["batch_size"]), eta_seconds=st.get("eta_seconds"),
+                failed=int(st["failed_items"]), batch_size=int(st["batch_size"]),
+                batch=st.get("current_batch"), batches=st.get("total_batches"), running=False,
             )  # fmt: skip
             self.progress.bar_style = {"completed": "success", "paused": "warning"}.get(
                 st["status"], "info"
@@ -580,12 +692,13 @@ class ControlPanel:
             )
         elif summary is not None:
             text = summary.message
+            stopped_badly = summary.outcome == "auto_paused"
             if summary.outcome == "paused" and not self._pause_clicked:
                 why = (st or {}).get("pause_reason") or "by another session"
                 text = f"Paused elsewhere ({why}). {text}"
             if summary.resume_hint:
-                text += f". {summary.resume_hint}"
-            self._say(text)
+                text = f"{text.rstrip().rstrip('.')}. {summary.resume_hint}"
+            self._say(text, error=stopped_badly)
         self.pause_button.disabled = True
         self._thread_done_refresh()
 
@@ -654,6 +767,8 @@ class ItemForm:
         self.queue: list[dict[str, Any]] = []
         self.item: dict[str, Any] | None = None
         self.log: list[dict[str, Any]] = []
+        self.claimed = False  # is the shown item claimed (work started) or only shown
+        self._marked: list[Any] = []
 
         self.header = w.HTML(f"<b>{html.escape(self.job_type.name)}: one item at a time</b>")
         self.begin_button = w.Button(description="Begin", button_style="success", icon="play")
@@ -713,20 +828,52 @@ class ItemForm:
         self._next()
         return note
 
+    def _peek(self) -> dict[str, Any] | None:
+        """The item a claim would hand out next, read without claiming it."""
+        from toolkit.backends.workers import current_worker
+
+        job, jt = self.job_id, self.job_type
+        seqs = self.ws.query("notebook_next_item", [job, current_worker()])
+        if seqs.empty:
+            return None
+        seq = int(seqs.seq.iloc[0])
+        store, engine = self.ws.store, self.ws.engine
+        frame = store.run(lambda con: engine.context(con, jt, str(job), [seq]), tx=False)
+        return None if frame.empty else frame.to_dict("records")[0]
+
     def _next(self) -> None:
-        if not self.queue:
-            try:
-                frame = self.ws.get_next_batch(self.job_id) if self.job_id else None
-            except ToolkitError as exc:
-                self._say(str(exc), error=True)
-                self._show(None)
-                return
-            self.queue = [] if frame is None else frame.to_dict("records")
-        self._show(self.queue.pop(0) if self.queue else None)
+        # claimed items first (work has started); otherwise show the next one unclaimed:
+        # Begin claims nothing, the first Save claims the batch
+        if self.queue:
+            self.claimed = True
+            self._show(self.queue.pop(0))
+            return
+        try:
+            item = self._peek() if self.job_id else None
+        except ToolkitError as exc:
+            self._say(str(exc), error=True)
+            item = None
+        self.claimed = False
+        self._show(item)
+
+    def _claim(self) -> bool:
+        """Claim the batch holding the shown item (the first Save); False if someone took it."""
+        assert self.item is not None and self.job_id is not None
+        frame = self.ws.get_next_batch(self.job_id)
+        rows = [] if frame is None else frame.to_dict("records")
+        shown = str(self.item["item_id"])
+        mine = [r for r in rows if str(r["item_id"]) == shown]
+        self.queue = [r for r in rows if str(r["item_id"]) != shown]
+        if not mine:
+            return False
+        self.item = mine[0]
+        self.claimed = True
+        return True
 
     def _show(self, item: dict[str, Any] | None) -> None:
         self.item = item
         self.save_button.disabled = item is None
+        self.mark_field(None)
         if item is None:
             st = self.ws.get_batch_status(self.job_id) if self.job_id else None
             done = f" Job {st['status']}: {_finished(st)}/{st['total_items']}." if st else ""
@@ -754,6 +901,43 @@ class ItemForm:
         """What Save passes to ``save_result`` (default: the note); may raise ValidationError."""
         return {"note": self.note.value}
 
+    def field_widgets(self) -> dict[str, Any]:
+        """The form's inputs by the field names its checks report (a hook)."""
+        return {"note": self.note}
+
+    def bad_field(self, exc: ToolkitError) -> Any:
+        """The input an error is about (None: not one input)."""
+        return self.field_widgets().get(getattr(exc, "field", None) or "")
+
+    def mark_field(self, widget: Any) -> None:
+        """Highlight one input as wrong (None: clear every highlight)."""
+        for w in self._marked:
+            w.remove_class("toolkit-bad-field")
+            w.layout.border = None
+        self._marked = []
+        if widget is not None:
+            widget.add_class("toolkit-bad-field")
+            widget.layout.border = "2px solid #b00020"
+            self._marked = [widget]
+
+    def saved_text(self, item: dict[str, Any], outcome: str) -> str:
+        """The confirmation after a Save: which item, and what was recorded (a hook)."""
+        return f"Saved {self.label(item)} as {outcome}"
+
+    @staticmethod
+    def label(item: dict[str, Any]) -> str:
+        """An item as a person names it: parcel and address (or county), never a UUID."""
+        from toolkit.notebook.view import blank
+
+        parcel, address = item.get("parcel_id"), item.get("parcel_address") or item.get("address")
+        if not blank(parcel):
+            where = ", ".join(str(x) for x in (address, item.get("municipality"))
+                              if not blank(x))  # fmt: skip
+            return f"parcel {parcel}" + (f" ({where})" if where else "")
+        if not blank(item.get("county")):
+            return f"{item['county']} County"
+        return f"item {str(item['item_id'])[:8]}"
+
     def save(self, outcome: str | None = None, note: str | None = None) -> dict[str, Any] | None:
         """Record the shown item's outcome (default: the form's values) and show the next."""
         if self.item is None or self.job_id is None:
@@ -761,10 +945,17 @@ class ItemForm:
             return None
         outcome = outcome or self.outcome.value
         note = self.note.value if note is None else note
-        item_id = str(self.item["item_id"])
+        self.mark_field(None)
         try:
-            if outcome == "done" and self.save_result is not None:
-                self.save_result(self.ws, self.job_id, self.item, self.values() | {"note": note})
+            values = (self.values() | {"note": note}
+                      if outcome == "done" and self.save_result is not None else None)  # fmt: skip
+            if not self.claimed and not self._claim():
+                self._say("Someone else took that item; here is the next one.", error=True)
+                self._next()
+                return None
+            item_id = str(self.item["item_id"])
+            if values is not None and self.save_result is not None:
+                self.save_result(self.ws, self.job_id, self.item, values)
                 status = self.ws.get_batch_status(self.job_id)
             elif outcome == "done":
                 status = self.ws.update_batch_progress(self.job_id, item_id, 1, 0)
@@ -773,11 +964,13 @@ class ItemForm:
                     self.job_id, item_id, 0, 1, note.strip() or "failed"
                 )
         except ToolkitError as exc:
+            self.mark_field(self.bad_field(exc))
             self._say(str(exc), error=True)
             return None
         self.log.append({"item_id": item_id, "outcome": outcome, "note": note})
         self._say(
-            f"Saved {item_id} as {outcome}. {_finished(status)}/{status['total_items']} finished."
+            f"{self.saved_text(self.item, outcome).rstrip('.')}. "
+            f"{_finished(status)}/{status['total_items']} finished."
         )
         if status["status"] == "paused":
             self.queue = []
@@ -788,6 +981,8 @@ class ItemForm:
         return status
 
     def _say(self, text: str, *, error: bool = False) -> str:
-        color = "#b00020" if error else "inherit"
-        self.message.value = f"<div style='color:{color}'>{html.escape(text)}</div>"
+        from toolkit.notebook.view import error_html
+
+        text = one_sentence(text) if error else text
+        self.message.value = error_html(text) if error else f"<div>{html.escape(text)}</div>"
         return text

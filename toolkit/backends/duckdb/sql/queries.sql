@@ -675,3 +675,78 @@ SELECT c.document_id::VARCHAR AS document_id, co.county_name AS county, c.parcel
        c.created_at
 FROM parse_conflicts c JOIN counties co ON co.id = c.county_id
 ORDER BY c.created_at, c.parcel_norm;
+
+-- ---------------------------------------------------------------------------
+-- Notebooks: the research cockpit (property view, map, bid grid, dashboard charts)
+
+-- name: notebook_property_index
+SELECT p.id::VARCHAR AS property_id, c.county_name AS county, p.parcel_id, p.address,
+       p.municipality, r.lat, r.lon, b.decision, COALESCE(v.override_verdict, v.verdict) AS verdict,
+       COALESCE(ea.flood_zone, r.fema_flood_zone) AS flood_zone, b.max_bid_moderate, p.upset_price
+FROM properties p
+JOIN counties c ON c.id = p.county_id
+LEFT JOIN regrid_data r ON r.property_id = p.id
+LEFT JOIN visual_validations v ON v.property_id = p.id
+LEFT JOIN environmental_assessments ea ON ea.property_id = p.id
+LEFT JOIN bid_strategies b ON b.property_id = p.id
+WHERE p.auction_status = 'active' AND (?::INTEGER IS NULL OR p.county_id = ?::INTEGER)
+ORDER BY c.county_name, p.parcel_id;
+
+-- name: notebook_decisions
+SELECT c.county_name AS county, b.decision, count(*) AS n
+FROM bid_strategies b
+JOIN properties p ON p.id = b.property_id
+JOIN counties c ON c.id = p.county_id
+WHERE p.auction_status = 'active'
+GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- name: notebook_property
+SELECT p.id::VARCHAR AS property_id, c.county_name AS county, p.county_id, p.parcel_id,
+       p.control_number, p.address, p.municipality, p.owner, p.description, p.upset_price, p.sale_type,
+       p.sale_date, p.auction_status
+FROM properties p JOIN counties c ON c.id = p.county_id
+WHERE p.id = ?::UUID;
+
+-- name: notebook_property_parcel
+SELECT * FROM regrid_data WHERE property_id = ?::UUID;
+
+-- name: notebook_property_screening
+SELECT * FROM visual_validations WHERE property_id = ?::UUID;
+
+-- name: notebook_property_condition
+SELECT * FROM condition_assessments WHERE property_id = ?::UUID;
+
+-- name: notebook_property_environment
+SELECT * FROM environmental_assessments WHERE property_id = ?::UUID;
+
+-- name: notebook_property_title
+SELECT * FROM title_research WHERE property_id = ?::UUID;
+
+-- name: notebook_property_liens
+SELECT * FROM property_liens WHERE property_id = ?::UUID;
+
+-- name: notebook_property_bid
+SELECT * FROM bid_strategies WHERE property_id = ?::UUID;
+
+-- name: notebook_county_links
+SELECT cr.status, cr.notes, cr.links, cr.source, cr.researched_at
+FROM county_research cr WHERE cr.county_id = ?::INTEGER;
+
+-- name: notebook_county_sales
+SELECT sale_type, sale_date, registration_deadline, deposit, location, platform, source
+FROM upcoming_sales WHERE county_id = ?::INTEGER ORDER BY sale_date;
+
+-- name: notebook_session_times
+SELECT s.started_at, s.ended_at, j.job_type, s.items, s.failed, s.outcome
+FROM sessions s JOIN batch_jobs j ON j.id = s.job_id ORDER BY s.started_at;
+
+-- name: notebook_job_items
+SELECT j.id::VARCHAR AS job_id, j.job_type, j.status, j.total_items, j.processed_items,
+       j.failed_items, j.skipped_items
+FROM batch_jobs j WHERE j.status IN ('pending', 'in_progress', 'paused') ORDER BY j.updated_at DESC;
+
+-- name: notebook_next_item
+SELECT seq FROM batch_job_items
+WHERE job_id = ?::UUID AND (status = 'pending' OR (status = 'claimed' AND claimed_by = ?))
+ORDER BY CASE WHEN status = 'claimed' THEN 0 ELSE 1 END, seq
+LIMIT 1;
