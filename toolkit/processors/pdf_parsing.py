@@ -211,10 +211,13 @@ def counties_named(path: str | Path, *, lines: int = HEADER_LINES) -> set[str]:
     """
     import pdfplumber
 
-    with pdfplumber.open(path) as pdf:
-        if not pdf.pages:
-            return set()
-        text = pdf.pages[0].extract_text() or ""
+    try:
+        with pdfplumber.open(path) as pdf:
+            if not pdf.pages:
+                return set()
+            text = pdf.pages[0].extract_text() or ""
+    except Exception:  # a first page the parser read past (its errors are reported there)
+        return set()
     head = "\n".join([ln for ln in text.splitlines() if ln.strip()][:lines])
     found = set()
     for name in PA_COUNTIES:
