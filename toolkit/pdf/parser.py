@@ -253,7 +253,17 @@ def parse_pdf(
             if number <= 2:
                 head_lines.extend(ln.text for ln in lines[:25])
             tables = (lambda p=page: p.find_tables()) if has_rules else None
-            layouts.append(_read_page(state, number, lines, float(page.width), tables))
+            try:
+                layouts.append(_read_page(state, number, lines, float(page.width), tables))
+            except MemoryError:
+                raise
+            except Exception as exc:  # pdfminer fails late on some damaged pages
+                if _out_of_memory(exc):
+                    raise MemoryError(f"page {number}") from exc
+                if type(exc).__module__.split(".")[0] not in ("pdfminer", "pdfplumber", "zlib"):
+                    raise  # the parser's own mistake is not the file's damage
+                layouts.append(None)
+                unreadable[number] = damaged_reason(exc)
             page.close()  # drop pdfplumber's per-page caches: long lists stay small
         page_count = len(pages)
     if blank_pages:
