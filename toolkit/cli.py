@@ -273,7 +273,7 @@ def _job_table(frame: pd.DataFrame, title: str, empty: str) -> None:
             progress=[f"{int(p + f + s)}/{int(t)}" for p, f, s, t in zip(
                 frame.processed_items, frame.failed_items, frame.skipped_items, frame.total_items,
                 strict=True)],
-            batch=[f"{int(c or 0)}/{int(t)}" for c, t in zip(
+            batch=[f"{min(int(c or 0), int(t))}/{int(t)}" for c, t in zip(
                 frame.current_batch.fillna(0), frame.total_batches, strict=True)],
         )  # fmt: skip
         frame = frame.rename(columns={"percent_complete": "%", "failed_items": "failed",
