@@ -164,7 +164,7 @@ class BidGrid:
         self.export.table.layout.display = "none"  # the grid below shows the list
         self.count = w.HTML()
         self.message = w.HTML()
-        self.grid_box = w.Box([])
+        self.grid_box = w.VBox([], layout={"width": "100%"})
         self.property_box = w.VBox([])
         self.grid: Any = None
         self.decision.observe(lambda _: self.show(), names="value")
@@ -218,6 +218,7 @@ class BidGrid:
             caption="Click a row for the property; click a header to sort; search filters.",
         )  # fmt: skip
         self.grid.add_class("toolkit-bid-grid")
+        self.grid.layout.width = "100%"
         self.grid.observe(self._on_select, names="selected_rows")
         self.grid_box.children = [self.grid]
 
