@@ -501,7 +501,7 @@ class Dashboard:
     def _job_row(self, r: Any) -> dict[str, Any]:
         import ipywidgets as w
 
-        from toolkit.orchestrator import MANUAL_TYPES
+        from toolkit.processors import has_processor
 
         job_id = str(r.job_id)
         finished = int(r.processed_items + r.failed_items + r.skipped_items)
@@ -526,7 +526,7 @@ class Dashboard:
                             bar_style="warning" if r.status == "paused" else "info",
                             layout={"width": "160px"})  # fmt: skip
         resume = w.Button(description="Resume", icon="redo", button_style="info",
-                          disabled=r.status != "paused" or r.job_type in MANUAL_TYPES,
+                          disabled=r.status != "paused" or not has_processor(r.job_type),
                           tooltip="run one session of this job here",
                           layout={"width": "90px"})  # fmt: skip
         pause = w.Button(description="Pause", icon="pause", button_style="warning",
