@@ -298,7 +298,7 @@ def _fail_shot(page, name: str) -> None:
 
 
 def test_dashboard_in_the_browser(cockpit, browser) -> None:
-    port, db, _ = cockpit
+    port, _, _ = cockpit
     page = _open_and_run(browser, port, "dashboard.ipynb")
     try:
         charts = page.locator(".toolkit-dashboard-charts img")
@@ -323,7 +323,7 @@ def test_dashboard_in_the_browser(cockpit, browser) -> None:
 
 
 def test_bid_grid_in_the_browser(cockpit, browser) -> None:
-    port, db, _ = cockpit
+    port, _, _ = cockpit
     page = _open_and_run(browser, port, "bid_strategy.ipynb")
     try:
         rows = page.locator(".toolkit-bid-grid table.dataTable tbody tr")
@@ -348,7 +348,7 @@ def test_bid_grid_in_the_browser(cockpit, browser) -> None:
 
 
 def test_property_view_in_the_browser(cockpit, browser) -> None:
-    port, db, parcel = cockpit
+    port, _, parcel = cockpit
     page = _open_and_run(browser, port, "property.ipynb")
     try:
         title = page.locator(".toolkit-property-title")
@@ -367,7 +367,7 @@ def test_property_view_in_the_browser(cockpit, browser) -> None:
 
 
 def test_map_in_the_browser(cockpit, browser) -> None:
-    port, db, _ = cockpit
+    port, _, _ = cockpit
     page = _open_and_run(browser, port, "map.ipynb")
     try:
         review = page.locator(".toolkit-map path.leaflet-interactive[fill='#b26a00']")
@@ -388,7 +388,7 @@ def test_map_in_the_browser(cockpit, browser) -> None:
 
 
 def test_title_form_in_the_browser(cockpit, browser) -> None:
-    port, db, _ = cockpit
+    port, _, _ = cockpit
     page = _open_and_run(browser, port, "title_research.ipynb")
     try:
         begin = page.locator(".jupyter-widgets button", has_text="Begin")

@@ -127,7 +127,8 @@ def test_bid_grid_formats_colours_and_opens_a_property(full) -> None:
     expected = full.bid_list(COUNTY)
     assert len(grid.frame) == len(expected) > 0
     shown = bid_grid_frame(grid.frame)
-    assert shown["Max bid"].str.match(r"^-?\$[\d,]+$").all()
+    assert shown["Max bid"].str.contains(r">-?\$[\d,]+<").all()
+    assert shown["Upset price"].str.match(r"^-?\$[\d,]+$").all()
     assert shown["Decision"].str.contains("background:").all()
     assert shown["Reasons"].str.len().lt(expected.reasons.str.len() + 200).all()
     assert "Breakdown" not in shown.columns  # the bid list has none: tolerated

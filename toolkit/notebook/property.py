@@ -440,7 +440,9 @@ class PropertyView:
         sales = rec["county_sales"]
         if not sales.empty:
             table = sales.to_html(index=False, border=0, na_rep="")
-            parts.append(f"<div class='toolkit-stage'><h4>County's upcoming sales</h4>{table}</div>")
+            parts.append(
+                f"<div class='toolkit-stage'><h4>County's upcoming sales</h4>{table}</div>"
+            )
         self.stages.value = (
             "<style>.toolkit-stage table th{font-weight:600}.toolkit-stages{display:grid;"
             "grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:4px 24px}"
