@@ -357,6 +357,9 @@ def test_property_view_in_the_browser(cockpit, browser) -> None:
         assert page.locator(".toolkit-links a", has_text="aerial view").count() == 1
         assert page.locator(".toolkit-sketch").count() == 1
         _shot(page, page.locator(".toolkit-property").first, "property")
+        bid = page.locator(".toolkit-stage-bid")
+        bid.evaluate("el => el.scrollIntoView()")
+        _shot(page, bid, "property_bid")
     except Exception:
         _fail_shot(page, "property")
         raise
