@@ -99,6 +99,12 @@ def test_dashboard_job_rows_pause_and_resume(full) -> None:
     assert frame.job.tolist() == [short_id(job)]
     figs = dash.figures()
     assert "progress per active job" in figs
+    # Resume runs one session of the job's own processor, in the background
+    dash.resume(job, wait=True)
+    st = full.get_batch_status(job)
+    assert st["processed_items"] > 0 and "toolkit-error" not in dash.message.value
+    dash.pause(job)  # not running any more: the engine says so, styled as an error
+    assert dash.message.value
 
 
 def test_progress_analysis_picks_its_bucket_and_hides_empty_figures(full) -> None:
@@ -121,7 +127,8 @@ def test_bid_grid_formats_colours_and_opens_a_property(full) -> None:
     expected = full.bid_list(COUNTY)
     assert len(grid.frame) == len(expected) > 0
     shown = bid_grid_frame(grid.frame)
-    assert shown["Max bid"].str.match(r"^-?\$[\d,]+$").all()
+    assert shown["Max bid"].str.contains(r">-?\$[\d,]+<").all()
+    assert shown["Upset price"].str.match(r"^-?\$[\d,]+$").all()
     assert shown["Decision"].str.contains("background:").all()
     assert shown["Reasons"].str.len().lt(expected.reasons.str.len() + 200).all()
     assert "Breakdown" not in shown.columns  # the bid list has none: tolerated

@@ -314,7 +314,8 @@ def plot_funnel(frame: pd.DataFrame) -> Figure | None:
     for i, row in enumerate(frame.itertuples()):
         values = [int(getattr(row, s)) for s in stages]
         bars = ax.barh(y + i * height, values, height=height, label=row.county)
-        ax.bar_label(bars, fontsize="x-small", padding=2)
+        ax.bar_label(bars, labels=[str(v) if v else "" for v in values], fontsize="x-small",
+                     padding=2)
     names = {"bid": "BID", "review": "REVIEW"}
     ax.set_yticks(y + height * (len(frame) - 1) / 2,
                   [names.get(s, s.replace("_", " ")) for s in stages])
@@ -344,18 +345,24 @@ def plot_job_progress(frame: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def plot_sessions(frame: pd.DataFrame) -> Figure | None:
-    """Sessions over time: items each session worked, by job type (None: no session yet)."""
+def plot_sessions(frame: pd.DataFrame, last: int = 40) -> Figure | None:
+    """The last sessions in order: items each worked, coloured by job type (None: none yet)."""
     if frame.empty:
         return None
-    fig, ax = _figure("Sessions over time (items per session)")
-    for name, sub in frame.groupby("job_type"):
-        times = [local_time_label(t, "%b %d %H:%M:%S") for t in sub.started_at]
-        ax.scatter(range(len(times)), sub["items"], label=name, s=18)
-    ax.set_xticks([])
-    ax.set_xlabel(f"{len(frame)} sessions, oldest left")
+    frame = frame.tail(last).reset_index(drop=True)
+    fig, ax = _figure(f"Sessions over time (last {len(frame)}: items per session)")
+    colours = {t: f"C{i}" for i, t in enumerate(dict.fromkeys(frame.job_type))}
+    ax.bar(range(len(frame)), frame["items"].astype(int),
+           color=[colours[t] for t in frame.job_type])  # fmt: skip
+    step = max(1, len(frame) // 8)
+    ticks = list(range(0, len(frame), step))
+    ax.set_xticks(ticks, [local_time_label(frame.started_at[i], "%b %d %H:%M") for i in ticks],
+                  rotation=30, ha="right", fontsize="small")  # fmt: skip
     ax.set_ylabel("items")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=t) for t, c in colours.items()],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # fmt: skip
     return fig
 
 
@@ -494,7 +501,7 @@ class Dashboard:
     def _job_row(self, r: Any) -> dict[str, Any]:
         import ipywidgets as w
 
-        from toolkit.orchestrator import MANUAL_TYPES
+        from toolkit.processors import has_processor
 
         job_id = str(r.job_id)
         finished = int(r.processed_items + r.failed_items + r.skipped_items)
@@ -519,7 +526,7 @@ class Dashboard:
                             bar_style="warning" if r.status == "paused" else "info",
                             layout={"width": "160px"})  # fmt: skip
         resume = w.Button(description="Resume", icon="redo", button_style="info",
-                          disabled=r.status != "paused" or r.job_type in MANUAL_TYPES,
+                          disabled=r.status != "paused" or not has_processor(r.job_type),
                           tooltip="run one session of this job here",
                           layout={"width": "90px"})  # fmt: skip
         pause = w.Button(description="Pause", icon="pause", button_style="warning",

@@ -27,15 +27,14 @@ if TYPE_CHECKING:
 DECISIONS = ("BID", "REVIEW", "PASS")
 MONEY_COLUMNS = ("upset_price", "max_bid_conservative", "max_bid_moderate", "max_bid_aggressive",
                  "market_value", "repairs", "surviving_liens_total")  # fmt: skip
-SHORT_REASON = 70
+SHORT_REASON = 48
+# what the grid shows (the rest is one click away, in the property view): one screen wide
 HEADERS = {
     "decision": "Decision", "county": "County", "sale_date": "Sale", "parcel_id": "Parcel",
-    "address": "Address", "municipality": "Municipality", "upset_price": "Upset price",
-    "max_bid_conservative": "Max bid (low)", "max_bid_moderate": "Max bid",
-    "max_bid_aggressive": "Max bid (high)", "market_value": "Market value",
-    "condition_grade": "Cond.", "repairs": "Repairs", "environmental_risk": "Env. risk",
-    "flood_zone": "Flood", "title_status": "Title", "surviving_liens_total": "Surviving liens",
-    "confidence": "Conf.", "reasons": "Reasons", "breakdown": "Breakdown",
+    "address": "Address", "upset_price": "Upset price", "max_bid_moderate": "Max bid",
+    "market_value": "Market value", "condition_grade": "Cond.",
+    "environmental_risk": "Env. risk", "flood_zone": "Flood", "title_status": "Title",
+    "surviving_liens_total": "Surviving liens", "reasons": "Reasons", "breakdown": "Breakdown",
 }  # fmt: skip
 
 
@@ -112,6 +111,15 @@ def bid_grid_frame(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[col]
         if col == "decision":
             out[col] = values.map(lambda v: badge(v, DECISION_COLOURS))
+        elif col == "max_bid_moderate":
+            # the conservative and aggressive bids on hover: one money column, not three
+            low = frame.get("max_bid_conservative", values * float("nan"))
+            high = frame.get("max_bid_aggressive", values * float("nan"))
+            out[col] = [
+                f"<span title='conservative {money(lo)} · aggressive {money(hi)}'>{money(v)}</span>"
+                if not blank(lo) or not blank(hi) else money(v)
+                for v, lo, hi in zip(values, low, high, strict=True)
+            ]
         elif col in MONEY_COLUMNS:
             out[col] = values.map(money)
         elif col == "sale_date":
@@ -123,8 +131,24 @@ def bid_grid_frame(frame: pd.DataFrame) -> pd.DataFrame:
         elif col == "confidence":
             out[col] = values.map(lambda v: "" if blank(v) else f"{float(v):.0%}")
         else:
-            out[col] = values.map(lambda v: "" if blank(v) else html.escape(str(v)))
+            out[col] = values.map(_cell_text)
+    if "county" in out.columns and frame["county"].nunique() <= 1 and len(frame) > 1:
+        out = out.drop(columns=["county"])  # one county: said above the grid
+    if "sale_date" in out.columns and out["sale_date"].nunique() <= 1 and len(frame) > 1:
+        out = out.drop(columns=["sale_date"])
     return out.rename(columns=HEADERS).reset_index(drop=True)
+
+
+def _cell_text(v: object) -> str:
+    return "" if blank(v) else html.escape(str(v).replace("_", " ").lower()
+                                           if str(v).isupper() and "_" in str(v) else str(v))
+
+
+GRID_STYLE = (
+    "<style>.toolkit-bid-grid td{white-space:nowrap}"
+    ".toolkit-bid-grid td:nth-last-child(-n+2){white-space:normal;min-width:220px}"
+    ".toolkit-bid-grid details summary{cursor:pointer}</style>"
+)
 
 
 class BidGrid:
@@ -163,15 +187,16 @@ class BidGrid:
         self.export = BidExport(self.ws, county=county)  # type: ignore[arg-type]
         self.export.table.layout.display = "none"  # the grid below shows the list
         self.count = w.HTML()
+        self.style = w.HTML(GRID_STYLE)
         self.message = w.HTML()
-        self.grid_box = w.Box([])
+        self.grid_box = w.VBox([], layout={"width": "100%"})
         self.property_box = w.VBox([])
         self.grid: Any = None
         self.decision.observe(lambda _: self.show(), names="value")
         self.county_filter.observe(lambda _: self.show(), names="value")
         self.count.add_class("toolkit-bid-count")
         self.widget = w.VBox([
-            w.HBox([self.decision, self.county_filter]), self.export.widget, self.count,
+            self.style, w.HBox([self.decision, self.county_filter]), self.export.widget, self.count,
             self.message, self.grid_box,
             w.HTML("<h4>Property</h4><i>Click a row to open the property here.</i>"),
             self.property_box,
@@ -209,15 +234,21 @@ class BidGrid:
         self.frame = self.filtered()
         counts = self.frame.decision.value_counts()
         per = [f"{badge(d, DECISION_COLOURS)} {int(counts.get(d, 0))}" for d in self.decision.value]
-        self.count.value = f"<b>{len(self.frame)}</b> properties: " + ", ".join(per)
+        scope = self.frame.county.dropna().unique().tolist()
+        sales = self.frame.sale_date.dropna().astype(str).str[:10].unique().tolist()
+        where = f" in {scope[0]} County" if len(scope) == 1 else ""
+        when = f", sale {sales[0]}" if len(sales) == 1 else ""
+        self.count.value = (f"<b>{len(self.frame)}</b> properties{where}{when}: "
+                            + ", ".join(per))  # fmt: skip
         shown = bid_grid_frame(self.frame)
         self.grid = ITable(
             shown, allow_html=True, select={"style": "single"}, pageLength=25,
-            lengthMenu=[10, 25, 50, 100], classes="display compact nowrap cell-border",
+            lengthMenu=[10, 25, 50, 100], classes="display compact cell-border",
             maxBytes=0, scrollX=True, order=[],
             caption="Click a row for the property; click a header to sort; search filters.",
         )  # fmt: skip
         self.grid.add_class("toolkit-bid-grid")
+        self.grid.layout.width = "100%"
         self.grid.observe(self._on_select, names="selected_rows")
         self.grid_box.children = [self.grid]
 

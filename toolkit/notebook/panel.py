@@ -242,7 +242,8 @@ class ControlPanel:
             cid = self.ws.county_id(county)
             values = [v for _, v in self.county.options]
             if cid not in values:
-                self.county.options = [*self.county.options, (f"{county} (nothing pending)", cid)]
+                name = self.ws.county_name(cid) if cid is not None else str(county)
+                self.county.options = [*self.county.options, (f"{name} (nothing pending)", cid)]
             self.county.value = cid
 
     @classmethod
@@ -810,7 +811,8 @@ class ItemForm:
                 cid = self.ws.county_id(self._county) if self._county is not None else None
                 params = SessionRequest(
                     job_type=self.job_type.name, db=self.ws.url, county_id=cid,
-                    county=None if cid is None else str(self._county), batch_size=self._batch_size,
+                    county=None if cid is None else self.ws.county_name(cid),
+                    batch_size=self._batch_size,
                 )  # fmt: skip
                 job, note = open_job(self.ws, params)
             else:

@@ -208,6 +208,11 @@ def _value(v: Any, kind: str) -> str:
         return badge(v, VERDICT_COLOURS)
     if kind == "reasons":
         parts = [p.strip() for p in str(v).split(";") if p.strip()]
+        if str(v).lstrip().startswith("["):
+            try:
+                parts = [str(x) for x in json.loads(str(v))]
+            except ValueError:
+                pass
         items = "".join(f"<li>{html.escape(p)}</li>" for p in parts)
         return f"<ul style='margin:0'>{items}</ul>"
     if kind == "json":
@@ -430,14 +435,20 @@ class PropertyView:
         if not liens.empty:
             keep = [c for c in ("lien_type", "holder", "amount", "recorded_date", "source")
                     if c in liens.columns]  # fmt: skip
-            parts.insert(6, "<b>Liens on file</b>" + liens[keep].to_html(index=False, border=0,
-                                                                         na_rep=""))
+            table = liens[keep].to_html(index=False, border=0, na_rep="")
+            parts.insert(6, f"<div class='toolkit-stage'><h4>Liens on file</h4>{table}</div>")
         sales = rec["county_sales"]
         if not sales.empty:
-            parts.append("<h4>County's upcoming sales</h4>"
-                         + sales.to_html(index=False, border=0, na_rep=""))  # fmt: skip
-        self.stages.value = ("<style>.toolkit-stage table th{font-weight:600}</style>"
-                             + "".join(parts))  # fmt: skip
+            table = sales.to_html(index=False, border=0, na_rep="")
+            parts.append(
+                f"<div class='toolkit-stage'><h4>County's upcoming sales</h4>{table}</div>"
+            )
+        self.stages.value = (
+            "<style>.toolkit-stage table th{font-weight:600}.toolkit-stages{display:grid;"
+            "grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:4px 24px}"
+            ".toolkit-stage{break-inside:avoid}</style>"
+            f"<div class='toolkit-stages'>{''.join(parts)}</div>"
+        )
 
     def _label(self) -> str:
         sale = (self.record or {}).get("sale") or {}
