@@ -364,44 +364,55 @@ def breakdown(
     """
     b = profile.bid
     n = max(np.size(value), np.size(repairs), np.size(liens), np.size(moderate))
-    parts: list[str] = []
-    columns: list[Any] = []
-
-    def term(label: str, x: Any, constant: bool = False) -> None:
-        if constant:
-            parts.append(f'["{label}",{_json_num(float(x))}]')
-        else:
-            parts.append(f'["{label}",%s]')
-            columns.append(np.broadcast_to(np.asarray(x, dtype=float), (n,)))
-
     itemised = b.formula == "itemised"
+    m = b.arv_multipliers["moderate"]
+    clearing = np.broadcast_to(np.asarray(_neg(terms["clearing"]), dtype=float), (n,))
+    # (label, values, constant?) in the order shown; "title clearing" is 0 or the profile's
+    # cost, so it is written into one template per value instead of formatted per row
+    spec: list[tuple[str, Any, bool]] = []
     if itemised:
-        term("market value", value)
-        term(f"selling costs ({b.selling_cost_share:.6g} x market value)", _neg(terms["selling"]))
-        term("holding costs", _neg(float(b.holding_costs)), constant=True)
+        spec.append(("market value", value, False))
+        spec.append(
+            (f"selling costs ({b.selling_cost_share:.6g} x market value)",
+             _neg(terms["selling"]), False)
+        )  # fmt: skip
+        spec.append(("holding costs", _neg(float(b.holding_costs)), True))
     else:
-        m = b.arv_multipliers["moderate"]
-        term(f"market value x {m:.6g}", np.multiply(value, m))
-    term("repairs", _neg(repairs))
-    term("surviving liens", _neg(liens))
-    term("title clearing", _neg(terms["clearing"]))
-    term("transfer tax", _neg(terms["transfer_tax"]))
-    term("recording", _neg(float(b.recording_cost)), constant=True)
+        spec.append((f"market value x {m:.6g}", np.multiply(value, m), False))
+    spec.append(("repairs", _neg(repairs), False))
+    spec.append(("surviving liens", _neg(liens), False))
+    spec.append(("title clearing", None, True))
+    spec.append(("transfer tax", _neg(terms["transfer_tax"]), False))
+    spec.append(("recording", _neg(float(b.recording_cost)), True))
     if itemised:
-        term("target profit", _neg(float(b.min_profit)), constant=True)
+        spec.append(("target profit", _neg(float(b.min_profit)), True))
+    columns = [np.broadcast_to(np.asarray(x, dtype=float), (n,)) for _, x, k in spec if not k]
     columns.append(np.broadcast_to(np.asarray(moderate, dtype=float), (n,)))
-    template = (
-        '{"formula":"' + b.formula + '","terms":[' + ",".join(parts) + '],"round_down_to":'
-        + _json_num(float(b.round_to)) + ',"max_bid_moderate":%s}'
-    )  # fmt: skip
-    stacked = np.vstack(columns) if n else np.zeros((len(columns), 0))
-    finite = np.isfinite(stacked).all(axis=0)
-    fast = template.replace("%s", "%.2f")
-    lists = [c.tolist() for c in columns]
-    out = [fast % row for row in zip(*lists, strict=True)]
-    for k in np.flatnonzero(~finite):  # rare: a value unknown or absurd
-        out[k] = template % tuple(_json_num(c[k]) for c in lists)
-    return np.array(out, dtype=object) if n else np.zeros(0, dtype=object)
+
+    def template(clear_value: float) -> str:
+        parts = []
+        for label, x, constant in spec:
+            num = _json_num(clear_value if x is None else float(x)) if constant else "%s"
+            parts.append(f'["{label}",{num}]')
+        return (
+            '{"formula":"' + b.formula + '","terms":[' + ",".join(parts) + '],"round_down_to":'
+            + _json_num(float(b.round_to)) + ',"max_bid_moderate":%s}'
+        )  # fmt: skip
+
+    out = np.empty(n, dtype=object)
+    finite = np.isfinite(np.vstack(columns)).all(axis=0) if n else np.zeros(0, dtype=bool)
+    cost = -float(b.title_clearing_cost)
+    for value_c, rows in ((0.0, clearing == 0.0), (cost, (clearing == cost) & (clearing != 0.0))):
+        if not rows.any():
+            continue
+        tpl = template(value_c)
+        fast, idx = tpl.replace("%s", "%.2f"), rows & finite
+        out[idx] = [fast % r for r in zip(*[c[idx].tolist() for c in columns], strict=True)]
+        idx = rows & ~finite
+        if idx.any():  # a value unknown or absurd: "null" for each such term
+            texts = [[_json_num(v) for v in c[idx].tolist()] for c in columns]
+            out[idx] = [tpl % r for r in zip(*texts, strict=True)]
+    return out
 
 
 def _texts(profile: InvestorProfile) -> dict[str, str]:
@@ -451,6 +462,34 @@ def _merge_inputs(
         out = out.drop(columns=list(ENV_COLUMNS), errors="ignore")
         out = out.merge(e, on="property_id", how="left")
     return out
+
+
+def _starting_sale(sale: str) -> bool:
+    return sale.lower() in ("judicial", "repository")
+
+
+def _env_level(level: str) -> str:
+    return level.upper() or "UNKNOWN"
+
+
+def _env_high(level: str) -> bool:
+    return level.upper() == "HIGH"
+
+
+def _env_known(level: str) -> bool:
+    return level.upper() in ("HIGH", "MEDIUM", "LOW")
+
+
+def _env_unknown(level: str) -> bool:
+    return level.upper() == "UNKNOWN"
+
+
+def _zone_text(zone: str) -> str:
+    return zone.upper() or "(SFHA)"
+
+
+def _period_text(period: str) -> str:
+    return period or "period unknown"
 
 
 def _sfha_zone(zone: str) -> bool:
@@ -603,7 +642,6 @@ def max_bid(
     status = text_col(df, "title_status")
     title_review = has_title & (status == "NEEDS_REVIEW")
     risk = bool_col(df, "redemption_risk") == 1.0
-    period = text_col(df, "redemption_period")
     clear = has_title & (status == "CLEAR")
     miss(~has_title, "title")
     used.append((has_title, "title"))
@@ -619,8 +657,7 @@ def max_bid(
     up = np.where(up >= 0, up, np.nan)
     start_bid = NumCol(df, "starting_bid").values
     start_bid = np.where(start_bid >= 0, start_bid, np.nan)
-    sale_type = mapped_col(df, "sale_type", str.lower, "")
-    starting_sale = (sale_type == "judicial") | (sale_type == "repository")
+    starting_sale = mapped_col(df, "sale_type", _starting_sale, False).astype(bool)
     use_start = starting_sale & ~np.isnan(start_bid)
     minimum = np.where(use_start, start_bid, up)
     has_up = ~np.isnan(minimum)
@@ -630,28 +667,31 @@ def max_bid(
     miss(~has_up, "upset_price")
     used.append((has_up & ~use_start, "upset_price"))
     used.append((use_start, "starting_bid"))
-    reasons.add(
-        starting_sale & ~use_start & has_up,
-        sale_type, " sale without a starting_bid: compared with the list's amount $",
-        Fmt(up, money=True),
-    )  # fmt: skip
+    listed = starting_sale & ~use_start & has_up
+    if listed.any():
+        reasons.add(
+            listed,
+            mapped_col(df, "sale_type", str.lower, ""),
+            " sale without a starting_bid: compared with the list's amount $",
+            Fmt(up, money=True),
+        )
 
     # environment (DOMAIN.md "Maximum bid": a finding never yields a plain BID)
-    level = mapped_col(df, "environmental_risk", str.upper, "")
-    zone = mapped_col(df, "flood_zone", str.upper, "")
+    env_level = mapped_col(df, "environmental_risk", _env_level, "UNKNOWN")
     sfha_zone = mapped_col(df, "flood_zone", _sfha_zone, False).astype(bool)
     flood = sfha_zone | (bool_col(df, "flood_sfha") == 1.0)
     mine = mapped_col(df, "mine_subsidence", _undermined, False).astype(bool)
     wet = bool_col(df, "wetlands") == 1.0
-    high_only = (level == "HIGH") & ~flood & ~mine & ~wet
-    env_known = np.isin(level, ("HIGH", "MEDIUM", "LOW"))
+    high_only = mapped_col(df, "environmental_risk", _env_high, False).astype(bool)
+    high_only &= ~flood & ~mine & ~wet
+    env_known = mapped_col(df, "environmental_risk", _env_known, False).astype(bool)
     miss(~env_known, "environment")
     used.append((env_known, "environment"))
     actions = _actions(profile)
     env_pass = np.zeros(n, dtype=bool)
     env_review = np.zeros(n, dtype=bool)
     env_text = Joiner(n)
-    zone_text = np.where(zone == "", "(SFHA)", zone).astype(object)
+    zone_text = mapped_col(df, "flood_zone", _zone_text, "(SFHA)") if flood.any() else ""
     for mask, key, parts in (
         (flood, "flood_high", ("flood zone ", zone_text, " (FEMA special flood hazard area)")),
         (mine, "undermined", (ENV_TEXT["undermined"],)),
@@ -666,7 +706,8 @@ def max_bid(
             env_review |= mask
     env_review &= ~env_pass
     # (no environmental result at all is named in missing_inputs, as other absent inputs are)
-    reasons.add((level == "UNKNOWN"), "environmental risk UNKNOWN: a check could not run (not LOW)")
+    said_unknown = mapped_col(df, "environmental_risk", _env_unknown, False).astype(bool)
+    reasons.add(said_unknown, "environmental risk UNKNOWN: a check could not run (not LOW)")
 
     rtt_base = np.where(has_tv & has_factor, assessed_mv, value)
     bids, terms = _formula(profile, value, repairs, liens, rtt_base, clear)
@@ -696,8 +737,10 @@ def max_bid(
     reasons.add(open_ & ~has_cond, "review: no condition assessment")
     reasons.add(open_ & ~has_title, "review: no title search recorded")
     reasons.add(open_ & title_review, "review: title status NEEDS_REVIEW")
-    period_text = np.where(period == "", "period unknown", period).astype(object)
-    reasons.add(open_ & risk, "review: redemption risk, ", period_text)
+    period_text: Any = ""
+    if risk.any():
+        period_text = mapped_col(df, "redemption_period", _period_text, "period unknown")
+        reasons.add(open_ & risk, "review: redemption risk, ", period_text)
     reasons.add(open_ & env_review, "review: ", env_text_all)
     is_bid = decision == BID
     for which, label in labels:
@@ -710,7 +753,6 @@ def max_bid(
             label, up_text, " at most " + txt["keep"] + " x moderate max bid $", mod_text,
         )  # fmt: skip
     out_breakdown = breakdown(profile, value, repairs, liens, terms, moderate)
-    env_level = np.where(level == "", "UNKNOWN", level).astype(object)
 
     confidence = np.round(np.clip(1.0 - penalty, MIN_CONFIDENCE, 1.0), 4)
     return pd.DataFrame(
@@ -739,7 +781,9 @@ def max_bid(
             "minimum_bid_source": min_source,
             "environmental_risk": env_level,
             "redemption_risk": risk,
-            "redemption_period": np.where(risk, period_text, "").astype(object),
+            "redemption_period": np.where(risk, period_text, "").astype(object)
+            if risk.any()
+            else np.full(n, "", dtype=object),
             "breakdown": out_breakdown,
         },
         columns=OUTPUT_COLUMNS,
