@@ -111,6 +111,19 @@ def text_col(frame: pd.DataFrame, name: str) -> np.ndarray:
     return _uniques_map(frame[name], str.strip, "")
 
 
+def mapped_col(
+    frame: pd.DataFrame, name: str, fn: Callable[[str], Any], missing: Any
+) -> np.ndarray:
+    """``fn`` of each cell's stripped text (``missing`` where absent), once per distinct value.
+
+    ``fn`` sees ``""`` for a blank cell, as :func:`text_scalar` gives it row by row.
+    """
+    n = len(frame)
+    if name not in frame.columns:
+        return np.full(n, fn(""), dtype=object)
+    return _uniques_map(frame[name], lambda t: fn(t.strip()), fn(""))
+
+
 def _yes_no(text: str) -> float:
     t = text.strip().upper()
     return 1.0 if t in _TRUE else 0.0 if t in _FALSE else math.nan
