@@ -169,7 +169,7 @@ class Workspace:
                 force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
                 now=utcnow(), take_held=bool(take_held),
             )  # fmt: skip
-            if made.held and not made.total_items:  # an empty job: roll it back, say whose
+            if made.held and not made.total_items and not force:  # empty: roll back, say whose
                 raise ActiveJobExistsError(
                     f"All {made.held} pending {jt.noun} of {jt.name} are held by active "
                     f"job(s) {made.held_by}: work that job (toolkit run {jt.name} --job "

@@ -131,7 +131,9 @@ def test_bid_grid_formats_colours_and_opens_a_property(full) -> None:
     assert shown["Upset price"].str.match(r"^-?\$[\d,]+$").all()
     assert shown["Decision"].str.contains("background:").all()
     assert shown["Reasons"].str.len().lt(expected.reasons.str.len() + 200).all()
-    assert "Breakdown" not in shown.columns  # the bid list has none: tolerated
+    # the bid's breakdown: its terms, shown on demand
+    assert shown["Breakdown"].str.contains("<details>").all()
+    assert "Breakdown" not in bid_grid_frame(grid.frame.drop(columns="breakdown")).columns
     grid.decision.value = ("BID", "REVIEW", "PASS")
     assert len(grid.frame) == len(full.bid_list(COUNTY, ("BID", "REVIEW", "PASS")))
     view = grid.open(0)
