@@ -141,13 +141,18 @@ def main() -> None:
     private = {"TOOLKIT_ALLOW_PRIVATE_URLS": "1"}
     with FakeService() as svc:
         size = int(args.gb * 1024 * MB)
-        svc.route("/big.pdf", lambda r: Reply(stream=zeros(size), length=size,
-                                              content_type="application/pdf"))  # fmt: skip
-        svc.route("/chunked.pdf", lambda r: Reply(stream=zeros(size),
-                                                  content_type="application/pdf"))  # fmt: skip
+        svc.route(
+            "/big.pdf",
+            lambda r: Reply(stream=zeros(size), length=size, content_type="application/pdf"),
+        )
+        svc.route(
+            "/chunked.pdf", lambda r: Reply(stream=zeros(size), content_type="application/pdf")
+        )
         body = b"%PDF-1.4\n" + b"x" * 200
-        svc.route("/trickle.pdf", lambda r: Reply(body=body, trickle=args.every,
-                                                  content_type="application/pdf"))  # fmt: skip
+        svc.route(
+            "/trickle.pdf",
+            lambda r: Reply(body=body, trickle=args.every, content_type="application/pdf"),
+        )
         if "download" in args.scenarios:
             for path in ("/big.pdf", "/chunked.pdf"):
                 got = run_child("download", ["--url", svc.url + path], private)

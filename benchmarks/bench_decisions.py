@@ -39,10 +39,19 @@ def synthetic(n: int, seed: int = 20261128) -> pd.DataFrame:
         return out
 
     uses = np.array(
-        ["SINGLE FAMILY", "VACANT LAND", "CEMETERY", "COMMERCIAL", "Lake lot", "RIGHT-OF-WAY",
-         "TWO FAMILY", "MOBILE HOME", "INDUSTRIAL"],
+        [
+            "SINGLE FAMILY",
+            "VACANT LAND",
+            "CEMETERY",
+            "COMMERCIAL",
+            "Lake lot",
+            "RIGHT-OF-WAY",
+            "TWO FAMILY",
+            "MOBILE HOME",
+            "INDUSTRIAL",
+        ],
         dtype=object,
-    )  # fmt: skip
+    )
     zoning = np.array(["R-1", "R-2", "C-1", "I-1 LIGHT INDUSTRIAL", "A-1", ""], dtype=object)
     lot = rng.lognormal(8.5, 0.9, n).round()
     lot_obj = gaps(lot, 0.05)
@@ -117,9 +126,11 @@ def main() -> int:
         ratio = rate_fast / rate_slow
         good = ratio >= TARGET_RATIO and rate_fast >= TARGET_RATE
         ok &= good
-        print(f"{name:<10} {rate_fast:>14,.0f} {rate_slow:>12,.0f} {ratio:>7.1f}x  "
-              f"{'meets' if good else 'MISSES'} target (>= {TARGET_RATIO:g}x, "
-              f">= {TARGET_RATE:,.0f}/s)")  # fmt: skip
+        print(
+            f"{name:<10} {rate_fast:>14,.0f} {rate_slow:>12,.0f} {ratio:>7.1f}x  "
+            f"{'meets' if good else 'MISSES'} target (>= {TARGET_RATIO:g}x, "
+            f">= {TARGET_RATE:,.0f}/s)"
+        )
     return 0 if ok else 1
 
 

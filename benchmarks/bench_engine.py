@@ -192,8 +192,10 @@ def main() -> None:
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     n = ws.get_batch_status(job)["total_items"]
     print(f"\n# create_batch_job over {n:,} items")
-    print(f"{secs:.2f} s; peak Python heap {peak / 2**20:.1f} MiB; "
-          f"process max RSS grew {(rss1 - rss0) / 1024:.0f} MiB (DuckDB buffers included)")  # fmt: skip
+    print(
+        f"{secs:.2f} s; peak Python heap {peak / 2**20:.1f} MiB; "
+        f"process max RSS grew {(rss1 - rss0) / 1024:.0f} MiB (DuckDB buffers included)"
+    )
     print(
         f"(one Python object per item would need ≥ {n * 100 / 2**20:.0f} MiB; job {uuid.UUID(job).hex[:8]})"
     )

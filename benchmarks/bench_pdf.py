@@ -59,8 +59,10 @@ def main() -> int:
         return 2
     import pdfplumber  # noqa: F401  - import cost is not part of either figure
 
-    print(f"{'document':<28}{'pages':>6}{'rows':>7}{'errors':>7}"
-          f"{'parse s':>9}{'ref s':>8}{'parse p/s':>11}{'ref p/s':>9}{'ratio':>7}")  # fmt: skip
+    print(
+        f"{'document':<28}{'pages':>6}{'rows':>7}{'errors':>7}"
+        f"{'parse s':>9}{'ref s':>8}{'parse p/s':>11}{'ref p/s':>9}{'ratio':>7}"
+    )
     ok = True
     for name, path in [("printer_report (long)", LONG), *OTHERS.items()]:
         best_ours = min((ours(path) for _ in range(args.repeat)), key=lambda r: r[0])

@@ -46,14 +46,22 @@ def build(path: Path, n: int) -> None:
 def research(path: Path) -> None:
     """Give every property a verdict and the research bids need (bulk SQL, not timed)."""
     ws = toolkit.connect(str(path))
-    ws.sql("INSERT INTO visual_validations (property_id, verdict, validated_at) "
-           "SELECT property_id, 'APPROVED', now()::TIMESTAMP FROM regrid_data")  # fmt: skip
-    ws.sql("INSERT INTO condition_assessments (property_id, grade, repair_estimate, assessed_at) "
-           "SELECT property_id, 'C', 48000, now()::TIMESTAMP FROM regrid_data")  # fmt: skip
-    ws.sql("INSERT INTO environmental_assessments (property_id, risk_level, assessed_at) "
-           "SELECT property_id, 'LOW', now()::TIMESTAMP FROM regrid_data")  # fmt: skip
-    ws.sql("INSERT INTO title_research (property_id, status, surviving_total, redemption_risk, researched_at) "
-           "SELECT property_id, 'CLEAR', 0, false, now()::TIMESTAMP FROM regrid_data")  # fmt: skip
+    ws.sql(
+        "INSERT INTO visual_validations (property_id, verdict, validated_at) "
+        "SELECT property_id, 'APPROVED', now()::TIMESTAMP FROM regrid_data"
+    )
+    ws.sql(
+        "INSERT INTO condition_assessments (property_id, grade, repair_estimate, assessed_at) "
+        "SELECT property_id, 'C', 48000, now()::TIMESTAMP FROM regrid_data"
+    )
+    ws.sql(
+        "INSERT INTO environmental_assessments (property_id, risk_level, assessed_at) "
+        "SELECT property_id, 'LOW', now()::TIMESTAMP FROM regrid_data"
+    )
+    ws.sql(
+        "INSERT INTO title_research (property_id, status, surviving_total, redemption_risk, researched_at) "
+        "SELECT property_id, 'CLEAR', 0, false, now()::TIMESTAMP FROM regrid_data"
+    )
     ws.sql("CHECKPOINT")
     ws.close()
 
@@ -64,11 +72,22 @@ def rowwise_screen(ws: toolkit.Workspace):
     from toolkit.decisions.screening import screen_rowwise
 
     def process(item: dict) -> dict:
-        frame = pd.DataFrame([{**item, "property_id": item["item_id"],
-                               "address": item.get("parcel_address") or item.get("address")}])  # fmt: skip
+        frame = pd.DataFrame(
+            [
+                {
+                    **item,
+                    "property_id": item["item_id"],
+                    "address": item.get("parcel_address") or item.get("address"),
+                }
+            ]
+        )
         r = screen_rowwise(frame).iloc[0]
-        return {"verdict": r.verdict, "reasons": r.reasons, "inputs_used": r.inputs_used,
-                "confidence": float(r.confidence)}  # fmt: skip
+        return {
+            "verdict": r.verdict,
+            "reasons": r.reasons,
+            "inputs_used": r.inputs_used,
+            "confidence": float(r.confidence),
+        }
 
     return process
 
@@ -130,8 +149,10 @@ def main() -> None:
         f"# through run_session, batch size {args.batch}, {args.n:,} SYNTHETIC properties (items/s)"
     )
     print(f"{'job type':<18} {'vectorised':>11} {'row-by-row':>11} {'ratio':>7}")
-    for jt, src, rowwise in (("visual_validation", base, rowwise_screen),
-                             ("bid_strategy", researched, rowwise_bid)):  # fmt: skip
+    for jt, src, rowwise in (
+        ("visual_validation", base, rowwise_screen),
+        ("bid_strategy", researched, rowwise_bid),
+    ):
         vec, done = timed(fresh(src), jt, None, args.n, args.batch)
         row, _ = timed(fresh(src), jt, rowwise, args.rowwise_n, args.batch)
         assert done == args.n, (jt, done)

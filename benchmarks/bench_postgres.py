@@ -186,9 +186,10 @@ def _pgq_worker(url: str) -> None:
 
         # continuous: started before the jobs exist, woken by pgqueuer's NOTIFY
         await qm.run(
-            batch_size=100, mode=QueueExecutionMode.continuous,
+            batch_size=100,
+            mode=QueueExecutionMode.continuous,
             dequeue_timeout=timedelta(seconds=1),
-        )  # fmt: skip
+        )
         await con.close()
 
     asyncio.run(main())
@@ -241,8 +242,12 @@ def _proc_worker(url: str) -> None:
 
     async def main() -> None:
         async with app.open_async():
-            await app.run_worker_async(wait=True, concurrency=10, fetch_job_polling_interval=0.05,
-                                       install_signal_handlers=False)  # fmt: skip
+            await app.run_worker_async(
+                wait=True,
+                concurrency=10,
+                fetch_job_polling_interval=0.05,
+                install_signal_handlers=False,
+            )
 
     asyncio.run(main())
 
@@ -303,9 +308,11 @@ def kill_run(n: int) -> str:
             url, f"SELECT count(*) FROM batch_job_items WHERE job_id = '{job}' AND attempts > 1"
         )
         ok = done == rows == counted == n
-        return (f"{n} items, 8 workers, 2 SIGKILLed at 20%: done {done}, result rows {rows}, counted {counted} "
-                f"-> {'exactly once' if ok else 'MISMATCH'}; {again} items re-claimed from the killed "
-                f"workers; {secs:.1f} s wall")  # fmt: skip
+        return (
+            f"{n} items, 8 workers, 2 SIGKILLed at 20%: done {done}, result rows {rows}, counted {counted} "
+            f"-> {'exactly once' if ok else 'MISMATCH'}; {again} items re-claimed from the killed "
+            f"workers; {secs:.1f} s wall"
+        )
     finally:
         drop_db(url)
 
@@ -317,8 +324,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
     ap.add_argument("--kill-items", type=int, default=50_000)
     ap.add_argument("--skip-peers", action="store_true")
-    ap.add_argument("--warmup", type=float, default=WARMUP,
-                    help="seconds the workers get to start before the work is released")  # fmt: skip
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=WARMUP,
+        help="seconds the workers get to start before the work is released",
+    )
     args = ap.parse_args()
     WARMUP = args.warmup
     peers: dict[str, object] = {"toolkit": bench_toolkit}

@@ -57,8 +57,10 @@ def poison_files(folder: Path, seconds: float) -> None:
 
     os.environ["TOOLKIT_PDF_SECONDS"] = f"{seconds:g}"
     seconds, memory_mb = limits()
-    print(f"limits: {seconds:g} s (default 300), {memory_mb:,} MB "
-          "(TOOLKIT_PDF_SECONDS / TOOLKIT_PDF_MEMORY_MB)")  # fmt: skip
+    print(
+        f"limits: {seconds:g} s (default 300), {memory_mb:,} MB "
+        "(TOOLKIT_PDF_SECONDS / TOOLKIT_PDF_MEMORY_MB)"
+    )
     files = [
         (name, make(folder / f"p{k}.pdf")) for k, (name, make) in enumerate(poison.ALL.items())
     ]
@@ -103,12 +105,16 @@ def pause_latency(folder: Path, repeat: int) -> None:
         t.join()
         waits.append(time.monotonic() - asked)
         st = _statuses(ws, job)[doc]
-        print(f"run {k + 1}: pause landed in {waits[-1]:.2f} s; item {st}; "
-              f"job {ws.get_batch_status(job)['status']}")  # fmt: skip
+        print(
+            f"run {k + 1}: pause landed in {waits[-1]:.2f} s; item {st}; "
+            f"job {ws.get_batch_status(job)['status']}"
+        )
         ws.close()
-    print(f"pause during a stalling parse: median {statistics.median(waits):.2f} s, max "
-          f"{max(waits):.2f} s ({max(waits) / 300:.4f}x the 300 s limit; before: never, the "
-          "parse ran to the end)")  # fmt: skip
+    print(
+        f"pause during a stalling parse: median {statistics.median(waits):.2f} s, max "
+        f"{max(waits):.2f} s ({max(waits) / 300:.4f}x the 300 s limit; before: never, the "
+        "parse ran to the end)"
+    )
 
 
 _WORKER = """
@@ -149,8 +155,9 @@ def kills(
             ws.resume_batch_job(job)
             ws.close()
         runs += 1
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(path), job], env=env,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(path), job], env=env, start_new_session=True
+        )
         try:
             proc.wait(timeout=rng.uniform(args_min, args_max))
         except subprocess.TimeoutExpired:
@@ -158,15 +165,24 @@ def kills(
             proc.wait()
             n_kills += 1
     ws = toolkit.connect(str(path))
-    done = int(ws.sql("SELECT count(*) AS n FROM batch_job_items WHERE job_id = $1::UUID "
-                      "AND status = 'done'", [job]).n[0])  # fmt: skip
-    counted = int(ws.sql("SELECT coalesce(sum(items), 0) AS n FROM sessions "
-                         "WHERE job_id = $1::UUID", [job]).n[0])  # fmt: skip
+    done = int(
+        ws.sql(
+            "SELECT count(*) AS n FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'",
+            [job],
+        ).n[0]
+    )
+    counted = int(
+        ws.sql(
+            "SELECT coalesce(sum(items), 0) AS n FROM sessions WHERE job_id = $1::UUID", [job]
+        ).n[0]
+    )
     props = int(ws.sql("SELECT count(*) AS n FROM properties").n[0])
     ws.close()
-    print(f"{docs} lists, {runs} worker runs, {n_kills} SIGKILLs: {done} items done, "
-          f"sessions counted {counted}; items done twice: {max(0, counted - done)}; "
-          f"properties {props}")  # fmt: skip
+    print(
+        f"{docs} lists, {runs} worker runs, {n_kills} SIGKILLs: {done} items done, "
+        f"sessions counted {counted}; items done twice: {max(0, counted - done)}; "
+        f"properties {props}"
+    )
 
 
 def main() -> None:

@@ -332,20 +332,28 @@ ws = toolkit.connect(db)
         _md("## Throughput over time", "throughput-heading"),
         _cell(
             "tp = d.throughput(ws, freq)\nd.show(tp.tail(20), d.plot_throughput(tp), "
-            '"Nothing finished yet.")', "throughput"
+            '"Nothing finished yet.")',
+            "throughput",
         ),
         _md("## Failures by reason", "failures-heading"),
         _cell(
             "fails = d.failures_by_reason(ws)\n"
-            'd.show(fails, d.plot_failures(fails), "No failures.")', "failures"
+            'd.show(fails, d.plot_failures(fails), "No failures.")',
+            "failures",
         ),
         _md("## Pipeline funnel per county", "funnel-heading"),
-        _cell("funnel = d.county_funnel(ws)\n"
-              'd.show(funnel, d.plot_funnel(funnel), "No properties yet.")', "funnel"),
+        _cell(
+            "funnel = d.county_funnel(ws)\n"
+            'd.show(funnel, d.plot_funnel(funnel), "No properties yet.")',
+            "funnel",
+        ),
         _md("## Active jobs: progress and time left", "eta-heading"),
-        _cell("eta = d.eta_per_job(ws)\n"
-              'd.show(eta.drop(columns=["eta_seconds"]), d.plot_job_progress(eta), "No active job.")\n'
-              "d.show(eta.head(0), d.plot_eta(eta), \"\")", "eta"),
+        _cell(
+            "eta = d.eta_per_job(ws)\n"
+            'd.show(eta.drop(columns=["eta_seconds"]), d.plot_job_progress(eta), "No active job.")\n'
+            'd.show(eta.head(0), d.plot_eta(eta), "")',
+            "eta",
+        ),
         _md("## Your own SQL", "sql-heading"),
         _cell(
             """
@@ -387,8 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and stale:
         print(f"Out of date (run python scripts/make_notebooks.py): {', '.join(stale)}")
         return 1
-    print(f"{'Checked' if args.check else 'Wrote'} {len(notebooks())} notebooks in {OUT}"
-          + (f" ({len(stale)} changed)" if stale and not args.check else ""))  # fmt: skip
+    print(
+        f"{'Checked' if args.check else 'Wrote'} {len(notebooks())} notebooks in {OUT}"
+        + (f" ({len(stale)} changed)" if stale and not args.check else "")
+    )
     return 0
 
 

@@ -49,13 +49,43 @@ COUNTIES: dict[str, tuple[float, float, str, str]] = {
     "Somerset": (-79.03, 39.97, "155", "geojson"),
 }
 COLUMNS = [
-    "ll_uuid", "parcelnumb", "parcelnumb_no_formatting", "address", "scity", "szip5",
-    "county", "state2", "lat", "lon", "usecode", "usedesc", "zoning", "zoning_description",
-    "yearbuilt", "struct", "ll_bldg_footprint_sqft", "ll_bldg_count", "parval", "landval",
-    "improvval", "saleprice", "saledate", "taxamt", "owner", "mailadd", "mail_city",
-    "mail_state2", "mail_zip", "gisacre", "ll_gisacre", "ll_gissqft", "usps_vacancy",
-    "fema_flood_zone", "fema_flood_zone_subtype", "geom",
-]  # fmt: skip
+    "ll_uuid",
+    "parcelnumb",
+    "parcelnumb_no_formatting",
+    "address",
+    "scity",
+    "szip5",
+    "county",
+    "state2",
+    "lat",
+    "lon",
+    "usecode",
+    "usedesc",
+    "zoning",
+    "zoning_description",
+    "yearbuilt",
+    "struct",
+    "ll_bldg_footprint_sqft",
+    "ll_bldg_count",
+    "parval",
+    "landval",
+    "improvval",
+    "saleprice",
+    "saledate",
+    "taxamt",
+    "owner",
+    "mailadd",
+    "mail_city",
+    "mail_state2",
+    "mail_zip",
+    "gisacre",
+    "ll_gisacre",
+    "ll_gissqft",
+    "usps_vacancy",
+    "fema_flood_zone",
+    "fema_flood_zone_subtype",
+    "geom",
+]
 # kind -> (usecode, usedesc, zoning, zoning description)
 USES = {
     "residential": ("R1", "RESIDENTIAL - SINGLE FAMILY", "R-1", "Low Density Residential"),
@@ -86,8 +116,12 @@ def read_properties() -> list[dict[str, str]]:
 def polygon(rng: random.Random, lon: float, lat: float, width: float, depth: float) -> str:
     """WKT of a rotated rectangle (sometimes with a cut corner) centred on lon/lat, in feet."""
     angle = math.radians(rng.uniform(0, 180))
-    corners = [(-width / 2, -depth / 2), (width / 2, -depth / 2), (width / 2, depth / 2),
-               (-width / 2, depth / 2)]  # fmt: skip
+    corners = [
+        (-width / 2, -depth / 2),
+        (width / 2, -depth / 2),
+        (width / 2, depth / 2),
+        (-width / 2, depth / 2),
+    ]
     if width > 40 and rng.random() < 0.25:  # irregular: clip one corner, still convex
         cut = min(width, depth) * rng.uniform(0.15, 0.35)
         corners[2:3] = [(width / 2, depth / 2 - cut), (width / 2 - cut, depth / 2)]

@@ -54,9 +54,19 @@ STREETS = [
 ]
 DESCRIPTIONS = ["LOT & DWG", "LOT", "VACANT LAND", "LOT & GAR", "DWG", "TRACT", "LOT & TRLR"]
 FIELDS = [
-    "county", "parcel_id", "control_number", "owner", "address", "municipality",
-    "description", "upset_price", "sale_type", "sale_date", "auction_status", "has_parcel_data",
-]  # fmt: skip
+    "county",
+    "parcel_id",
+    "control_number",
+    "owner",
+    "address",
+    "municipality",
+    "description",
+    "upset_price",
+    "sale_type",
+    "sale_date",
+    "auction_status",
+    "has_parcel_data",
+]
 
 
 def parcel_id(style: str, rng: random.Random, n: int) -> str:

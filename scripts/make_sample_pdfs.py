@@ -334,8 +334,12 @@ def printer_block(r: dict[str, str], rng: random.Random) -> list[str]:
     total = float(r["upset_price"])
     years = _split_cents(total, rng)
     left += [f"TAX YEAR {y}   {money(a):>12}" for y, a in years]
-    lot = rng.choice([f"{rng.choice([40, 50, 60, 80])} X {rng.choice([100, 120, 150])}",
-                      f"{rng.choice([0.12, 0.25, 0.5, 1.1])} AC"])  # fmt: skip
+    lot = rng.choice(
+        [
+            f"{rng.choice([40, 50, 60, 80])} X {rng.choice([100, 120, 150])}",
+            f"{rng.choice([0.12, 0.25, 0.5, 1.1])} AC",
+        ]
+    )
     right = [
         f"LOCATION: {r['address']}",
         f"MUNICIPALITY: {muni}",

@@ -47,8 +47,11 @@ def require_postgres() -> None:
     if reason is None:
         return
     if in_ci():
-        pytest.fail(f"CI=true but Postgres tests cannot run: {reason}. CI must provide the server "
-                    "(.ci/run starts it).", pytrace=False)  # fmt: skip
+        pytest.fail(
+            f"CI=true but Postgres tests cannot run: {reason}. CI must provide the server "
+            "(.ci/run starts it).",
+            pytrace=False,
+        )
     pytest.skip(f"Postgres tests need a server: {reason}")
 
 

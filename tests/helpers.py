@@ -39,8 +39,11 @@ def run_py(
     """Run Python code in a fresh interpreter (a second process on the same file)."""
     proc = subprocess.run(
         [sys.executable, "-c", _PRELUDE + textwrap.dedent(code), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
@@ -51,8 +54,11 @@ def run_py(
 def popen_py(code: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", _PRELUDE + textwrap.dedent(code), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def slow_parcel(item: dict) -> dict:

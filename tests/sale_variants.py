@@ -106,8 +106,9 @@ class Printer:
                     left.append(amount)
                 else:
                     right.append(amount)
-                c.drawString(40, y, f"{self.record} {r.number}   {self.parcel_label} {r.parcel}   "
-                             f"{tail}")  # fmt: skip
+                c.drawString(
+                    40, y, f"{self.record} {r.number}   {self.parcel_label} {r.parcel}   {tail}"
+                )
                 y -= lead
                 for k in range(max(len(left), len(right))):
                     if k < len(left):
@@ -122,8 +123,14 @@ class Printer:
 
 # --- tables ------------------------------------------------------------------------
 
-WIDTHS = {"number": 46, "parcel": 96, "owner": 138, "location": 112, "municipality": 84,
-          "amount": 70}  # fmt: skip
+WIDTHS = {
+    "number": 46,
+    "parcel": 96,
+    "owner": 138,
+    "location": 112,
+    "municipality": 84,
+    "amount": 70,
+}
 
 
 @dataclass
@@ -138,8 +145,14 @@ class Table:
     extra: dict[str, str] = field(default_factory=dict)
 
     def cell(self, r: Rec, role: str) -> list[str]:
-        value = {"number": r.number, "parcel": r.parcel, "owner": r.owner, "location": r.location,
-                 "municipality": r.municipality, "amount": money(r.amount)}[role]  # fmt: skip
+        value = {
+            "number": r.number,
+            "parcel": r.parcel,
+            "owner": r.owner,
+            "location": r.location,
+            "municipality": r.municipality,
+            "amount": money(r.amount),
+        }[role]
         if role == "owner" and self.wrap_owner and " & " in value:
             a, b = value.split(" & ", 1)
             return [f"{a} &", b]

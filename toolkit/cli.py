@@ -108,9 +108,14 @@ DbOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 DebugOpt = Annotated[
     bool,
-    typer.Option("--debug", help="Show the traceback of errors.", callback=_set_debug,
-                 envvar="TOOLKIT_DEBUG", is_eager=True),
-]  # fmt: skip
+    typer.Option(
+        "--debug",
+        help="Show the traceback of errors.",
+        callback=_set_debug,
+        envvar="TOOLKIT_DEBUG",
+        is_eager=True,
+    ),
+]
 JobArg = Annotated[str, typer.Argument(metavar="JOB", help="Job id (or its first 8 characters).")]
 
 
@@ -240,8 +245,14 @@ class Layout(StrEnum):
     records = "records"
 
 
-def _table(frame: pd.DataFrame, *, title: str | None = None, empty: str = "(no rows)",
-           columns: list[str] | None = None, layout: Layout = Layout.auto) -> None:  # fmt: skip
+def _table(
+    frame: pd.DataFrame,
+    *,
+    title: str | None = None,
+    empty: str = "(no rows)",
+    columns: list[str] | None = None,
+    layout: Layout = Layout.auto,
+) -> None:
     from rich.table import Table
 
     console = _console()
@@ -270,14 +281,24 @@ def _job_table(frame: pd.DataFrame, title: str, empty: str) -> None:
         frame = frame.assign(
             job=frame.job_id.str[:8],
             county=frame.county.fillna("(all)"),
-            progress=[f"{int(p + f + s)}/{int(t)}" for p, f, s, t in zip(
-                frame.processed_items, frame.failed_items, frame.skipped_items, frame.total_items,
-                strict=True)],
-            batch=[f"{min(int(c or 0), int(t))}/{int(t)}" for c, t in zip(
-                frame.current_batch.fillna(0), frame.total_batches, strict=True)],
-        )  # fmt: skip
-        frame = frame.rename(columns={"percent_complete": "%", "failed_items": "failed",
-                                      "updated_at": "updated"})  # fmt: skip
+            progress=[
+                f"{int(p + f + s)}/{int(t)}"
+                for p, f, s, t in zip(
+                    frame.processed_items,
+                    frame.failed_items,
+                    frame.skipped_items,
+                    frame.total_items,
+                    strict=True,
+                )
+            ],
+            batch=[
+                f"{min(int(c or 0), int(t))}/{int(t)}"
+                for c, t in zip(frame.current_batch.fillna(0), frame.total_batches, strict=True)
+            ],
+        )
+        frame = frame.rename(
+            columns={"percent_complete": "%", "failed_items": "failed", "updated_at": "updated"}
+        )
     cols = ["job", "job_type", "county", "status", "progress", "%", "batch", "failed", "updated"]
     _table(frame, title=title, empty=empty, columns=cols)
 
@@ -393,8 +414,10 @@ def start(
     ] = 10,
     take_held: Annotated[
         bool,
-        typer.Option("--take-held", help="Also take items another active job of the type "
-                     "holds (they may be done twice)."),
+        typer.Option(
+            "--take-held",
+            help="Also take items another active job of the type holds (they may be done twice).",
+        ),
     ] = False,
     db: DbOpt = None,
     json_: JsonOpt = False,
@@ -409,9 +432,14 @@ def start(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         job_id = ws.create_batch_job(
-            job_type, county, batch_size, strategy=strategy, force=force,
-            max_consecutive_failures=max_consecutive_failures, take_held=take_held,
-        )  # fmt: skip
+            job_type,
+            county,
+            batch_size,
+            strategy=strategy,
+            force=force,
+            max_consecutive_failures=max_consecutive_failures,
+            take_held=take_held,
+        )
     for w in caught:
         if issubclass(w.category, BatchSizeWarning | ActiveJobsWarning):
             print(f"Warning: {w.message}", file=sys.stderr)
@@ -646,10 +674,16 @@ def import_properties(
     if not data.is_file():
         raise ValidationError(f"No such file: {str(data)!r}.")
     out = _ws(db).import_properties(
-        data, county, mapping=pairs or None, sale_type=sale_type, sale_date=sale_date,
-        withdraw_missing=withdraw_missing, dry_run=dry_run, encoding=encoding,
+        data,
+        county,
+        mapping=pairs or None,
+        sale_type=sale_type,
+        sale_date=sale_date,
+        withdraw_missing=withdraw_missing,
+        dry_run=dry_run,
+        encoding=encoding,
         delimiter=delimiter,
-    )  # fmt: skip
+    )
     if json_:
         _emit_json(out)
     else:
@@ -671,8 +705,11 @@ def _print_import(out: dict[str, Any]) -> None:
     columns = out["columns"]
     if out["dry_run"]:
         _table(columns.fillna("—"), title="Columns (file column → field)")
-        _table(out["preview"].dropna(axis=1, how="all"), title="First rows as they would be stored",
-               empty="No row would be imported.")  # fmt: skip
+        _table(
+            out["preview"].dropna(axis=1, how="all"),
+            title="First rows as they would be stored",
+            empty="No row would be imported.",
+        )
     else:
         for row in columns[columns.field.isna()].itertuples(index=False):
             print(f"Ignored column {row.column!r}: {row.note}")
@@ -688,16 +725,24 @@ def _print_import(out: dict[str, Any]) -> None:
             print(f"  … and {len(warnings) - 20:,} more (--json lists them all)")
     rejected, dups = out["rejected"], out["duplicates"]
     verb = "Would import" if out["dry_run"] else "Imported"
-    parts = [f"{verb} {out['imported']:,}", f"update {out['updated']:,}" if out["dry_run"]
-             else f"updated {out['updated']:,}", f"reject {len(rejected):,}" if out["dry_run"]
-             else f"rejected {len(rejected):,}"]  # fmt: skip
+    parts = [
+        f"{verb} {out['imported']:,}",
+        f"update {out['updated']:,}" if out["dry_run"] else f"updated {out['updated']:,}",
+        f"reject {len(rejected):,}" if out["dry_run"] else f"rejected {len(rejected):,}",
+    ]
     if len(dups):
         parts.append(f"{len(dups):,} repeated rows imported once")
     if out["withdrawn"] or out["reactivated"]:
-        parts.append(f"withdraw {out['withdrawn']:,}" if out["dry_run"]
-                     else f"withdrawn {out['withdrawn']:,}")  # fmt: skip
-        parts.append(f"make active again {out['reactivated']:,}" if out["dry_run"]
-                     else f"active again {out['reactivated']:,}")  # fmt: skip
+        parts.append(
+            f"withdraw {out['withdrawn']:,}"
+            if out["dry_run"]
+            else f"withdrawn {out['withdrawn']:,}"
+        )
+        parts.append(
+            f"make active again {out['reactivated']:,}"
+            if out["dry_run"]
+            else f"active again {out['reactivated']:,}"
+        )
     print(", ".join(parts) + ".")
     if out["dry_run"]:
         print("Dry run: nothing was written.")
@@ -759,10 +804,16 @@ def add_document(
     row = docs[docs.document_id == doc_id].iloc[0]
     sale_day = None if pd.isna(row.sale_date) else pd.Timestamp(row.sale_date).date().isoformat()
     info = {
-        "document_id": doc_id, "new": doc_id not in before, "county": row.county,
-        "document_type": row.document_type, "path": row.path, "url": row.url,
-        "sale_type": row.sale_type, "sale_date": sale_day, "parse_status": row.parse_status,
-    }  # fmt: skip
+        "document_id": doc_id,
+        "new": doc_id not in before,
+        "county": row.county,
+        "document_type": row.document_type,
+        "path": row.path,
+        "url": row.url,
+        "sale_type": row.sale_type,
+        "sale_date": sale_day,
+        "parse_status": row.parse_status,
+    }
     if json_:
         return _emit_json(info)
     verb = "Added" if info["new"] else "Already added:"
@@ -793,8 +844,12 @@ def add_bulk_file(
     cid = ws.add_bulk_file(path, county, format=format_)
     files = ws.query("bulk_files_all")
     row = files[(files.county_id == cid) & (files.path == str(path.resolve()))].iloc[0]
-    info = {"county_id": int(cid), "county": row.county_name, "path": row.path,
-            "format": row.format}  # fmt: skip
+    info = {
+        "county_id": int(cid),
+        "county": row.county_name,
+        "path": row.path,
+        "format": row.format,
+    }
     if json_:
         return _emit_json(info)
     print(f"{row.county_name} County's parcel data comes from {row.path} ({row.format}).")
@@ -952,8 +1007,9 @@ def _show_profile(prof: Any, path: Path | None, origin: str, json_: bool) -> Non
 
     values = plain(dataclasses.asdict(prof))
     if json_:
-        return _emit_json({"path": str(path) if path else None, "source": origin,
-                           "profile": values})  # fmt: skip
+        return _emit_json(
+            {"path": str(path) if path else None, "source": origin, "profile": values}
+        )
     where = f"{path} (from {origin})" if path is not None else f"the {origin}"
     print(f"Investor profile in effect: {where}")
     if path is None:
@@ -995,9 +1051,16 @@ def run(
     try:
         ws = _ws(db)  # opened once: the parameters are checked and the records kept through it
         req = check_request(
-            job_type, county=county, batch_size=batch_size, job_id=job, max_batches=batches,
-            max_minutes=minutes, interactive=False, ws=ws, surface="cli",
-        )  # fmt: skip
+            job_type,
+            county=county,
+            batch_size=batch_size,
+            job_id=job,
+            max_batches=batches,
+            max_minutes=minutes,
+            interactive=False,
+            ws=ws,
+            surface="cli",
+        )
     except ValidationError as exc:  # bad usage: code 2, nothing changed
         _report(exc, bool(ctx.meta.get(_DEBUG)))
         raise typer.Exit(2) from None
@@ -1030,9 +1093,15 @@ def run(
             print(_run_line(r), flush=True)
 
     with display, StatusPoller(ws.url, display) as poller:
-        returned = run_headless(req.job_type, until_done=until_done, progress=session_done,
-                                ws=ws, request=req, surface="cli",
-                                on_start=poller.watch)  # fmt: skip
+        returned = run_headless(
+            req.job_type,
+            until_done=until_done,
+            progress=session_done,
+            ws=ws,
+            request=req,
+            surface="cli",
+            on_start=poller.watch,
+        )
     for r in returned[len(results) :]:  # a runner that did not report as it went
         session_done(r)
     if json_:
@@ -1180,8 +1249,10 @@ def lab(
         print(f"Note: {note}", file=sys.stderr)
     env = {**os.environ, config.ENV_DB: workspace}  # the notebooks' db=None reads it
     cmd = lab_command(workspace, no_browser=no_browser)
-    print(f"Starting JupyterLab on the notebooks, workspace {workspace} (Ctrl-C stops it)…",
-          flush=True)  # fmt: skip
+    print(
+        f"Starting JupyterLab on the notebooks, workspace {workspace} (Ctrl-C stops it)…",
+        flush=True,
+    )
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
     shown = threading.Event()
 
@@ -1305,8 +1376,11 @@ def mcp(
         serve_stdio(assistant, log_level=level)
         return
     if generated:
-        print(f"Bearer token (new for this run; set {TOKEN_ENV} to choose your own): {token}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"Bearer token (new for this run; set {TOKEN_ENV} to choose your own): {token}",
+            file=sys.stderr,
+            flush=True,
+        )
     serve_http(assistant, token, port=port or DEFAULT_PORT, log_level=level)
 
 

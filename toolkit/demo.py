@@ -47,8 +47,7 @@ def mark_demo(ws: Workspace) -> None:
     """Mark ``ws`` as a demo workspace (the demo may replace it; it may read sample layers)."""
     from toolkit.backends.common import utcnow
 
-    ws.store.run(lambda con: con.execute(ws.q.workspace_meta_set,
-                                         [KIND_KEY, DEMO_KIND, utcnow()]))  # fmt: skip
+    ws.store.run(lambda con: con.execute(ws.q.workspace_meta_set, [KIND_KEY, DEMO_KIND, utcnow()]))
 
 
 def is_demo(ws: Workspace) -> bool:
@@ -157,8 +156,13 @@ def _configure_sample_sources() -> None:
     os.environ["TOOLKIT_COUNTY_RESEARCH"] = str(config.sample_dir() / "county_research.yaml")
 
 
-def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool = True,
-             out: Callable[[str], Any] = print) -> dict[str, Any]:  # fmt: skip
+def run_demo(
+    db: str | Path | None = None,
+    *,
+    fresh: bool = True,
+    headless: bool = True,
+    out: Callable[[str], Any] = print,
+) -> dict[str, Any]:
     """Run the guide's example session, then the whole pipeline, on the sample data.
 
     With ``headless`` (the default), every session after the first runs its job
@@ -266,8 +270,10 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     else:
         proc = subprocess.run(
             [sys.executable, "-m", "toolkit.demo", "--resume", str(db)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"the resumed session failed:\n{proc.stdout}\n{proc.stderr}")
         out(proc.stdout.rstrip())
@@ -293,8 +299,14 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     ws.close()
 
     out("\nThe rest of the pipeline, session by session:")
-    for job_type in ("regrid_scraping", "visual_validation", "property_condition",
-                     "environmental_research", "title_research", "bid_strategy"):  # fmt: skip
+    for job_type in (
+        "regrid_scraping",
+        "visual_validation",
+        "property_condition",
+        "environmental_research",
+        "title_research",
+        "bid_strategy",
+    ):
         session(job_type)
 
     ws = toolkit.connect(str(db))
@@ -327,8 +339,15 @@ def run_demo(db: str | Path | None = None, *, fresh: bool = True, headless: bool
     out(f"The workspace is a plain DuckDB file: {db}")
     out("Try: SELECT * FROM get_pending_work_summary();  SELECT * FROM vw_completed_batch_jobs;")
     ws.close()
-    return {"job_id": job, "first": first.message, "pending_before": before, "pending_after": after,
-            "status": status, "bids": bids, "records": records}  # fmt: skip
+    return {
+        "job_id": job,
+        "first": first.message,
+        "pending_before": before,
+        "pending_after": after,
+        "status": status,
+        "bids": bids,
+        "records": records,
+    }
 
 
 def build_workspace_inputs(db: str | Path) -> Workspace:

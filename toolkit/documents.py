@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from toolkit import config
 from toolkit.backends.base import Outcome
 from toolkit.backends.common import utcnow
 from toolkit.exceptions import (
@@ -38,8 +37,8 @@ from toolkit.parcels import SALE_TYPES
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.sources.http import HttpClient
     from toolkit.backends.base import Store
+    from toolkit.sources.http import HttpClient
 
 #: Kinds of county documents a workspace keeps. Only ``property_list`` is parsed
 #: into properties; the others are kept for the record (research, due diligence).
@@ -363,7 +362,9 @@ def parse_document(store: Store, document_id: str, **options: Any) -> dict[str, 
     outcome = Outcome(0, item["item_id"], "done", None, result)
     store.run(lambda con: pdf_parsing.write_results(con, store.q, None, [outcome], utcnow()))
     return {
-        "document_id": item["item_id"], "layout": result["layout"],
-        "page_count": result["page_count"], "rows_parsed": len(result["rows"]),
+        "document_id": item["item_id"],
+        "layout": result["layout"],
+        "page_count": result["page_count"],
+        "rows_parsed": len(result["rows"]),
         "rows_failed": len(result["errors"]),
-    }  # fmt: skip
+    }

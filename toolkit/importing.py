@@ -43,10 +43,21 @@ if TYPE_CHECKING:
     from toolkit.backends.base import Store
 
 __all__ = [
-    "AUCTION_STATUSES", "EXIT_ALL_IMPORTED", "EXIT_NOTHING_IMPORTED", "EXIT_SOME_REJECTED",
-    "FIELDS", "SALE_TYPES", "SYNONYMS", "header_key", "import_properties", "normalise_parcel",
-    "parse_amount", "parse_date", "plan_columns", "read_table",
-]  # fmt: skip
+    "AUCTION_STATUSES",
+    "EXIT_ALL_IMPORTED",
+    "EXIT_NOTHING_IMPORTED",
+    "EXIT_SOME_REJECTED",
+    "FIELDS",
+    "SALE_TYPES",
+    "SYNONYMS",
+    "header_key",
+    "import_properties",
+    "normalise_parcel",
+    "parse_amount",
+    "parse_date",
+    "plan_columns",
+    "read_table",
+]
 
 
 # The fields a list can fill, in the order they are shown.
@@ -72,47 +83,123 @@ IGNORE = "ignore"  # a mapping target: leave this column out, on purpose
 # this table; tests/unit/test_importing.py checks that the two agree.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "parcel_id": (
-        "Parcel ID", "Parcel", "Parcel No.", "Parcel Number", "Parcel Identifier",
-        "Parcel Identification No.", "Tax Parcel", "Tax Parcel No.", "Tax Parcel ID",
-        "Tax Map No.", "Tax Map Parcel No.", "Tax Map ID", "Map No.", "Map & Parcel",
-        "Map Parcel No.", "Block & Lot", "Lot & Block", "UPI", "UPI No.",
-        "Uniform Parcel Identifier", "PIN", "APN", "Folio", "Folio No.", "OPA No.",
-        "OPA Account No.", "BRT No.", "Tax ID", "Tax ID No.", "Property ID", "Parcelnumb",
+        "Parcel ID",
+        "Parcel",
+        "Parcel No.",
+        "Parcel Number",
+        "Parcel Identifier",
+        "Parcel Identification No.",
+        "Tax Parcel",
+        "Tax Parcel No.",
+        "Tax Parcel ID",
+        "Tax Map No.",
+        "Tax Map Parcel No.",
+        "Tax Map ID",
+        "Map No.",
+        "Map & Parcel",
+        "Map Parcel No.",
+        "Block & Lot",
+        "Lot & Block",
+        "UPI",
+        "UPI No.",
+        "Uniform Parcel Identifier",
+        "PIN",
+        "APN",
+        "Folio",
+        "Folio No.",
+        "OPA No.",
+        "OPA Account No.",
+        "BRT No.",
+        "Tax ID",
+        "Tax ID No.",
+        "Property ID",
+        "Parcelnumb",
     ),
     "county": ("County", "County Name"),
     "control_number": (
-        "Control No.", "Sale No.", "Sale Item No.", "Item No.", "Item", "Record No.", "No.",
-        "Claim No.", "Tax Claim No.",
+        "Control No.",
+        "Sale No.",
+        "Sale Item No.",
+        "Item No.",
+        "Item",
+        "Record No.",
+        "No.",
+        "Claim No.",
+        "Tax Claim No.",
     ),
     "address": (
-        "Address", "Location", "Property Address", "Property Location", "Location Address",
-        "Location of Property", "Situs", "Situs Address", "Site Address", "Street Address",
+        "Address",
+        "Location",
+        "Property Address",
+        "Property Location",
+        "Location Address",
+        "Location of Property",
+        "Situs",
+        "Situs Address",
+        "Site Address",
+        "Street Address",
         "Premises",
     ),
     "municipality": (
-        "Municipality", "Municipality Name", "Muni", "Township", "Twp", "Borough", "Boro",
-        "Township/Borough", "Twp/Boro", "Municipality/Township", "Taxing District",
+        "Municipality",
+        "Municipality Name",
+        "Muni",
+        "Township",
+        "Twp",
+        "Borough",
+        "Boro",
+        "Township/Borough",
+        "Twp/Boro",
+        "Municipality/Township",
+        "Taxing District",
         "Tax District",
     ),
     "owner": (
-        "Owner", "Owners", "Owner(s)", "Owner Name", "Owner's Name", "Owner Names",
-        "Reputed Owner", "Reputed Owners", "Property Owner", "Current Owner", "Assessed Owner",
-        "Taxpayer", "Taxpayer Name",
+        "Owner",
+        "Owners",
+        "Owner(s)",
+        "Owner Name",
+        "Owner's Name",
+        "Owner Names",
+        "Reputed Owner",
+        "Reputed Owners",
+        "Property Owner",
+        "Current Owner",
+        "Assessed Owner",
+        "Taxpayer",
+        "Taxpayer Name",
     ),
     "description": (
-        "Description", "Desc", "Property Description", "Legal Description", "Short Legal",
+        "Description",
+        "Desc",
+        "Property Description",
+        "Legal Description",
+        "Short Legal",
     ),
     "upset_price": (
-        "Upset Price", "Upset Amount", "Upset", "Approx. Upset Price", "Approx. Upset",
-        "Approximate Upset Price", "Upset Sale Price", "Total Upset", "Upset Bid", "Total Due",
-        "Amount Due", "Total Amount Due", "Amount", "Minimum Bid", "Min. Bid", "Opening Bid",
+        "Upset Price",
+        "Upset Amount",
+        "Upset",
+        "Approx. Upset Price",
+        "Approx. Upset",
+        "Approximate Upset Price",
+        "Upset Sale Price",
+        "Total Upset",
+        "Upset Bid",
+        "Total Due",
+        "Amount Due",
+        "Total Amount Due",
+        "Amount",
+        "Minimum Bid",
+        "Min. Bid",
+        "Opening Bid",
         "Starting Bid",
     ),
     "sale_type": ("Sale Type", "Type of Sale"),
     "sale_date": ("Sale Date", "Auction Date", "Date of Sale"),
     "auction_status": ("Auction Status", "Status", "Sale Status"),
     "document_id": ("Document ID",),
-}  # fmt: skip
+}
 
 # Exit codes of `toolkit import-properties` (docs/cli.md, docs/import.md).
 EXIT_ALL_IMPORTED = 0
@@ -156,9 +243,20 @@ _AMOUNT = re.compile(
     r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d*))?(?P<close>\))?"
 )
 _DATE_FORMATS = (
-    "%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%Y/%m/%d", "%B %d, %Y", "%b %d, %Y",
-    "%b. %d, %Y", "%A, %B %d, %Y", "%d-%b-%Y", "%d-%b-%y", "%d %B %Y", "%d %b %Y",
-)  # fmt: skip
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%m-%d-%Y",
+    "%Y/%m/%d",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%b. %d, %Y",
+    "%A, %B %d, %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %B %Y",
+    "%d %b %Y",
+)
 
 
 def header_key(label: object) -> str:
@@ -304,9 +402,13 @@ def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             raise ValidationError(_decode_message(raw, exc, encoding)) from None
         return text.removeprefix("\ufeff"), encoding
-    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                      (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                      (codecs.BOM_UTF16_BE, "utf-16")):  # fmt: skip
+    for bom, name in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if raw.startswith(bom):
             try:
                 return raw.decode(name).removeprefix("\ufeff"), name
@@ -434,8 +536,7 @@ def read_table(
     return table
 
 
-def _table(records: Iterator[tuple[int, list[str]]], mapping: dict[str, str],
-           source: str) -> Table:  # fmt: skip
+def _table(records: Iterator[tuple[int, list[str]]], mapping: dict[str, str], source: str) -> Table:
     keys = _mapping_keys(mapping)
     before: list[tuple[int, list[str]]] = []
     header: tuple[int, list[str]] | None = None
@@ -460,8 +561,13 @@ def _table(records: Iterator[tuple[int, list[str]]], mapping: dict[str, str],
         rest = []
         preamble = before[:-1]
         blank_before = 0  # blank lines above the header are not data
-    table = Table(header=[c.strip(" ") for c in header[1]], rows=[], lines=[], source=source,
-                  header_line=header[0])  # fmt: skip
+    table = Table(
+        header=[c.strip(" ") for c in header[1]],
+        rows=[],
+        lines=[],
+        source=source,
+        header_line=header[0],
+    )
     table.blank_lines = blank_before
     for line, cells in preamble:
         text = ",".join(c for c in cells if c.strip())
@@ -472,8 +578,9 @@ def _table(records: Iterator[tuple[int, list[str]]], mapping: dict[str, str],
             table.blank_lines += 1
             continue
         if [c.strip(" ") for c in cells] == header_cells:
-            table.skipped.append({"line": line, "text": ",".join(cells)[:80],
-                                  "why": "repeats the header row"})  # fmt: skip
+            table.skipped.append(
+                {"line": line, "text": ",".join(cells)[:80], "why": "repeats the header row"}
+            )
             continue
         table.rows.append(cells)
         table.lines.append(line)
@@ -617,8 +724,9 @@ def plan_columns(table: Table, mapping: dict[str, str] | None = None) -> list[Co
         found = _BY_KEY.get(header_key(label)) if label else None
         if found and found in mapped_fields:
             other = table.header[mapped_fields[found]]
-            plan.append(Column(i, shown, None, f"also names {found}, but the mapping chose "
-                                               f"{other!r}"))  # fmt: skip
+            plan.append(
+                Column(i, shown, None, f"also names {found}, but the mapping chose {other!r}")
+            )
         elif found:
             auto.setdefault(found, []).append(i)
             plan.append(Column(i, shown, found, "header synonym"))
@@ -640,11 +748,12 @@ def plan_columns(table: Table, mapping: dict[str, str] | None = None) -> list[Co
         if not any(_trim(v) for v in values) and not table.header[col.index]:
             col.note = "empty"
         elif "upset_price" not in used and _money_like(values):
-            col.note = (f"not a known name; it looks like dollar amounts and no column is the "
-                        f"upset price: if it is, --map '{col.label}=upset_price'")  # fmt: skip
+            col.note = (
+                f"not a known name; it looks like dollar amounts and no column is the "
+                f"upset price: if it is, --map '{col.label}=upset_price'"
+            )
         else:
-            col.note = (f"not a known name (docs/import.md); to use it, "
-                        f"--map '{col.label}=FIELD'")  # fmt: skip
+            col.note = f"not a known name (docs/import.md); to use it, --map '{col.label}=FIELD'"
     if "parcel_id" not in used:
         examples = ", ".join(repr(x) for x in SYNONYMS["parcel_id"][:8])
         raise ValidationError(
@@ -707,13 +816,21 @@ def import_properties(
     for i, cells in enumerate(table.rows):
         if len(cells) > width and any(_trim(c) for c in cells[width:]):
             extra = [c for c in cells[width:] if _trim(c)]
-            rows.reject(i, f"has {len(cells)} cells, the header {width}; extra {extra[:3]!r} "
-                           "(a delimiter inside a value that is not quoted?)")  # fmt: skip
+            rows.reject(
+                i,
+                f"has {len(cells)} cells, the header {width}; extra {extra[:3]!r} "
+                "(a delimiter inside a value that is not quoted?)",
+            )
         elif len(cells) < width:
             short.append(table.lines[i])
     if short:
-        rows.warn(None, None, None, f"{len(short)} lines have fewer cells than the header "
-                  f"(the missing cells are blank): lines {_lines(short)}")  # fmt: skip
+        rows.warn(
+            None,
+            None,
+            None,
+            f"{len(short)} lines have fewer cells than the header "
+            f"(the missing cells are blank): lines {_lines(short)}",
+        )
     for name in FIELDS:
         idx = by_field.get(name)
         rows.values[name] = [
@@ -731,47 +848,89 @@ def import_properties(
             "county_id": [ids[i] for i in accepted],
             "parcel_id": [v["parcel_id"][i] for i in accepted],
             "parcel_norm": [v["parcel_norm"][i] for i in accepted],
-            **{n: [v[n][i] for i in accepted]
-               for n in ("control_number", "address", "municipality", "owner", "description",
-                         "upset_price", "sale_type", "sale_date", "auction_status",
-                         "document_id")},
+            **{
+                n: [v[n][i] for i in accepted]
+                for n in (
+                    "control_number",
+                    "address",
+                    "municipality",
+                    "owner",
+                    "description",
+                    "upset_price",
+                    "sale_type",
+                    "sale_date",
+                    "auction_status",
+                    "document_id",
+                )
+            },
             "ts": utcnow(),
         }
-    )  # fmt: skip
+    )
     incoming = incoming.astype(object).where(incoming.notna(), None)
     listed = _listed(rows, ids) if withdraw_missing else None
     scope = sorted({ids[i] for i in accepted})
-    outcome = _write(store, incoming, listed, scope, county_names,
-                     withdraw_missing=withdraw_missing, dry_run=dry_run)  # fmt: skip
+    outcome = _write(
+        store,
+        incoming,
+        listed,
+        scope,
+        county_names,
+        withdraw_missing=withdraw_missing,
+        dry_run=dry_run,
+    )
 
     rejected = pd.DataFrame(
-        [{"line": table.lines[i], "parcel_id": _text_or_none(v["parcel_id"][i]),
-          "county": _text_or_none(v["county"][i]), "reason": "; ".join(reasons)}
-         for i, reasons in sorted(rows.problems.items())],
+        [
+            {
+                "line": table.lines[i],
+                "parcel_id": _text_or_none(v["parcel_id"][i]),
+                "county": _text_or_none(v["county"][i]),
+                "reason": "; ".join(reasons),
+            }
+            for i, reasons in sorted(rows.problems.items())
+        ],
         columns=["line", "parcel_id", "county", "reason"],
-    )  # fmt: skip
+    )
     dup_frame = pd.DataFrame(
-        [{"line": table.lines[i], "first_line": table.lines[first],
-          "parcel_id": v["parcel_id"][i]} for i, first in sorted(duplicates.items())],
+        [
+            {
+                "line": table.lines[i],
+                "first_line": table.lines[first],
+                "parcel_id": v["parcel_id"][i],
+            }
+            for i, first in sorted(duplicates.items())
+        ],
         columns=["line", "first_line", "parcel_id"],
-    )  # fmt: skip
+    )
     if not withdraw_missing and outcome["listed_withdrawn"]:
-        rows.warn(None, "auction_status", None,
-                  f"{outcome['listed_withdrawn']} parcels of this list are withdrawn in the "
-                  "workspace and stay so; if this file is the county's whole current list, "
-                  "import it with --withdraw-missing (withdraw_missing=True) to make them "
-                  "active again")  # fmt: skip
+        rows.warn(
+            None,
+            "auction_status",
+            None,
+            f"{outcome['listed_withdrawn']} parcels of this list are withdrawn in the "
+            "workspace and stay so; if this file is the county's whole current list, "
+            "import it with --withdraw-missing (withdraw_missing=True) to make them "
+            "active again",
+        )
     for cid, (gone, active) in outcome["share"].items():
         if active and gone > active / 2:
-            rows.warn(None, "auction_status", None,
-                      f"{gone} of {active} active parcels of county {cid} are not in this file "
-                      f"and {'would be' if dry_run else 'were'} withdrawn: is it the whole "
-                      "list? (check with --dry-run; a re-import brings them back)")  # fmt: skip
+            rows.warn(
+                None,
+                "auction_status",
+                None,
+                f"{gone} of {active} active parcels of county {cid} are not in this file "
+                f"and {'would be' if dry_run else 'were'} withdrawn: is it the whole "
+                "list? (check with --dry-run; a re-import brings them back)",
+            )
     if outcome["pending_in_jobs"]:
-        rows.warn(None, "auction_status", None,
-                  f"{outcome['pending_in_jobs']} items of active jobs are withdrawn parcels; "
-                  "those jobs still list them (cancel and start the job again to drop "
-                  "them)")  # fmt: skip
+        rows.warn(
+            None,
+            "auction_status",
+            None,
+            f"{outcome['pending_in_jobs']} items of active jobs are withdrawn parcels; "
+            "those jobs still list them (cancel and start the job again to drop "
+            "them)",
+        )
 
     written = len(incoming)
     if written == 0:
@@ -802,14 +961,16 @@ def import_properties(
         "skipped_lines": pd.DataFrame(table.skipped, columns=["line", "text", "why"]),
         "preview": preview_frame,
         "source": {
-            "file": table.source, "encoding": table.encoding,
+            "file": table.source,
+            "encoding": table.encoding,
             "delimiter": DELIMITER_NAMES.get(table.delimiter or "", table.delimiter),
-            "header_line": table.header_line, "rows": len(table.rows),
+            "header_line": table.header_line,
+            "rows": len(table.rows),
             "blank_lines": table.blank_lines,
         },
         "dry_run": dry_run,
         "exit_code": code,
-    }  # fmt: skip
+    }
 
 
 def _lines(lines: list[int], most: int = 10) -> str:
@@ -869,8 +1030,9 @@ def _check_sale_date(value: str | dt.date | None) -> dt.date | None:
     return found
 
 
-def _check_values(store: Store, rows: _Rows, county: object, fill_type: str | None,
-                  fill_date: dt.date | None) -> tuple[dict[int, int], dict[int, str]]:  # fmt: skip
+def _check_values(
+    store: Store, rows: _Rows, county: object, fill_type: str | None, fill_date: dt.date | None
+) -> tuple[dict[int, int], dict[int, str]]:
     """Check and convert every field in place; returns each row's county id (where it has
     one) and every county's name by id."""
     v = rows.values
@@ -979,8 +1141,19 @@ def _check_values(store: Store, rows: _Rows, county: object, fill_type: str | No
     return ids, by_id
 
 
-_COMPARED = ("parcel_id", "control_number", "address", "municipality", "owner", "description",
-             "upset_price", "sale_type", "sale_date", "auction_status", "document_id")  # fmt: skip
+_COMPARED = (
+    "parcel_id",
+    "control_number",
+    "address",
+    "municipality",
+    "owner",
+    "description",
+    "upset_price",
+    "sale_type",
+    "sale_date",
+    "auction_status",
+    "document_id",
+)
 
 
 def _deduplicate(
@@ -1022,9 +1195,16 @@ def _listed(rows: _Rows, ids: dict[int, int]) -> pd.DataFrame:
     return pd.DataFrame(sorted(pairs), columns=["county_id", "parcel_norm"])
 
 
-def _write(store: Store, incoming: pd.DataFrame, listed: pd.DataFrame | None, scope: list[int],
-           names: dict[int, str], *, withdraw_missing: bool,
-           dry_run: bool) -> dict[str, Any]:  # fmt: skip
+def _write(
+    store: Store,
+    incoming: pd.DataFrame,
+    listed: pd.DataFrame | None,
+    scope: list[int],
+    names: dict[int, str],
+    *,
+    withdraw_missing: bool,
+    dry_run: bool,
+) -> dict[str, Any]:
     """Upsert (unless a dry run) and, with withdraw_missing, set statuses; one transaction."""
     import pandas as pd
 
@@ -1035,9 +1215,14 @@ def _write(store: Store, incoming: pd.DataFrame, listed: pd.DataFrame | None, sc
         return pd.DataFrame([(r[1], r[2]) for r in rows], columns=["county_id", "parcel_id"])
 
     def work(con: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"existing": 0, "withdrawn": [], "reactivated": [],
-                               "listed_withdrawn": 0, "share": {},
-                               "pending_in_jobs": 0}  # fmt: skip
+        out: dict[str, Any] = {
+            "existing": 0,
+            "withdrawn": [],
+            "reactivated": [],
+            "listed_withdrawn": 0,
+            "share": {},
+            "pending_in_jobs": 0,
+        }
         if not len(incoming):
             return out
         con.register("_incoming", incoming)

@@ -41,19 +41,37 @@ if TYPE_CHECKING:
     from toolkit.workspace import Workspace
 
 __all__ = [
-    "DEFAULT_SOURCE", "NO_SALE", "RESEARCH_TYPES", "RESULT_KEYS", "FieldError", "check_county",
-    "check_grade", "check_liens", "check_result", "check_title", "condition_result",
-    "imagery_links", "liens_on_file", "sales_on_file", "save", "title_result",
+    "DEFAULT_SOURCE",
+    "NO_SALE",
+    "RESEARCH_TYPES",
+    "RESULT_KEYS",
+    "FieldError",
+    "check_county",
+    "check_grade",
+    "check_liens",
+    "check_result",
+    "check_title",
+    "condition_result",
+    "imagery_links",
+    "liens_on_file",
+    "sales_on_file",
+    "save",
+    "title_result",
     "title_searched",
-]  # fmt: skip
+]
 
 #: The job types whose items a person (or an assistant) researches and records by hand.
 RESEARCH_TYPES: tuple[str, ...] = ("title_research", "property_condition", "county_research")
 LIEN_KEYS: tuple[str, ...] = ("lien_type", "holder", "amount", "recorded_date")
 COUNTY_SALE_FIELDS: tuple[str, ...] = (
-    "sale_date", "registration_deadline", "deposit", "payment_terms", "bidder_certification",
-    "location", "platform",
-)  # fmt: skip
+    "sale_date",
+    "registration_deadline",
+    "deposit",
+    "payment_terms",
+    "bidder_certification",
+    "location",
+    "platform",
+)
 #: What one item's result may hold, per job type (the forms' inputs, by key).
 RESULT_KEYS: dict[str, tuple[str, ...]] = {
     "title_research": ("liens", "no_liens", "source", "note"),
@@ -122,8 +140,10 @@ def imagery_links(lat: object, lon: object, address: str | None = None) -> dict[
     la, lo = num(lat), num(lon)
     if la is None or lo is None:
         return {"place": PLACE_URL.format(q=quote_plus(address))} if address else {}
-    return {"street": STREET_URL.format(lat=la, lon=lo),
-            "aerial": AERIAL_URL.format(lat=la, lon=lo)}  # fmt: skip
+    return {
+        "street": STREET_URL.format(lat=la, lon=lo),
+        "aerial": AERIAL_URL.format(lat=la, lon=lo),
+    }
 
 
 # -- what is on file already (shown beside the inputs) ----------------------------------
@@ -175,19 +195,26 @@ def check_liens(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             raise ValidationError(f"Lien {i}: amount {raw!r} is not a number.") from None
         if amount is not None and (not math.isfinite(amount) or amount < 0):
             raise ValidationError(f"Lien {i}: amount {raw!r} must be zero or more.")
-        out.append({
-            "lien_type": kind,
-            "holder": str(row.get("holder") or "").strip() or None,
-            "amount": amount,
-            "recorded_date": parse_date(row.get("recorded_date"), f"Lien {i}: recorded date"),
-        })  # fmt: skip
+        out.append(
+            {
+                "lien_type": kind,
+                "holder": str(row.get("holder") or "").strip() or None,
+                "amount": amount,
+                "recorded_date": parse_date(row.get("recorded_date"), f"Lien {i}: recorded date"),
+            }
+        )
     return out
 
 
-def check_title(liens: Sequence[Mapping[str, Any]], *, no_liens: bool = False,
-                source: str | None = None, note: str | None = None,
-                on_file: pd.DataFrame | None = None,
-                default_source: str = DEFAULT_SOURCE) -> dict[str, Any]:  # fmt: skip
+def check_title(
+    liens: Sequence[Mapping[str, Any]],
+    *,
+    no_liens: bool = False,
+    source: str | None = None,
+    note: str | None = None,
+    on_file: pd.DataFrame | None = None,
+    default_source: str = DEFAULT_SOURCE,
+) -> dict[str, Any]:
     """One property's title search: the liens found, or none found (``no_liens``).
 
     ``on_file`` (:func:`liens_on_file`) refuses a lien recorded already: entering
@@ -210,8 +237,11 @@ def check_title(liens: Sequence[Mapping[str, Any]], *, no_liens: bool = False,
             "untick it or remove them.",
         )
     _refuse_duplicates(checked, on_file)
-    return {"liens": checked, "source": str(source or "").strip() or default_source,
-            "note": str(note or "")}  # fmt: skip
+    return {
+        "liens": checked,
+        "source": str(source or "").strip() or default_source,
+        "note": str(note or ""),
+    }
 
 
 def _refuse_duplicates(liens: list[dict[str, Any]], on_file: pd.DataFrame | None) -> None:
@@ -221,11 +251,14 @@ def _refuse_duplicates(liens: list[dict[str, Any]], on_file: pd.DataFrame | None
 
     def key(kind: object, holder: object, amount: object, date: object) -> tuple[Any, ...]:
         d = None if blank(date) else pd.Timestamp(date).date()
-        return (str(kind), "" if blank(holder) else str(holder).strip().lower(),
-                None if blank(amount) else round(float(str(amount)), 2), d)  # fmt: skip
+        return (
+            str(kind),
+            "" if blank(holder) else str(holder).strip().lower(),
+            None if blank(amount) else round(float(str(amount)), 2),
+            d,
+        )
 
-    have = {key(r.lien_type, r.holder, r.amount, r.recorded_date)
-            for r in on_file.itertuples()}  # fmt: skip
+    have = {key(r.lien_type, r.holder, r.amount, r.recorded_date) for r in on_file.itertuples()}
     for i, lien in enumerate(liens, start=1):
         if key(*(lien[k] for k in LIEN_KEYS)) in have:
             raise FieldError(
@@ -247,8 +280,7 @@ def title_result(ws: Workspace, item: dict[str, Any]) -> dict[str, Any]:
     return make_title_research(ws.processor_context())(pd.DataFrame([item]))[0]
 
 
-def save_title(ws: Workspace, job_id: str, item: dict[str, Any],
-               values: dict[str, Any]) -> None:  # fmt: skip
+def save_title(ws: Workspace, job_id: str, item: dict[str, Any], values: dict[str, Any]) -> None:
     """Record the title search and its liens, then the item's title result.
 
     Two transactions: a crash between them leaves the search recorded and the
@@ -279,8 +311,9 @@ def check_grade(grade: object, note: str | None = None) -> dict[str, Any]:
     return {"grade": g, "note": str(note or "")}
 
 
-def condition_result(ws: Workspace, item: dict[str, Any], grade: str,
-                     note: str | None = None) -> dict[str, Any]:  # fmt: skip
+def condition_result(
+    ws: Workspace, item: dict[str, Any], grade: str, note: str | None = None
+) -> dict[str, Any]:
     """The property_condition result of a manual grade: the grade wins, repairs from the profile.
 
     The processor's row for the item with ``manual_grade`` set (so the computed
@@ -311,12 +344,14 @@ def condition_result(ws: Workspace, item: dict[str, Any], grade: str,
     }
 
 
-def save_condition(ws: Workspace, job_id: str, item: dict[str, Any],
-                   values: dict[str, Any]) -> None:  # fmt: skip
+def save_condition(
+    ws: Workspace, job_id: str, item: dict[str, Any], values: dict[str, Any]
+) -> None:
     """Write the manual grade's result and mark the item done (one transaction)."""
     note = str(values.get("note") or "").strip() or None
-    ws.record_result(job_id, str(item["item_id"]),
-                     condition_result(ws, item, values["grade"], note))  # fmt: skip
+    ws.record_result(
+        job_id, str(item["item_id"]), condition_result(ws, item, values["grade"], note)
+    )
 
 
 # -- county research -------------------------------------------------------------------
@@ -356,11 +391,15 @@ def check_county(fields: Mapping[str, Any]) -> dict[str, Any]:
         if kind.lower() not in SALE_TYPES:
             raise FieldError("sale_type", str(UnknownChoiceError("sale type", kind, SALE_TYPES)))
         sale = {"sale_type": kind.lower(), **{k: text(k) for k in COUNTY_SALE_FIELDS}}
-        dates = {key: parse_date(sale[key], key.replace("_", " ").capitalize(), key)
-                 for key in ("sale_date", "registration_deadline")}  # fmt: skip
-        if dates["sale_date"] and dates["registration_deadline"] and (
-            dates["registration_deadline"] > dates["sale_date"]
-        ):  # fmt: skip
+        dates = {
+            key: parse_date(sale[key], key.replace("_", " ").capitalize(), key)
+            for key in ("sale_date", "registration_deadline")
+        }
+        if (
+            dates["sale_date"]
+            and dates["registration_deadline"]
+            and (dates["registration_deadline"] > dates["sale_date"])
+        ):
             raise FieldError(
                 "registration_deadline",
                 f"Registration deadline {dates['registration_deadline']} is after the sale date "
@@ -376,14 +415,18 @@ def check_county(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise FieldError(
             "note", "Nothing to save: enter a sale, a link or a note (or mark the item failed)."
         )
-    research = {"source": source, "as_of": text("as_of") or None,
-                "notes": [note] if note else [], "links": links, "sales": sales}  # fmt: skip
+    research = {
+        "source": source,
+        "as_of": text("as_of") or None,
+        "notes": [note] if note else [],
+        "links": links,
+        "sales": sales,
+    }
     validate_research(research, "county research")  # the research file's rules, all of them
     return {"research": research, "note": note}
 
 
-def save_county(ws: Workspace, job_id: str, item: dict[str, Any],
-                values: dict[str, Any]) -> None:  # fmt: skip
+def save_county(ws: Workspace, job_id: str, item: dict[str, Any], values: dict[str, Any]) -> None:
     """Store the county's research and mark its item done (one transaction)."""
 
     ws.save_county_research(int(item["county_id"]), values["research"], job_id=job_id)
@@ -398,8 +441,9 @@ _SAVERS: dict[str, Callable[[Workspace, str, dict[str, Any], dict[str, Any]], No
 }
 
 
-def save(ws: Workspace, job_type: str, job_id: str, item: dict[str, Any],
-         values: dict[str, Any]) -> None:  # fmt: skip
+def save(
+    ws: Workspace, job_type: str, job_id: str, item: dict[str, Any], values: dict[str, Any]
+) -> None:
     """Save one item's checked research (from a ``check_*`` function) and mark it done.
 
     ``item`` is the item's row as :meth:`Workspace.get_next_batch` returned it.
@@ -450,8 +494,13 @@ def _check_keys(job_type: str, result: object, extra: str = "") -> Mapping[str, 
     return result
 
 
-def check_result(job_type: str, result: object, *, on_file: pd.DataFrame | None = None,
-                 default_source: str = DEFAULT_SOURCE) -> dict[str, Any]:  # fmt: skip
+def check_result(
+    job_type: str,
+    result: object,
+    *,
+    on_file: pd.DataFrame | None = None,
+    default_source: str = DEFAULT_SOURCE,
+) -> dict[str, Any]:
     """One item's research as one JSON object, checked exactly as its notebook form checks it.
 
     Keys per job type (:data:`RESULT_KEYS`):
@@ -499,9 +548,14 @@ def check_result(job_type: str, result: object, *, on_file: pd.DataFrame | None 
         if not isinstance(no_liens, bool):
             raise ValidationError(f"result.no_liens: must be true or false, not {no_liens!r}.")
         with _field("liens"):
-            return check_title(liens, no_liens=no_liens, source=_text_field(r, "source"),
-                               note=_text_field(r, "note"), on_file=on_file,
-                               default_source=default_source)  # fmt: skip
+            return check_title(
+                liens,
+                no_liens=no_liens,
+                source=_text_field(r, "source"),
+                note=_text_field(r, "note"),
+                on_file=on_file,
+                default_source=default_source,
+            )
     if job_type == "property_condition":
         with _field("grade"):
             return check_grade(_text_field(r, "grade"), _text_field(r, "note"))

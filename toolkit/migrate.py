@@ -17,11 +17,22 @@ from toolkit.exceptions import StoreError, ValidationError
 # rebuilt from the toolkit's own files on the Postgres side, not copied
 _SKIP = {"schema_migrations", "job_types", "schema_build"}
 _TYPES = {
-    "VARCHAR": "TEXT", "DOUBLE": "DOUBLE PRECISION", "FLOAT": "REAL", "INTEGER": "INTEGER",
-    "BIGINT": "BIGINT", "SMALLINT": "SMALLINT", "BOOLEAN": "BOOLEAN", "DATE": "DATE",
-    "TIMESTAMP": "TIMESTAMP", "UUID": "UUID", "HUGEINT": "NUMERIC", "TINYINT": "SMALLINT",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ", "BLOB": "BYTEA", "TIME": "TIME",
-}  # fmt: skip
+    "VARCHAR": "TEXT",
+    "DOUBLE": "DOUBLE PRECISION",
+    "FLOAT": "REAL",
+    "INTEGER": "INTEGER",
+    "BIGINT": "BIGINT",
+    "SMALLINT": "SMALLINT",
+    "BOOLEAN": "BOOLEAN",
+    "DATE": "DATE",
+    "TIMESTAMP": "TIMESTAMP",
+    "UUID": "UUID",
+    "HUGEINT": "NUMERIC",
+    "TINYINT": "SMALLINT",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    "BLOB": "BYTEA",
+    "TIME": "TIME",
+}
 
 
 def _pg_type(duck_type: str) -> str:
@@ -64,10 +75,14 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
     dst = toolkit.connect(dst_url)
     src = duckdb.connect(str(src_url).removeprefix("duckdb://"), read_only=True)
     try:
-        tables = [r[0] for r in src.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name"
-        ).fetchall() if r[0] not in _SKIP]  # fmt: skip
+        tables = [
+            r[0]
+            for r in src.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_type = 'BASE TABLE' ORDER BY table_name"
+            ).fetchall()
+            if r[0] not in _SKIP
+        ]
         counts = {
             t: src.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
             for t in tables
@@ -94,17 +109,22 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
             for t in tables:
                 cols = src.execute(
                     "SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [t]
-                ).fetchall()  # fmt: skip
+                    "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+                    [t],
+                ).fetchall()
                 if t not in existing:  # a table the user added: same columns, Postgres types
                     spec = ", ".join(f"{quote_ident(c)} {_pg_type(ty)}" for c, ty in cols)
                     raw.execute(f"CREATE TABLE {quote_ident(t)} ({spec})")
                     dst_cols = {c for c, _ in cols}
                 else:
-                    dst_cols = {r[0] for r in raw.execute(
-                        "SELECT column_name FROM information_schema.columns "
-                        "WHERE table_schema = current_schema() AND table_name = %s", [t]
-                    ).fetchall()}  # fmt: skip
+                    dst_cols = {
+                        r[0]
+                        for r in raw.execute(
+                            "SELECT column_name FROM information_schema.columns "
+                            "WHERE table_schema = current_schema() AND table_name = %s",
+                            [t],
+                        ).fetchall()
+                    }
                 names = [c for c, _ in cols if c in dst_cols]
                 missing = [c for c, _ in cols if c not in dst_cols]
                 if missing:
@@ -139,9 +159,12 @@ def migrate(src_url: str, dst_url: str, *, batch_rows: int = 50_000) -> dict[str
     finally:
         src.close()
     report = {
-        "source": str(src_url), "destination": dst.store.url, "tables": copied,
-        "rows": sum(copied.values()), "seconds": round(time.monotonic() - t0, 2),
-    }  # fmt: skip
+        "source": str(src_url),
+        "destination": dst.store.url,
+        "tables": copied,
+        "rows": sum(copied.values()),
+        "seconds": round(time.monotonic() - t0, 2),
+    }
     dst.close()
     return report
 

@@ -132,16 +132,50 @@ _SHORT: list[tuple[str, str]] = [
     ),
 ]
 _CONTRACTIONS = {
-    "what's": "what is", "where's": "where is", "how's": "how is", "that's": "that is",
-    "let's": "let us", "we'll": "we will", "we're": "we are", "i'd": "i would",
-    "it's": "it is", "there's": "there is", "what're": "what are", "whats": "what is",
+    "what's": "what is",
+    "where's": "where is",
+    "how's": "how is",
+    "that's": "that is",
+    "let's": "let us",
+    "we'll": "we will",
+    "we're": "we are",
+    "i'd": "i would",
+    "it's": "it is",
+    "there's": "there is",
+    "what're": "what are",
+    "whats": "what is",
     "lets": "let us",
-}  # fmt: skip
+}
 _FILLER = {
-    "please", "can", "could", "would", "you", "me", "the", "a", "an", "my", "our", "now",
-    "just", "kindly", "hey", "hi", "ok", "okay", "so", "then", "current", "currently",
-    "right", "quick", "quickly", "thanks", "thank", "again",
-}  # fmt: skip
+    "please",
+    "can",
+    "could",
+    "would",
+    "you",
+    "me",
+    "the",
+    "a",
+    "an",
+    "my",
+    "our",
+    "now",
+    "just",
+    "kindly",
+    "hey",
+    "hi",
+    "ok",
+    "okay",
+    "so",
+    "then",
+    "current",
+    "currently",
+    "right",
+    "quick",
+    "quickly",
+    "thanks",
+    "thank",
+    "again",
+}
 _PREAMBLE = re.compile(
     r"^(?:i (?:want|need|would like|wanna) to |i (?:want|need) |tell what |"
     r"(?:let|help) (?!us\b)|(?:show|tell|give) (?:me )?(?=what|how|where)|"
@@ -187,8 +221,12 @@ def _normalise(text: str) -> str:
     s = " ".join(s.split())
     s = s.strip().strip("\"'").strip()
     for _ in range(3):  # "Hey, can you please …", "… now, thanks!"
-        s = re.sub(r"^(?:please|can you|could you|would you|will you|hey|hi|ok|okay|so)\b,? ",
-                   "", s, flags=re.IGNORECASE).strip()  # fmt: skip
+        s = re.sub(
+            r"^(?:please|can you|could you|would you|will you|hey|hi|ok|okay|so)\b,? ",
+            "",
+            s,
+            flags=re.IGNORECASE,
+        ).strip()
         s = s.rstrip(".!?").strip()
         s = re.sub(r",? (?:please|thanks|thank you|now)$", "", s, flags=re.IGNORECASE).strip()
     return s.rstrip(".!?").strip()
@@ -689,8 +727,9 @@ def _has_processor(job_type: str, processor: object) -> bool:
     return has_work_processor(job_type, processor)
 
 
-def _session(ws: Workspace, job_id: str, processor: Any, on_progress: Progress | None,
-             st: dict[str, Any]) -> RunResult:  # fmt: skip
+def _session(
+    ws: Workspace, job_id: str, processor: Any, on_progress: Progress | None, st: dict[str, Any]
+) -> RunResult:
     from toolkit.orchestrator import run_job_session
 
     jt = get_job_type(st["job_type"])
@@ -734,8 +773,7 @@ def _start(ws: Workspace, cmd: Command, processor: Any, on_progress: Progress | 
         notes.append(f"No job type named: {picked} is the first stage with pending work.")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        job_id = ws.create_batch_job(a["job_type"], a["county"], a["batch_size"],
-                                     strategy=strategy)  # fmt: skip
+        job_id = ws.create_batch_job(a["job_type"], a["county"], a["batch_size"], strategy=strategy)
     for w in caught:
         if issubclass(w.category, BatchSizeWarning | ActiveJobsWarning):
             notes.append(str(w.message))
@@ -753,8 +791,9 @@ def _start(ws: Workspace, cmd: Command, processor: Any, on_progress: Progress | 
     if not _has_processor(st["job_type"], processor):
         return Result(cmd, f"{head}\n{_no_processor(st['job_type'])}", st, job_id, notes=notes)
     summary = _session(ws, job_id, processor, on_progress, st)
-    return Result(cmd, _session_message(head, summary), ws.get_batch_status(job_id), job_id,
-                  summary, notes)  # fmt: skip
+    return Result(
+        cmd, _session_message(head, summary), ws.get_batch_status(job_id), job_id, summary, notes
+    )
 
 
 _ORDER_WORDS = {
@@ -775,8 +814,12 @@ def _first_stage_with_work(ws: Workspace, county: str | None) -> str | None:
 
 
 def _session_message(head: str, summary: RunResult) -> str:
-    lines = [head, f"This session: {summary.processed} done, {summary.failed} failed, "
-                   f"{summary.skipped} skipped.", summary.message]  # fmt: skip
+    lines = [
+        head,
+        f"This session: {summary.processed} done, {summary.failed} failed, "
+        f"{summary.skipped} skipped.",
+        summary.message,
+    ]
     if summary.failures:
         first = summary.failures[0]
         lines.append(f"First failure: {first['item_id']}: {first['error']}")

@@ -110,9 +110,14 @@ def progress_line(snap: Snapshot, *, with_bar: bool = True, width: int | None = 
     left = time_left(snap.seconds_left) if finished < total and working else ""
     fraction = finished / total if total else 1.0
     # richest first; on a narrow terminal the batch goes, then the bar, then the counts
-    tries = [([count, counts, batch, left, snap.note], True), ([count, counts, left], True),
-             ([count, counts, left], False), ([count, left], True), ([count, left], False),
-             ([count], False)]  # fmt: skip
+    tries = [
+        ([count, counts, batch, left, snap.note], True),
+        ([count, counts, left], True),
+        ([count, counts, left], False),
+        ([count, left], True),
+        ([count, left], False),
+        ([count], False),
+    ]
     for parts, want_bar in tries if with_bar else [(t[0], False) for t in tries[:1]]:
         text = " · ".join(p for p in parts if p)
         if want_bar:
@@ -155,24 +160,34 @@ class Rate:
 def snapshot_of_status(st: dict[str, Any], note: str = "") -> Snapshot:
     """A job's :meth:`~toolkit.workspace.Workspace.get_batch_status` as a snapshot."""
     return Snapshot(
-        job_type=str(st["job_type"]), job_id=str(st["job_id"]), noun=str(st.get("noun") or "items"),
-        done=int(st["processed_items"]), failed=int(st["failed_items"]),
-        skipped=int(st["skipped_items"]), total=int(st["total_items"]),
-        batch=int(st.get("current_batch") or 0), total_batches=int(st.get("total_batches") or 0),
-        status=str(st["status"]), note=note,
-    )  # fmt: skip
+        job_type=str(st["job_type"]),
+        job_id=str(st["job_id"]),
+        noun=str(st.get("noun") or "items"),
+        done=int(st["processed_items"]),
+        failed=int(st["failed_items"]),
+        skipped=int(st["skipped_items"]),
+        total=int(st["total_items"]),
+        batch=int(st.get("current_batch") or 0),
+        total_batches=int(st.get("total_batches") or 0),
+        status=str(st["status"]),
+        note=note,
+    )
 
 
 def snapshot_of_session(d: dict[str, Any]) -> Snapshot:
     """A session runner's ``on_progress`` dict (plus ``session_total``) as a snapshot."""
     total = d.get("session_total")
     return Snapshot(
-        job_type=str(d.get("job_type") or "session"), job_id=d.get("job_id"),
-        noun=str(d.get("noun") or "items"), done=int(d.get("session_processed") or 0),
-        failed=int(d.get("session_failed") or 0), skipped=int(d.get("session_skipped") or 0),
+        job_type=str(d.get("job_type") or "session"),
+        job_id=d.get("job_id"),
+        noun=str(d.get("noun") or "items"),
+        done=int(d.get("session_processed") or 0),
+        failed=int(d.get("session_failed") or 0),
+        skipped=int(d.get("session_skipped") or 0),
         total=int(total) if total is not None else None,
-        batch=int(d.get("session_batches") or 0) or None, note="this session",
-    )  # fmt: skip
+        batch=int(d.get("session_batches") or 0) or None,
+        note="this session",
+    )
 
 
 class LiveDisplay:
@@ -181,8 +196,14 @@ class LiveDisplay:
     ``tty`` None: ask ``out``. ``enabled`` False: show nothing (``--json``).
     """
 
-    def __init__(self, *, out: IO[str] | None = None, tty: bool | None = None,
-                 enabled: bool = True, min_interval: float = 1.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        out: IO[str] | None = None,
+        tty: bool | None = None,
+        enabled: bool = True,
+        min_interval: float = 1.0,
+    ) -> None:
         self.out = out if out is not None else sys.stdout
         self.tty = self.out.isatty() if tty is None else tty
         self.enabled = enabled
@@ -214,8 +235,7 @@ class LiveDisplay:
 
                 console = Console(file=self.out, soft_wrap=False, force_terminal=True)
                 self._console = console
-                self._live = Live(Text(""), console=console, refresh_per_second=4,
-                                  transient=True)  # fmt: skip
+                self._live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
                 self._live.start()
 
     def close(self) -> None:
@@ -269,8 +289,9 @@ class StatusPoller:
     scope, as :func:`~toolkit.orchestrator.open_job` does.
     """
 
-    def __init__(self, url: str, display: LiveDisplay, *, interval: float = 1.0,
-                 read_timeout: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self, url: str, display: LiveDisplay, *, interval: float = 1.0, read_timeout: float = 0.5
+    ) -> None:
         self.url = url
         self.ws: Workspace | None = None  # its own, opened on the first tick
         self.display = display
@@ -287,11 +308,11 @@ class StatusPoller:
         self.job_id = request.job_id
         self.display.resume()
         if self.display.enabled:
-            self.display.feed(Snapshot(request.job_type, request.job_id,
-                                       note="starting the notebook…"))  # fmt: skip
+            self.display.feed(
+                Snapshot(request.job_type, request.job_id, note="starting the notebook…")
+            )
         if self._thread is None and self.display.enabled:
-            self._thread = threading.Thread(target=self._loop, name="toolkit-progress",
-                                            daemon=True)  # fmt: skip
+            self._thread = threading.Thread(target=self._loop, name="toolkit-progress", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:

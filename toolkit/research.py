@@ -40,8 +40,9 @@ def resolve_property(store: Store, con: Connection, prop: object, county: object
     return str(rows[0][0])
 
 
-def override_verdict(store: Store, prop: object, verdict: str, note: str,
-                     county: object = None) -> None:  # fmt: skip
+def override_verdict(
+    store: Store, prop: object, verdict: str, note: str, county: object = None
+) -> None:
     """A person's verdict over the computed one (kept apart; the pipeline uses the override)."""
     from toolkit.backends.common import utcnow
 
@@ -63,8 +64,14 @@ def override_verdict(store: Store, prop: object, verdict: str, note: str,
     store.run(go)
 
 
-def set_manual_grade(store: Store, data_dir: Path, prop: object, grade: str,
-                     note: str | None = None, county: object = None) -> dict[str, Any]:  # fmt: skip
+def set_manual_grade(
+    store: Store,
+    data_dir: Path,
+    prop: object,
+    grade: str,
+    note: str | None = None,
+    county: object = None,
+) -> dict[str, Any]:
     """Grade a property from imagery; the manual grade wins and sets the repair estimate."""
     import json
 
@@ -86,17 +93,23 @@ def set_manual_grade(store: Store, data_dir: Path, prop: object, grade: str,
             None if per_sqft is None or sqft is None else round(float(per_sqft) * float(sqft), 2)
         )
         reason = f"manual grade {g} wins over the computed grade" + (f": {note}" if note else "")
-        con.execute(store.q.manual_grade_upsert,
-                    [pid, g, g, repair, json.dumps([reason]), json.dumps(["manual grade"]), 1.0,
-                     utcnow()])  # fmt: skip
+        con.execute(
+            store.q.manual_grade_upsert,
+            [pid, g, g, repair, json.dumps([reason]), json.dumps(["manual grade"]), 1.0, utcnow()],
+        )
         return {"property_id": pid, "grade": g, "repair_estimate": repair}
 
     return store.run(go)
 
 
-def record_title_search(store: Store, prop: object, liens: list[dict[str, Any]] | None = None,
-                        source: str = "manual", county: object = None,
-                        notice_confirmed: bool = False) -> int:  # fmt: skip
+def record_title_search(
+    store: Store,
+    prop: object,
+    liens: list[dict[str, Any]] | None = None,
+    source: str = "manual",
+    county: object = None,
+    notice_confirmed: bool = False,
+) -> int:
     """Record a title search (recorder and docket look-ups) and its liens; returns how many.
 
     Lien types are :data:`toolkit.decisions.title.LIEN_TYPES` (``water_sewer`` for a
@@ -149,8 +162,7 @@ def record_title_search(store: Store, prop: object, liens: list[dict[str, Any]] 
     return store.run(go)
 
 
-def confirm_judicial_notice(store: Store, prop: object, note: str,
-                            county: object = None) -> str:  # fmt: skip
+def confirm_judicial_notice(store: Store, prop: object, note: str, county: object = None) -> str:
     """Mark a judicial sale's notice as confirmed for a property; returns its id.
 
     A judicial sale's decree clears mortgages and liens only when notice was
@@ -189,8 +201,12 @@ def bid_list(
     return store.query("bid_list", [cid, cid, list(decisions)])
 
 
-def export_bids(store: Store, path: str | Path, county: object = None,
-                decisions: tuple[str, ...] = ("BID", "REVIEW")) -> Path:  # fmt: skip
+def export_bids(
+    store: Store,
+    path: str | Path,
+    county: object = None,
+    decisions: tuple[str, ...] = ("BID", "REVIEW"),
+) -> Path:
     """Write the bid list to CSV or Excel (by the file's suffix); returns the path.
 
     Every text cell is written as text: see :func:`write_table`.

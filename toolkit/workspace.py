@@ -154,9 +154,11 @@ class Workspace:
         jt = get_job_type(job_type)
         size, warns = validate_batch_size(batch_size, jt)
         strat = normalise_strategy(strategy)
-        if isinstance(max_consecutive_failures, bool) or not isinstance(
-            max_consecutive_failures, int
-        ) or max_consecutive_failures < 1:  # fmt: skip
+        if (
+            isinstance(max_consecutive_failures, bool)
+            or not isinstance(max_consecutive_failures, int)
+            or max_consecutive_failures < 1
+        ):
             raise ValidationError(
                 f"max_consecutive_failures {max_consecutive_failures!r} must be an integer ≥ 1."
             )
@@ -165,10 +167,17 @@ class Workspace:
         def go(con: Connection) -> Any:
             county_id = self.engine.resolve_county(con, county)
             made = self.engine.create_job(
-                con, job_type=jt, county_id=county_id, batch_size=size, strategy=strat,
-                force=force, max_consecutive_failures=max_consecutive_failures, worker=worker,
-                now=utcnow(), take_held=bool(take_held),
-            )  # fmt: skip
+                con,
+                job_type=jt,
+                county_id=county_id,
+                batch_size=size,
+                strategy=strat,
+                force=force,
+                max_consecutive_failures=max_consecutive_failures,
+                worker=worker,
+                now=utcnow(),
+                take_held=bool(take_held),
+            )
             if made.held and not made.total_items and not force:  # empty: roll back, say whose
                 raise ActiveJobExistsError(
                     f"All {made.held} pending {jt.noun} of {jt.name} are held by active "
@@ -186,8 +195,9 @@ class Workspace:
                 f"{created.held} {jt.noun} are held by active {jt.name} job(s) "
                 f"{created.held_by}: left to them, not taken into this job "
                 "(toolkit start … --take-held takes them too; they may then be done twice).",
-                ActiveJobsWarning, stacklevel=2,
-            )  # fmt: skip
+                ActiveJobsWarning,
+                stacklevel=2,
+            )
         others = [o for o in created.other_active if o["job_id"] != created.job_id]
         if others:
             listing = "; ".join(
@@ -209,8 +219,12 @@ class Workspace:
             job = self._job(con, job_id)
             jt = get_job_type(job["job_type"])
             claims = self.engine.claim_batch(
-                con, job, worker=worker, lease_seconds=self.manual_lease_seconds, now=utcnow(),
-            )  # fmt: skip
+                con,
+                job,
+                worker=worker,
+                lease_seconds=self.manual_lease_seconds,
+                now=utcnow(),
+            )
             return self.engine.context(con, jt, job["id"], [s for s, _ in claims])
 
         return self.store.run(go)
@@ -240,16 +254,21 @@ class Workspace:
         """
         return self._record_one(job_id, item_id, "done", None, result)
 
-    def _record_one(self, job_id: str, item_id: str, status: str, error: str | None,
-                    result: dict[str, Any] | None, *, label: str | None = None
-                    ) -> dict[str, Any]:  # fmt: skip
+    def _record_one(
+        self,
+        job_id: str,
+        item_id: str,
+        status: str,
+        error: str | None,
+        result: dict[str, Any] | None,
+        *,
+        label: str | None = None,
+    ) -> dict[str, Any]:
         worker = current_worker()
 
         def go(con: Connection) -> dict[str, Any]:
             job = self._job(con, job_id)
-            row = first_row(
-                con.execute(self.q.items_get_one, [job["id"], str(item_id)]).fetchall()
-            )
+            row = first_row(con.execute(self.q.items_get_one, [job["id"], str(item_id)]).fetchall())
             if row is None:
                 raise ValidationError(
                     f"{label} is not an item of job {job['id']}."
@@ -271,10 +290,13 @@ class Workspace:
                 checked = validate_result(jt, result, cols)
             now = utcnow()
             rec = self.engine.record_outcomes(
-                con, job, [Outcome(row[0], str(item_id), status, error, checked)],
-                worker=worker, now=now,
+                con,
+                job,
+                [Outcome(row[0], str(item_id), status, error, checked)],
+                worker=worker,
+                now=now,
                 write=results_writer(self.engine, self.q, jt, job["id"], now),
-            )  # fmt: skip
+            )
             return self._status(con, job) | {"auto_paused": rec.auto_paused}
 
         return self.store.run(go)
@@ -436,10 +458,17 @@ class Workspace:
         from toolkit.importing import import_properties
 
         return import_properties(
-            self.store, data, county, mapping=mapping, sale_type=sale_type, sale_date=sale_date,
-            withdraw_missing=withdraw_missing, dry_run=dry_run, encoding=encoding,
+            self.store,
+            data,
+            county,
+            mapping=mapping,
+            sale_type=sale_type,
+            sale_date=sale_date,
+            withdraw_missing=withdraw_missing,
+            dry_run=dry_run,
+            encoding=encoding,
             delimiter=delimiter,
-        )  # fmt: skip
+        )
 
     def add_document(
         self,
@@ -461,9 +490,17 @@ class Workspace:
         """
         from toolkit.documents import add_document
 
-        return add_document(self.store, path_or_url, county, document_type=document_type,
-                            sale_type=sale_type, sale_date=sale_date, allow_private=allow_private,
-                            max_bytes=max_bytes, deadline=deadline)  # fmt: skip
+        return add_document(
+            self.store,
+            path_or_url,
+            county,
+            document_type=document_type,
+            sale_type=sale_type,
+            sale_date=sale_date,
+            allow_private=allow_private,
+            max_bytes=max_bytes,
+            deadline=deadline,
+        )
 
     def add_bulk_file(self, path: str | Path, county: object, *, format: str | None = None) -> int:
         """Use a Regrid bulk file (CSV, GeoJSON, GeoPackage) for a county's parcel data.
@@ -514,16 +551,22 @@ class Workspace:
 
         override_verdict(self.store, prop, verdict, note, county)
 
-    def set_manual_grade(self, prop: str, grade: str, note: str | None = None,
-                         county: object = None) -> dict[str, Any]:  # fmt: skip
+    def set_manual_grade(
+        self, prop: str, grade: str, note: str | None = None, county: object = None
+    ) -> dict[str, Any]:
         """Grade a property from imagery (A-F); the manual grade wins."""
         from toolkit.research import set_manual_grade
 
         return set_manual_grade(self.store, self.data_dir, prop, grade, note, county)
 
-    def record_title_search(self, prop: str, liens: list[dict[str, Any]] | None = None,
-                            source: str = "manual", county: object = None,
-                            notice_confirmed: bool = False) -> int:  # fmt: skip
+    def record_title_search(
+        self,
+        prop: str,
+        liens: list[dict[str, Any]] | None = None,
+        source: str = "manual",
+        county: object = None,
+        notice_confirmed: bool = False,
+    ) -> int:
         """Record a title search and the liens it found (none found is a result too).
 
         ``notice_confirmed``: every lienholder was served for a judicial sale, so the
@@ -547,8 +590,12 @@ class Workspace:
 
         return bid_list(self.store, county, decisions)
 
-    def export_bids(self, path: str | Path, county: object = None,
-                    decisions: tuple[str, ...] = ("BID", "REVIEW")) -> Path:  # fmt: skip
+    def export_bids(
+        self,
+        path: str | Path,
+        county: object = None,
+        decisions: tuple[str, ...] = ("BID", "REVIEW"),
+    ) -> Path:
         """Write the bid list to ``.csv`` or ``.xlsx``."""
         from toolkit.research import export_bids
 
@@ -567,8 +614,9 @@ class Workspace:
 
         return import_research_file(self.store, path)
 
-    def save_county_research(self, county: object, research: dict[str, Any], *,
-                             job_id: str | None = None) -> None:  # fmt: skip
+    def save_county_research(
+        self, county: object, research: dict[str, Any], *, job_id: str | None = None
+    ) -> None:
         """Validate one county's research (the keys of a research-file entry) and store it.
 
         With ``job_id`` (a county_research job: the notebook form, an assistant), the
@@ -605,8 +653,9 @@ class Workspace:
                 f"Job {job_id} is a {job_type} job, not county_research; give the id of a "
                 "county_research job (or none to save the research outside a job)."
             )
-        self._record_one(job_id, str(cid), "done", None, result,
-                         label=f"{self.county_name(cid)} County")  # fmt: skip
+        self._record_one(
+            job_id, str(cid), "done", None, result, label=f"{self.county_name(cid)} County"
+        )
 
     def run_data_audit(self) -> dict[str, pd.DataFrame]:
         """The guide's "Run data audit": gaps in the data and counts per pipeline stage."""
@@ -634,7 +683,14 @@ class Workspace:
         from toolkit.jobs.session import run_session
 
         return run_session(
-            self.store, job_id, processor, data_dir=self.data_dir,
-            lease_seconds=self.lease_seconds, max_batches=max_batches, max_items=max_items,
-            max_seconds=max_seconds, on_progress=on_progress, stop=stop,
-        )  # fmt: skip
+            self.store,
+            job_id,
+            processor,
+            data_dir=self.data_dir,
+            lease_seconds=self.lease_seconds,
+            max_batches=max_batches,
+            max_items=max_items,
+            max_seconds=max_seconds,
+            on_progress=on_progress,
+            stop=stop,
+        )

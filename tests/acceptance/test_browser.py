@@ -71,27 +71,43 @@ def lab(tmp_path: Path):
     served = tmp_path / "served"
     served.mkdir()
     pm.execute_notebook(
-        str(ROOT / "notebooks" / "regrid_scraping.ipynb"), str(served / "regrid_scraping.ipynb"),
-        parameters={"db": db, "county": "Blair", "processor": "procs:slow"}, prepare_only=True,
+        str(ROOT / "notebooks" / "regrid_scraping.ipynb"),
+        str(served / "regrid_scraping.ipynb"),
+        parameters={"db": db, "county": "Blair", "processor": "procs:slow"},
+        prepare_only=True,
         progress_bar=False,
-    )  # fmt: skip
+    )
     port = _free_port()
     home = tmp_path / "home"
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "tests")]),
-        "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "ws"),
+        "HOME": str(home),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "ws"),
         "TOOLKIT_DB": db,
-    }  # fmt: skip
+    }
     log = (tmp_path / "lab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-         f"--port={port}",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={served}",
-         "--ServerApp.port_retries=0", "--LabApp.news_url=",
-         "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=served,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={served}",
+            "--ServerApp.port_retries=0",
+            "--LabApp.news_url=",
+            "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=served,
+    )
     try:
         _wait_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 40)
         yield port, db
@@ -112,9 +128,10 @@ def test_start_progress_and_pause_in_jupyterlab(lab) -> None:
     port, db = lab
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )  # fmt: skip
+        )
         try:
             page = browser.new_page()
             page.set_default_timeout(45_000)
@@ -187,8 +204,14 @@ def cockpit(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("TOOLKIT_ENV_SOURCES", "sample")
         mp.delenv("TOOLKIT_DB", raising=False)
         ws = build_sample_workspace(db)
-        for job_type in ("regrid_scraping", "visual_validation", "property_condition",
-                         "environmental_research", "title_research", "bid_strategy"):  # fmt: skip
+        for job_type in (
+            "regrid_scraping",
+            "visual_validation",
+            "property_condition",
+            "environmental_research",
+            "title_research",
+            "bid_strategy",
+        ):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 job = ws.create_batch_job(job_type, COCKPIT_COUNTY)
@@ -197,8 +220,11 @@ def cockpit(tmp_path_factory: pytest.TempPathFactory):
         # Blair's parcel data: one batch, then paused at the budget (a job row on the dashboard)
         job = ws.create_batch_job("regrid_scraping", "Blair", 50)
         ws.run_session(job, max_batches=1)
-        parcel = str(ws.query("notebook_property_index", [None, None])
-                     .dropna(subset=["decision"]).parcel_id.iloc[0])  # fmt: skip
+        parcel = str(
+            ws.query("notebook_property_index", [None, None])
+            .dropna(subset=["decision"])
+            .parcel_id.iloc[0]
+        )
         ws.close()
     served = tmp / "served"
     served.mkdir()
@@ -210,8 +236,13 @@ def cockpit(tmp_path_factory: pytest.TempPathFactory):
         "title_research.ipynb": {"db": db, "county": COCKPIT_COUNTY},
     }
     for name, p in params.items():
-        pm.execute_notebook(str(ROOT / "notebooks" / name), str(served / name), parameters=p,
-                            prepare_only=True, progress_bar=False)  # fmt: skip
+        pm.execute_notebook(
+            str(ROOT / "notebooks" / name),
+            str(served / name),
+            parameters=p,
+            prepare_only=True,
+            progress_bar=False,
+        )
     port = _free_port()
     home = tmp / "home"
     settings = home / "settings" / "@jupyterlab" / "notebook-extension"
@@ -222,19 +253,35 @@ def cockpit(tmp_path_factory: pytest.TempPathFactory):
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
-        "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "ws"),
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "TOOLKIT_DB": db,
+        "HOME": str(home),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "ws"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "TOOLKIT_DB": db,
         "TOOLKIT_ENV_SOURCES": "sample",
-    }  # fmt: skip
+    }
     log = (tmp / "lab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={served}",
-         "--ServerApp.port_retries=0", "--LabApp.news_url=",
-         "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=served,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={served}",
+            "--ServerApp.port_retries=0",
+            "--LabApp.news_url=",
+            "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=served,
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         _wait_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 40)
@@ -257,9 +304,10 @@ def browser(cockpit):
     )
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )  # fmt: skip
+        )
         try:
             yield b, sync_api
         finally:

@@ -24,13 +24,20 @@ if not Path(TOOLKIT).exists():
 
 
 def run(*args: object, code: int = 0, env: dict[str, str] | None = None):
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("TOOLKIT_DB", "TOOLKIT_DEBUG", "TOOLKIT_PROFILE")}  # fmt: skip
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TOOLKIT_DB", "TOOLKIT_DEBUG", "TOOLKIT_PROFILE")
+    }
     base |= {"REGRID_TOKEN": "", "TOOLKIT_REGRID_URL": "http://127.0.0.1:9/"}
     proc = subprocess.run(
-        [TOOLKIT, *map(str, args)], capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [TOOLKIT, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
         env=base | (env or {}),
-    )  # fmt: skip
+    )
     assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -58,35 +65,67 @@ def db(tmp_path: Path) -> str:
 
 def test_add_document(db: str, tmp_path: Path) -> None:
     pdf = SAMPLE / "pdfs" / "blair_upset_ruled.pdf"
-    out = run("add-document", pdf, "--county", "Blair", "--sale-type", "Upset sale",
-              "--sale-date", "2027-09-13", "--db", db).stdout  # fmt: skip
+    out = run(
+        "add-document",
+        pdf,
+        "--county",
+        "Blair",
+        "--sale-type",
+        "Upset sale",
+        "--sale-date",
+        "2027-09-13",
+        "--db",
+        db,
+    ).stdout
     assert out.startswith("Added document ") and "(Blair County, property_list)" in out
     assert "Parse it with: toolkit start pdf_parsing --county Blair" in out
     again = run_json("add-document", pdf, "--county", "blair", "--db", db)
     assert again["document_id"] in out and again["new"] is False
     assert (again["county"], again["sale_type"], again["sale_date"], again["path"]) == (
-        "Blair", "upset", "2027-09-13", str(pdf))  # fmt: skip
-    notice = run_json("add-document", SAMPLE / "pdfs" / "somerset_upset_ruled.pdf", "--county",
-                      "42111", "--document-type", "Sale notice", "--db", db)  # fmt: skip
+        "Blair",
+        "upset",
+        "2027-09-13",
+        str(pdf),
+    )
+    notice = run_json(
+        "add-document",
+        SAMPLE / "pdfs" / "somerset_upset_ruled.pdf",
+        "--county",
+        "42111",
+        "--document-type",
+        "Sale notice",
+        "--db",
+        db,
+    )
     assert (notice["new"], notice["county"], notice["document_type"]) == (
-        True, "Somerset", "sale_notice")  # fmt: skip
+        True,
+        "Somerset",
+        "sale_notice",
+    )
 
     # bad input: the bad value and the valid choices, exit 1 (2 for usage), nothing saved
     r = run("add-document", pdf, "--county", "Blair", "--sale-type", "auction", "--db", db, code=1)
     assert r.stderr.startswith("Error: Unknown sale type 'auction'.")
     assert "Valid choices: judicial, private, repository, sheriff, upset." in r.stderr
-    r = run("add-document", pdf, "--county", "Blair", "--sale-date", "13/09/2027", "--db", db,
-            code=1)  # fmt: skip
+    r = run(
+        "add-document", pdf, "--county", "Blair", "--sale-date", "13/09/2027", "--db", db, code=1
+    )
     assert "Sale date '13/09/2027' is not a date" in r.stderr
     r = run("add-document", pdf, "--county", "Blare", "--db", db, code=1)
     assert "Unknown county 'Blare'. Did you mean 'Blair'?" in r.stderr
     r = run("add-document", tmp_path / "nope.pdf", "--county", "Blair", "--db", db, code=1)
     assert "nope.pdf' does not exist" in r.stderr
-    r = run("add-document", pdf, "--county", "Blair", "--document-type", "deed", "--db", db,
-            code=1)  # fmt: skip
+    r = run("add-document", pdf, "--county", "Blair", "--document-type", "deed", "--db", db, code=1)
     assert "Unknown document type 'deed'" in r.stderr and "property_list" in r.stderr
-    r = run("add-document", SAMPLE / "pdfs" / "somerset_upset_ruled.pdf", "--county", "Blair",
-            "--db", db, code=1)  # fmt: skip
+    r = run(
+        "add-document",
+        SAMPLE / "pdfs" / "somerset_upset_ruled.pdf",
+        "--county",
+        "Blair",
+        "--db",
+        db,
+        code=1,
+    )
     assert "added already as document" in r.stderr and "for Somerset County" in r.stderr
     assert "Missing option '--county'" in run("add-document", pdf, "--db", db, code=2).stderr
     assert count(db, "documents") == 2
@@ -96,8 +135,14 @@ def test_add_bulk_file_then_fetch_parcels_from_it(db: str, tmp_path: Path) -> No
     bulk = SAMPLE / "regrid" / "pa_blair_synthetic.csv"
     out = run("add-bulk-file", bulk, "--county", "Blair", "--db", db).stdout
     assert f"Blair County's parcel data comes from {bulk} (csv)." in out
-    geo = run_json("add-bulk-file", SAMPLE / "regrid" / "pa_somerset_synthetic.geojson",
-                   "--county", "Somerset", "--db", db)  # fmt: skip
+    geo = run_json(
+        "add-bulk-file",
+        SAMPLE / "regrid" / "pa_somerset_synthetic.geojson",
+        "--county",
+        "Somerset",
+        "--db",
+        db,
+    )
     assert (geo["county"], geo["format"]) == ("Somerset", "geojson")
 
     r = run("add-bulk-file", bulk, "--county", "Clearfield", "--format", "xls", "--db", db, code=1)
@@ -125,11 +170,15 @@ def test_import_liens(db: str, tmp_path: Path) -> None:
     text = run("import-liens", EXAMPLES / "liens.csv", "--db", db).stdout  # again: replaces
     assert "Imported 6 liens from liens.csv." in text and "1 row matches no property" in text
     assert count(db, "property_liens") == 6
-    rows = query(db, "SELECT p.parcel_id, l.lien_type, l.amount FROM property_liens l "
-                 "JOIN properties p ON p.id = l.property_id ORDER BY l.amount DESC NULLS LAST "
-                 "LIMIT 1")  # fmt: skip
-    assert rows == [{"parcel_id": "70.20-25..-020.64-840", "lien_type": "mortgage",
-                     "amount": 38250.0}]  # fmt: skip
+    rows = query(
+        db,
+        "SELECT p.parcel_id, l.lien_type, l.amount FROM property_liens l "
+        "JOIN properties p ON p.id = l.property_id ORDER BY l.amount DESC NULLS LAST "
+        "LIMIT 1",
+    )
+    assert rows == [
+        {"parcel_id": "70.20-25..-020.64-840", "lien_type": "mortgage", "amount": 38250.0}
+    ]
 
     bad = tmp_path / "bad.csv"
     bad.write_text(
@@ -145,8 +194,10 @@ def test_import_liens(db: str, tmp_path: Path) -> None:
         "Blair,70.20-25..-020.64-840,judgment,A,ten,2020-01-01\n"
     )
     assert "amount 'ten' is not a sum" in run("import-liens", bad, "--db", db, code=1).stderr
-    bad.write_text("county,parcel_id,lien_type,holder,amount,recorded_date\n"
-                   "Blare,70.20-25..-020.64-840,judgment,A,10,2020-01-01\n")  # fmt: skip
+    bad.write_text(
+        "county,parcel_id,lien_type,holder,amount,recorded_date\n"
+        "Blare,70.20-25..-020.64-840,judgment,A,10,2020-01-01\n"
+    )
     assert "Unknown county 'Blare'" in run("import-liens", bad, "--db", db, code=1).stderr
     r = run("import-liens", tmp_path / "none.csv", "--db", db, code=1)
     assert "No such liens file" in r.stderr
@@ -158,9 +209,13 @@ def test_import_clr(db: str, tmp_path: Path) -> None:
     assert "Imported 4 CLR factors from clr_factors.csv: Blair, Clearfield, Somerset, " in out
     assert "use the shipped PA table" in out
     assert run_json("import-clr", EXAMPLES / "clr_factors.csv", "--db", db) == {
-        "imported": 4, "counties": ["Blair", "Clearfield", "Somerset", "Westmoreland"]}  # fmt: skip
-    saved = ("SELECT c.county_name, f.factor, f.source FROM clr_factors f "
-             "JOIN counties c ON c.id = f.county_id ORDER BY 1")  # fmt: skip
+        "imported": 4,
+        "counties": ["Blair", "Clearfield", "Somerset", "Westmoreland"],
+    }
+    saved = (
+        "SELECT c.county_name, f.factor, f.source FROM clr_factors f "
+        "JOIN counties c ON c.id = f.county_id ORDER BY 1"
+    )
     rows = query(db, saved)
     assert [(r["county_name"], r["factor"]) for r in rows] == [
         ("Blair", 1.18),
@@ -185,8 +240,10 @@ def test_import_clr(db: str, tmp_path: Path) -> None:
     assert "has no source" in run("import-clr", ratios, "--db", db, code=1).stderr
     ratios.write_text("county,factor,source\nGotham,1.5,x\n")
     assert "Unknown county 'Gotham'" in run("import-clr", ratios, "--db", db, code=1).stderr
-    assert "No such CLR factor file" in run("import-clr", tmp_path / "x.csv", "--db", db,
-                                            code=1).stderr  # fmt: skip
+    assert (
+        "No such CLR factor file"
+        in run("import-clr", tmp_path / "x.csv", "--db", db, code=1).stderr
+    )
     assert query(db, saved) == rows  # nothing saved by the bad files
 
 
@@ -233,15 +290,17 @@ def test_profile(tmp_path: Path) -> None:
     r = run("profile", "check", bad, "--db", db, code=1)
     lines = r.stderr.splitlines()
     assert lines[0] == f"Error: {bad} has 4 problems:"
-    assert sorted(lines[1:]) == sorted([
-        "  - Unknown key 'bid.arv_multiplier' in investor profile. Did you mean "
-        "'arv_multipliers'? Valid keys: arv_multipliers, selling_cost_share, min_profit, "
-        "title_clearing_cost, recording_cost, transfer_tax_rate, round_to, review_margin, "
-        "fallback_grade, unknown_repair_allowance.",
-        "  - Profile value bid.min_profit = -5 is out of range; valid range: >= 0.",
-        "  - Profile value bid.fallback_grade = 'Z' is not a grade; valid choices: A, B, C, D, F.",
-        "  - Profile value screening.min_lot_sqft = 'lots' is not a number; valid range: >= 0.",
-    ])  # fmt: skip
+    assert sorted(lines[1:]) == sorted(
+        [
+            "  - Unknown key 'bid.arv_multiplier' in investor profile. Did you mean "
+            "'arv_multipliers'? Valid keys: arv_multipliers, selling_cost_share, min_profit, "
+            "title_clearing_cost, recording_cost, transfer_tax_rate, round_to, review_margin, "
+            "fallback_grade, unknown_repair_allowance.",
+            "  - Profile value bid.min_profit = -5 is out of range; valid range: >= 0.",
+            "  - Profile value bid.fallback_grade = 'Z' is not a grade; valid choices: A, B, C, D, F.",
+            "  - Profile value screening.min_lot_sqft = 'lots' is not a number; valid range: >= 0.",
+        ]
+    )
     checked = run_json("profile", "check", bad, "--db", db, code=1)
     assert checked["valid"] is False and len(checked["errors"]) == 4
     # the jobs refuse it too, with the first problem
@@ -255,7 +314,10 @@ def test_profile(tmp_path: Path) -> None:
 
 
 def test_the_example_files_say_what_they_are() -> None:
-    for name, word in (("liens.csv", "SYNTHETIC"), ("clr_factors.csv", "REAL figures"),
-                       ("investor_profile.yaml", "ILLUSTRATIONS")):  # fmt: skip
+    for name, word in (
+        ("liens.csv", "SYNTHETIC"),
+        ("clr_factors.csv", "REAL figures"),
+        ("investor_profile.yaml", "ILLUSTRATIONS"),
+    ):
         head = (EXAMPLES / name).read_text()[:400]
         assert head.startswith("# EXAMPLE") and word in head, name

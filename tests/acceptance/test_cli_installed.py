@@ -37,9 +37,13 @@ def run(
     # never reach a real service, whatever processors are built in
     base |= {"REGRID_TOKEN": "", "TOOLKIT_REGRID_URL": "http://127.0.0.1:9/"}
     proc = subprocess.run(
-        [TOOLKIT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        [TOOLKIT, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
         env=base | (env or {}),
-    )  # fmt: skip
+    )
     assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -157,9 +161,12 @@ def test_run_argument_validation(db: str) -> None:
 def test_run_executes_the_notebook_and_exits_with_its_code(db: str, tmp_path: Path) -> None:
     proc = subprocess.run(
         [TOOLKIT, "run", "regrid_scraping", "--county", "Blair", "--batches", "1", "--db", db],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
         env=os.environ | {"REGRID_TOKEN": "", "TOOLKIT_REGRID_URL": "http://127.0.0.1:9/"},
-    )  # fmt: skip
+    )
     lines = [
         ln for ln in proc.stdout.splitlines() if re.match(r"^[0-9a-f]{8} \w+ \(exit \d+\): ", ln)
     ]

@@ -32,10 +32,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BESIDE = Path(sys.executable).parent / "toolkit"
 TOOLKIT = str(BESIDE) if BESIDE.exists() else (shutil.which("toolkit") or "toolkit")
 TOOLS = {
-    "get_pending_work_summary", "create_batch_job", "get_next_batch", "update_batch_progress",
-    "pause_batch_job", "resume_batch_job", "complete_batch_job", "get_batch_status", "say",
-    "run_session", "run_data_audit", "export_bids",
-}  # fmt: skip
+    "get_pending_work_summary",
+    "create_batch_job",
+    "get_next_batch",
+    "update_batch_progress",
+    "pause_batch_job",
+    "resume_batch_job",
+    "complete_batch_job",
+    "get_batch_status",
+    "say",
+    "run_session",
+    "run_data_audit",
+    "export_bids",
+}
 REGRID_SECRET = "regrid-Secret-4f9c1e77"
 
 
@@ -73,8 +82,9 @@ class Server:
 
 @asynccontextmanager
 async def serve(db: str, log: Path, **env: str):
-    params = StdioServerParameters(command=TOOLKIT, args=["mcp", "--db", db], env=_env(**env),
-                                   cwd=str(ROOT))  # fmt: skip
+    params = StdioServerParameters(
+        command=TOOLKIT, args=["mcp", "--db", db], env=_env(**env), cwd=str(ROOT)
+    )
     with log.open("a") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write):
             async with ClientSession(read, write) as session:
@@ -124,8 +134,9 @@ def test_the_guides_example_session_over_stdio_resumes_in_a_new_server(
             assert "regrid_scraping: 778 pending" in pending["message"]
 
             # "Start Regrid scraping for Blair County in batches of 50"
-            created = await s.call("create_batch_job", job_type="regrid_scraping",
-                                   county="Blair", batch_size=50)  # fmt: skip
+            created = await s.call(
+                "create_batch_job", job_type="regrid_scraping", county="Blair", batch_size=50
+            )
             job = created["job_id"]
             assert created["status"]["total_items"] == 235
             assert created["status"]["total_batches"] == 5 and created["warnings"] == []
@@ -141,9 +152,13 @@ def test_the_guides_example_session_over_stdio_resumes_in_a_new_server(
                 assert "seq" not in first and "raw_json" not in first
                 for item in batch["items"]:
                     handed.append(item["item_id"])
-                    done = await s.call("update_batch_progress", job_id=job,
-                                        last_item_id=item["item_id"], items_processed=1,
-                                        items_failed=0)  # fmt: skip
+                    done = await s.call(
+                        "update_batch_progress",
+                        job_id=job,
+                        last_item_id=item["item_id"],
+                        items_processed=1,
+                        items_failed=0,
+                    )
                     assert done["outcome"] == "done" and not done["auto_paused"]
             assert done["status"]["processed_items"] == 150
 
@@ -176,9 +191,13 @@ def test_the_guides_example_session_over_stdio_resumes_in_a_new_server(
                     assert batch["items"][0]["position"] == 151
                 for item in batch["items"]:
                     handed.append(item["item_id"])
-                    await s.call("update_batch_progress", job_id=job,
-                                 last_item_id=item["item_id"], items_processed=1,
-                                 items_failed=0)  # fmt: skip
+                    await s.call(
+                        "update_batch_progress",
+                        job_id=job,
+                        last_item_id=item["item_id"],
+                        items_processed=1,
+                        items_failed=0,
+                    )
             assert batches == 2  # 50 + 35
             completed = await s.call("complete_batch_job", job_id=job)
             assert completed["status"]["status"] == "completed"
@@ -190,8 +209,12 @@ def test_the_guides_example_session_over_stdio_resumes_in_a_new_server(
 
     # every item done exactly once
     assert len(handed) == 235 and len(set(handed)) == 235
-    rows = _db_rows(blair_db, "SELECT status, attempts, count(*) FROM batch_job_items "
-                              "WHERE job_id = ?::UUID GROUP BY ALL", [job])  # fmt: skip
+    rows = _db_rows(
+        blair_db,
+        "SELECT status, attempts, count(*) FROM batch_job_items "
+        "WHERE job_id = ?::UUID GROUP BY ALL",
+        [job],
+    )
     assert rows == [("done", 1, 235)]
     assert set(handed) == {
         r[0]
@@ -208,12 +231,15 @@ def test_the_guides_example_session_over_stdio_resumes_in_a_new_server(
 def test_batch_size_warning_duplicates_and_auto_pause(blair_db: str, tmp_path: Path) -> None:
     async def go() -> None:
         async with serve(blair_db, tmp_path / "server.log") as s:
-            big = await s.call("create_batch_job", job_type="Regrid scraping",
-                               county="Blair County", batch_size=150)  # fmt: skip
+            big = await s.call(
+                "create_batch_job",
+                job_type="Regrid scraping",
+                county="Blair County",
+                batch_size=150,
+            )
             assert any("100" in w for w in big["warnings"]), big["warnings"]
             job = big["job_id"]
-            refused = await s.error("create_batch_job", job_type="regrid_scraping",
-                                    county="Blair")  # fmt: skip
+            refused = await s.error("create_batch_job", job_type="regrid_scraping", county="Blair")
             assert job[:8] in refused and "force" in refused
             bad = await s.error("create_batch_job", job_type="regrid_scrapping")
             assert "regrid_scraping" in bad and "Did you mean" in bad
@@ -223,10 +249,14 @@ def test_batch_size_warning_duplicates_and_auto_pause(blair_db: str, tmp_path: P
 
             batch = await s.call("get_next_batch", job_id=job)
             for n, item in enumerate(batch["items"][:10], start=1):
-                out = await s.call("update_batch_progress", job_id=job,
-                                   last_item_id=item["item_id"], items_processed=0,
-                                   items_failed=1,
-                                   error_message="Error: Property not found in Regrid")  # fmt: skip
+                out = await s.call(
+                    "update_batch_progress",
+                    job_id=job,
+                    last_item_id=item["item_id"],
+                    items_processed=0,
+                    items_failed=1,
+                    error_message="Error: Property not found in Regrid",
+                )
                 assert out["auto_paused"] is (n == 10)
             assert out["status"]["status"] == "paused" and "10" in out["status"]["pause_reason"]
             assert "paused itself" in out["message"]
@@ -251,11 +281,14 @@ def test_resources_and_the_research_session_prompt(blair_db: str, tmp_path: Path
                 (await s.session.read_resource("toolkit://job-types")).contents[0].text
             )
             table = {t["job_type"]: t for t in types["job_types"]}
-            assert (table["regrid_scraping"]["batch_size"], table["pdf_parsing"]["per_session"]) \
-                == (50, 15)  # fmt: skip
+            assert (
+                table["regrid_scraping"]["batch_size"],
+                table["pdf_parsing"]["per_session"],
+            ) == (50, 15)
             assert table["property_condition"]["research_result_keys"] == ["grade", "note"]
-            job = (await s.call("create_batch_job", job_type="regrid_scraping",
-                                county="Blair"))["job_id"]  # fmt: skip
+            job = (await s.call("create_batch_job", job_type="regrid_scraping", county="Blair"))[
+                "job_id"
+            ]
             status = json.loads(
                 (await s.session.read_resource(f"toolkit://jobs/{job[:8]}/status")).contents[0].text
             )
@@ -279,7 +312,7 @@ def test_resources_and_the_research_session_prompt(blair_db: str, tmp_path: Path
                 "Resume with: 'Resume batch job'",
                 "Start regrid_scraping for Blair",
             ):
-                assert step in text, step  # fmt: skip
+                assert step in text, step
             said = await s.call("say", phrase="Show batch job status")
             assert said["job_id"] == job and "Not started: 0/235" in said["message"]
             bad = await s.error("say", phrase="Make me rich")
@@ -317,15 +350,24 @@ def test_research_results_are_checked_like_the_forms(screened: Path, tmp_path: P
     shutil.copyfile(screened, db)
 
     def counts() -> list[int]:
-        return [_db_rows(db, f"SELECT count(*) FROM {t}")[0][0] for t in (
-            "property_liens", "title_searches", "title_research", "condition_assessments",
-            "county_research", "upcoming_sales")]  # fmt: skip
+        return [
+            _db_rows(db, f"SELECT count(*) FROM {t}")[0][0]
+            for t in (
+                "property_liens",
+                "title_searches",
+                "title_research",
+                "condition_assessments",
+                "county_research",
+                "upcoming_sales",
+            )
+        ]
 
     async def go() -> None:
         async with serve(db, tmp_path / "server.log") as s:
             # title research: liens and notes
-            job = (await s.call("create_batch_job", job_type="title_research",
-                                county="Somerset"))["job_id"]  # fmt: skip
+            job = (await s.call("create_batch_job", job_type="title_research", county="Somerset"))[
+                "job_id"
+            ]
             batch = await s.call("get_next_batch", job_id=job)
             assert batch["count"] == 20 and "no_liens" in batch["report"]
             item = batch["items"][0]
@@ -333,17 +375,27 @@ def test_research_results_are_checked_like_the_forms(screened: Path, tmp_path: P
             pid = item["item_id"]
             before = counts()
             for result, error in [
-                ({"liens": [{"lien_type": "mortgage", "holder": "FIRST BANK",
-                             "amount": "forty"}]}, "result.liens: Lien 1: amount 'forty'"),
+                (
+                    {
+                        "liens": [
+                            {"lien_type": "mortgage", "holder": "FIRST BANK", "amount": "forty"}
+                        ]
+                    },
+                    "result.liens: Lien 1: amount 'forty'",
+                ),
                 ({"liens": [{"lien_type": "easement"}]}, "result.liens: Unknown lien type"),
-                ({"liens": [{"lien_type": "mortgage", "recorded_date": "2015-13-40"}]},
-                 "recorded date '2015-13-40' is not a date"),
+                (
+                    {"liens": [{"lien_type": "mortgage", "recorded_date": "2015-13-40"}]},
+                    "recorded date '2015-13-40' is not a date",
+                ),
                 ({"liens": []}, "result.liens: Add the liens you found"),
                 ({"liens": [{"lien_type": "tax"}], "no_liens": True}, "result.no_liens:"),
-                ({"lien": []}, "result.lien: unknown key for a title_research result. "
-                               "Did you mean 'liens'?"),
+                (
+                    {"lien": []},
+                    "result.lien: unknown key for a title_research result. Did you mean 'liens'?",
+                ),
                 ({"no_liens": "yes"}, "result.no_liens: must be true or false"),
-            ]:  # fmt: skip
+            ]:
                 text = await s.error(
                     "update_batch_progress",
                     job_id=job,
@@ -353,38 +405,73 @@ def test_research_results_are_checked_like_the_forms(screened: Path, tmp_path: P
                     result=result,
                 )
                 assert error in text, (error, text)
-            text = await s.error("update_batch_progress", job_id=job, last_item_id=pid,
-                                 items_processed=1, items_failed=0)  # fmt: skip
+            text = await s.error(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=pid,
+                items_processed=1,
+                items_failed=0,
+            )
             assert "result:" in text and "liens, no_liens, source, note" in text
-            text = await s.error("update_batch_progress", job_id=job, last_item_id=pid,
-                                 items_processed=0, items_failed=1,
-                                 result={"no_liens": True})  # fmt: skip
+            text = await s.error(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=pid,
+                items_processed=0,
+                items_failed=1,
+                result={"no_liens": True},
+            )
             assert "result:" in text and "error_message" in text
             assert counts() == before  # nothing saved
-            assert _db_rows(db, "SELECT status FROM batch_job_items WHERE job_id = ?::UUID "
-                                "AND item_id = ?", [job, pid]) == [("claimed",)]  # fmt: skip
+            assert _db_rows(
+                db,
+                "SELECT status FROM batch_job_items WHERE job_id = ?::UUID AND item_id = ?",
+                [job, pid],
+            ) == [("claimed",)]
 
-            done = await s.call("update_batch_progress", job_id=job, last_item_id=pid,
-                                items_processed=1, items_failed=0,
-                                result={"liens": [
-                                    {"lien_type": "mortgage", "holder": "FIRST BANK",
-                                     "amount": "$40,000", "recorded_date": "2015-03-02"},
-                                    {"lien_type": "tax", "holder": "SOMERSET TAX CLAIM BUREAU",
-                                     "amount": 900}],
-                                    "note": "Recorder index checked 1990-present"})  # fmt: skip
+            done = await s.call(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=pid,
+                items_processed=1,
+                items_failed=0,
+                result={
+                    "liens": [
+                        {
+                            "lien_type": "mortgage",
+                            "holder": "FIRST BANK",
+                            "amount": "$40,000",
+                            "recorded_date": "2015-03-02",
+                        },
+                        {"lien_type": "tax", "holder": "SOMERSET TAX CLAIM BUREAU", "amount": 900},
+                    ],
+                    "note": "Recorder index checked 1990-present",
+                },
+            )
             assert done["outcome"] == "done" and done["status"]["processed_items"] == 1
-            row = _db_rows(db, "SELECT status, surviving_total, reasons FROM title_research "
-                               "WHERE property_id = ?::UUID", [pid])[0]  # fmt: skip
+            row = _db_rows(
+                db,
+                "SELECT status, surviving_total, reasons FROM title_research "
+                "WHERE property_id = ?::UUID",
+                [pid],
+            )[0]
             assert row[:2] == ("SURVIVING_LIENS", 40000.0)  # the upset sale clears the tax lien
             assert "note: Recorder index checked 1990-present" in row[2]
-            assert set(_db_rows(db, "SELECT source FROM property_liens WHERE property_id = ?::UUID",
-                                [pid])) == {("assistant (MCP)",)}  # fmt: skip
+            assert set(
+                _db_rows(db, "SELECT source FROM property_liens WHERE property_id = ?::UUID", [pid])
+            ) == {("assistant (MCP)",)}
             clear = batch["items"][1]["item_id"]
-            await s.call("update_batch_progress", job_id=job, last_item_id=clear,
-                         items_processed=1, items_failed=0,
-                         result={"no_liens": True, "source": "county recorder index"})  # fmt: skip
-            assert _db_rows(db, "SELECT status FROM title_research WHERE property_id = ?::UUID",
-                            [clear]) == [("CLEAR",)]  # fmt: skip
+            await s.call(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=clear,
+                items_processed=1,
+                items_failed=0,
+                result={"no_liens": True, "source": "county recorder index"},
+            )
+            assert _db_rows(
+                db, "SELECT status FROM title_research WHERE property_id = ?::UUID", [clear]
+            ) == [("CLEAR",)]
             text = await s.error(
                 "update_batch_progress",
                 job_id=job,
@@ -396,27 +483,46 @@ def test_research_results_are_checked_like_the_forms(screened: Path, tmp_path: P
             assert pid in text
 
             # a condition grade
-            job = (await s.call("create_batch_job", job_type="property_condition",
-                                county="Somerset"))["job_id"]  # fmt: skip
+            job = (
+                await s.call("create_batch_job", job_type="property_condition", county="Somerset")
+            )["job_id"]
             item = (await s.call("get_next_batch", job_id=job))["items"][0]
             assert set(item["imagery"]) == {"street", "aerial"}
             before = counts()
-            text = await s.error("update_batch_progress", job_id=job,
-                                 last_item_id=item["item_id"], items_processed=1,
-                                 items_failed=0, result={"grade": "G"})  # fmt: skip
+            text = await s.error(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=item["item_id"],
+                items_processed=1,
+                items_failed=0,
+                result={"grade": "G"},
+            )
             assert "result.grade: Unknown condition grade 'G'" in text
             assert "A, B, C, D, F" in text
-            text = await s.error("update_batch_progress", job_id=job,
-                                 last_item_id=item["item_id"], items_processed=1,
-                                 items_failed=0, result={"note": "roof"})  # fmt: skip
+            text = await s.error(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=item["item_id"],
+                items_processed=1,
+                items_failed=0,
+                result={"note": "roof"},
+            )
             assert "result.grade: Choose a grade (A, B, C, D, F)" in text
             assert counts() == before
-            await s.call("update_batch_progress", job_id=job, last_item_id=item["item_id"],
-                         items_processed=1, items_failed=0,
-                         result={"grade": "d", "note": "Street view: roof sagging"})  # fmt: skip
-            row = _db_rows(db, "SELECT grade, manual_grade, confidence, reasons FROM "
-                               "condition_assessments WHERE property_id = ?::UUID",
-                           [item["item_id"]])[0]  # fmt: skip
+            await s.call(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=item["item_id"],
+                items_processed=1,
+                items_failed=0,
+                result={"grade": "d", "note": "Street view: roof sagging"},
+            )
+            row = _db_rows(
+                db,
+                "SELECT grade, manual_grade, confidence, reasons FROM "
+                "condition_assessments WHERE property_id = ?::UUID",
+                [item["item_id"]],
+            )[0]
             assert row[:3] == ("D", "D", 1.0)
             assert row[3].startswith("manual grade D wins over the computed grade: Street view")
 
@@ -426,40 +532,69 @@ def test_research_results_are_checked_like_the_forms(screened: Path, tmp_path: P
             cid = county["county_id"]
             assert county["sales_on_file"] == []
             before = counts()
-            good = {"sale_type": "upset", "sale_date": "2027-09-13",
-                    "registration_deadline": "2027-08-30", "source": "tax claim bureau web site",
-                    "as_of": "2027-07-01", "link_url": "https://example.org/tax-claim"}  # fmt: skip
+            good = {
+                "sale_type": "upset",
+                "sale_date": "2027-09-13",
+                "registration_deadline": "2027-08-30",
+                "source": "tax claim bureau web site",
+                "as_of": "2027-07-01",
+                "link_url": "https://example.org/tax-claim",
+            }
             for change, error in [
                 ({"sale_date": "13/09/2027"}, "result.sale_date: Sale date '13/09/2027' is not"),
-                ({"registration_deadline": "2027-10-01"},
-                 "result.registration_deadline: Registration deadline 2027-10-01 is after"),
+                (
+                    {"registration_deadline": "2027-10-01"},
+                    "result.registration_deadline: Registration deadline 2027-10-01 is after",
+                ),
                 ({"source": ""}, "result.source: Say where the facts come from"),
                 ({"sale_type": "auction"}, "result.sale_type: Unknown sale type 'auction'"),
                 ({"sale_type": None}, "result.sale_type: null says no sale was found"),
                 ({"deposit": 10}, None),
                 ({"salesdate": "2027-09-13"}, "result.salesdate: unknown key"),
-            ]:  # fmt: skip
+            ]:
                 if error is None:
                     continue
-                text = await s.error("update_batch_progress", job_id=job,
-                                     last_item_id=county["item_id"], items_processed=1,
-                                     items_failed=0, result=good | change)  # fmt: skip
+                text = await s.error(
+                    "update_batch_progress",
+                    job_id=job,
+                    last_item_id=county["item_id"],
+                    items_processed=1,
+                    items_failed=0,
+                    result=good | change,
+                )
                 assert error in text, (error, text)
             assert counts() == before
-            await s.call("update_batch_progress", job_id=job, last_item_id=county["item_id"],
-                         items_processed=1, items_failed=0,
-                         result=good | {"note": "Notarized affidavit required"})  # fmt: skip
-            sale = _db_rows(db, "SELECT sale_type, sale_date::VARCHAR, registration_deadline::VARCHAR"
-                                " FROM upcoming_sales WHERE county_id = ?", [cid])  # fmt: skip
+            await s.call(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=county["item_id"],
+                items_processed=1,
+                items_failed=0,
+                result=good | {"note": "Notarized affidavit required"},
+            )
+            sale = _db_rows(
+                db,
+                "SELECT sale_type, sale_date::VARCHAR, registration_deadline::VARCHAR"
+                " FROM upcoming_sales WHERE county_id = ?",
+                [cid],
+            )
             assert sale == [("upset", "2027-09-13", "2027-08-30")]
 
             # other job types take no result
-            job = (await s.call("create_batch_job", job_type="environmental_research",
-                                county="Somerset"))["job_id"]  # fmt: skip
+            job = (
+                await s.call(
+                    "create_batch_job", job_type="environmental_research", county="Somerset"
+                )
+            )["job_id"]
             item = (await s.call("get_next_batch", job_id=job))["items"][0]
-            text = await s.error("update_batch_progress", job_id=job,
-                                 last_item_id=item["item_id"], items_processed=1,
-                                 items_failed=0, result={"grade": "A"})  # fmt: skip
+            text = await s.error(
+                "update_batch_progress",
+                job_id=job,
+                last_item_id=item["item_id"],
+                items_processed=1,
+                items_failed=0,
+                result={"grade": "A"},
+            )
             assert "environmental_research items take no research result" in text
 
     run(go)
@@ -475,10 +610,12 @@ def test_secrets_stay_out_of_results_and_logs(blair_db: str, tmp_path: Path) -> 
     with RegridFake(token="the-right-token-0000") as fake:
 
         async def go() -> None:
-            async with serve(blair_db, log, REGRID_TOKEN=REGRID_SECRET,
-                             TOOLKIT_REGRID_URL=fake.base_url) as s:  # fmt: skip
-                job = (await s.call("create_batch_job", job_type="regrid_scraping",
-                                    county="Blair"))["job_id"]  # fmt: skip
+            async with serve(
+                blair_db, log, REGRID_TOKEN=REGRID_SECRET, TOOLKIT_REGRID_URL=fake.base_url
+            ) as s:
+                job = (
+                    await s.call("create_batch_job", job_type="regrid_scraping", county="Blair")
+                )["job_id"]
                 out = await s.call("run_session", job_id=job)
                 # Regrid answers 401 to the wrong token: the job pauses at once, with the reason
                 assert out["status"]["status"] == "paused"
@@ -515,13 +652,23 @@ def test_postgres_workspace_and_its_password_stay_out(tmp_path: Path) -> None:
 
         async def go() -> str:
             async with serve(with_pw, log) as s:
-                job = (await s.call("create_batch_job", job_type="regrid_scraping",
-                                    county="Blair", batch_size=50))["job_id"]  # fmt: skip
+                job = (
+                    await s.call(
+                        "create_batch_job",
+                        job_type="regrid_scraping",
+                        county="Blair",
+                        batch_size=50,
+                    )
+                )["job_id"]
                 batch = await s.call("get_next_batch", job_id=job)
                 for item in batch["items"][:5]:
-                    await s.call("update_batch_progress", job_id=job,
-                                 last_item_id=item["item_id"], items_processed=1,
-                                 items_failed=0)  # fmt: skip
+                    await s.call(
+                        "update_batch_progress",
+                        job_id=job,
+                        last_item_id=item["item_id"],
+                        items_processed=1,
+                        items_failed=0,
+                    )
                 paused = await s.call("pause_batch_job")
                 assert "Paused at 5/235 properties (2%)" in paused["message"]
                 await s.error("complete_batch_job", job_id=job)
@@ -549,9 +696,13 @@ def test_http_needs_the_bearer_token(blair_db: str, tmp_path: Path) -> None:
 
     port = _free_port()
     errlog = (tmp_path / "http.log").open("w+")
-    proc = subprocess.Popen([TOOLKIT, "mcp", "--http", "--port", str(port), "--db", blair_db],
-                            stdout=subprocess.DEVNULL, stderr=errlog, env=_env(),
-                            cwd=ROOT)  # fmt: skip
+    proc = subprocess.Popen(
+        [TOOLKIT, "mcp", "--http", "--port", str(port), "--db", blair_db],
+        stdout=subprocess.DEVNULL,
+        stderr=errlog,
+        env=_env(),
+        cwd=ROOT,
+    )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         token = ""
@@ -571,20 +722,27 @@ def test_http_needs_the_bearer_token(blair_db: str, tmp_path: Path) -> None:
             time.sleep(0.2)
         assert len(token) >= 32
 
-        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "curl", "version": "0"}}}  # fmt: skip
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "curl", "version": "0"},
+            },
+        }
         headers = {"Accept": "application/json, text/event-stream"}
-        for auth in ({}, {"Authorization": "Bearer wrong-token"},
-                     {"Authorization": token}):  # fmt: skip
+        for auth in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": token}):
             r = httpx2.post(url, json=init, headers=headers | auth, timeout=10)
             assert r.status_code == 401, (auth, r.status_code, r.text)
             assert r.headers["www-authenticate"].startswith("Bearer")
             assert token not in r.text
 
         async def go() -> None:
-            client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"},
-                                        timeout=httpx2.Timeout(30, read=120))  # fmt: skip
+            client = httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=120)
+            )
             async with client, streamable_http_client(url, http_client=client) as (read, write):
                 async with ClientSession(read, write) as session:
                     await session.initialize()
@@ -603,11 +761,21 @@ def test_http_needs_the_bearer_token(blair_db: str, tmp_path: Path) -> None:
 
 
 def test_http_refuses_a_short_token_and_port_needs_http(blair_db: str) -> None:
-    proc = subprocess.run([TOOLKIT, "mcp", "--http", "--db", blair_db], capture_output=True,
-                          text=True, timeout=60, env=_env(TOOLKIT_MCP_TOKEN="short"))  # fmt: skip
+    proc = subprocess.run(
+        [TOOLKIT, "mcp", "--http", "--db", blair_db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(TOOLKIT_MCP_TOKEN="short"),
+    )
     assert proc.returncode == 1 and "at least 16" in proc.stderr and "short" not in proc.stderr
-    proc = subprocess.run([TOOLKIT, "mcp", "--port", "9999", "--db", blair_db],
-                          capture_output=True, text=True, timeout=60, env=_env())  # fmt: skip
+    proc = subprocess.run(
+        [TOOLKIT, "mcp", "--port", "9999", "--db", blair_db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
     assert proc.returncode == 2 and "--http" in proc.stderr
 
 
@@ -619,8 +787,9 @@ def test_without_the_sdk_the_command_says_which_pip_install(tmp_path: Path) -> N
         "from toolkit.cli import main\n"
         f"sys.exit(main(['mcp', '--db', {str(db)!r}]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env=_env())  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_env()
+    )
     assert proc.returncode == 1, proc.stderr
     assert "pip install 'taxsale-toolkit[mcp]'" in proc.stderr
     assert "Traceback" not in proc.stderr and not db.exists()

@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 900,
-         ok: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def _run(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+    ok: bool = True,
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if ok and proc.returncode != 0:
         raise AssertionError(f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
@@ -34,8 +39,10 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-         cwd=out)  # fmt: skip
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        cwd=out,
+    )
     (whl,) = out.glob("taxsale_toolkit-*.whl")
     return whl
 
@@ -51,8 +58,9 @@ def test_the_wheel_ships_the_notebooks_and_the_sql(wheel: Path) -> None:
     assert "toolkit/backends/postgres/sql/functions.sql" in names
 
 
-def test_an_installed_wheel_runs_a_session_outside_the_repository(wheel: Path,
-                                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_an_installed_wheel_runs_a_session_outside_the_repository(
+    wheel: Path, tmp_path: Path
+) -> None:
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
@@ -76,13 +84,21 @@ def test_an_installed_wheel_runs_a_session_outside_the_repository(wheel: Path,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLKIT_", "PYTHON"))}
     env |= {"TOOLKIT_COUNTY_RESEARCH": str(work / "research.yaml")}
     toolkit = str(env_dir / "bin" / "toolkit")
-    where = _run([str(py), "-c", "import toolkit.config as c; print(c.notebooks_dir())"],
-                 cwd=work, env=env).stdout.strip()  # fmt: skip
+    where = _run(
+        [str(py), "-c", "import toolkit.config as c; print(c.notebooks_dir())"], cwd=work, env=env
+    ).stdout.strip()
     assert str(env_dir) in where and str(ROOT) not in where
-    _run([toolkit, "import-properties", "list.csv", "--county", "Blair", "--db", "ws.duckdb"],
-         cwd=work, env=env)  # fmt: skip
-    proc = _run([toolkit, "run", "county_research", "--db", "ws.duckdb", "--json"], cwd=work,
-                env=env, ok=False)  # fmt: skip
+    _run(
+        [toolkit, "import-properties", "list.csv", "--county", "Blair", "--db", "ws.duckdb"],
+        cwd=work,
+        env=env,
+    )
+    proc = _run(
+        [toolkit, "run", "county_research", "--db", "ws.duckdb", "--json"],
+        cwd=work,
+        env=env,
+        ok=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (result,) = json.loads(proc.stdout)
     assert result["outcome"] == "completed" and result["processed"] == 1

@@ -13,8 +13,13 @@ import toolkit
 from toolkit.demo import build_sample_workspace
 from toolkit.reference.clr import shipped_clr_factors
 
-STAGES = ("regrid_scraping", "visual_validation", "property_condition",
-          "environmental_research", "title_research")  # fmt: skip
+STAGES = (
+    "regrid_scraping",
+    "visual_validation",
+    "property_condition",
+    "environmental_research",
+    "title_research",
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +77,12 @@ def test_without_factors_of_its_own_a_workspace_uses_the_shipped_table(ws) -> No
         "shipped PA table, valid 2024-07-01 to 2025-06-30: PA Department of Revenue"
     ).all()
     assert valued.clr_source.str.contains("54 Pa.B. 3744", regex=False).all()
-    assert (valued.set_index("county").clr_factor.groupby(level=0).first().to_dict()
-            == {"Blair": 1.18, "Clearfield": 11.49, "Somerset": 4.88, "Westmoreland": 10.75})  # fmt: skip
+    assert valued.set_index("county").clr_factor.groupby(level=0).first().to_dict() == {
+        "Blair": 1.18,
+        "Clearfield": 11.49,
+        "Somerset": 4.88,
+        "Westmoreland": 10.75,
+    }
     # the sample's sales are in 2027, after the shipped period: the bid says so
     assert valued.reasons.str.contains(
         "CLR factor period 2024-07-01 to 2025-06-30 does not cover sale date 2027-", regex=False
@@ -108,8 +117,10 @@ def test_the_sale_lists_assessment_stands_in_for_a_missing_parcel_value(tmp_path
     ws = toolkit.connect(str(tmp_path / "ws.duckdb"))
     doc = ws.add_document("data/sample/pdfs/westmoreland_upset_printer.pdf", "Westmoreland")
     assert parse_document(ws.store, doc)["rows_parsed"] > 0
-    props = ws.sql("SELECT id::VARCHAR AS item_id, parcel_id, upset_price, sale_date, parse_extra "
-                   "FROM properties ORDER BY parcel_id LIMIT 3")  # fmt: skip
+    props = ws.sql(
+        "SELECT id::VARCHAR AS item_id, parcel_id, upset_price, sale_date, parse_extra "
+        "FROM properties ORDER BY parcel_id LIMIT 3"
+    )
     listed = [float(json.loads(x)["assessment"]) for x in props.parse_extra]
     frame = props.drop(columns="parse_extra").assign(county="Westmoreland", total_value=None)
     frame.loc[0, "total_value"] = 50000.0  # a parcel record's value comes first

@@ -19,8 +19,12 @@ from toolkit.processors.county_research import (
 BACKENDS = ("duckdb", "postgres")  # county research records through each backend's engine
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "county_research.yaml"
-SALE_DATES = {"Blair": "2027-09-13", "Clearfield": "2027-09-20", "Westmoreland": "2027-09-08",
-              "Somerset": "2027-09-27"}  # fmt: skip
+SALE_DATES = {
+    "Blair": "2027-09-13",
+    "Clearfield": "2027-09-20",
+    "Westmoreland": "2027-09-08",
+    "Somerset": "2027-09-27",
+}
 
 
 @pytest.fixture
@@ -86,9 +90,14 @@ def test_a_job_over_the_sample_counties_stores_their_research(research_ws):
     assert set(log.job_id) == {job} and set(log.status) == {"done"}
     assert set(log.source) == {"synthetic sample"}
     blair_links = json.loads(log.loc["Blair", "links"])
-    assert blair_links == [{"url": "https://example.invalid/blair/tax-claim-bureau",
-                            "title": "Tax claim bureau (synthetic placeholder)",
-                            "source": "synthetic sample", "as_of": "2026-11-01"}]  # fmt: skip
+    assert blair_links == [
+        {
+            "url": "https://example.invalid/blair/tax-claim-bureau",
+            "title": "Tax claim bureau (synthetic placeholder)",
+            "source": "synthetic sample",
+            "as_of": "2026-11-01",
+        }
+    ]
     assert json.loads(log.loc["Somerset", "links"]) == []
     assert log.loc["Clearfield", "notes"].endswith("[synthetic sample (note), 2026-11-02]")
     assert (
@@ -145,9 +154,12 @@ def test_rerunning_replaces_the_countys_sales(research_ws, tmp_path):
     """,
     )
     assert ws.import_county_research(newer) == {
-        "path": str(newer.resolve()), "counties": 1, "sales": 1, "links": 0,
+        "path": str(newer.resolve()),
+        "counties": 1,
+        "sales": 1,
+        "links": 0,
         "county_names": ["Blair"],
-    }  # fmt: skip
+    }
     # Blair's research is fresh, so no job has it as an item: save it directly.
     # Validated research (dates parsed, defaults filled in) is valid research too
     ws.save_county_research("Blair", load_research_file(newer)["Blair"])
@@ -301,9 +313,12 @@ def test_save_county_research_validates_and_writes_one_county(ws):
         "SELECT status, notes, links, source, job_id FROM county_research WHERE county_id = 13"
     )
     assert log[["status", "notes", "source"]].values.tolist() == [
-        ["done", "Bring photo ID. [phone call to the tax claim bureau, 2026-11-15]",
-         "phone call to the tax claim bureau"]
-    ]  # fmt: skip
+        [
+            "done",
+            "Bring photo ID. [phone call to the tax claim bureau, 2026-11-15]",
+            "phone call to the tax claim bureau",
+        ]
+    ]
     assert log.job_id.isna().all()
     assert json.loads(log.links[0])[0]["as_of"] == "2026-11-15"
     assert sales(ws)[["county", "sale_type", "sale_date", "deposit"]].values.tolist() == [
@@ -326,12 +341,16 @@ def test_save_county_research_rejects_bad_research_and_writes_nothing(ws):
     assert ws.sql("SELECT count(*) AS n FROM upcoming_sales").n[0] == 0
 
 
-def test_save_with_a_job_marks_the_item_done_in_the_same_transaction(research_ws, monkeypatch,
-                                                                             tmp_path):  # fmt: skip
+def test_save_with_a_job_marks_the_item_done_in_the_same_transaction(
+    research_ws, monkeypatch, tmp_path
+):
     ws = research_ws
     job = ws.create_batch_job("county_research", "Somerset")
-    research = {"source": "county notice", "as_of": "2026-11-20",
-                "sales": [{"sale_type": "upset", "sale_date": "2027-09-27"}]}  # fmt: skip
+    research = {
+        "source": "county notice",
+        "as_of": "2026-11-20",
+        "sales": [{"sale_type": "upset", "sale_date": "2027-09-27"}],
+    }
     # a bad save changes nothing: the item stays pending
     with pytest.raises(ConfigError):
         ws.save_county_research("Somerset", {"sourc": "x"}, job_id=job)

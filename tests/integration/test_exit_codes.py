@@ -47,8 +47,9 @@ def test_the_table_is_documented_in_the_cli_docs():
         assert re.search(rf"\|\s*{code}\s*\|[^\n]*`{outcome}`", section), (code, outcome)
 
 
-def test_all_skipped_reads_as_finished_with_failures_through_run(tmp_path, nothing_researched,
-                                                                 capsys):  # fmt: skip
+def test_all_skipped_reads_as_finished_with_failures_through_run(
+    tmp_path, nothing_researched, capsys
+):
     db = _workspace(str(tmp_path / "ws.duckdb"))
     code = main(["run", "county_research", "--db", db])
     out = capsys.readouterr().out
@@ -126,8 +127,9 @@ def test_a_persons_pause_is_exit_10_with_local_workers():
     url = fresh_postgres()
     try:
         ws = toolkit.connect(_workspace(url))
-        req = check_request("regrid_scraping", ws=ws, county="Blair",
-                            processor="helpers:slow_parcel")  # fmt: skip
+        req = check_request(
+            "regrid_scraping", ws=ws, county="Blair", processor="helpers:slow_parcel"
+        )
         result = _pause_midway(ws, "regrid_scraping", lambda: run_workers(ws, req, 2))
         assert (result.outcome, result.exit_code) == ("paused", 10), result
         st = ws.get_batch_status(result.job_id)

@@ -71,8 +71,14 @@ def test_run_headless_budget_then_until_done_records_each_session(
     nb_ws: str, tmp_path: Path
 ) -> None:
     seen: list = []
-    first = run_headless("regrid_scraping", db=nb_ws, county="Blair", processor="procs:parcel",
-                         batches=2, progress=seen.append)  # fmt: skip
+    first = run_headless(
+        "regrid_scraping",
+        db=nb_ws,
+        county="Blair",
+        processor="procs:parcel",
+        batches=2,
+        progress=seen.append,
+    )
     assert [r.exit_code for r in first] == [10] and first[0].outcome == "budget"
     assert first[0].message.startswith("Paused at 100/235 properties (43%)")
     assert seen == first
@@ -88,8 +94,14 @@ def test_run_headless_budget_then_until_done_records_each_session(
         "Paused at 100/235 properties (43%)" in outputs and "No failures this session." in outputs
     )
 
-    rest = run_headless("regrid_scraping", db=nb_ws, county="Blair", processor="procs:parcel",
-                        batches=2, until_done=True)  # fmt: skip
+    rest = run_headless(
+        "regrid_scraping",
+        db=nb_ws,
+        county="Blair",
+        processor="procs:parcel",
+        batches=2,
+        until_done=True,
+    )
     assert [(r.job_id, r.outcome, r.exit_code) for r in rest] == [
         (job, "budget", 10),
         (job, "completed", 0),
@@ -107,8 +119,11 @@ def test_failures_auto_pause_exit_11_with_failure_table(nb_ws: str) -> None:
     assert (res.outcome, res.exit_code) == ("auto_paused", 11)
     assert "consecutive failures" in res.message
     executed = nbformat.read(res.record_path, as_version=4)
-    html = "".join(str(o.get("data", {}).get("text/html", "")) for c in executed.cells
-                   for o in c.get("outputs", []))  # fmt: skip
+    html = "".join(
+        str(o.get("data", {}).get("text/html", ""))
+        for c in executed.cells
+        for o in c.get("outputs", [])
+    )
     assert html.count("Property not found in Regrid") == 10  # this session's failures table
     # a later run without job_id does not resume an auto-paused job behind your back
     [again] = run_headless("regrid_scraping", db=nb_ws, county="Blair", processor="procs:parcel")
@@ -128,12 +143,17 @@ def test_dead_kernel_names_the_cell_and_leaves_the_job_resumable(nb_ws: str) -> 
         "SELECT record_path FROM sessions WHERE job_id = $1::UUID", [res.job_id]
     ).record_path
     assert rec.tolist() == [res.record_path]
-    more = run_headless("regrid_scraping", db=nb_ws, job_id=res.job_id, processor="procs:parcel",
-                        until_done=True)  # fmt: skip
+    more = run_headless(
+        "regrid_scraping", db=nb_ws, job_id=res.job_id, processor="procs:parcel", until_done=True
+    )
     assert [r.exit_code for r in more] == [10] * (len(more) - 1) + [0]
     assert {r.job_id for r in more} == {res.job_id}
-    assert ws.sql("SELECT max(attempts) AS a FROM batch_job_items WHERE job_id = $1::UUID",
-                  [res.job_id]).a[0] <= 2  # fmt: skip
+    assert (
+        ws.sql(
+            "SELECT max(attempts) AS a FROM batch_job_items WHERE job_id = $1::UUID", [res.job_id]
+        ).a[0]
+        <= 2
+    )
     assert (
         ws.sql("SELECT count(*) AS n FROM regrid_data WHERE job_id = $1::UUID", [res.job_id]).n[0]
         == 235
@@ -147,10 +167,13 @@ def test_bad_parameters_fail_in_the_first_cell_and_change_nothing(
     out = tmp_path / "bad.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as info:
         pm.execute_notebook(
-            str(notebooks_dir() / "regrid_scraping.ipynb"), str(out),
+            str(notebooks_dir() / "regrid_scraping.ipynb"),
+            str(out),
             parameters={"db": nb_ws, "batch_size": "ten", "interactive": False},
-            kernel_name=kernel, kernel_manager_class=manager, progress_bar=False,
-        )  # fmt: skip
+            kernel_name=kernel,
+            kernel_manager_class=manager,
+            progress_bar=False,
+        )
     assert info.value.ename == "ValidationError" and "batch_size='ten'" in info.value.evalue
     failed = [c for c in nbformat.read(out, as_version=4).cells if c.get("outputs")]
     assert failed[0]["id"] == "check-parameters"
@@ -177,8 +200,12 @@ def test_every_notebook_runs_headless_with_papermill(name: str, nb_ws: str, tmp_
     params: dict = {"db": nb_ws}
     if name in JOB_NOTEBOOKS:
         # a processor that touches no outside service: every item is skipped
-        params |= {"interactive": False, "processor": "procs:skip", "max_batches": 1,
-                   "summary_path": str(tmp_path / "summary.json")}  # fmt: skip
+        params |= {
+            "interactive": False,
+            "processor": "procs:skip",
+            "max_batches": 1,
+            "summary_path": str(tmp_path / "summary.json"),
+        }
     elif name == "dashboard.ipynb":
         params["interactive"] = False
     elif name == "property.ipynb":
@@ -186,9 +213,14 @@ def test_every_notebook_runs_headless_with_papermill(name: str, nb_ws: str, tmp_
     elif name == "map.ipynb":
         params["tiles"] = False  # CI is offline
     out = tmp_path / name
-    pm.execute_notebook(str(notebooks_dir() / name), str(out), parameters=params,
-                        kernel_name=kernel,
-                        kernel_manager_class=manager, progress_bar=False)  # fmt: skip
+    pm.execute_notebook(
+        str(notebooks_dir() / name),
+        str(out),
+        parameters=params,
+        kernel_name=kernel,
+        kernel_manager_class=manager,
+        progress_bar=False,
+    )
     nb = nbformat.read(out, as_version=4)
     assert not [
         o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
@@ -206,25 +238,48 @@ def test_every_notebook_runs_headless_with_papermill(name: str, nb_ws: str, tmp_
 
 
 def test_notebooks_are_generated_and_stored_without_outputs() -> None:
-    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--check"],
-                           capture_output=True, text=True)  # fmt: skip
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     for name in NOTEBOOKS:
         nb = nbformat.read(notebooks_dir() / name, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1
-        assert all(not c.get("outputs") and c.get("execution_count") is None
-                   for c in nb.cells if c.cell_type == "code")  # fmt: skip
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None
+            for c in nb.cells
+            if c.cell_type == "code"
+        )
     assert {n.removesuffix(".ipynb") for n in JOB_NOTEBOOKS} == set(toolkit.jobs.job_types())
 
 
 def test_every_notebook_passes_nbval(nb_ws: str) -> None:
     env = os.environ | {"TOOLKIT_DB": nb_ws}
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-         "-o", "addopts=", "-o", "filterwarnings=ignore::DeprecationWarning",
-         "--rootdir", str(notebooks_dir()), *[str(notebooks_dir() / n) for n in NOTEBOOKS]],
-        capture_output=True, text=True, env=env, cwd=notebooks_dir(), timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "-o",
+            "filterwarnings=ignore::DeprecationWarning",
+            "--rootdir",
+            str(notebooks_dir()),
+            *[str(notebooks_dir() / n) for n in NOTEBOOKS],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=notebooks_dir(),
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"{sum(1 for _ in NOTEBOOKS)}" in proc.stdout or "passed" in proc.stdout

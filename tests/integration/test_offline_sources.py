@@ -94,8 +94,9 @@ def services():
         yield nfhl, echo, nwi
 
 
-def test_online_without_a_mine_layer_is_unknown_never_the_sample(ws, tmp_path, monkeypatch,
-                                                                 services):  # fmt: skip
+def test_online_without_a_mine_layer_is_unknown_never_the_sample(
+    ws, tmp_path, monkeypatch, services
+):
     nfhl, echo, nwi = services  # no zones, facilities or wetlands anywhere: all LOW but mines
     monkeypatch.setenv(
         "TOOLKIT_ENV_SOURCES",
@@ -108,8 +109,9 @@ def test_online_without_a_mine_layer_is_unknown_never_the_sample(ws, tmp_path, m
     )
     s = ws.run_session(ws.create_batch_job("environmental_research", "Somerset"), max_items=20)
     assert s.processed == 20 and s.failed == 0
-    rows = ws.sql("SELECT mine_subsidence, risk_level, reasons, inputs_used"
-                  " FROM environmental_assessments")  # fmt: skip
+    rows = ws.sql(
+        "SELECT mine_subsidence, risk_level, reasons, inputs_used FROM environmental_assessments"
+    )
     assert rows.mine_subsidence.isna().all()
     assert not rows.reasons.str.contains("SYNTHETIC|synthetic").any()
     assert not rows.inputs_used.str.contains("local_layer").any()
@@ -118,15 +120,22 @@ def test_online_without_a_mine_layer_is_unknown_never_the_sample(ws, tmp_path, m
     assert rows.reasons.str.contains(r"could not run \(.*mine subsidence\)").any()
 
 
-def test_a_slow_service_meets_the_item_deadline_and_the_items_fail(ws, tmp_path, monkeypatch,
-                                                                   services):  # fmt: skip
+def test_a_slow_service_meets_the_item_deadline_and_the_items_fail(
+    ws, tmp_path, monkeypatch, services
+):
     nfhl, _echo, nwi = services
     slow = FakeService().start()
     try:
         # ECHO answers, slowly: 0.4 s a call, and a trickled body (a byte every 0.2 s: ~10 s)
-        slow.route("/echo/echo_rest_services.get_facilities",
-                   lambda r: Reply(json={"Results": {"QueryRows": "1", "QueryID": "7"}},
-                                   delay=0.4, trickle=0.2, trickle_bytes=1))  # fmt: skip
+        slow.route(
+            "/echo/echo_rest_services.get_facilities",
+            lambda r: Reply(
+                json={"Results": {"QueryRows": "1", "QueryID": "7"}},
+                delay=0.4,
+                trickle=0.2,
+                trickle_bytes=1,
+            ),
+        )
         monkeypatch.setenv(
             "TOOLKIT_ENV_SOURCES",
             settings(
@@ -195,7 +204,8 @@ def test_regrid_api_slow_answers_fail_each_parcel_at_its_deadline(tmp_path, monk
         took = time.monotonic() - started
     # nothing in the fake: each parcel asks by number (0.6 s), then by address -- past 1 s
     assert s.failed == 8 and s.processed == 0
-    assert all("within the 1 s item deadline (TOOLKIT_ITEM_DEADLINE)" in f["error"]
-               for f in s.failures)  # fmt: skip
+    assert all(
+        "within the 1 s item deadline (TOOLKIT_ITEM_DEADLINE)" in f["error"] for f in s.failures
+    )
     assert took < 8 / 4 * 1.0 + 4.0  # 4 threads, 1 s each
     ws.close()

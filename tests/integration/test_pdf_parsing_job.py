@@ -92,8 +92,9 @@ def test_job_parses_every_sample_list_into_properties(docs_ws, parsed):
     got = stored_properties(ws)
     assert got.groupby("county").size().to_dict() == EXPECTED
     want = expected_properties()
-    merged = want.merge(got, on=["county", "parcel_norm"], how="outer", indicator=True,
-                        suffixes=("_csv", "_db"))  # fmt: skip
+    merged = want.merge(
+        got, on=["county", "parcel_norm"], how="outer", indicator=True, suffixes=("_csv", "_db")
+    )
     assert (merged._merge == "both").all(), merged[merged._merge != "both"].head()
     assert (merged.upset_price_csv - merged.upset_price_db).abs().max() < 0.005
     assert (merged.sale_date_csv == merged.sale_date_db).all()
@@ -110,9 +111,11 @@ def test_job_parses_every_sample_list_into_properties(docs_ws, parsed):
     ).set_index("county")
     assert set(docs.parse_status) == {"parsed"}
     assert docs.layout.to_dict() == {
-        "Blair": "ruled_table", "Clearfield": "word_table",
-        "Westmoreland": "printer_report", "Somerset": "ruled_table",
-    }  # fmt: skip
+        "Blair": "ruled_table",
+        "Clearfield": "word_table",
+        "Westmoreland": "printer_report",
+        "Somerset": "ruled_table",
+    }
     assert docs.rows_parsed.to_dict() == EXPECTED
     assert docs.rows_failed.to_dict() == {
         "Blair": 0,
@@ -121,9 +124,11 @@ def test_job_parses_every_sample_list_into_properties(docs_ws, parsed):
         "Somerset": 2,
     }
     assert docs.sale_date.to_dict() == {
-        "Blair": "2027-09-13", "Clearfield": "2027-09-20",
-        "Westmoreland": "2027-09-08", "Somerset": "2027-09-27",
-    }  # fmt: skip
+        "Blair": "2027-09-13",
+        "Clearfield": "2027-09-20",
+        "Westmoreland": "2027-09-08",
+        "Somerset": "2027-09-27",
+    }
     assert docs.parsed_at.notna().all()
 
 
@@ -139,8 +144,9 @@ def test_somersets_broken_rows_are_parsing_errors_not_properties(docs_ws):
     assert "1,2O4.#7" in errors.raw_text[0] and "not a number" in errors.reason[0]
     assert "##.??" in errors.raw_text[1] and "unreadable" in errors.reason[1]
     # the broken rows' parcels are nowhere in properties
-    assert not ws.sql("SELECT * FROM properties WHERE parcel_id LIKE '51.01-02..-901%' "
-                      "OR owner LIKE '%BROKEN%'").shape[0]  # fmt: skip
+    assert not ws.sql(
+        "SELECT * FROM properties WHERE parcel_id LIKE '51.01-02..-901%' OR owner LIKE '%BROKEN%'"
+    ).shape[0]
 
 
 def test_adding_the_same_file_again_gives_the_same_id_and_no_new_work(docs_ws, tmp_path):
@@ -160,8 +166,13 @@ def test_reparsing_updates_and_never_duplicates(docs_ws):
     before = stored_properties(ws).sort_values(["county", "parcel_norm"]).reset_index(drop=True)
     ws.sql("UPDATE properties SET upset_price = 1 WHERE county_id = 111")
     out = parse_document(ws.store, ids["Somerset"])
-    assert out == {"document_id": ids["Somerset"], "layout": "ruled_table", "page_count": 4,
-                   "rows_parsed": 140, "rows_failed": 2}  # fmt: skip
+    assert out == {
+        "document_id": ids["Somerset"],
+        "layout": "ruled_table",
+        "page_count": 4,
+        "rows_parsed": 140,
+        "rows_failed": 2,
+    }
     after = stored_properties(ws).sort_values(["county", "parcel_norm"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)  # amounts restored, nothing added
     assert table_rows(ws, "parsing_errors") == 2  # replaced, not appended
@@ -254,8 +265,9 @@ def test_add_document_rejects_bad_input_and_writes_nothing(ws, tmp_path):
 
 
 def test_other_known_document_types_are_kept_but_not_parsed(ws):
-    doc = ws.add_document(PDFS / SAMPLES["Blair"], "Blair", document_type="Terms of sale",
-                          sale_date="2027-09-13")  # fmt: skip
+    doc = ws.add_document(
+        PDFS / SAMPLES["Blair"], "Blair", document_type="Terms of sale", sale_date="2027-09-13"
+    )
     row = ws.sql(
         "SELECT document_type, sale_date::VARCHAR AS d FROM documents WHERE id = $1::UUID", [doc]
     )
@@ -273,13 +285,21 @@ def server(monkeypatch):
     monkeypatch.setenv("TOOLKIT_ALLOW_PRIVATE_URLS", "1")  # the fake serves on 127.0.0.1
     pdf = (PDFS / SAMPLES["Somerset"]).read_bytes()
     with FakeService() as svc:
-        svc.route("/sales/2027%20upset%20list.pdf",
-                  lambda r: Reply(body=pdf, content_type="application/pdf"))  # fmt: skip
+        svc.route(
+            "/sales/2027%20upset%20list.pdf",
+            lambda r: Reply(body=pdf, content_type="application/pdf"),
+        )
         svc.route("/sales/list.pdf", lambda r: Reply(body=pdf, content_type="application/pdf"))
-        svc.route("/sales/page", lambda r: Reply(body=b"<!DOCTYPE html><html>Tax sales</html>",
-                                                content_type="text/html"))  # fmt: skip
-        svc.route("/sales/data.zip", lambda r: Reply(body=b"PK\x03\x04zip",
-                                                    content_type="application/zip"))  # fmt: skip
+        svc.route(
+            "/sales/page",
+            lambda r: Reply(
+                body=b"<!DOCTYPE html><html>Tax sales</html>", content_type="text/html"
+            ),
+        )
+        svc.route(
+            "/sales/data.zip",
+            lambda r: Reply(body=b"PK\x03\x04zip", content_type="application/zip"),
+        )
         yield svc
 
 
@@ -383,8 +403,14 @@ def test_a_county_layout_described_in_the_config_file_parses(ws, tmp_path):
 def test_a_different_upset_price_is_a_conflict_not_an_overwrite(ws, tmp_path):
     from sale_variants import Table, records
 
-    table = Table([("parcel", "PARCEL"), ("owner", "OWNER"), ("amount", "UPSET PRICE"),
-                   ("location", "LOCATION")])  # fmt: skip
+    table = Table(
+        [
+            ("parcel", "PARCEL"),
+            ("owner", "OWNER"),
+            ("amount", "UPSET PRICE"),
+            ("location", "LOCATION"),
+        ]
+    )
     recs = records()
     first = ws.add_document(_variant(tmp_path, "a_first.pdf", table, recs), "Blair")
     run_job(ws)
@@ -395,18 +421,24 @@ def test_a_different_upset_price_is_a_conflict_not_an_overwrite(ws, tmp_path):
     assert (summary.processed, summary.failed) == (1, 0)
     price = ws.sql(
         "SELECT upset_price::DOUBLE AS p, document_id::VARCHAR AS d FROM properties "
-        "WHERE parcel_id = $1", [recs[3].parcel],
-    )  # fmt: skip
+        "WHERE parcel_id = $1",
+        [recs[3].parcel],
+    )
     assert (price.p[0], price.d[0]) == (recs[3].amount, first)  # the earlier value stays
     conflicts = ws.sql(
         "SELECT parcel_id, field, value, earlier_value, document_id::VARCHAR AS d, "
         "earlier_document_id::VARCHAR AS e FROM parse_conflicts"
     )
     assert conflicts.to_dict("records") == [
-        {"parcel_id": recs[3].parcel, "field": "upset_price",
-         "value": f"{recs[3].amount + 1000:.2f}", "earlier_value": f"{recs[3].amount:.2f}",
-         "d": second, "e": first}
-    ]  # fmt: skip
+        {
+            "parcel_id": recs[3].parcel,
+            "field": "upset_price",
+            "value": f"{recs[3].amount + 1000:.2f}",
+            "earlier_value": f"{recs[3].amount:.2f}",
+            "d": second,
+            "e": first,
+        }
+    ]
     # the other 21 agree: they are the second list's now
     assert table_rows(ws, "properties") == 22
 

@@ -30,12 +30,16 @@ def test_parcel_data_from_bulk_files(pipeline_ws):
     ws = pipeline_ws
     _, s = run(ws, "regrid_scraping")
     assert s.status == "completed" and s.processed == 795 and s.failed == 0
-    rows = ws.sql("SELECT source, count(*) AS n, count(sketch_path) AS sketches, count(width_ft) AS widths "
-                  "FROM regrid_data GROUP BY source")  # fmt: skip
+    rows = ws.sql(
+        "SELECT source, count(*) AS n, count(sketch_path) AS sketches, count(width_ft) AS widths "
+        "FROM regrid_data GROUP BY source"
+    )
     assert rows.to_dict("records") == [{"source": "bulk", "n": 795, "sketches": 795, "widths": 795}]
     # the record matches its property (punctuation aside) and the sketch exists
-    one = ws.sql("SELECT p.parcel_norm, r.parcelnumb_norm, r.sketch_path FROM regrid_data r "
-                 "JOIN properties p ON p.id = r.property_id LIMIT 1").iloc[0]  # fmt: skip
+    one = ws.sql(
+        "SELECT p.parcel_norm, r.parcelnumb_norm, r.sketch_path FROM regrid_data r "
+        "JOIN properties p ON p.id = r.property_id LIMIT 1"
+    ).iloc[0]
     assert one.parcel_norm == one.parcelnumb_norm
     from pathlib import Path
 

@@ -44,8 +44,11 @@ def guide_sql() -> list[str]:
 def psql(url: str, sql: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"],
-        input=sql, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        input=sql,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +84,12 @@ def test_every_guide_sql_example_runs_verbatim_in_psql(prepared):
     for sql in examples:
         # the guide's placeholders, and nothing else, are filled in
         target = done if "complete_batch_job" in sql else job
-        text = (sql.replace("'job-uuid-here'", f"'{target}'").replace("'job-uuid'", f"'{target}'")
-                .replace("'last-item-uuid'", f"'{item}'").replace("'property-uuid'", f"'{item}'"))  # fmt: skip
+        text = (
+            sql.replace("'job-uuid-here'", f"'{target}'")
+            .replace("'job-uuid'", f"'{target}'")
+            .replace("'last-item-uuid'", f"'{item}'")
+            .replace("'property-uuid'", f"'{item}'")
+        )
         text = re.sub(r"(create_batch_job\('\w+', )county_id,", rf"\1{BLAIR},", text)
         name = f"toolkit_test_{uuid.uuid4().hex[:12]}"
         backends._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -215,8 +222,10 @@ def test_pause_from_another_process_is_seen_within_one_item(sample_ws, db_path, 
         s = ws.run_session(sys.argv[2], slow, max_items=100000)
         print(json.dumps(s.to_dict()))
         """,
-        db_path, job, str(log),
-    )  # fmt: skip
+        db_path,
+        job,
+        str(log),
+    )
     deadline = time.time() + 30
     while time.time() < deadline and (not log.exists() or len(log.read_text().split("\n")) < 10):
         time.sleep(0.05)
@@ -255,9 +264,11 @@ def test_server_ending_the_session_connection(sample_ws, db_path):
     assert started.wait(10)
     time.sleep(0.3)
     dbname = db_path.rsplit("/", 1)[1]
-    killer = psql(db_path.rsplit("/", 1)[0] + "/postgres",
-                  f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                  f"WHERE datname = '{dbname}' AND application_name LIKE 'toolkit%';")  # fmt: skip
+    killer = psql(
+        db_path.rsplit("/", 1)[0] + "/postgres",
+        f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        f"WHERE datname = '{dbname}' AND application_name LIKE 'toolkit%';",
+    )
     assert int(killer.stdout.strip()) >= 1
     t.join(30)
     exc = result.get("exc")
@@ -324,8 +335,10 @@ def test_racing_migrators_apply_each_migration_once():
     backends._admin(f'CREATE DATABASE "{name}"')  # empty: no template
     url = backends.url_for(name)
     try:
-        procs = [popen_py("import sys, toolkit; toolkit.connect(sys.argv[1]).close(); print('ok')", url)
-                 for _ in range(4)]  # fmt: skip
+        procs = [
+            popen_py("import sys, toolkit; toolkit.connect(sys.argv[1]).close(); print('ok')", url)
+            for _ in range(4)
+        ]
         outs = [p.communicate(timeout=60) for p in procs]
         assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
         ws = toolkit.connect(url)

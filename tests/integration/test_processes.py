@@ -76,8 +76,10 @@ def test_sigkilled_session_resumes_with_nothing_twice_or_lost(db_path, tmp_path)
             return {"source": "test", "parcelnumb": item["parcel_id"]}
         ws.run_session(sys.argv[2], slow, max_items=100000)
         """,
-        db_path, job, str(log),
-    )  # fmt: skip
+        db_path,
+        job,
+        str(log),
+    )
     # wait until a few checkpoints have landed, then kill without warning
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -111,8 +113,10 @@ def test_sigkilled_session_resumes_with_nothing_twice_or_lost(db_path, tmp_path)
         s = ws.run_session(job, fast, max_items=100000)
         assert s.status == "completed", s
         """,
-        db_path, job, str(log),
-    )  # fmt: skip
+        db_path,
+        job,
+        str(log),
+    )
     calls_after = log.read_text().split()[len(calls_before) :]
     assert not done_before & set(calls_after), "an item done before the kill was processed again"
     ws = toolkit.connect(db_path)
@@ -141,8 +145,9 @@ def test_second_process_reads_and_pauses_while_a_session_runs(db_path):
         s = ws.run_session(sys.argv[2], fast, max_items=100000)
         print(json.dumps(s.to_dict()))
         """,
-        db_path, job,
-    )  # fmt: skip
+        db_path,
+        job,
+    )
     time.sleep(1.5)  # the session is working and holds the file between checkpoints
     other = toolkit.connect(db_path, lock_timeout=10)
     t0 = time.monotonic()

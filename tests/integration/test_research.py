@@ -24,8 +24,14 @@ def researched(tmp_path_factory):
         ws = build_sample_workspace(path)
         ws.import_liens("data/sample/liens.csv")
         ws.import_clr_factors("data/sample/clr_factors.csv")
-        for jt in ("regrid_scraping", "visual_validation", "property_condition",
-                   "environmental_research", "title_research", "bid_strategy"):  # fmt: skip
+        for jt in (
+            "regrid_scraping",
+            "visual_validation",
+            "property_condition",
+            "environmental_research",
+            "title_research",
+            "bid_strategy",
+        ):
             ws.run_session(ws.create_batch_job(jt, None), max_items=100_000)
         ws.close()
     finally:
@@ -58,13 +64,19 @@ def test_override_is_kept_apart_and_moves_the_pipeline(ws):
     before = (
         ws.get_pending_work_summary().set_index("job_type").pending.get("property_condition", 0)
     )
-    county = ws.sql("SELECT c.county_name FROM properties p JOIN counties c ON c.id = p.county_id "
-                    "WHERE p.id = $1::UUID", [rejected.id]).iloc[0, 0]  # fmt: skip
+    county = ws.sql(
+        "SELECT c.county_name FROM properties p JOIN counties c ON c.id = p.county_id "
+        "WHERE p.id = $1::UUID",
+        [rejected.id],
+    ).iloc[0, 0]
     ws.override_verdict(
         rejected.parcel_id, "approved", "street view shows a buildable lot", county=county
     )
-    row = ws.sql("SELECT verdict, override_verdict, override_note FROM visual_validations "
-                 "WHERE property_id = $1::UUID", [rejected.id]).iloc[0]  # fmt: skip
+    row = ws.sql(
+        "SELECT verdict, override_verdict, override_note FROM visual_validations "
+        "WHERE property_id = $1::UUID",
+        [rejected.id],
+    ).iloc[0]
     assert (row.verdict, row.override_verdict) == ("REJECTED", "APPROVED")
     assert row.override_note == "street view shows a buildable lot"
     after = ws.get_pending_work_summary().set_index("job_type").pending["property_condition"]
@@ -84,15 +96,19 @@ def test_override_bad_input(ws):
 
 
 def test_manual_grade_wins(ws):
-    prop = ws.sql("SELECT c.property_id::VARCHAR AS id, r.bldg_footprint_sqft AS sqft FROM condition_assessments c "
-                  "JOIN regrid_data r USING (property_id) WHERE r.bldg_footprint_sqft > 0 LIMIT 1").iloc[0]  # fmt: skip
+    prop = ws.sql(
+        "SELECT c.property_id::VARCHAR AS id, r.bldg_footprint_sqft AS sqft FROM condition_assessments c "
+        "JOIN regrid_data r USING (property_id) WHERE r.bldg_footprint_sqft > 0 LIMIT 1"
+    ).iloc[0]
     out = ws.set_manual_grade(prop.id, "d", "roof open to the sky in aerial view")
     # D is $65/sqft in the default profile (unverified default)
     assert out["grade"] == "D" and out["repair_estimate"] == pytest.approx(
         65.0 * prop.sqft, abs=0.01
     )
-    row = ws.sql("SELECT grade, manual_grade, reasons FROM condition_assessments WHERE property_id = $1::UUID",
-                 [prop.id]).iloc[0]  # fmt: skip
+    row = ws.sql(
+        "SELECT grade, manual_grade, reasons FROM condition_assessments WHERE property_id = $1::UUID",
+        [prop.id],
+    ).iloc[0]
     assert (row.grade, row.manual_grade) == ("D", "D") and "manual grade D wins" in row.reasons
     with pytest.raises(UnknownChoiceError, match="condition grade"):
         ws.set_manual_grade(prop.id, "Z")
@@ -100,11 +116,22 @@ def test_manual_grade_wins(ws):
 
 def test_title_search_with_and_without_liens(ws):
     prop = one(ws, "APPROVED")
-    n = ws.record_title_search(prop.id, [{"lien_type": "mortgage", "holder": "SAMPLE BANK", "amount": "$12,500",
-                                          "recorded_date": "2019-03-01"}])  # fmt: skip
+    n = ws.record_title_search(
+        prop.id,
+        [
+            {
+                "lien_type": "mortgage",
+                "holder": "SAMPLE BANK",
+                "amount": "$12,500",
+                "recorded_date": "2019-03-01",
+            }
+        ],
+    )
     assert n == 1
-    liens = ws.sql("SELECT lien_type, amount FROM property_liens WHERE property_id = $1::UUID AND source = 'manual'",
-                   [prop.id])  # fmt: skip
+    liens = ws.sql(
+        "SELECT lien_type, amount FROM property_liens WHERE property_id = $1::UUID AND source = 'manual'",
+        [prop.id],
+    )
     assert liens.values.tolist() == [["mortgage", 12500.0]]
     with pytest.raises(UnknownChoiceError, match="lien type of lien 1"):
         ws.record_title_search(prop.id, [{"lien_type": "curse"}])
@@ -148,11 +175,15 @@ def test_a_hostile_bid_list_exports_as_text(ws, tmp_path):
     import openpyxl
 
     hostile = ['=HYPERLINK("http://x","click")', "@SUM(1+1)*cmd|' /C calc'!A0", "+1-1"]
-    ids = ws.sql("SELECT b.property_id::VARCHAR AS id FROM bid_strategies b "
-                 "WHERE b.decision IN ('BID', 'REVIEW') ORDER BY 1 LIMIT 3").id.tolist()  # fmt: skip
+    ids = ws.sql(
+        "SELECT b.property_id::VARCHAR AS id FROM bid_strategies b "
+        "WHERE b.decision IN ('BID', 'REVIEW') ORDER BY 1 LIMIT 3"
+    ).id.tolist()
     for pid, owner in zip(ids, hostile, strict=True):
-        ws.sql("UPDATE properties SET owner = ?, municipality = '-2+3' WHERE id = ?::UUID",
-               [owner, pid])  # fmt: skip
+        ws.sql(
+            "UPDATE properties SET owner = ?, municipality = '-2+3' WHERE id = ?::UUID",
+            [owner, pid],
+        )
     ws.sql("UPDATE properties SET upset_price = -5 WHERE id = ?::UUID", [ids[0]])
     csv_path = ws.export_bids(tmp_path / "bids.csv")
     with csv_path.open(newline="") as fh:
@@ -176,9 +207,10 @@ def test_issue12_title_notice_and_bid_list_breakdown(ws, tmp_path):
 
     prop = one(ws, "APPROVED")
     n = ws.record_title_search(
-        prop.id, [{"lien_type": "water_sewer", "holder": "AUTHORITY", "amount": "180"}],
+        prop.id,
+        [{"lien_type": "water_sewer", "holder": "AUTHORITY", "amount": "180"}],
         notice_confirmed=True,
-    )  # fmt: skip
+    )
     assert n == 1
     assert ws.confirm_judicial_notice(prop.id, "returns of service on the docket") == prop.id
     confirmed = ws.sql(
@@ -188,8 +220,14 @@ def test_issue12_title_notice_and_bid_list_breakdown(ws, tmp_path):
     with pytest.raises(ValidationError, match="note"):
         ws.confirm_judicial_notice(prop.id, " ")
     bids = ws.bid_list(decisions=("BID", "REVIEW", "PASS"))
-    assert {"breakdown", "minimum_bid", "minimum_bid_source", "redemption_risk",
-            "redemption_period", "environmental_risk"} <= set(bids.columns)  # fmt: skip
+    assert {
+        "breakdown",
+        "minimum_bid",
+        "minimum_bid_source",
+        "redemption_risk",
+        "redemption_period",
+        "environmental_risk",
+    } <= set(bids.columns)
     for text in bids.breakdown:
         b = json.loads(text)
         assert b["formula"] == "seventy_percent" and b["terms"]

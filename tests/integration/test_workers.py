@@ -84,8 +84,12 @@ def test_worker_waits_while_paused_and_stops_on_request(db_path):
     ws.pause_batch_job(job)
     stop = threading.Event()
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("r", run_worker(
-        db_path, job_id=job, processor=backends.tagged, stop=stop, poll_seconds=0.1)))  # fmt: skip
+    t = threading.Thread(
+        target=lambda: out.setdefault(
+            "r",
+            run_worker(db_path, job_id=job, processor=backends.tagged, stop=stop, poll_seconds=0.1),
+        )
+    )
     t.start()
     time.sleep(0.5)
     assert _done(ws, job) == 0  # paused: the worker waits

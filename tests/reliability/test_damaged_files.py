@@ -46,7 +46,7 @@ def test_a_half_truncated_workspace_is_named_damaged(good: Path) -> None:
     with good.open("r+b") as f:
         f.truncate(good.stat().st_size // 2)
     _forget(good)
-    with pytest.raises(WorkspaceDamagedError, match="is damaged .*restore it from a copy"):
+    with pytest.raises(WorkspaceDamagedError, match=r"is damaged .*restore it from a copy"):
         ws = toolkit.connect(str(good))
         ws.sql("SELECT sum(upset_price) FROM properties")
     r = cli("status", "--db", str(good))
@@ -96,8 +96,11 @@ def tiny_disk(tmp_path: Path):
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                       capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:

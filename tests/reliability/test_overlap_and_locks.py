@@ -89,8 +89,9 @@ def test_a_pause_from_another_process_stops_the_session_within_one_item(tmp_path
         import sys, toolkit
         toolkit.connect(sys.argv[1]).pause_batch_job(sys.argv[2], reason="from elsewhere")
         """,
-        db, job,
-    )  # fmt: skip
+        db,
+        job,
+    )
     paused = time.monotonic()
     t.join(30)
     stopped = time.monotonic() - paused
@@ -112,12 +113,15 @@ def test_an_overlapping_job_leaves_held_items_to_the_first(sample_ws):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ActiveJobsWarning)
         taken = set(
-            ws.sql("SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID",
-                   [everywhere]).item_id  # fmt: skip
+            ws.sql(
+                "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID", [everywhere]
+            ).item_id
         )
     held = set(
-        ws.sql("SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'pending'",
-               [county_job]).item_id  # fmt: skip
+        ws.sql(
+            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'pending'",
+            [county_job],
+        ).item_id
     )
     assert len(held) == somerset_left and not taken & held
     ws.run_session(everywhere, parcel, max_items=10_000)

@@ -55,8 +55,10 @@ def test_a_killed_sessions_record_is_closed_with_its_real_counts(db_path, tmp_pa
             return {"source": "test", "parcelnumb": item["parcel_id"]}
         ws.run_session(sys.argv[2], slow, max_items=100000)
         """,
-        db_path, job, str(log),
-    )  # fmt: skip
+        db_path,
+        job,
+        str(log),
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         time.sleep(0.3)
@@ -69,8 +71,9 @@ def test_a_killed_sessions_record_is_closed_with_its_real_counts(db_path, tmp_pa
     open_row = ws.sql("SELECT outcome, items FROM sessions WHERE job_id = $1::UUID", [job])
     assert open_row.outcome.isna().all()  # the record a kill leaves: nothing said
     ws.resume_batch_job(job)  # the next write that opens the job closes the dead session
-    row = ws.sql("SELECT outcome, items, failed, ended_at FROM sessions WHERE job_id = $1::UUID",
-                 [job]).iloc[0]  # fmt: skip
+    row = ws.sql(
+        "SELECT outcome, items, failed, ended_at FROM sessions WHERE job_id = $1::UUID", [job]
+    ).iloc[0]
     assert row.outcome == "killed" and int(row["items"]) == done > 0 and int(row.failed) == 0
     assert row.ended_at is not None
     ws.close()
@@ -107,8 +110,9 @@ def test_a_killed_runners_notebook_is_kept_under_a_killed_name(tmp_path):
         "import sys; from toolkit.orchestrator.notebook import run_headless; "
         "run_headless('regrid_scraping', db=sys.argv[1], processor='slowproc:parcel')"
     )
-    runner = subprocess.Popen([sys.executable, "-c", code, db], env=env, cwd=tmp_path,
-                              start_new_session=True)  # fmt: skip
+    runner = subprocess.Popen(
+        [sys.executable, "-c", code, db], env=env, cwd=tmp_path, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(runs.glob("*.running.ipynb")):
         time.sleep(0.2)

@@ -25,22 +25,31 @@ def test_the_shipped_guide_is_the_guide() -> None:
         ("title_research", [], "result: must be an object with the keys liens, no_liens"),
         ("title_research", {"liens": "none"}, "result.liens: must be a list of liens"),
         ("title_research", {"liens": ["mortgage"]}, "result.liens: lien 1 must be an object"),
-        ("title_research", {"liens": [{"type": "tax"}]},
-         "result.liens: lien 1 has unknown key 'type'; valid keys: lien_type, holder"),
-        ("title_research", {"liens": [{"lien_type": "tax", "amount": -5}]},
-         "result.liens: Lien 1: amount '-5' must be zero or more."),
+        (
+            "title_research",
+            {"liens": [{"type": "tax"}]},
+            "result.liens: lien 1 has unknown key 'type'; valid keys: lien_type, holder",
+        ),
+        (
+            "title_research",
+            {"liens": [{"lien_type": "tax", "amount": -5}]},
+            "result.liens: Lien 1: amount '-5' must be zero or more.",
+        ),
         ("title_research", {"no_liens": True, "note": ["x"]}, "result.note: must be text"),
         ("property_condition", {"grade": "B+"}, "result.grade: Unknown condition grade 'B+'"),
         ("property_condition", {"grade": None}, "result.grade: Choose a grade"),
         ("property_condition", {"grades": "B"}, "Did you mean 'grade'?"),
         ("county_research", {"note": "x"}, "result.source: Say where the facts come from"),
         ("county_research", {"source": "web", "as_of": "July"}, "result.as_of: As of 'July'"),
-        ("county_research", {"source": "web", "as_of": "2027-07-01"},
-         "result.note: Nothing to save"),
+        (
+            "county_research",
+            {"source": "web", "as_of": "2027-07-01"},
+            "result.note: Nothing to save",
+        ),
         ("county_research", {"source": "web", "link_url": "ftp://x"}, "result.link_url: Link"),
         ("regrid_scraping", {"grade": "A"}, "result: regrid_scraping items take no research"),
     ],
-)  # fmt: skip
+)
 def test_bad_results_name_the_field(job_type: str, result: object, error: str) -> None:
     with pytest.raises(ValidationError) as caught:
         check_result(job_type, result)
@@ -48,14 +57,26 @@ def test_bad_results_name_the_field(job_type: str, result: object, error: str) -
 
 
 def test_good_results_are_the_forms_values() -> None:
-    title = check_result("title_research", {"liens": [
-        {"lien_type": "Mortgage", "holder": " BANK ", "amount": "$1,000", "recorded_date": "2015-03-02"},
-    ]}, default_source="assistant (MCP)")  # fmt: skip
+    title = check_result(
+        "title_research",
+        {
+            "liens": [
+                {
+                    "lien_type": "Mortgage",
+                    "holder": " BANK ",
+                    "amount": "$1,000",
+                    "recorded_date": "2015-03-02",
+                },
+            ]
+        },
+        default_source="assistant (MCP)",
+    )
     assert title["liens"][0]["amount"] == 1000.0 and title["liens"][0]["holder"] == "BANK"
     assert title["source"] == "assistant (MCP)"
     assert check_result("property_condition", {"grade": "f"}) == {"grade": "F", "note": ""}
-    county = check_result("county_research", {"source": "call", "sale_date": "2027-09-13",
-                                              "deposit": "10%"})  # fmt: skip
+    county = check_result(
+        "county_research", {"source": "call", "sale_date": "2027-09-13", "deposit": "10%"}
+    )
     sale = county["research"]["sales"][0]
     assert sale == {"sale_type": "upset", "sale_date": "2027-09-13", "deposit": "10%"}
     assert county["research"]["as_of"]  # today, as the form's default

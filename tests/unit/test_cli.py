@@ -70,8 +70,15 @@ def test_the_issues_commands_are_all_there() -> None:
     names = (
         "pending status jobs start resume pause complete cancel retry audit sql run lab demo say"
     )
-    wanted = {*names.split(), "import-properties", "add-document", "add-bulk-file",
-              "import-liens", "import-clr", "profile"}  # fmt: skip
+    wanted = {
+        *names.split(),
+        "import-properties",
+        "add-document",
+        "add-bulk-file",
+        "import-liens",
+        "import-clr",
+        "profile",
+    }
     assert wanted <= set(COMMANDS)
 
 
@@ -134,7 +141,11 @@ def test_job_lifecycle_through_the_cli(sample_db) -> None:
     )
     job = st["job_id"]
     assert (st["job_type"], st["county"], st["total_items"], st["status"]) == (
-        "regrid_scraping", "Blair", 235, "pending")  # fmt: skip
+        "regrid_scraping",
+        "Blair",
+        235,
+        "pending",
+    )
     out = cli("status", job[:8], "--db", sample_db).stdout
     assert "Not started: 0/235 properties (0%)" in out
     # status without a job: the most recent active one
@@ -433,10 +444,22 @@ def test_records_text_wraps_long_values() -> None:
 def test_status_words_are_true() -> None:
     from toolkit.phrases import describe_status
 
-    st = {"job_id": "861dbf8b-0000", "job_type": "regrid_scraping", "county": None,
-          "batch_size": 50, "status": "in_progress", "total_items": 40, "processed_items": 10,
-          "failed_items": 0, "skipped_items": 0, "pending_items": 30, "noun": "properties",
-          "current_batch": 5, "total_batches": 1, "eta_seconds": 0.3}  # fmt: skip
+    st = {
+        "job_id": "861dbf8b-0000",
+        "job_type": "regrid_scraping",
+        "county": None,
+        "batch_size": 50,
+        "status": "in_progress",
+        "total_items": 40,
+        "processed_items": 10,
+        "failed_items": 0,
+        "skipped_items": 0,
+        "pending_items": 30,
+        "noun": "properties",
+        "current_batch": 5,
+        "total_batches": 1,
+        "eta_seconds": 0.3,
+    }
     text = describe_status(st)
     assert "Batch 1 of 1" in text and "Batch 5" not in text
     assert "About 0 s" not in text and "work left" not in text  # no rate known yet: say nothing

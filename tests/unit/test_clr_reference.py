@@ -62,8 +62,13 @@ def test_the_2025_26_factors_are_100_over_the_reported_ratios() -> None:
     text = (SOURCES / "steb_2024_clr_reports.txt").read_text(encoding="utf-8")
     ratios = dict(re.findall(r"^- (\w+) County: (\d+\.\d+)% of market value$", text, re.M))
     ratios |= dict(re.findall(r"(Allegheny) County's 2024 CLR is (\d+\.\d+)\.", text))
-    assert ratios == {"Bucks": "5.86", "Chester": "31.84", "Delaware": "57.33",
-                      "Montgomery": "30.76", "Allegheny": "50.14"}  # fmt: skip
+    assert ratios == {
+        "Bucks": "5.86",
+        "Chester": "31.84",
+        "Delaware": "57.33",
+        "Montgomery": "30.76",
+        "Allegheny": "50.14",
+    }
     rows = shipped()
     period = rows[rows.valid_from == "2025-07-01"]
     assert (period.valid_to == "2026-06-30").all()
@@ -73,9 +78,12 @@ def test_the_2025_26_factors_are_100_over_the_reported_ratios() -> None:
         assert r.source.startswith(f"100 / {r.clr_percent} = reciprocal")
         assert "not found" in r.source  # says the Department's own notice is missing
     assert dict(zip(period.county, period.factor, strict=True)) == {
-        "Allegheny": "1.99", "Bucks": "17.06", "Chester": "3.14", "Delaware": "1.74",
+        "Allegheny": "1.99",
+        "Bucks": "17.06",
+        "Chester": "3.14",
+        "Delaware": "1.74",
         "Montgomery": "3.25",
-    }  # fmt: skip
+    }
 
 
 def test_the_factors_agree_with_stebs_ratios_of_the_same_year() -> None:
@@ -83,10 +91,18 @@ def test_the_factors_agree_with_stebs_ratios_of_the_same_year() -> None:
     ratios = quoted("54_PaB_2335.txt", r"^[^A-Za-z]*([A-Z][a-z]+) (\d+\.\d)$")
     assert len(ratios) == 30 and ratios["Adams"] == "77.4" and ratios["Greene"] == "41.8"
     rows = shipped()
-    factors = dict(zip(rows[rows.valid_from == "2024-07-01"].county,
-                       rows[rows.valid_from == "2024-07-01"].factor.astype(float), strict=True))  # fmt: skip
-    off = {c: (factors[c], r) for c, r in ratios.items()
-           if abs(factors[c] - 100 / float(r)) > 0.005 + 1e-9}  # fmt: skip
+    factors = dict(
+        zip(
+            rows[rows.valid_from == "2024-07-01"].county,
+            rows[rows.valid_from == "2024-07-01"].factor.astype(float),
+            strict=True,
+        )
+    )
+    off = {
+        c: (factors[c], r)
+        for c, r in ratios.items()
+        if abs(factors[c] - 100 / float(r)) > 0.005 + 1e-9
+    }
     # Beaver: the Department's 1.00 follows a new county-wide assessment (docs/clr.md)
     assert off == {"Beaver": (1.0, "14.8")}
 
@@ -106,8 +122,11 @@ def test_the_table_is_package_data() -> None:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     globs = data["package-data"]["toolkit"]
     pkg = ROOT / "toolkit"
-    for path in (SHIPPED, SOURCES / "54_PaB_3744.txt",
-                 pkg / "reference" / "investor_profile_starter.yaml"):  # fmt: skip
+    for path in (
+        SHIPPED,
+        SOURCES / "54_PaB_3744.txt",
+        pkg / "reference" / "investor_profile_starter.yaml",
+    ):
         rel = path.relative_to(pkg).as_posix()
         assert any(Path(rel).match(g) for g in globs), rel
     assert clr.shipped_clr_text() == SHIPPED.read_text(encoding="utf-8")
@@ -134,11 +153,15 @@ def test_one_row_per_county_in_effect_else_the_newest(day, bucks, blair, period)
 
 
 def test_the_workspaces_own_factor_wins() -> None:
-    mine = pd.DataFrame({
-        "county": ["Blair County", "Bucks"], "factor": [2.5, 18.0],
-        "valid_from": [pd.Timestamp("2026-07-01"), pd.NaT], "valid_to": [None, None],
-        "source": ["my notice", "my other notice"],
-    })  # fmt: skip
+    mine = pd.DataFrame(
+        {
+            "county": ["Blair County", "Bucks"],
+            "factor": [2.5, 18.0],
+            "valid_from": [pd.Timestamp("2026-07-01"), pd.NaT],
+            "valid_to": [None, None],
+            "source": ["my notice", "my other notice"],
+        }
+    )
     t = clr.with_shipped_fallback(mine, "2026-12-01")
     assert len(t) == 67 and t.county.tolist()[:2] == ["Blair County", "Bucks"]
     by = t.set_index("county")
@@ -161,18 +184,25 @@ def test_the_workspaces_own_factor_wins() -> None:
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        ("26.2", "ratio in percent, not a factor. The factor is the ratio's reciprocal: "
-                 "100 / 26.2 = 3.82."),
+        (
+            "26.2",
+            "ratio in percent, not a factor. The factor is the ratio's reciprocal: "
+            "100 / 26.2 = 3.82.",
+        ),
         ("26.2%", "100 / 26.2 = 3.82"),
         ("26.2 %", "100 / 26.2 = 3.82"),
-        ("0.262", "ratio as a fraction, not a factor. The factor is the ratio's reciprocal: "
-                  "1 / 0.262 = 3.82."),
+        (
+            "0.262",
+            "ratio as a fraction, not a factor. The factor is the ratio's reciprocal: "
+            "1 / 0.262 = 3.82.",
+        ),
         ("52.7", "100 / 52.7 = 1.90"),
     ],
-)  # fmt: skip
+)
 def test_a_ratio_in_the_factor_column_is_refused(value: str, words: str) -> None:
-    table = pd.DataFrame({"county": ["Adams", "Blair"], "factor": ["1.29", value],
-                          "source": ["a", "b"]})  # fmt: skip
+    table = pd.DataFrame(
+        {"county": ["Adams", "Blair"], "factor": ["1.29", value], "source": ["a", "b"]}
+    )
     with pytest.raises(ConfigError) as err:
         clr.refuse_ratios(table, "mine.csv")
     msg = str(err.value)

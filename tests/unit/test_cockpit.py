@@ -37,8 +37,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv("TOOLKIT_ENV_SOURCES", "sample")
         mp.delenv("TOOLKIT_DB", raising=False)
         ws = build_sample_workspace(path)
-        for job_type in ("regrid_scraping", "visual_validation", "property_condition",
-                         "environmental_research", "title_research", "bid_strategy"):  # fmt: skip
+        for job_type in (
+            "regrid_scraping",
+            "visual_validation",
+            "property_condition",
+            "environmental_research",
+            "title_research",
+            "bid_strategy",
+        ):
             _run(ws, job_type)
         ws.close()
     return path
@@ -64,8 +70,11 @@ def test_dashboard_funnel_counts_review_and_charts(full) -> None:
     row = funnel[funnel.county == COUNTY].iloc[0]
     decisions = full.sql("SELECT decision, count(*) AS n FROM bid_strategies GROUP BY 1")
     by = dict(zip(decisions.decision, decisions.n, strict=True))
-    assert (row.bid, row.review, row["pass"]) == (by.get("BID", 0), by.get("REVIEW", 0),
-                                                 by.get("PASS", 0))  # fmt: skip
+    assert (row.bid, row.review, row["pass"]) == (
+        by.get("BID", 0),
+        by.get("REVIEW", 0),
+        by.get("PASS", 0),
+    )
     assert row.review > 0 and funnel.dtypes.drop("county").map(str).str.startswith("int").all()
     dash = d.Dashboard(full.url)
     figs = dash.figures()
@@ -74,8 +83,16 @@ def test_dashboard_funnel_counts_review_and_charts(full) -> None:
     ticks = [t.get_text() for t in figs["pipeline funnel"].axes[0].get_yticklabels()]
     assert "REVIEW" in ticks and "BID" in ticks
     sessions = d.recent_sessions(full)
-    assert list(sessions.columns) == ["started", "job_type", "county", "job", "outcome",
-                                      "items", "failed", "took"]  # fmt: skip
+    assert list(sessions.columns) == [
+        "started",
+        "job_type",
+        "county",
+        "job",
+        "outcome",
+        "items",
+        "failed",
+        "took",
+    ]
     assert sessions.job.str.len().eq(8).all() and "worker" not in sessions.columns
     assert not sessions.started.str.contains(r"\.\d{6}").any()
     _ = dash.widget
@@ -117,8 +134,9 @@ def test_progress_analysis_picks_its_bucket_and_hides_empty_figures(full) -> Non
     assert d.plot_eta(d.eta_per_job(full)) is None
     import pandas as pd
 
-    eta = pd.DataFrame({"job": ["a"], "job_type": ["t"], "county": ["c"],
-                        "eta_seconds": [24.0], "eta": ["24 s"]})  # fmt: skip
+    eta = pd.DataFrame(
+        {"job": ["a"], "job_type": ["t"], "county": ["c"], "eta_seconds": [24.0], "eta": ["24 s"]}
+    )
     assert "minutes" in d.plot_eta(eta).axes[0].get_xlabel()
 
 
@@ -144,9 +162,14 @@ def test_bid_grid_formats_colours_and_opens_a_property(full) -> None:
 def test_grid_shows_a_breakdown_when_the_bid_list_has_one() -> None:
     import pandas as pd
 
-    frame = pd.DataFrame({"decision": ["BID"], "max_bid_moderate": [1000.0],
-                          "reasons": ["first reason; second"],
-                          "breakdown": [json.dumps({"clr_factor": 1.2, "redemption": "none"})]})
+    frame = pd.DataFrame(
+        {
+            "decision": ["BID"],
+            "max_bid_moderate": [1000.0],
+            "reasons": ["first reason; second"],
+            "breakdown": [json.dumps({"clr_factor": 1.2, "redemption": "none"})],
+        }
+    )
     shown = bid_grid_frame(frame)
     assert "2 terms" in shown.Breakdown[0] and "redemption" in shown.Breakdown[0]
     assert shown.Reasons[0].startswith("<details><summary>first reason")
@@ -154,12 +177,17 @@ def test_grid_shows_a_breakdown_when_the_bid_list_has_one() -> None:
 
 
 def test_property_view_shows_every_stage_links_and_forms(full) -> None:
-    pid = str(full.bid_list(COUNTY).iloc[0:1].merge(
-        full.query("notebook_property_index", [None, None]), on=["county", "parcel_id"]
-    ).property_id[0])  # fmt: skip
+    pid = str(
+        full.bid_list(COUNTY)
+        .iloc[0:1]
+        .merge(full.query("notebook_property_index", [None, None]), on=["county", "parcel_id"])
+        .property_id[0]
+    )
     rec = property_record(full, pid)
-    assert all(rec[s] is not None for s in ("parcel", "screening", "condition", "environment",
-                                            "title", "bid"))  # fmt: skip
+    assert all(
+        rec[s] is not None
+        for s in ("parcel", "screening", "condition", "environment", "title", "bid")
+    )
     parcel = rec["sale"]["parcel_id"]
     assert find_property(full, parcel, COUNTY) == pid and find_property(full, pid[:8]) == pid
     view = PropertyView(full, parcel, county=COUNTY)
@@ -192,7 +220,11 @@ def test_map_points_colours_flood_layer_and_click(full) -> None:
     assert colours.get("REVIEW") == "#b26a00"
     m.recolour("verdict")
     assert {f["properties"]["label"] for f in m.layer.data["features"]} <= {
-        "APPROVED", "CAUTION", "REJECTED", ""}
+        "APPROVED",
+        "CAUTION",
+        "REJECTED",
+        "",
+    }
     m._on_click(feature=features[0])
     assert m.view.property_id == features[0]["properties"]["property_id"]
     online = PropertyMap(full, tiles=True)

@@ -22,8 +22,13 @@ from toolkit.exceptions import ConfigError, ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
 # test-only factors, not real ones
-CLR = pd.DataFrame({"county": ["Blair", "Somerset"], "factor": [2.0, 1.5],
-                    "source": ["SYNTHETIC test factor", "SYNTHETIC test factor"]})  # fmt: skip
+CLR = pd.DataFrame(
+    {
+        "county": ["Blair", "Somerset"],
+        "factor": [2.0, 1.5],
+        "source": ["SYNTHETIC test factor", "SYNTHETIC test factor"],
+    }
+)
 
 BASE: dict[str, Any] = {
     "property_id": 1,
@@ -55,8 +60,10 @@ def test_assessed_value_times_clr_hand_checked() -> None:
     # aggressive 44,750 -> 44,700. Upset 3,000 <= 0.9 x 39,700 = 35,730 -> BID
     r = one()
     assert (r["max_bid_conservative"], r["max_bid_moderate"], r["max_bid_aggressive"]) == (
-        34700.0, 39700.0, 44700.0,
-    )  # fmt: skip
+        34700.0,
+        39700.0,
+        44700.0,
+    )
     assert r["market_value"] == 100000.0 and r["value_source"] == "assessed x CLR"
     assert (r["transfer_tax"], r["selling_costs"]) == (2000.0, 0.0)
     assert r["decision"] == "BID"
@@ -183,13 +190,27 @@ def test_county_names_are_folded() -> None:
 
 
 def test_condition_and_title_frames_are_joined() -> None:
-    props = pd.DataFrame({"property_id": [1, 2], "county": ["Blair", "Blair"],
-                          "total_value": [50000, 50000], "upset_price": [3000, 3000],
-                          "sale_type": ["upset", "upset"], "bldg_count": [1, 1],
-                          "bldg_footprint_sqft": [1000, 1000],
-                          "manual_grade": ["C", None]})  # fmt: skip
-    liens = pd.DataFrame({"property_id": [1], "lien_type": ["mortgage"], "holder": ["BANK"],
-                          "amount": [5000], "recorded_date": ["2010-01-01"]})  # fmt: skip
+    props = pd.DataFrame(
+        {
+            "property_id": [1, 2],
+            "county": ["Blair", "Blair"],
+            "total_value": [50000, 50000],
+            "upset_price": [3000, 3000],
+            "sale_type": ["upset", "upset"],
+            "bldg_count": [1, 1],
+            "bldg_footprint_sqft": [1000, 1000],
+            "manual_grade": ["C", None],
+        }
+    )
+    liens = pd.DataFrame(
+        {
+            "property_id": [1],
+            "lien_type": ["mortgage"],
+            "holder": ["BANK"],
+            "amount": [5000],
+            "recorded_date": ["2010-01-01"],
+        }
+    )
     cond = assess_condition(props, profile_from_dict({"condition": {"as_of_year": 2026}}))
     title = assess_title(props, liens)
     fast = max_bid(props, None, CLR, condition=cond, title=title)
@@ -297,9 +318,15 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
 PROFILES = [
     InvestorProfile(),
     profile_from_dict({"bid": {"formula": "itemised", "holding_costs": 1500}}),
-    profile_from_dict({"bid": {"environmental_action": {"flood_high": "PASS", "wetland": "pass"},
-                               "title_clearing_if_clear": True}}),
-]  # fmt: skip
+    profile_from_dict(
+        {
+            "bid": {
+                "environmental_action": {"flood_high": "PASS", "wetland": "pass"},
+                "title_clearing_if_clear": True,
+            }
+        }
+    ),
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -317,8 +344,15 @@ def test_vectorised_equals_rowwise(df: pd.DataFrame, profile: InvestorProfile) -
     assert ((fast["confidence"] >= 0.05) & (fast["confidence"] <= 1)).all()
 
 
-COSTS = ("min_profit", "title_clearing_cost", "recording_cost", "transfer_tax_rate",
-         "selling_cost_share", "unknown_repair_allowance", "holding_costs")  # fmt: skip
+COSTS = (
+    "min_profit",
+    "title_clearing_cost",
+    "recording_cost",
+    "transfer_tax_rate",
+    "selling_cost_share",
+    "unknown_repair_allowance",
+    "holding_costs",
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -341,8 +375,11 @@ def test_max_bid_never_rises_when_a_cost_rises(
 
 
 @settings(max_examples=100, deadline=None)
-@given(frames(), st.sampled_from(["repair_estimate", "surviving_total"]),
-       st.floats(min_value=0, max_value=1e5))  # fmt: skip
+@given(
+    frames(),
+    st.sampled_from(["repair_estimate", "surviving_total"]),
+    st.floats(min_value=0, max_value=1e5),
+)
 def test_max_bid_never_rises_with_repairs_or_liens(df: pd.DataFrame, col: str, more: float) -> None:
     known = pd.to_numeric(df[col], errors="coerce").fillna(0.0)
     worse = df.assign(**{col: known + more})

@@ -24,8 +24,13 @@ def one(medians: dict[str, float] | None = MEDIANS, profile: Any = P, **row: Any
 def test_grade_a_all_four_signals() -> None:
     # age 2026-2010 = 16 < 30: +1; 150,000 / 30,000 = 5.0 > 3: +1;
     # 150,000 / 1,500 = $100/sqft vs $50 median = 2.0 > 1.2: +1; not vacant: 0 -> +3 >= 2: A
-    r = one(year_built=2010, improvement_value=150000, land_value=30000,
-            bldg_footprint_sqft=1500, usps_vacancy="N")  # fmt: skip
+    r = one(
+        year_built=2010,
+        improvement_value=150000,
+        land_value=30000,
+        bldg_footprint_sqft=1500,
+        usps_vacancy="N",
+    )
     assert (r["grade"], r["score"], r["signals"]) == ("A", 3.0, 4)
     assert r["repair_estimate"] == 5 * 1500  # A: $5/sqft
     assert r["confidence"] == pytest.approx(0.9)
@@ -39,8 +44,13 @@ def test_grade_a_all_four_signals() -> None:
 def test_grade_f_all_signals_bad() -> None:
     # age 126: -2; 20,000 / 50,000 = 0.4 < 0.5: -2; $20/sqft / $50 = 0.4 < 0.5: -2;
     # vacant: -2 -> -8 < -4: F; repairs $100 x 1,000 sq ft
-    r = one(year_built=1900, improvement_value=20000, land_value=50000,
-            bldg_footprint_sqft=1000, usps_vacancy="Y")  # fmt: skip
+    r = one(
+        year_built=1900,
+        improvement_value=20000,
+        land_value=50000,
+        bldg_footprint_sqft=1000,
+        usps_vacancy="Y",
+    )
     assert (r["grade"], r["score"]) == ("F", -8.0)
     assert r["repair_estimate"] == 100000.0
 
@@ -48,8 +58,13 @@ def test_grade_f_all_signals_bad() -> None:
 def test_grade_c_two_signals_no_median() -> None:
     # age 76 >= 70: -1; 0.8 < 1.0: -1; Somerset has no median -> -2 >= -2: C
     # repairs $40 x 800; confidence 0.3 + 2 x 0.15 = 0.6
-    r = one(county="Somerset", year_built=1950, improvement_value=40000, land_value=50000,
-            bldg_footprint_sqft=800)  # fmt: skip
+    r = one(
+        county="Somerset",
+        year_built=1950,
+        improvement_value=40000,
+        land_value=50000,
+        bldg_footprint_sqft=800,
+    )
     assert (r["grade"], r["score"], r["signals"]) == ("C", -2.0, 2)
     assert r["repair_estimate"] == 32000.0
     assert r["confidence"] == pytest.approx(0.6)
@@ -70,8 +85,14 @@ def test_grade_cutoffs_d_and_f() -> None:
     # age 106: -2, vacant: -2 -> -4 >= -4: D; add ratio 0.9: -1 -> -5: F
     # (no county medians, so $/sqft is not a signal)
     assert one(year_built=1920, usps_vacancy="Y", bldg_footprint_sqft=1000)["grade"] == "D"
-    r = one(medians={}, year_built=1920, usps_vacancy="Y", bldg_footprint_sqft=1000,
-            improvement_value=9000, land_value=10000)  # fmt: skip
+    r = one(
+        medians={},
+        year_built=1920,
+        usps_vacancy="Y",
+        bldg_footprint_sqft=1000,
+        improvement_value=9000,
+        land_value=10000,
+    )
     assert (r["grade"], r["score"]) == ("F", -5.0)
 
 

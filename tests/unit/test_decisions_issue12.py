@@ -142,9 +142,14 @@ def test_environment_frame_is_joined_on_property_id() -> None:
         columns="environmental_risk"
     )
     env = pd.DataFrame(
-        {"property_id": [2, 1], "risk_level": ["HIGH", "LOW"], "flood_zone": ["A", "X"],
-         "wetlands": [False, False], "mine_subsidence": [None, None]}
-    )  # fmt: skip
+        {
+            "property_id": [2, 1],
+            "risk_level": ["HIGH", "LOW"],
+            "flood_zone": ["A", "X"],
+            "wetlands": [False, False],
+            "mine_subsidence": [None, None],
+        }
+    )
     fast = max_bid(props, environment=env)
     pd.testing.assert_frame_equal(fast, max_bid_rowwise(props, environment=env))
     assert fast.decision.tolist() == ["BID", "REVIEW"]
@@ -159,9 +164,14 @@ def test_federal_tax_lien_sends_the_bid_to_review_with_its_period() -> None:
         columns=["surviving_total", "title_status"]
     )
     liens = pd.DataFrame(
-        {"property_id": [1], "lien_type": ["irs_federal"], "holder": ["IRS"],
-         "amount": [4000], "recorded_date": ["2020-02-02"]}
-    )  # fmt: skip
+        {
+            "property_id": [1],
+            "lien_type": ["irs_federal"],
+            "holder": ["IRS"],
+            "amount": [4000],
+            "recorded_date": ["2020-02-02"],
+        }
+    )
     title = assess_title(props, liens)
     r = max_bid(props, title=title).iloc[0]
     pd.testing.assert_frame_equal(max_bid(props, title=title), max_bid_rowwise(props, title=title))
@@ -195,10 +205,14 @@ def test_upset_sale_compares_with_the_upset_price_only() -> None:
 def test_upset_sale_divests_municipal_and_water_sewer_claims() -> None:
     props = pd.DataFrame({"property_id": [1], "sale_type": ["upset"]})
     liens = pd.DataFrame(
-        {"property_id": [1, 1, 1], "lien_type": ["municipal", "water_sewer", "mortgage"],
-         "holder": ["BORO", "AUTHORITY", "BANK"], "amount": [400, 250, 9000],
-         "recorded_date": ["2024-01-01"] * 3}
-    )  # fmt: skip
+        {
+            "property_id": [1, 1, 1],
+            "lien_type": ["municipal", "water_sewer", "mortgage"],
+            "holder": ["BORO", "AUTHORITY", "BANK"],
+            "amount": [400, 250, 9000],
+            "recorded_date": ["2024-01-01"] * 3,
+        }
+    )
     r = assess_title(props, liens).iloc[0]
     assert (r["status"], r["surviving_total"]) == ("SURVIVING_LIENS", 9000.0)
 
@@ -206,9 +220,14 @@ def test_upset_sale_divests_municipal_and_water_sewer_claims() -> None:
 def test_repository_sale_is_free_and_clear_except_ground_rents() -> None:
     props = pd.DataFrame({"property_id": [1], "sale_type": ["repository"]})
     liens = pd.DataFrame(
-        {"property_id": [1, 1], "lien_type": ["mortgage", "judgment"], "holder": ["B", "J"],
-         "amount": [30000, 2000], "recorded_date": ["2015-01-01", "2016-01-01"]}
-    )  # fmt: skip
+        {
+            "property_id": [1, 1],
+            "lien_type": ["mortgage", "judgment"],
+            "holder": ["B", "J"],
+            "amount": [30000, 2000],
+            "recorded_date": ["2015-01-01", "2016-01-01"],
+        }
+    )
     r = assess_title(props, liens).iloc[0]
     assert (r["status"], r["surviving_total"]) == ("CLEAR", 0.0)
     assert "§5860.627" in r["reasons"]
@@ -216,9 +235,14 @@ def test_repository_sale_is_free_and_clear_except_ground_rents() -> None:
 
 def test_judicial_sale_clears_only_with_confirmed_notice() -> None:
     liens = pd.DataFrame(
-        {"property_id": [1], "lien_type": ["mortgage"], "holder": ["BANK"],
-         "amount": [30000], "recorded_date": ["2015-01-01"]}
-    )  # fmt: skip
+        {
+            "property_id": [1],
+            "lien_type": ["mortgage"],
+            "holder": ["BANK"],
+            "amount": [30000],
+            "recorded_date": ["2015-01-01"],
+        }
+    )
     unconfirmed = pd.DataFrame({"property_id": [1], "sale_type": ["judicial"]})
     r = assess_title(unconfirmed, liens).iloc[0]
     assert r["status"] == "NEEDS_REVIEW" and "notice not confirmed" in r["reasons"]
@@ -232,8 +256,16 @@ def test_judicial_sale_clears_only_with_confirmed_notice() -> None:
 
 
 def test_a_missing_address_never_rejects_on_its_own() -> None:
-    row = {"property_id": 1, "usecode": "100", "usedesc": "VACANT LAND", "lot_sqft": 87120.0,
-           "width_ft": 200.0, "aspect_ratio": 1.5, "bldg_count": 0, "address": None}  # fmt: skip
+    row = {
+        "property_id": 1,
+        "usecode": "100",
+        "usedesc": "VACANT LAND",
+        "lot_sqft": 87120.0,
+        "width_ft": 200.0,
+        "aspect_ratio": 1.5,
+        "bldg_count": 0,
+        "address": None,
+    }
     df = pd.DataFrame([row])
     fast = screen(df)
     pd.testing.assert_frame_equal(fast, screen_rowwise(df))

@@ -24,12 +24,22 @@ def test_defaults_follow_domain_notes() -> None:
     assert p.screening.min_width_ft == 20
     assert p.screening.tiny_lot_acres == 0.1
     assert dict(p.bid.arv_multipliers) == {
-        "conservative": 0.65, "moderate": 0.70, "aggressive": 0.75,
-    }  # fmt: skip
+        "conservative": 0.65,
+        "moderate": 0.70,
+        "aggressive": 0.75,
+    }
     assert p.bid.selling_cost_share == 0.08
     assert p.bid.round_to == 100
-    for word in ("cemetery", "water", "lake", "pond", "utility", "power line", "railroad",
-                 "right of way"):  # fmt: skip
+    for word in (
+        "cemetery",
+        "water",
+        "lake",
+        "pond",
+        "utility",
+        "power line",
+        "railroad",
+        "right of way",
+    ):
         assert word in p.screening.reject_keywords
 
 
@@ -52,8 +62,10 @@ def test_partial_yaml_keeps_other_defaults(tmp_path: Path) -> None:
     p = load_profile(f)
     assert p.bid.min_profit == 5000
     assert dict(p.bid.arv_multipliers) == {
-        "conservative": 0.65, "moderate": 0.68, "aggressive": 0.75,
-    }  # fmt: skip
+        "conservative": 0.65,
+        "moderate": 0.68,
+        "aggressive": 0.75,
+    }
     assert p.bid.title_clearing_cost == InvestorProfile().bid.title_clearing_cost
 
 

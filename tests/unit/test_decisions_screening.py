@@ -254,9 +254,23 @@ def test_regrid_style_columns_with_numeric_dtypes() -> None:
 
 TEXTS = st.one_of(
     st.none(),
-    st.sampled_from(["", " ", "SINGLE FAMILY", "CEMETERY", "Lake lot", "Right-of-way", "VACANT",
-                     "Industrial park", "utility", "12 MAIN ST", "R-1", "M-2 MANUFACTURING"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "SINGLE FAMILY",
+            "CEMETERY",
+            "Lake lot",
+            "Right-of-way",
+            "VACANT",
+            "Industrial park",
+            "utility",
+            "12 MAIN ST",
+            "R-1",
+            "M-2 MANUFACTURING",
+        ]
+    ),
+)
 NUMS = st.one_of(
     st.none(),
     st.just(np.nan),
@@ -274,8 +288,15 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
         row: dict[str, Any] = {"property_id": i}
         for col in ("usecode", "usedesc", "zoning", "zoning_description", "address"):
             row[col] = draw(TEXTS)
-        for col in ("lot_sqft", "lot_acres", "width_ft", "aspect_ratio", "bldg_count",
-                    "bldg_footprint_sqft", "road_frontage_ft"):  # fmt: skip
+        for col in (
+            "lot_sqft",
+            "lot_acres",
+            "width_ft",
+            "aspect_ratio",
+            "bldg_count",
+            "bldg_footprint_sqft",
+            "road_frontage_ft",
+        ):
             row[col] = draw(NUMS)
         row["road_access"] = draw(st.sampled_from([None, "Y", "N", "maybe", True, False]))
         row["landlocked"] = draw(st.sampled_from([None, "yes", "no", False, "?"]))

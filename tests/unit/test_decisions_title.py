@@ -16,14 +16,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def lien(lien_type: str, amount: Any, pid: int = 1, **kw: Any) -> dict[str, Any]:
-    return {"property_id": pid, "lien_type": lien_type, "holder": kw.get("holder", "H"),
-            "amount": amount, "recorded_date": kw.get("date", "2015-06-01")}  # fmt: skip
+    return {
+        "property_id": pid,
+        "lien_type": lien_type,
+        "holder": kw.get("holder", "H"),
+        "amount": amount,
+        "recorded_date": kw.get("date", "2015-06-01"),
+    }
 
 
 def one(sale_type: str, liens: list[dict[str, Any]], **prop: Any) -> pd.Series:
     props = pd.DataFrame([{"property_id": 1, "sale_type": sale_type, **prop}])
-    frame = pd.DataFrame(liens, columns=["property_id", "lien_type", "holder", "amount",
-                                         "recorded_date"])  # fmt: skip
+    frame = pd.DataFrame(
+        liens, columns=["property_id", "lien_type", "holder", "amount", "recorded_date"]
+    )
     return assess_title(props, frame).iloc[0]
 
 
@@ -34,9 +40,12 @@ def test_upset_discharges_tax_only() -> None:
     assert r["surviving_total"] == 42500.0
     assert [x["lien_type"] for x in r["surviving_liens"]] == ["mortgage", "judgment"]
     assert r["surviving_liens"][0] == {
-        "lien_type": "mortgage", "holder": "H", "amount": 40000.0,
-        "recorded_date": "2015-06-01", "consequence": "survives",
-    }  # fmt: skip
+        "lien_type": "mortgage",
+        "holder": "H",
+        "amount": 40000.0,
+        "recorded_date": "2015-06-01",
+        "consequence": "survives",
+    }
     assert "tax (H, $900): tax claim discharged by the upset sale" in r["reasons"]
     assert r["confidence"] == 0.8
     assert not r["redemption_risk"]
@@ -52,8 +61,13 @@ def test_upset_divests_claims_the_upset_price_includes(kind: str) -> None:
 
 
 def test_judicial_clears_mortgages_and_liens_when_notice_confirmed() -> None:
-    liens = [lien("mortgage", 50000), lien("judgment", 2000), lien("tax", 800),
-             lien("municipal", 400), lien("mechanics", 3000)]  # fmt: skip
+    liens = [
+        lien("mortgage", 50000),
+        lien("judgment", 2000),
+        lien("tax", 800),
+        lien("municipal", 400),
+        lien("mechanics", 3000),
+    ]
     r = one("judicial", liens, notice_confirmed=True)
     assert r["status"] == "CLEAR"
     assert r["surviving_total"] == 0.0
@@ -72,8 +86,9 @@ def test_judicial_without_confirmed_notice_is_review_naming_notice() -> None:
 
 
 def test_judicial_keeps_ground_rent_and_flags_federal() -> None:
-    r = one("judicial", [lien("mortgage", 50000), lien("ground_rent", 1200)],
-            notice_confirmed="yes")  # fmt: skip
+    r = one(
+        "judicial", [lien("mortgage", 50000), lien("ground_rent", 1200)], notice_confirmed="yes"
+    )
     assert (r["status"], r["surviving_total"]) == ("SURVIVING_LIENS", 1200.0)
     assert "separately taxed ground rents survive" in r["reasons"]
     r = one("judicial", [lien("irs_federal", 7000)], notice_confirmed=True)
@@ -109,9 +124,14 @@ def test_private_sale_clears_tax_claims_only() -> None:
 
 @pytest.mark.parametrize(
     ("occupancy", "risk"),
-    [({"usps_vacancy": "N"}, True), ({"occupied": "yes"}, True), ({}, True),
-     ({"usps_vacancy": "Y"}, False), ({"occupied": False}, False)],
-)  # fmt: skip
+    [
+        ({"usps_vacancy": "N"}, True),
+        ({"occupied": "yes"}, True),
+        ({}, True),
+        ({"usps_vacancy": "Y"}, False),
+        ({"occupied": False}, False),
+    ],
+)
 def test_philadelphia_sheriff_redemption_risk(occupancy: dict[str, Any], risk: bool) -> None:
     r = one("sheriff", [], is_philadelphia=True, title_searched="Y", **occupancy)
     assert bool(r["redemption_risk"]) is risk
@@ -144,8 +164,9 @@ def test_no_title_work_is_said_and_lowers_confidence() -> None:
     assert r["confidence"] == 0.2
     assert np.isnan(r["surviving_total"])  # unknown, not zero
     assert r["reasons"] == "no title work recorded and no liens known: surviving liens unknown"
-    props = pd.DataFrame({"property_id": [1, 2], "sale_type": ["upset", "upset"],
-                          "title_searched": [None, "yes"]})  # fmt: skip
+    props = pd.DataFrame(
+        {"property_id": [1, 2], "sale_type": ["upset", "upset"], "title_searched": [None, "yes"]}
+    )
     out = assess_title(props, None, searched=[1])
     assert out["status"].tolist() == ["CLEAR", "CLEAR"]
     assert out["confidence"].tolist() == [0.8, 0.8]

@@ -57,8 +57,10 @@ def test_a_pdf_is_streamed_to_a_temporary_file(svc: FakeService, tmp_path: Path)
 
 
 def test_memory_stays_flat_for_a_large_answer(svc: FakeService, tmp_path: Path) -> None:
-    svc.route("/big.pdf", lambda r: Reply(stream=zeros(64 * MB), length=64 * MB,
-                                          content_type="application/pdf"))  # fmt: skip
+    svc.route(
+        "/big.pdf",
+        lambda r: Reply(stream=zeros(64 * MB), length=64 * MB, content_type="application/pdf"),
+    )
     tracemalloc.start()
     try:
         got = download(svc.url + "/big.pdf", tmp_path, allow_private=True)
@@ -69,13 +71,19 @@ def test_memory_stays_flat_for_a_large_answer(svc: FakeService, tmp_path: Path) 
     assert peak < 4 * MB  # the answer went to disk, a chunk at a time
 
 
-def test_an_answer_announcing_2_gb_is_refused_before_its_body(svc: FakeService,
-                                                              tmp_path: Path) -> None:  # fmt: skip
-    svc.route("/huge.pdf", lambda r: Reply(stream=zeros(2048 * MB), length=2048 * MB,
-                                           content_type="application/pdf"))  # fmt: skip
+def test_an_answer_announcing_2_gb_is_refused_before_its_body(
+    svc: FakeService, tmp_path: Path
+) -> None:
+    svc.route(
+        "/huge.pdf",
+        lambda r: Reply(stream=zeros(2048 * MB), length=2048 * MB, content_type="application/pdf"),
+    )
     started = time.monotonic()
-    with pytest.raises(DownloadError, match=r"announces 2,147,483,648 bytes, more than the"
-                                            r" 209,715,200-byte limit") as info:  # fmt: skip
+    with pytest.raises(
+        DownloadError,
+        match=r"announces 2,147,483,648 bytes, more than the"
+        r" 209,715,200-byte limit",
+    ) as info:
         download(svc.url + "/huge.pdf", tmp_path, allow_private=True)
     assert time.monotonic() - started < 3.0  # reading 2 GB takes far longer
     assert "TOOLKIT_MAX_DOWNLOAD_MB" in str(info.value)
@@ -91,8 +99,9 @@ def test_an_answer_without_length_is_cut_off_at_the_cap(svc: FakeService, tmp_pa
     assert files(tmp_path) == []
 
 
-def test_the_cap_comes_from_the_environment(svc: FakeService, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_cap_comes_from_the_environment(
+    svc: FakeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOLKIT_MAX_DOWNLOAD_MB", "0.001")
     with pytest.raises(DownloadError, match="1,048-byte limit"):
         download(svc.url + "/list.pdf", tmp_path, allow_private=True)
@@ -103,11 +112,16 @@ def test_the_cap_comes_from_the_environment(svc: FakeService, tmp_path: Path,
 
 def test_a_trickling_server_is_stopped_at_the_deadline(svc: FakeService, tmp_path: Path) -> None:
     # a byte every 0.05 s: no read ever times out, the whole would take 100 s
-    svc.route("/slow.pdf", lambda r: Reply(body=b"%PDF-" + b"x" * 2000, trickle=0.05,
-                                           content_type="application/pdf"))  # fmt: skip
+    svc.route(
+        "/slow.pdf",
+        lambda r: Reply(body=b"%PDF-" + b"x" * 2000, trickle=0.05, content_type="application/pdf"),
+    )
     started = time.monotonic()
-    with pytest.raises(DownloadError, match=r"did not finish within the 1 s download deadline"
-                                            r" \(\d+ bytes received\)") as info:  # fmt: skip
+    with pytest.raises(
+        DownloadError,
+        match=r"did not finish within the 1 s download deadline"
+        r" \(\d+ bytes received\)",
+    ) as info:
         download(svc.url + "/slow.pdf", tmp_path, allow_private=True, deadline=1.0, timeout=30)
     assert time.monotonic() - started < 2.5  # not the 100 s the body takes
     assert "TOOLKIT_DOWNLOAD_DEADLINE" in str(info.value)
@@ -117,8 +131,12 @@ def test_a_trickling_server_is_stopped_at_the_deadline(svc: FakeService, tmp_pat
 
 def test_an_html_page_is_refused_from_its_first_bytes(svc: FakeService, tmp_path: Path) -> None:
     page = b"<!DOCTYPE html><html>" + b"<p>tax sale</p>" * 10
-    svc.route("/page", lambda r: Reply(stream=iter([page] + [b"<p>more</p>" * 1000] * 10_000),
-                                       content_type="text/html"))  # fmt: skip
+    svc.route(
+        "/page",
+        lambda r: Reply(
+            stream=iter([page] + [b"<p>more</p>" * 1000] * 10_000), content_type="text/html"
+        ),
+    )
     started = time.monotonic()
     with pytest.raises(DocumentError, match="HTML page, not a PDF"):
         from toolkit.documents import _pdf_check
@@ -132,8 +150,9 @@ def test_an_html_page_is_refused_from_its_first_bytes(svc: FakeService, tmp_path
 # -- where a download may go ----------------------------------------------------------
 
 
-def test_a_private_address_needs_the_allowance(svc: FakeService, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_private_address_needs_the_allowance(
+    svc: FakeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TOOLKIT_ALLOW_PRIVATE_URLS", raising=False)
     with pytest.raises(BlockedURLError) as info:
         download(svc.url + "/list.pdf", tmp_path)
@@ -156,8 +175,9 @@ def test_a_private_address_needs_the_allowance(svc: FakeService, tmp_path: Path,
         ("http://0.0.0.0:{port}/list.pdf", "a reserved address"),
     ],
 )
-def test_a_redirect_to_another_host_must_be_public(svc: FakeService, tmp_path: Path,
-                                                   location: str, why: str) -> None:  # fmt: skip
+def test_a_redirect_to_another_host_must_be_public(
+    svc: FakeService, tmp_path: Path, location: str, why: str
+) -> None:
     port = svc.url.rsplit(":", 1)[1]
     svc.route("/go", lambda r: Reply(302, headers={"Location": location.format(port=port)}))
     with pytest.raises(BlockedURLError) as info:
@@ -226,11 +246,23 @@ def test_http_errors_map_to_toolkit_errors(svc: FakeService, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     ("address", "blocked"),
-    [("8.8.8.8", False), ("2001:4860:4860::8888", False), ("127.0.0.1", True),
-     ("::ffff:127.0.0.1", True), ("10.0.0.1", True), ("172.16.0.1", True),
-     ("192.168.1.1", True), ("169.254.169.254", True), ("fe80::1", True), ("fc00::1", True),
-     ("100.64.0.1", True), ("224.0.0.251", True), ("240.0.0.1", True), ("0.0.0.0", True)],
-)  # fmt: skip
+    [
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+        ("127.0.0.1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.1", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("100.64.0.1", True),
+        ("224.0.0.251", True),
+        ("240.0.0.1", True),
+        ("0.0.0.0", True),
+    ],
+)
 def test_blocked_reason(address: str, blocked: bool) -> None:
     assert (blocked_reason(address) is not None) == blocked
 
@@ -238,12 +270,15 @@ def test_blocked_reason(address: str, blocked: bool) -> None:
 # -- through add_document: every refusal leaves no row and no file ------------------------
 
 
-def test_add_document_refusals_leave_nothing_behind(ws, svc: FakeService, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_add_document_refusals_leave_nothing_behind(
+    ws, svc: FakeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from toolkit.documents import add_document
 
-    svc.route("/huge.pdf", lambda r: Reply(stream=zeros(2048 * MB), length=2048 * MB,
-                                           content_type="application/pdf"))  # fmt: skip
+    svc.route(
+        "/huge.pdf",
+        lambda r: Reply(stream=zeros(2048 * MB), length=2048 * MB, content_type="application/pdf"),
+    )
     svc.route("/meta", lambda r: Reply(302, headers={"Location": "http://169.254.169.254/"}))
     svc.route("/slow.pdf", lambda r: Reply(body=b"%PDF-" + b"x" * 100, trickle=0.05))
     svc.route("/a", lambda r: Reply(302, headers={"Location": "/b"}))
@@ -271,8 +306,9 @@ def test_add_document_refusals_leave_nothing_behind(ws, svc: FakeService, tmp_pa
 
 
 def test_broken_answers_are_toolkit_errors(svc: FakeService, tmp_path: Path) -> None:
-    svc.route("/gz.pdf", lambda r: Reply(body=b"%PDF-1.4 not gzip",
-                                         headers={"Content-Encoding": "gzip"}))  # fmt: skip
+    svc.route(
+        "/gz.pdf", lambda r: Reply(body=b"%PDF-1.4 not gzip", headers={"Content-Encoding": "gzip"})
+    )
     svc.route("/bad", lambda r: Reply(302, headers={"Location": "http://host:port/x.pdf"}))
     with pytest.raises(DownloadError, match="unreadable answer"):
         download(svc.url + "/gz.pdf", tmp_path, allow_private=True)

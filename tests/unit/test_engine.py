@@ -411,8 +411,15 @@ def test_pending_summary_partial_session_counts(ws):
 
 def test_withdrawn_properties_stop_consuming_research(sample_ws):
     before = sample_ws.get_pending_work_summary().set_index("job_type").pending["regrid_scraping"]
-    sample_ws.import_properties(pd.DataFrame({"parcel_id": ["38.20-21..-001.22-859"], "county": ["Blair"],
-                                              "auction_status": ["withdrawn"]}))  # fmt: skip
+    sample_ws.import_properties(
+        pd.DataFrame(
+            {
+                "parcel_id": ["38.20-21..-001.22-859"],
+                "county": ["Blair"],
+                "auction_status": ["withdrawn"],
+            }
+        )
+    )
     after = sample_ws.get_pending_work_summary().set_index("job_type")
     assert (
         after.pending["visual_validation"] == 16 or after.pending["regrid_scraping"] == before - 1
@@ -451,8 +458,14 @@ def test_data_audit(sample_ws):
 
 
 def test_errors_are_one_tree():
-    for exc in (UnknownJobTypeError, InvalidBatchSizeError, JobNotFoundError, InvalidTransitionError,
-                ActiveJobExistsError, JobPausedError):  # fmt: skip
+    for exc in (
+        UnknownJobTypeError,
+        InvalidBatchSizeError,
+        JobNotFoundError,
+        InvalidTransitionError,
+        ActiveJobExistsError,
+        JobPausedError,
+    ):
         assert issubclass(exc, ToolkitError)
 
 

@@ -480,8 +480,11 @@ def test_sample_layers_only_in_sample_mode() -> None:
     online = make_sources(None)
     try:
         assert [type(s).__name__ for s in online.values()] == [
-            "FemaNFHL", "EchoFacilities", "NWIWetlands", "NoneType",
-        ]  # fmt: skip
+            "FemaNFHL",
+            "EchoFacilities",
+            "NWIWetlands",
+            "NoneType",
+        ]
         assert online["flood"].client.unreachable_hint.startswith(
             "check the network, or set TOOLKIT_ENV_SOURCES=<settings file>"
         )

@@ -51,8 +51,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ws.close()
         shutil.copyfile(screened, full)
         ws = toolkit.connect(str(full))
-        for job_type in ("property_condition", "environmental_research", "title_research",
-                         "bid_strategy"):  # fmt: skip
+        for job_type in (
+            "property_condition",
+            "environmental_research",
+            "title_research",
+            "bid_strategy",
+        ):
             _run(ws, job_type)
         ws.close()
     return {"screened": screened, "full": full}
@@ -68,12 +72,18 @@ def db(built: dict[str, Path], tmp_path: Path) -> str:
 def _count(ws, table: str, pid: str | None = None) -> int:
     if pid is None:
         return int(ws.sql(f"SELECT count(*) AS n FROM {table}").n[0])
-    return int(ws.sql(f"SELECT count(*) AS n FROM {table} WHERE property_id = $1::UUID", [pid]).n[0])
+    return int(
+        ws.sql(f"SELECT count(*) AS n FROM {table} WHERE property_id = $1::UUID", [pid]).n[0]
+    )
 
 
 def _item_status(ws, job: str, item: str) -> str:
-    return str(ws.sql("SELECT status FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2",
-                      [job, item]).status[0])  # fmt: skip
+    return str(
+        ws.sql(
+            "SELECT status FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2",
+            [job, item],
+        ).status[0]
+    )
 
 
 # -- title research -------------------------------------------------------------
@@ -116,8 +126,9 @@ def test_title_form_records_search_liens_and_the_processors_result(db: str) -> N
     assert second != pid
     form.no_liens.value = True
     form.save_button.click()
-    row = ws.sql("SELECT status, surviving_total FROM title_research WHERE property_id = $1::UUID",
-                 [second]).iloc[0]  # fmt: skip
+    row = ws.sql(
+        "SELECT status, surviving_total FROM title_research WHERE property_id = $1::UUID", [second]
+    ).iloc[0]
     assert row.status == "CLEAR" and row.surviving_total == 0
     assert _count(ws, "property_liens", second) == 0 and _count(ws, "title_searches", second) == 1
     st = ws.get_batch_status(form.job_id)
@@ -131,7 +142,7 @@ def test_title_form_records_search_liens_and_the_processors_result(db: str) -> N
         (("mortgage", "BANK", "1", "2015-13-40"), "date &#x27;2015-13-40&#x27; is not a date"),
         (None, "Add the liens you found, or tick"),
     ],
-)  # fmt: skip
+)
 def test_title_form_bad_input_shows_the_error_and_saves_nothing(db: str, lien, error) -> None:
     ws = toolkit.connect(db)
     form = TitleForm(db, county=COUNTY)
@@ -144,8 +155,10 @@ def test_title_form_bad_input_shows_the_error_and_saves_nothing(db: str, lien, e
     assert form.item["item_id"] == pid  # still shown, the entries kept for correcting
     assert len(form.rows) == (1 if lien else 0)
     assert [_count(ws, t) for t in ("property_liens", "title_searches", "title_research")] == [
-        0, 0, 0,
-    ]  # fmt: skip
+        0,
+        0,
+        0,
+    ]
     assert _item_status(ws, form.job_id, pid) == "pending"  # nothing claimed before work starts
 
 
@@ -171,8 +184,17 @@ def test_title_crash_between_the_two_saves_is_safe(db: str) -> None:
     item = dict(form.item)
     pid = str(item["item_id"])
     # the first transaction happened, then the kernel died before record_result
-    ws.record_title_search(pid, [{"lien_type": "mortgage", "holder": "FIRST BANK",
-                                  "amount": 40000, "recorded_date": "2015-03-02"}])  # fmt: skip
+    ws.record_title_search(
+        pid,
+        [
+            {
+                "lien_type": "mortgage",
+                "holder": "FIRST BANK",
+                "amount": 40000,
+                "recorded_date": "2015-03-02",
+            }
+        ],
+    )
     again = TitleForm(db, job_id=form.job_id)
     again.begin()
     assert again.item["item_id"] == pid  # this worker's open claim comes back first
@@ -188,8 +210,9 @@ def test_title_crash_between_the_two_saves_is_safe(db: str) -> None:
     again.remove_lien(0)
     again.no_liens.value = True
     again.save_button.click()
-    row = ws.sql("SELECT status, surviving_total FROM title_research WHERE property_id = $1::UUID",
-                 [pid]).iloc[0]  # fmt: skip
+    row = ws.sql(
+        "SELECT status, surviving_total FROM title_research WHERE property_id = $1::UUID", [pid]
+    ).iloc[0]
     assert (row.status, row.surviving_total) == ("SURVIVING_LIENS", 40000.0)
     assert _count(ws, "property_liens", pid) == 1 and _item_status(ws, form.job_id, pid) == "done"
 
@@ -204,11 +227,17 @@ def test_title_result_equals_the_processors_for_the_same_item(db: str) -> None:
     mine = title_result(ws, item)
     # the automatic session over the same claimed item writes the same row
     ws.run_session(form.job_id, max_items=1)
-    row = ws.sql("SELECT status, surviving_total, reasons, confidence FROM title_research "
-                 "WHERE property_id = $1::UUID", [pid]).iloc[0]  # fmt: skip
+    row = ws.sql(
+        "SELECT status, surviving_total, reasons, confidence FROM title_research "
+        "WHERE property_id = $1::UUID",
+        [pid],
+    ).iloc[0]
     assert (mine["status"], mine["surviving_total"], mine["reasons"], mine["confidence"]) == (
-        row.status, row.surviving_total, row.reasons, row.confidence,
-    )  # fmt: skip
+        row.status,
+        row.surviving_total,
+        row.reasons,
+        row.confidence,
+    )
 
 
 def test_title_item_marked_failed_with_its_note(db: str) -> None:
@@ -271,8 +300,11 @@ def test_condition_form_without_sketch_or_coordinates(db: str) -> None:
     form = ConditionForm(db, county=COUNTY)
     form.begin()
     pid = str(form.item["item_id"])
-    ws.sql("UPDATE regrid_data SET sketch_path = NULL, lat = NULL, lon = NULL "
-           "WHERE property_id = $1::UUID", [pid])  # fmt: skip
+    ws.sql(
+        "UPDATE regrid_data SET sketch_path = NULL, lat = NULL, lon = NULL "
+        "WHERE property_id = $1::UUID",
+        [pid],
+    )
     again = ConditionForm(db, job_id=form.job_id)
     again.begin()
     assert again.item["item_id"] == pid
@@ -345,8 +377,10 @@ def test_screening_review_lists_cautions_and_rejections_and_overrides(db: str) -
     import ipywidgets as w
 
     ws = toolkit.connect(db)
-    flagged = ws.sql("SELECT property_id::VARCHAR AS pid, verdict FROM visual_validations "
-                     "WHERE verdict IN ('CAUTION', 'REJECTED')")  # fmt: skip
+    flagged = ws.sql(
+        "SELECT property_id::VARCHAR AS pid, verdict FROM visual_validations "
+        "WHERE verdict IN ('CAUTION', 'REJECTED')"
+    )
     review = ScreeningReview(db, county=COUNTY, page_size=10)
     assert review.count == len(flagged) > 10
     assert f"{len(flagged)} CAUTION/REJECTED properties · page 1/" in review.header.value
@@ -362,15 +396,23 @@ def test_screening_review_lists_cautions_and_rejections_and_overrides(db: str) -
     card["choice"].value = "APPROVED"
     card["button"].click()  # no note
     assert "needs a note" in card["message"].value
-    assert ws.sql("SELECT override_verdict FROM visual_validations WHERE property_id = $1::UUID",
-                  [pid]).override_verdict.isna().all()  # fmt: skip
+    assert (
+        ws.sql(
+            "SELECT override_verdict FROM visual_validations WHERE property_id = $1::UUID", [pid]
+        )
+        .override_verdict.isna()
+        .all()
+    )
 
     card[
         "note"
     ].value = "Aerial view shows a house with a driveway; the parcel width is a GIS error"
     card["button"].click()
-    row = ws.sql("SELECT verdict, override_verdict, override_note FROM visual_validations "
-                 "WHERE property_id = $1::UUID", [pid]).iloc[0]  # fmt: skip
+    row = ws.sql(
+        "SELECT verdict, override_verdict, override_note FROM visual_validations "
+        "WHERE property_id = $1::UUID",
+        [pid],
+    ).iloc[0]
     assert row.override_verdict == "APPROVED" and row.verdict in ("CAUTION", "REJECTED")
     assert row.override_note.startswith("Aerial view shows a house")
     assert "Override: <b>APPROVED</b>" in card["info"].value
@@ -421,8 +463,10 @@ def test_begin_claims_nothing_and_save_names_the_parcel_and_result(db: str) -> N
     ws = toolkit.connect(db)
     form = TitleForm(db, county=COUNTY)
     form.begin()
-    claimed = ws.sql("SELECT count(*) AS n FROM batch_job_items WHERE job_id = $1::UUID "
-                     "AND status = 'claimed'", [form.job_id]).n[0]  # fmt: skip
+    claimed = ws.sql(
+        "SELECT count(*) AS n FROM batch_job_items WHERE job_id = $1::UUID AND status = 'claimed'",
+        [form.job_id],
+    ).n[0]
     assert claimed == 0 and form.item is not None and not form.claimed
     assert ws.get_batch_status(form.job_id)["status"] == "pending"
     # the header reads as two lines, not "Liens on fileNone on file."

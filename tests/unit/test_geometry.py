@@ -92,12 +92,14 @@ def test_accepts_text_features_and_multipolygons() -> None:
         ({"type": "Point", "coordinates": [LON, LAT]}, "'Point' has no area"),
         ({"type": "Polygon", "coordinates": []}, "empty"),
         # bow-tie: the ring crosses itself
-        (poly([(LON, LAT), (LON + 0.001, LAT + 0.001), (LON + 0.001, LAT), (LON, LAT + 0.001)]),
-         "Self-intersection"),
+        (
+            poly([(LON, LAT), (LON + 0.001, LAT + 0.001), (LON + 0.001, LAT), (LON, LAT + 0.001)]),
+            "Self-intersection",
+        ),
         (poly([(500000, 4480000), (500100, 4480000), (500100, 4480100)]), "EPSG:4326"),
         (poly([(LON, LAT), (LON + 0.001, LAT), (LON + 0.002, LAT)]), "invalid"),
     ],
-)  # fmt: skip
+)
 def test_bad_geometry_is_a_validation_error_naming_the_problem(
     geometry: object, problem: str
 ) -> None:
@@ -113,8 +115,12 @@ def test_sketch_png_draws_the_outline(tmp_path) -> None:  # type: ignore[no-unty
     from PIL import Image
 
     outer = [(LON, LAT), (LON + 0.001, LAT), (LON + 0.001, LAT + 0.001), (LON, LAT + 0.001)]
-    hole = [(LON + 0.0004, LAT + 0.0004), (LON + 0.0006, LAT + 0.0004),
-            (LON + 0.0006, LAT + 0.0006), (LON + 0.0004, LAT + 0.0006)]  # fmt: skip
+    hole = [
+        (LON + 0.0004, LAT + 0.0004),
+        (LON + 0.0006, LAT + 0.0004),
+        (LON + 0.0006, LAT + 0.0006),
+        (LON + 0.0004, LAT + 0.0006),
+    ]
     geometry = {
         "type": "Polygon",
         "coordinates": [[*map(list, outer), list(outer[0])], [*map(list, hole), list(hole[0])]],

@@ -31,13 +31,31 @@ VARIANTS = int(os.environ.get("TOOLKIT_IMPORT_VARIANTS", "80"))
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16")
 DELIMITERS = (",", ";", "\t", "|")
 UNKNOWN = ("Assessed Value", "Acres", "Notes", "Deed Book", "School District")
-NAMES = ("SMITH JOHN", "MUÑOZ JOSÉ", "O\u2019BRIEN PAT", "LOT #5 HOLDINGS LLC", "DOE, JANE & JOHN",
-         "“BIG” REALTY", "JONES \u2013 HEIRS", "PÉREZ; ANA", "A|B PARTNERS", "ÆTNA ÜBER")  # fmt: skip
+NAMES = (
+    "SMITH JOHN",
+    "MUÑOZ JOSÉ",
+    "O\u2019BRIEN PAT",
+    "LOT #5 HOLDINGS LLC",
+    "DOE, JANE & JOHN",
+    "“BIG” REALTY",
+    "JONES \u2013 HEIRS",
+    "PÉREZ; ANA",
+    "A|B PARTNERS",
+    "ÆTNA ÜBER",
+)
 STREETS = ("12 MAIN ST APT #2", "3 OAK LN, REAR", "7 ELM ST", "RT 22 # 4", "1/2 HILL RD")
 DESCS = ("LOT & DWG", "VACANT LOT", "LOT 40' X 120'\nREAR GARAGE", "1.5 AC; BARN", "COMM'L BLDG")
 MUNIS = ("ALTOONA CITY", "LOGAN TWP", "TYRONE BORO", "HOLLIDAYSBURG BORO")
-TRICKY = ("=HYPERLINK(\"x\")", "+1 ESTATE", "-SMITH", "@SUM(A1)", "\tTAB LLC", "\rCR LLC",
-          '"QUOTED" LLC', "ONE\r\nTWO")  # fmt: skip
+TRICKY = (
+    '=HYPERLINK("x")',
+    "+1 ESTATE",
+    "-SMITH",
+    "@SUM(A1)",
+    "\tTAB LLC",
+    "\rCR LLC",
+    '"QUOTED" LLC',
+    "ONE\r\nTWO",
+)
 
 
 def spelled(label: str, rng: random.Random) -> str:
@@ -65,9 +83,14 @@ def amount_cell(cents: int, rng: random.Random) -> str:
 
 def date_cell(day: dt.date, rng: random.Random) -> str:
     return rng.choice(
-        [day.isoformat(), f"{day.month}/{day.day}/{day.year}", day.strftime("%B %-d, %Y"),
-         day.strftime("%m/%d/%Y"), f"{day.isoformat()} 00:00:00"]
-    )  # fmt: skip
+        [
+            day.isoformat(),
+            f"{day.month}/{day.day}/{day.year}",
+            day.strftime("%B %-d, %Y"),
+            day.strftime("%m/%d/%Y"),
+            f"{day.isoformat()} 00:00:00",
+        ]
+    )
 
 
 def serialise(cells: list[str], delimiter: str, quote_all: bool, end: str) -> str:
@@ -100,8 +123,10 @@ def make_variant(n: int, rng: random.Random, folder: Path) -> tuple[Path, dict]:
     quote_all = rng.random() < 0.3
     end = rng.choice(["\n", "\r\n"])
     fields = ["parcel_id", "owner", "upset_price"]
-    fields += rng.sample(["address", "municipality", "description", "sale_date", "county",
-                          "control_number"], rng.randint(0, 6))  # fmt: skip
+    fields += rng.sample(
+        ["address", "municipality", "description", "sale_date", "county", "control_number"],
+        rng.randint(0, 6),
+    )
     columns = [(f, spelled(rng.choice(importing.SYNONYMS[f]), rng)) for f in fields]
     columns += [(None, u) for u in rng.sample(UNKNOWN, rng.randint(0, 2))]
     rng.shuffle(columns)
@@ -142,8 +167,13 @@ def make_variant(n: int, rng: random.Random, folder: Path) -> tuple[Path, dict]:
             elif f == "county":
                 cells.append(rng.choice(["Blair", "BLAIR COUNTY", "blair"]))
             else:
-                pool = {"owner": NAMES, "address": STREETS, "description": DESCS,
-                        "municipality": MUNIS, "control_number": ("1", "0042", "A-7")}[f]  # fmt: skip
+                pool = {
+                    "owner": NAMES,
+                    "address": STREETS,
+                    "description": DESCS,
+                    "municipality": MUNIS,
+                    "control_number": ("1", "0042", "A-7"),
+                }[f]
                 value = text_value(rng, pool, encoding)
                 cells.append(value)
                 row[f] = value.strip(" ")
@@ -185,8 +215,14 @@ def make_variant(n: int, rng: random.Random, folder: Path) -> tuple[Path, dict]:
     path = folder / f"variant_{n}.{'txt' if delimiter == chr(9) else 'csv'}"
     path.write_bytes(text.encode(encoding))
     meta["ascii"] = text.isascii()
-    meta.update(encoding=encoding, delimiter=delimiter, quote_all=quote_all, end=end,
-                fields=fields, title=records[0][0] == "title")  # fmt: skip
+    meta.update(
+        encoding=encoding,
+        delimiter=delimiter,
+        quote_all=quote_all,
+        end=end,
+        fields=fields,
+        title=records[0][0] == "title",
+    )
     return path, meta
 
 
@@ -226,11 +262,20 @@ def test_generated_lists_import_exactly(ws, tmp_path, capsys):
         path, meta = make_variant(n, rng, tmp_path)
         outcome = check(ws, path, meta, n)
         outcomes[outcome] += 1
-        seen.update([f"encoding {meta['encoding']}", f"delimiter {meta['delimiter']!r}",
-                     "quote all" if meta["quote_all"] else "quote minimal",
-                     f"end {meta['end']!r}", "title line" if meta["title"] else "no title"])  # fmt: skip
-        seen.update(["with junk"] * bool(meta["junk"]) + ["with repeats"] * bool(meta["repeats"])
-                    + ["with blank lines"] * bool(meta["blank"]))  # fmt: skip
+        seen.update(
+            [
+                f"encoding {meta['encoding']}",
+                f"delimiter {meta['delimiter']!r}",
+                "quote all" if meta["quote_all"] else "quote minimal",
+                f"end {meta['end']!r}",
+                "title line" if meta["title"] else "no title",
+            ]
+        )
+        seen.update(
+            ["with junk"] * bool(meta["junk"])
+            + ["with repeats"] * bool(meta["repeats"])
+            + ["with blank lines"] * bool(meta["blank"])
+        )
         seen["rows"] += len(meta["rows"])
         seen["rejected rows expected"] += sum(r["kind"] != "ok" for r in meta["rows"])
         if outcome != "exact":

@@ -59,15 +59,27 @@ def listed(ws, tmp_path):
 def test_republished_list_withdraws_missing_parcels_and_keeps_work(ws, tmp_path, listed):
     before = pending(ws)
     assert before["regrid_scraping"] == 6 and before["visual_validation"] == 2
-    again = listing(tmp_path, "blair_2.csv",
-                    "P-1,OWNER 1,$100.00", "P-3,OWNER 3,$100.00", "P-4,OWNER 4,$100.00",
-                    "P-6,OWNER 6,abc")  # fmt: skip
+    again = listing(
+        tmp_path,
+        "blair_2.csv",
+        "P-1,OWNER 1,$100.00",
+        "P-3,OWNER 3,$100.00",
+        "P-4,OWNER 4,$100.00",
+        "P-6,OWNER 6,abc",
+    )
     out = ws.import_properties(again, county="Blair", withdraw_missing=True)
     assert out["withdrawn"] == 2 and out["exit_code"] == 3  # P-6's row rejected: still listed
     assert out["withdrawn_parcels"].values.tolist() == [["Blair", "P-2"], ["Blair", "P-5"]]
-    assert statuses(ws) == {"P-1": "active", "P-2": "withdrawn", "P-3": "active", "P-4": "active",
-                            "P-5": "withdrawn", "P-6": "active", "S-1": "active",
-                            "S-2": "active"}  # fmt: skip
+    assert statuses(ws) == {
+        "P-1": "active",
+        "P-2": "withdrawn",
+        "P-3": "active",
+        "P-4": "active",
+        "P-5": "withdrawn",
+        "P-6": "active",
+        "S-1": "active",
+        "S-2": "active",
+    }
     after = pending(ws)
     assert after["regrid_scraping"] == 5  # P-5 no longer pending
     assert after["visual_validation"] == 1  # P-2's screening no longer pending
@@ -131,8 +143,15 @@ def test_withdrawn_items_of_an_active_job_are_pointed_out(ws, tmp_path, listed):
 
 def test_the_command_line(db_path, tmp_path, ws, listed):
     short = listing(tmp_path, "short.csv", "P-1,OWNER 1,$100.00", "P-3,OWNER 3,$100.00")
-    args = ["import-properties", str(short), "--county", "Blair", "--withdraw-missing",
-            "--db", db_path]  # fmt: skip
+    args = [
+        "import-properties",
+        str(short),
+        "--county",
+        "Blair",
+        "--withdraw-missing",
+        "--db",
+        db_path,
+    ]
     r = CliRunner().invoke(app, [*args, "--dry-run"])
     assert r.exit_code == 0, r.output
     assert "withdraw 4" in r.stdout and "Dry run: nothing was written." in r.stdout

@@ -43,10 +43,12 @@ def cli(*args: object):
 
 
 def test_a_hash_is_text_not_a_comment(ws, tmp_path):
-    path = write(tmp_path / "list.csv",
-                 "parcel_id,owner,address,upset_price\n"
-                 "01-02-003,LOT #5 HOLDINGS LLC,12 MAIN ST APT #2,1234.56\n"
-                 "# 01-02-004,SMITH,3 OAK,99\n")  # fmt: skip
+    path = write(
+        tmp_path / "list.csv",
+        "parcel_id,owner,address,upset_price\n"
+        "01-02-003,LOT #5 HOLDINGS LLC,12 MAIN ST APT #2,1234.56\n"
+        "# 01-02-004,SMITH,3 OAK,99\n",
+    )
     out = ws.import_properties(path, county="Blair")
     assert out["imported"] == 2 and len(out["rejected"]) == 0
     assert stored(ws, "parcel_id", "owner", "address", "CAST(upset_price AS DOUBLE)") == [
@@ -101,10 +103,16 @@ def test_synonyms_never_name_two_fields_and_field_names_match_themselves():
 
 @pytest.mark.parametrize(
     ("label", "key"),
-    [("Tax Parcel No.", "tax parcel no"), ("TAX PARCEL #", "tax parcel no"),
-     ("tax_parcel_number", "tax parcel no"), ("Owner(s)", "owner"), ("Map & Parcel", "map parcel"),
-     ("Date of Sale", "date sale"), ("\ufeffParcel ID", "parcel id")],
-)  # fmt: skip
+    [
+        ("Tax Parcel No.", "tax parcel no"),
+        ("TAX PARCEL #", "tax parcel no"),
+        ("tax_parcel_number", "tax parcel no"),
+        ("Owner(s)", "owner"),
+        ("Map & Parcel", "map parcel"),
+        ("Date of Sale", "date sale"),
+        ("\ufeffParcel ID", "parcel id"),
+    ],
+)
 def test_header_labels_compare_case_and_punctuation_aside(label, key):
     assert importing.header_key(label) == key
 
@@ -113,16 +121,19 @@ def test_header_labels_compare_case_and_punctuation_aside(label, key):
 
 
 def test_map_names_a_column_for_a_field(ws, tmp_path):
-    path = write(tmp_path / "list.csv",
-                 "Tax Map Parcel Identifier ZZ,Bid Amt,Acres\nA-1,$10.00,2\nA-2,$20.00,3\n")  # fmt: skip
+    path = write(
+        tmp_path / "list.csv",
+        "Tax Map Parcel Identifier ZZ,Bid Amt,Acres\nA-1,$10.00,2\nA-2,$20.00,3\n",
+    )
     with pytest.raises(
         ValidationError, match=r"No parcel id column.*'Tax Map Parcel Identifier ZZ'"
     ):
         ws.import_properties(path, county="Blair")
     out = ws.import_properties(
-        path, county="Blair",
+        path,
+        county="Blair",
         mapping={"Tax Map Parcel Identifier ZZ": "parcel_id", "bid amt": "upset_price"},
-    )  # fmt: skip
+    )
     assert out["imported"] == 2
     assert stored(ws, "parcel_id", "CAST(upset_price AS DOUBLE)") == [("A-1", 10.0), ("A-2", 20.0)]
     cols = out["columns"].set_index("column")
@@ -131,8 +142,11 @@ def test_map_names_a_column_for_a_field(ws, tmp_path):
 
 def test_bad_mappings_name_the_choices_and_import_nothing(ws, tmp_path):
     path = write(tmp_path / "list.csv", "Parcel,Amount\nA-1,5\n")
-    with pytest.raises(UnknownChoiceError, match=r"--map 'Amount': Unknown field 'upset'. Did you "
-                                                 r"mean 'upset_price'\? Valid choices: address"):  # fmt: skip
+    with pytest.raises(
+        UnknownChoiceError,
+        match=r"--map 'Amount': Unknown field 'upset'. Did you "
+        r"mean 'upset_price'\? Valid choices: address",
+    ):
         ws.import_properties(path, county="Blair", mapping={"Amount": "upset"})
     with pytest.raises(ValidationError, match=r"'Bid'.*columns are: 'Parcel', 'Amount'"):
         ws.import_properties(path, county="Blair", mapping={"Bid": "upset_price"})
@@ -159,22 +173,36 @@ def test_an_unknown_amount_column_is_reported_not_dropped(ws, tmp_path):
 
 def test_dry_run_previews_and_writes_nothing(tmp_path):
     db = tmp_path / "w.duckdb"
-    path = write(tmp_path / "list.csv",
-                 "County Tax Claim Bureau 2027\nParcel #,Owner(s),Acres\nA-1,DOE,2\n,NOBODY,3\n")  # fmt: skip
+    path = write(
+        tmp_path / "list.csv",
+        "County Tax Claim Bureau 2027\nParcel #,Owner(s),Acres\nA-1,DOE,2\n,NOBODY,3\n",
+    )
     r = cli("import-properties", path, "--county", "Blair", "--db", db, "--dry-run")
     assert r.exit_code == 3, r.stdout
-    for text in ("Columns (file column → field)", "Parcel #", "parcel_id", "Acres",
-                 "not a known name", "First rows as they would be stored", "DOE",
-                 "Skipped line 1 (above the header row)", "Would import 1",
-                 "Dry run: nothing was written."):  # fmt: skip
+    for text in (
+        "Columns (file column → field)",
+        "Parcel #",
+        "parcel_id",
+        "Acres",
+        "not a known name",
+        "First rows as they would be stored",
+        "DOE",
+        "Skipped line 1 (above the header row)",
+        "Would import 1",
+        "Dry run: nothing was written.",
+    ):
         assert text in r.stdout, text
     with toolkit.connect(str(db)) as ws:
         assert stored(ws, "parcel_id") == []
-    out = json.loads(cli("import-properties", path, "--county", "Blair", "--db", db,
-                         "--dry-run", "--json").stdout)  # fmt: skip
+    out = json.loads(
+        cli(
+            "import-properties", path, "--county", "Blair", "--db", db, "--dry-run", "--json"
+        ).stdout
+    )
     assert out["dry_run"] and out["preview"][0]["parcel_id"] == "A-1"
-    assert out["rejected"] == [{"line": 4, "parcel_id": None, "county": "Blair",
-                                "reason": "no parcel id"}]  # fmt: skip
+    assert out["rejected"] == [
+        {"line": 4, "parcel_id": None, "county": "Blair", "reason": "no parcel id"}
+    ]
 
 
 # --- amounts ---------------------------------------------------------------------------------
@@ -247,21 +275,27 @@ def test_rejections_name_the_physical_line(ws, tmp_path):
 
 
 def test_duplicates_in_the_file_are_reported(ws, tmp_path):
-    path = write(tmp_path / "list.csv",
-                 "Parcel,Owner,Upset Price\n01-02,A,5\n0102,A,5\n01-03,B,5\n01.03,C,5\n")  # fmt: skip
+    path = write(
+        tmp_path / "list.csv",
+        "Parcel,Owner,Upset Price\n01-02,A,5\n0102,A,5\n01-03,B,5\n01.03,C,5\n",
+    )
     out = ws.import_properties(path, county="Blair")
     assert out["imported"] == 2 and out["duplicates_in_input"] == 2
     assert out["duplicates"].values.tolist() == [[3, 2, "0102"]]
     reason = out["rejected"].set_index("line").reason[5]
-    assert reason == ("parcel '01.03' is also on line 4, with a different owner ('C' here, "
-                      "'B' there); line 4 was kept")  # fmt: skip
+    assert reason == (
+        "parcel '01.03' is also on line 4, with a different owner ('C' here, "
+        "'B' there); line 4 was kept"
+    )
     assert stored(ws, "parcel_id", "owner") == [("01-02", "A"), ("01-03", "B")]
 
 
 def test_total_and_page_lines_are_not_parcels(ws, tmp_path):
-    path = write(tmp_path / "list.csv",
-                 "Parcel,Owner,Upset Price\n01-02,A,5\nTotal: 1 properties,,5\n"
-                 "Page 1 of 1,,\nGRAND TOTAL,,5\n245 records,,\n")  # fmt: skip
+    path = write(
+        tmp_path / "list.csv",
+        "Parcel,Owner,Upset Price\n01-02,A,5\nTotal: 1 properties,,5\n"
+        "Page 1 of 1,,\nGRAND TOTAL,,5\n245 records,,\n",
+    )
     out = ws.import_properties(path, county="Blair")
     assert out["imported"] == 1 and out["rejected"].line.tolist() == [3, 4, 5, 6]
     assert "summary line" in out["rejected"].reason[0]
@@ -269,9 +303,11 @@ def test_total_and_page_lines_are_not_parcels(ws, tmp_path):
 
 
 def test_repeated_header_rows_and_ragged_rows(ws, tmp_path):
-    path = write(tmp_path / "list.csv",
-                 "Parcel,Owner,Address\nA-1,DOE,1 MAIN\nParcel,Owner,Address\n"
-                 "A-2,ROE,2 MAIN,APT 4\nA-3,POE\nA-4,LOE,4 MAIN,,\n")  # fmt: skip
+    path = write(
+        tmp_path / "list.csv",
+        "Parcel,Owner,Address\nA-1,DOE,1 MAIN\nParcel,Owner,Address\n"
+        "A-2,ROE,2 MAIN,APT 4\nA-3,POE\nA-4,LOE,4 MAIN,,\n",
+    )
     out = ws.import_properties(path, county="Blair")
     assert out["skipped_lines"].values.tolist()[0][0::2] == [3, "repeats the header row"]
     reason = out["rejected"].set_index("line").reason[4]
@@ -288,8 +324,16 @@ def test_repeated_header_rows_and_ragged_rows(ws, tmp_path):
 
 
 def test_values_are_stored_exactly(ws, tmp_path):
-    owners = ["=HYPERLINK(\"http://x\")", "+1 ESTATE", "-SMITH-", "@SUM(A1)", "\tTAB LLC",
-              "\rCR LLC", "O'NEIL \"RED\"", "ÑANDÚ \u201926 \u2013 LLC"]  # fmt: skip
+    owners = [
+        '=HYPERLINK("http://x")',
+        "+1 ESTATE",
+        "-SMITH-",
+        "@SUM(A1)",
+        "\tTAB LLC",
+        "\rCR LLC",
+        'O\'NEIL "RED"',
+        "ÑANDÚ \u201926 \u2013 LLC",
+    ]
     lines = ["Parcel,Owner"]
     for i, owner in enumerate(owners):
         lines.append(f'P-{i},"{owner.replace(chr(34), chr(34) * 2)}"')
@@ -305,9 +349,14 @@ def test_values_are_stored_exactly(ws, tmp_path):
 
 @pytest.mark.parametrize(
     ("encoding", "expected"),
-    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp1252", "cp1252"),
-     ("latin-1", "cp1252"), ("utf-16", "utf-16")],
-)  # fmt: skip
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("cp1252", "cp1252"),
+        ("latin-1", "cp1252"),
+        ("utf-16", "utf-16"),
+    ],
+)
 def test_encodings(ws, tmp_path, encoding, expected):
     owner = "MUÑOZ JOSÉ" if encoding == "latin-1" else "MUÑOZ JOSÉ \u2013 O\u2019BRIEN"
     path = write(tmp_path / "list.csv", f"Parcel #,Owner(s)\nA-1,{owner}\n", encoding)
@@ -344,15 +393,19 @@ def test_broken_quoting_stops_with_the_line(ws, tmp_path):
 
 
 def test_sale_type_and_date_fill_rows_without_one(ws, tmp_path):
-    path = write(tmp_path / "list.csv",
-                 "Parcel,Sale Type,Sale Date\nA-1,,\nA-2,Judicial Sale,9/14/2027\n")  # fmt: skip
+    path = write(
+        tmp_path / "list.csv", "Parcel,Sale Type,Sale Date\nA-1,,\nA-2,Judicial Sale,9/14/2027\n"
+    )
     ws.import_properties(path, county="Blair", sale_type="Upset", sale_date="2027-09-13")
     assert stored(ws, "parcel_id", "sale_type", "sale_date") == [
         ("A-1", "upset", dt.date(2027, 9, 13)),
         ("A-2", "judicial", dt.date(2027, 9, 14)),
     ]
-    with pytest.raises(UnknownChoiceError, match=r"Unknown sale type 'auction'\. Valid choices: "
-                                                 r"judicial, private, repository, sheriff, upset"):  # fmt: skip
+    with pytest.raises(
+        UnknownChoiceError,
+        match=r"Unknown sale type 'auction'\. Valid choices: "
+        r"judicial, private, repository, sheriff, upset",
+    ):
         ws.import_properties(path, county="Blair", sale_type="auction")
     with pytest.raises(ValidationError, match="Sale date '2027' is not a date"):
         ws.import_properties(path, county="Blair", sale_date="2027")

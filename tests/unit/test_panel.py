@@ -41,14 +41,19 @@ class Gate:
 
 
 def test_status_line_and_eta_text() -> None:
-    assert status_line(finished=87, total=235, failed=3, batch_size=50, eta_seconds=230,
-                       batch=2, batches=5) == "Batch 2 of 5 · 87/235 (37%) · 3 failed · ETA 4 min"
+    assert (
+        status_line(
+            finished=87, total=235, failed=3, batch_size=50, eta_seconds=230, batch=2, batches=5
+        )
+        == "Batch 2 of 5 · 87/235 (37%) · 3 failed · ETA 4 min"
+    )
     assert status_line(finished=235, total=235, failed=0, batch_size=50, eta_seconds=10) == (
         "Batch 5 of 5 · 235/235 (100%) · 0 failed"
     )
     # not running (paused): no ETA
-    assert "ETA" not in status_line(finished=100, total=235, failed=0, batch_size=50,
-                                    eta_seconds=300, running=False)
+    assert "ETA" not in status_line(
+        finished=100, total=235, failed=0, batch_size=50, eta_seconds=300, running=False
+    )
     assert (format_eta(None), format_eta(30), format_eta(7200)) == ("", "30 s", "2.0 h")
 
 
@@ -111,8 +116,9 @@ def test_pause_from_another_process_stops_the_panel(sample_ws) -> None:
         import sys, toolkit
         toolkit.connect(sys.argv[1]).pause_batch_job(sys.argv[2], reason="paused from the CLI")
         """,
-        sample_ws.url, panel.job_id,
-    )  # fmt: skip
+        sample_ws.url,
+        panel.job_id,
+    )
     out, err = other.communicate(timeout=60)
     assert other.returncode == 0, out + err
     summary = panel.wait(30)

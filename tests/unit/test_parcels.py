@@ -11,10 +11,22 @@ BACKENDS = ("duckdb", "postgres")
 
 
 def _row(parcel: str, status: str | None) -> dict:
-    return dict(county_id=13, parcel_id=parcel, parcel_norm=parcel.replace("-", ""),
-                control_number=None, address=None, municipality=None, owner="SYNTHETIC",
-                description=None, upset_price=100.0, sale_type=None, sale_date=None,
-                auction_status=status, document_id=None, ts=utcnow())  # fmt: skip
+    return dict(
+        county_id=13,
+        parcel_id=parcel,
+        parcel_norm=parcel.replace("-", ""),
+        control_number=None,
+        address=None,
+        municipality=None,
+        owner="SYNTHETIC",
+        description=None,
+        upset_price=100.0,
+        sale_type=None,
+        sale_date=None,
+        auction_status=status,
+        document_id=None,
+        ts=utcnow(),
+    )
 
 
 def test_a_parcel_listed_again_without_a_status_keeps_the_one_it_has(ws):
@@ -30,4 +42,7 @@ def test_a_parcel_listed_again_without_a_status_keeps_the_one_it_has(ws):
     assert got == {"01-001": "withdrawn", "01-002": "sold"}
     new = pd.DataFrame([_row("01-003", None)])
     store.run(lambda con: upsert_properties(con, store.q, new))
-    assert ws.sql("SELECT auction_status FROM properties WHERE parcel_id = '01-003'").iloc[0, 0] == "active"
+    assert (
+        ws.sql("SELECT auction_status FROM properties WHERE parcel_id = '01-003'").iloc[0, 0]
+        == "active"
+    )

@@ -70,8 +70,9 @@ def test_memory_past_the_cap_fails_in_plain_words() -> None:
 
 def test_a_stop_interrupts_the_item_at_once() -> None:
     asked = time.monotonic() + 1.0
-    iso = Isolated(f"{HERE}:sleepy", seconds=120, memory_mb=None,
-                   stop=lambda: time.monotonic() > asked)  # fmt: skip
+    iso = Isolated(
+        f"{HERE}:sleepy", seconds=120, memory_mb=None, stop=lambda: time.monotonic() > asked
+    )
     try:
         t0 = time.monotonic()
         with pytest.raises(ItemInterrupted):

@@ -39,8 +39,14 @@ def test_a_new_county_layout_from_the_config_words(tmp_path: Path) -> None:
     """Words no built-in pattern knows parse once the config file names them."""
     recs = records()
     table = tmp_path / "table.pdf"
-    Table([("parcel", "ACCT KEY"), ("owner", "ASSESSED TO"), ("location", "LOCATION"),
-           ("amount", "BALANCE OWED")]).render(table, recs)  # fmt: skip
+    Table(
+        [
+            ("parcel", "ACCT KEY"),
+            ("owner", "ASSESSED TO"),
+            ("location", "LOCATION"),
+            ("amount", "BALANCE OWED"),
+        ]
+    ).render(table, recs)
     printer = tmp_path / "printer.pdf"
     Printer(label="BALANCE OWED", record="ITEM", parcel_label="FOLIO-NBR").render(printer, recs)
     with pytest.raises(Exception, match="no sale-list table recognised"):
@@ -48,10 +54,18 @@ def test_a_new_county_layout_from_the_config_words(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no sale-list table recognised"):
         parse_pdf(printer, ocr_pages=False)
     vocab = Vocabulary.from_config(
-        {"fayette_2027": {"columns": {"parcel": ["ACCT KEY"], "owner": "ASSESSED TO",
-                                      "amount": ["BALANCE OWED"]},
-                          "labels": {"amount": ["BALANCE OWED"]}, "record_start": ["ITEM"]}}
-    )  # fmt: skip
+        {
+            "fayette_2027": {
+                "columns": {
+                    "parcel": ["ACCT KEY"],
+                    "owner": "ASSESSED TO",
+                    "amount": ["BALANCE OWED"],
+                },
+                "labels": {"amount": ["BALANCE OWED"]},
+                "record_start": ["ITEM"],
+            }
+        }
+    )
     assert parses_fully(table, recs, vocab) is None
     assert parses_fully(printer, recs, vocab) is None
 

@@ -20,11 +20,14 @@ from toolkit.phrases import PHRASES, Command, parse_phrase, say
 # Every phrase of docs' BATCH-PROCESSING-GUIDE.md, verbatim (templates filled below).
 GUIDE_PHRASES = {
     "Start Regrid scraping for Blair County in batches of 50": Command(
-        "start", {"job_type": "regrid_scraping", "county": "Blair", "batch_size": 50}),
+        "start", {"job_type": "regrid_scraping", "county": "Blair", "batch_size": 50}
+    ),
     "Start visual validation for all counties in batches of 100": Command(
-        "start", {"job_type": "visual_validation", "county": None, "batch_size": 100}),
+        "start", {"job_type": "visual_validation", "county": None, "batch_size": 100}
+    ),
     "Start title research for Somerset County in batches of 20": Command(
-        "start", {"job_type": "title_research", "county": "Somerset", "batch_size": 20}),
+        "start", {"job_type": "title_research", "county": "Somerset", "batch_size": 20}
+    ),
     "Resume batch job": Command("resume", {"job_type": None}),
     "Continue from where we left off": Command("resume", {"job_type": None}),
     "Show batch job status": Command("status"),
@@ -35,7 +38,7 @@ GUIDE_PHRASES = {
     "Run data audit": Command("audit"),
     "Pause batch job": Command("pause"),
     "Stop for now, we'll continue later": Command("pause"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("text", sorted(GUIDE_PHRASES))
@@ -52,8 +55,14 @@ def _folded(cmd: Command) -> Command:
 @pytest.mark.parametrize("text", sorted(GUIDE_PHRASES))
 def test_case_quotes_and_punctuation_do_not_matter(text: str) -> None:
     expected = _folded(GUIDE_PHRASES[text])
-    for variant in (text.upper(), text.lower(), f'"{text}"', f"  {text}.  ",
-                    text.replace("'", "\u2019"), f"Please {text.lower()}"):  # fmt: skip
+    for variant in (
+        text.upper(),
+        text.lower(),
+        f'"{text}"',
+        f"  {text}.  ",
+        text.replace("'", "\u2019"),
+        f"Please {text.lower()}",
+    ):
         assert _folded(parse_phrase(variant)) == expected, variant
 
 
@@ -124,20 +133,64 @@ def test_bad_batch_size_and_missing_county() -> None:
 # What people type, by what it should do; each is varied below (case, punctuation, a
 # question mark, polite words) and every variant must be understood.
 SPOKEN: dict[str, list[str]] = {
-    "status": ["status", "Show status", "job status", "What's the status?", "Where are we?",
-               "How's it going?", "show me the status", "progress", "check progress",
-               "How far along are we?", "status please now"],
-    "resume": ["resume", "Resume", "continue", "keep going", "carry on", "pick up where we left off",
-               "resume the last job", "continue where we stopped", "next session", "unpause"],
-    "pending": ["What's pending?", "pending", "show me the pending work", "what is left?",
-                "What's left to do?", "anything pending?", "how much is left", "pending work",
-                "what work is left", "what needs doing", "show pending items"],
-    "pause": ["pause", "Pause", "stop", "pause it", "stop for now", "let's stop here",
-              "take a break", "enough for today", "hold"],
-    "active": ["active jobs", "show me the active jobs", "list jobs", "what's running?",
-               "running jobs"],
+    "status": [
+        "status",
+        "Show status",
+        "job status",
+        "What's the status?",
+        "Where are we?",
+        "How's it going?",
+        "show me the status",
+        "progress",
+        "check progress",
+        "How far along are we?",
+        "status please now",
+    ],
+    "resume": [
+        "resume",
+        "Resume",
+        "continue",
+        "keep going",
+        "carry on",
+        "pick up where we left off",
+        "resume the last job",
+        "continue where we stopped",
+        "next session",
+        "unpause",
+    ],
+    "pending": [
+        "What's pending?",
+        "pending",
+        "show me the pending work",
+        "what is left?",
+        "What's left to do?",
+        "anything pending?",
+        "how much is left",
+        "pending work",
+        "what work is left",
+        "what needs doing",
+        "show pending items",
+    ],
+    "pause": [
+        "pause",
+        "Pause",
+        "stop",
+        "pause it",
+        "stop for now",
+        "let's stop here",
+        "take a break",
+        "enough for today",
+        "hold",
+    ],
+    "active": [
+        "active jobs",
+        "show me the active jobs",
+        "list jobs",
+        "what's running?",
+        "running jobs",
+    ],
     "audit": ["audit", "data audit", "check the data", "run the audit"],
-}  # fmt: skip
+}
 
 STRATEGIES: dict[str, tuple[str, str | None, str | None]] = {
     # phrase → (strategy, county, job type)
@@ -172,10 +225,26 @@ STRATEGIES: dict[str, tuple[str, str | None, str | None]] = {
 def _variants(text: str) -> list[str]:
     """The ways one phrase is typed: case, punctuation, a question mark, extra words."""
     bare = text.rstrip("?.!")
-    out = [text, text.upper(), text.lower(), text.title(), f"{bare}?", f"{bare}.", f"{bare}!",
-           f"{bare}!!", f"  {text}  ", f'"{text}"', f"please {text.lower()}", f"{bare}, please",
-           f"Can you {text.lower()}", f"could you {bare.lower()}?", f"Hey, {text.lower()}",
-           f"ok {bare.lower()} now", f"{bare} thanks", text.replace("'", "\u2019")]  # fmt: skip
+    out = [
+        text,
+        text.upper(),
+        text.lower(),
+        text.title(),
+        f"{bare}?",
+        f"{bare}.",
+        f"{bare}!",
+        f"{bare}!!",
+        f"  {text}  ",
+        f'"{text}"',
+        f"please {text.lower()}",
+        f"{bare}, please",
+        f"Can you {text.lower()}",
+        f"could you {bare.lower()}?",
+        f"Hey, {text.lower()}",
+        f"ok {bare.lower()} now",
+        f"{bare} thanks",
+        text.replace("'", "\u2019"),
+    ]
     return list(dict.fromkeys(out))
 
 
@@ -216,8 +285,15 @@ def test_variant_counts() -> None:
     assert all(ok == n for ok, n in counts.values()), counts
 
 
-@pytest.mark.parametrize("question", ["When is the next auction?", "Show me upcoming auctions",
-                                      "Which county sells first?", "what is the sale date"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When is the next auction?",
+        "Show me upcoming auctions",
+        "Which county sells first?",
+        "what is the sale date",
+    ],
+)
 def test_questions_about_auctions_start_nothing(question: str) -> None:
     with pytest.raises(ValidationError, match="Phrases understood"):
         parse_phrase(question)
@@ -226,7 +302,10 @@ def test_questions_about_auctions_start_nothing(question: str) -> None:
 def test_the_guide_phrases_still_mean_what_they_did() -> None:
     # short forms must not take over a guide phrase or a start with a job type
     assert parse_phrase("Start Regrid scraping for Blair County in batches of 50").args == {
-        "job_type": "regrid_scraping", "county": "Blair", "batch_size": 50}  # fmt: skip
+        "job_type": "regrid_scraping",
+        "county": "Blair",
+        "batch_size": 50,
+    }
     assert parse_phrase("Resume title research job").args == {"job_type": "title_research"}
 
 

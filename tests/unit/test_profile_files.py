@@ -59,8 +59,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_problem_is_listed(tmp_path) -> None:
-    p = write(tmp_path, "bid:\n  round_to: 0\n  review_margin: 2\n  recording_cost: -1\n"
-                        "condition:\n  repair_per_sqft:\n    A: -3\n  vacancy_points: 4\n")  # fmt: skip
+    p = write(
+        tmp_path,
+        "bid:\n  round_to: 0\n  review_margin: 2\n  recording_cost: -1\n"
+        "condition:\n  repair_per_sqft:\n    A: -3\n  vacancy_points: 4\n",
+    )
     errors = decisions.profile_errors(p)
     assert errors == [
         "Profile value condition.vacancy_points = 4 is out of range; valid range: <= 0.",

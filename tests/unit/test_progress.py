@@ -30,15 +30,29 @@ from toolkit.progress import (
     time_left,
 )
 
-SNAP = Snapshot("regrid_scraping", "861dbf8b-0000", "properties", done=148, failed=2, skipped=1,
-                total=235, batch=3, total_batches=5, seconds_left=130.0)  # fmt: skip
+SNAP = Snapshot(
+    "regrid_scraping",
+    "861dbf8b-0000",
+    "properties",
+    done=148,
+    failed=2,
+    skipped=1,
+    total=235,
+    batch=3,
+    total_batches=5,
+    seconds_left=130.0,
+)
 
 
 def test_the_line_has_bar_counts_batch_and_time_left() -> None:
     line = progress_line(SNAP)
     assert line.startswith("regrid_scraping 861dbf8b █")
-    for part in ("151/235 properties (64%)", "148 done, 2 failed, 1 skipped", "batch 3 of 5",
-                 "about 2 min left"):  # fmt: skip
+    for part in (
+        "151/235 properties (64%)",
+        "148 done, 2 failed, 1 skipped",
+        "batch 3 of 5",
+        "about 2 min left",
+    ):
         assert part in line
     assert bar(151 / 235) in line
 
@@ -88,11 +102,23 @@ def test_piped_output_is_one_line_a_batch() -> None:
     display = LiveDisplay(out=out, tty=False, min_interval=0)
     with display:
         for batch, done in ((1, 10), (1, 20), (1, 50), (2, 60), (2, 100), (3, 110)):
-            display.feed(Snapshot("regrid_scraping", "861dbf8b-0000", "properties", done=done,
-                                  total=150, batch=batch, total_batches=3))  # fmt: skip
+            display.feed(
+                Snapshot(
+                    "regrid_scraping",
+                    "861dbf8b-0000",
+                    "properties",
+                    done=done,
+                    total=150,
+                    batch=batch,
+                    total_batches=3,
+                )
+            )
     lines = out.getvalue().splitlines()
-    assert [ln.split(" · ")[-1] for ln in lines][:3] == ["batch 1 of 3", "batch 2 of 3",
-                                                         "batch 3 of 3"] or len(lines) == 3
+    assert [ln.split(" · ")[-1] for ln in lines][:3] == [
+        "batch 1 of 3",
+        "batch 2 of 3",
+        "batch 3 of 3",
+    ] or len(lines) == 3
     assert len(lines) == 3
     assert lines[0] == (
         "regrid_scraping 861dbf8b: 10/150 properties (7%) · 10 done, 0 failed, 0 skipped · "
@@ -118,10 +144,18 @@ def test_terminal_mode_redraws_one_line() -> None:
 
 
 def test_session_dicts_become_snapshots() -> None:
-    snap = snapshot_of_session({"job_id": "861dbf8b-0000", "job_type": "regrid_scraping",
-                                "session_processed": 40, "session_failed": 1,
-                                "session_skipped": 0, "session_batches": 1,
-                                "session_total": 150, "noun": "properties"})  # fmt: skip
+    snap = snapshot_of_session(
+        {
+            "job_id": "861dbf8b-0000",
+            "job_type": "regrid_scraping",
+            "session_processed": 40,
+            "session_failed": 1,
+            "session_skipped": 0,
+            "session_batches": 1,
+            "session_total": 150,
+            "noun": "properties",
+        }
+    )
     assert progress_line(snap, with_bar=False).startswith(
         "regrid_scraping 861dbf8b: 41/150 properties (27%) · 40 done, 1 failed, 0 skipped"
     )
@@ -217,9 +251,12 @@ def test_run_on_a_terminal_shows_the_live_line(tmp_path: Path) -> None:
         f"sys.exit(main(['say', 'Start Regrid scraping for Blair County in batches of 50', "
         f"'--db', {str(db)!r}]))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root / "tests"),
-                                                         str(root)]),
-           "COLUMNS": "120", "LINES": "30"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root / "tests"), str(root)]),
+        "COLUMNS": "120",
+        "LINES": "30",
+    }
     chunks: list[bytes] = []
 
     def read(fd: int) -> bytes:

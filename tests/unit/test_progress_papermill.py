@@ -49,11 +49,18 @@ def test_the_display_follows_a_session_in_a_papermill_kernel(kernel_ws: str) -> 
     out = io.StringIO()
     display = LiveDisplay(out=out, tty=False, min_interval=0)
     ws = toolkit.connect(kernel_ws)
-    req = check_request("regrid_scraping", ws=ws, county="Blair", batch_size=25,
-                        max_batches=4, interactive=False)  # fmt: skip
+    req = check_request(
+        "regrid_scraping", ws=ws, county="Blair", batch_size=25, max_batches=4, interactive=False
+    )
     with display, StatusPoller(ws.url, display, interval=0.25) as poller:
-        [result] = run_headless("regrid_scraping", ws=ws, request=req, processor="procs:slow",
-                                surface="cli", on_start=poller.watch)  # fmt: skip
+        [result] = run_headless(
+            "regrid_scraping",
+            ws=ws,
+            request=req,
+            processor="procs:slow",
+            surface="cli",
+            on_start=poller.watch,
+        )
     ws.close()
     assert result.processed == 100, result
     lines = out.getvalue().splitlines()
@@ -65,8 +72,7 @@ def test_the_display_follows_a_session_in_a_papermill_kernel(kernel_ws: str) -> 
     assert counts == sorted(counts) and all(n <= 235 for n in counts)
 
 
-def test_toolkit_run_piped_prints_a_line_a_batch_before_the_result(tmp_path: Path,
-                                                                   capsys) -> None:  # fmt: skip
+def test_toolkit_run_piped_prints_a_line_a_batch_before_the_result(tmp_path: Path, capsys) -> None:
     from toolkit.cli import main
     from toolkit.demo import build_workspace_inputs
 

@@ -62,8 +62,12 @@ FIELDS = {
 @pytest.fixture
 def fake() -> Iterator[RegridFake]:
     with RegridFake(token=TOKEN) as server:
-        server.add("01.02-03..-004.05-006", county="Blair", fields=FIELDS,
-                   geometry=square(-78.4, 40.5, 0.0003))  # fmt: skip
+        server.add(
+            "01.02-03..-004.05-006",
+            county="Blair",
+            fields=FIELDS,
+            geometry=square(-78.4, 40.5, 0.0003),
+        )
         server.add("99-00-00001-00", county="Blair", fields={"address": "7 RIVER RD"})
         yield server
 
@@ -135,8 +139,11 @@ def test_address_fallback_when_the_number_finds_nothing(fake: RegridFake) -> Non
     apn, address = fake.requests
     assert apn.path.endswith("parcels/apn") and address.path.endswith("parcels/address")
     assert address.params == {
-        "query": "7 River Rd.", "path": "/us/pa/blair", "limit": "1", "token": TOKEN
-    }  # fmt: skip
+        "query": "7 River Rd.",
+        "path": "/us/pa/blair",
+        "limit": "1",
+        "token": TOKEN,
+    }
 
 
 def test_not_found_names_the_parcel_and_county(fake: RegridFake) -> None:
@@ -183,8 +190,17 @@ def test_malformed_answer_names_the_url_without_token(fake: RegridFake) -> None:
 
 
 def test_bad_numbers_become_none_with_a_note(fake: RegridFake) -> None:
-    fake.add("BAD-1", county="Blair", fields={"lat": "forty", "lon": "-78.4", "yearbuilt": "19x5",
-                                             "landval": "n/a", "ll_bldg_count": "1.5"})  # fmt: skip
+    fake.add(
+        "BAD-1",
+        county="Blair",
+        fields={
+            "lat": "forty",
+            "lon": "-78.4",
+            "yearbuilt": "19x5",
+            "landval": "n/a",
+            "ll_bldg_count": "1.5",
+        },
+    )
     with api(fake) as source:
         rec = source.lookup("BAD1", county="Blair")
     assert rec["year_built"] is None and rec["land_value"] is None and rec["bldg_count"] is None
@@ -205,8 +221,7 @@ def test_bad_geometry_leaves_measures_empty_with_a_note(fake: RegridFake) -> Non
 
 
 def test_lookup_many_survives_a_429_storm_in_order(fake: RegridFake) -> None:
-    fake.script("/api/v2/parcels/apn",
-                *[Reply(429, json={}, headers={"Retry-After": "0.05"})] * 4)  # fmt: skip
+    fake.script("/api/v2/parcels/apn", *[Reply(429, json={}, headers={"Retry-After": "0.05"})] * 4)
     items = [
         ("01.02-03..-004.05-006", "Blair"),
         {"parcel_id": "NOPE", "county": "Blair"},
@@ -358,8 +373,9 @@ def make_gpkg(path: Path, rows: list[tuple[str, str, bytes | None]], srs: int = 
         """
     )
     db.execute("INSERT INTO gpkg_contents VALUES ('parcels', 'features', 'parcels', ?)", (srs,))
-    db.execute("INSERT INTO gpkg_geometry_columns VALUES ('parcels', 'geom', 'POLYGON', ?, 0, 0)",
-               (srs,))  # fmt: skip
+    db.execute(
+        "INSERT INTO gpkg_geometry_columns VALUES ('parcels', 'geom', 'POLYGON', ?, 0, 0)", (srs,)
+    )
     db.executemany("INSERT INTO parcels (parcelnumb, address, geom) VALUES (?, ?, ?)", rows)
     db.commit()
     db.close()
@@ -372,11 +388,14 @@ def test_geopackage_is_read_without_gdal(tmp_path: Path) -> None:
     poly = shape(square(-78.4, 40.5, 0.0002))
     empty_flag = b"GP" + bytes([0, 0b10001]) + struct.pack("<i", 4326)
     path = tmp_path / "pa_blair.gpkg"
-    make_gpkg(path, [
-        ("01-001", "1 MAIN ST", _gpkg_blob(shapely.to_wkb(poly), poly.bounds)),
-        ("01-002", "2 MAIN ST", _gpkg_blob(shapely.to_wkb(poly), None)),
-        ("01-003", "3 MAIN ST", empty_flag),
-    ])  # fmt: skip
+    make_gpkg(
+        path,
+        [
+            ("01-001", "1 MAIN ST", _gpkg_blob(shapely.to_wkb(poly), poly.bounds)),
+            ("01-002", "2 MAIN ST", _gpkg_blob(shapely.to_wkb(poly), None)),
+            ("01-003", "3 MAIN ST", empty_flag),
+        ],
+    )
     bulk = RegridBulk({"Blair": path})
     one = bulk.lookup("01001", county="Blair")
     two = bulk.lookup("01 002", county="Blair")

@@ -67,9 +67,13 @@ def test_get_json_sends_token_and_params(svc: FakeService) -> None:
         data = client.get_json("thing", {"q": "1 MAIN ST", "skip": None})
     assert data == {"echo": {"q": "1 MAIN ST", "token": TOKEN}}
     assert client.counters.snapshot() == {
-        "requests": 1, "cache_hits": 0, "retries": 0, "throttled": 0, "errors": 0,
+        "requests": 1,
+        "cache_hits": 0,
+        "retries": 0,
+        "throttled": 0,
+        "errors": 0,
         "rate_wait_s": pytest.approx(0.0, abs=0.1),
-    }  # fmt: skip
+    }
 
 
 def test_429_storm_honours_retry_after_and_then_succeeds(svc: FakeService) -> None:
@@ -190,9 +194,15 @@ def closed_port_url() -> str:
 
 def test_connection_refused_is_unreachable_at_once_naming_source_host_and_fix() -> None:
     url = closed_port_url()
-    client = HttpClient("gone", url + "/api/", secret_params={"token": TOKEN}, max_attempts=5,
-                        backoff_initial=0.5, rate_per_minute=60_000,
-                        unreachable_hint="check the network, or use local layers")  # fmt: skip
+    client = HttpClient(
+        "gone",
+        url + "/api/",
+        secret_params={"token": TOKEN},
+        max_attempts=5,
+        backoff_initial=0.5,
+        rate_per_minute=60_000,
+        unreachable_hint="check the network, or use local layers",
+    )
     started = time.monotonic()
     with client, pytest.raises(SourceUnreachableError) as info:
         client.get_json("x", {"q": "1"})
@@ -207,8 +217,9 @@ def test_connection_refused_is_unreachable_at_once_naming_source_host_and_fix() 
 
 
 def test_unknown_host_is_unreachable_and_says_dns() -> None:
-    client = HttpClient("nowhere", "http://nonexistent.invalid/api/", max_attempts=5,
-                        rate_per_minute=60_000)  # fmt: skip
+    client = HttpClient(
+        "nowhere", "http://nonexistent.invalid/api/", max_attempts=5, rate_per_minute=60_000
+    )
     with client, pytest.raises(SourceUnreachableError, match=r"cannot be resolved \(DNS\)") as info:
         client.get_json("x")
     assert "nonexistent.invalid" in str(info.value)
@@ -216,8 +227,7 @@ def test_unknown_host_is_unreachable_and_says_dns() -> None:
 
 
 def test_unreachable_source_stops_a_batch_after_one_call() -> None:
-    client = HttpClient("gone", closed_port_url() + "/api/", concurrency=4,
-                        rate_per_minute=60_000)  # fmt: skip
+    client = HttpClient("gone", closed_port_url() + "/api/", concurrency=4, rate_per_minute=60_000)
     with client:
         results = client.map(lambda i: client.get_json("x", {"i": i}), range(40))
     assert all(isinstance(r, SourceUnreachableError) for r in results)
@@ -287,8 +297,12 @@ def test_a_deadline_block_bounds_several_calls_together(svc: FakeService) -> Non
 
 
 def test_map_gives_each_item_its_own_deadline(svc: FakeService) -> None:
-    svc.route("/api/item", lambda req: Reply(json={"i": req.params["i"]},
-                                             delay=5.0 if req.params["i"] == "1" else 0.0))  # fmt: skip
+    svc.route(
+        "/api/item",
+        lambda req: Reply(
+            json={"i": req.params["i"]}, delay=5.0 if req.params["i"] == "1" else 0.0
+        ),
+    )
     started = time.monotonic()
     with make(svc, concurrency=2, timeout=5.0) as client:
         results = client.map(
@@ -343,8 +357,10 @@ def test_token_never_reaches_logs(svc: FakeService, caplog: pytest.LogCaptureFix
 
 
 def test_map_keeps_order_and_returns_per_item_errors(svc: FakeService) -> None:
-    svc.route("/api/item", lambda req: Reply(404 if req.params["i"] == "3" else 200,
-                                             json={"i": int(req.params["i"])}))  # fmt: skip
+    svc.route(
+        "/api/item",
+        lambda req: Reply(404 if req.params["i"] == "3" else 200, json={"i": int(req.params["i"])}),
+    )
     with make(svc, concurrency=4) as client:
         results = client.map(lambda i: client.get_json("item", {"i": i})["i"], range(10))
     assert [r for r in results if not isinstance(r, Exception)] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
@@ -418,9 +434,16 @@ def test_redact() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"concurrency": 0}, {"max_attempts": 0}, {"timeout": 0}, {"rate_per_minute": -5},
-     {"deadline": 0}, {"deadline": "soon"}, {"max_response_bytes": 0}],
-)  # fmt: skip
+    [
+        {"concurrency": 0},
+        {"max_attempts": 0},
+        {"timeout": 0},
+        {"rate_per_minute": -5},
+        {"deadline": 0},
+        {"deadline": "soon"},
+        {"max_response_bytes": 0},
+    ],
+)
 def test_bad_options_are_validation_errors(svc: FakeService, options: dict[str, object]) -> None:
     with pytest.raises(ValidationError, match=next(iter(options))):
         make(svc, **options)

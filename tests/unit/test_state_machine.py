@@ -48,8 +48,11 @@ class GuideAPI(RuleBasedStateMachine):
 
     # -- rules ------------------------------------------------------------------
 
-    @rule(county=st.sampled_from([None, "Blair", "Somerset"]), size=st.integers(1, 9),
-          strategy=st.sampled_from(["county", "round_robin", "auction_date"]))  # fmt: skip
+    @rule(
+        county=st.sampled_from([None, "Blair", "Somerset"]),
+        size=st.integers(1, 9),
+        strategy=st.sampled_from(["county", "round_robin", "auction_date"]),
+    )
     def create(self, county, size, strategy) -> None:
         job = self.ws.create_batch_job(
             "regrid_scraping", county, size, strategy=strategy, force=True
@@ -93,10 +96,12 @@ class GuideAPI(RuleBasedStateMachine):
         job = data.draw(st.sampled_from(self.jobs))
         before = self.status(job)
         fn = {
-            "pause": self.ws.pause_batch_job, "resume": self.ws.resume_batch_job,
-            "cancel": self.ws.cancel_batch_job, "retry": self.ws.retry_failed_items,
+            "pause": self.ws.pause_batch_job,
+            "resume": self.ws.resume_batch_job,
+            "cancel": self.ws.cancel_batch_job,
+            "retry": self.ws.retry_failed_items,
             "complete": self.ws.complete_batch_job,
-        }[action]  # fmt: skip
+        }[action]
         snapshot = self.ws.sql("SELECT * FROM batch_jobs WHERE id = $1::UUID", [job]).astype(str)
         try:
             fn(job)
@@ -106,10 +111,12 @@ class GuideAPI(RuleBasedStateMachine):
             assert after.equals(snapshot), (action, before)
             return
         legal = {
-            "pause": {"pending", "in_progress"}, "resume": {"paused", "in_progress", "pending"},
-            "cancel": {"pending", "in_progress", "paused"}, "retry": {"pending", "in_progress", "paused", "completed"},
+            "pause": {"pending", "in_progress"},
+            "resume": {"paused", "in_progress", "pending"},
+            "cancel": {"pending", "in_progress", "paused"},
+            "retry": {"pending", "in_progress", "paused", "completed"},
             "complete": {"completed", "pending", "in_progress", "paused"},
-        }[action]  # fmt: skip
+        }[action]
         assert before in legal, (action, before)
 
     @precondition(lambda self: self.jobs)
@@ -125,13 +132,19 @@ class GuideAPI(RuleBasedStateMachine):
                 raise RuntimeError("flaky")
             return {"source": "hypothesis"}
 
-        before = set(self.ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'", [job]
-        ).item_id)  # fmt: skip
+        before = set(
+            self.ws.sql(
+                "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'",
+                [job],
+            ).item_id
+        )
         self.ws.run_session(job, proc, max_items=n)
-        after = set(self.ws.sql(
-            "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'", [job]
-        ).item_id)  # fmt: skip
+        after = set(
+            self.ws.sql(
+                "SELECT item_id FROM batch_job_items WHERE job_id = $1::UUID AND status = 'done'",
+                [job],
+            ).item_id
+        )
         assert before <= after
         self.done_items[job] |= after
 
@@ -142,7 +155,8 @@ class GuideAPI(RuleBasedStateMachine):
 
     def item_status(self, job: str, item: str) -> str:
         return self.ws.sql(
-            "SELECT status FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2", [job, item]
+            "SELECT status FROM batch_job_items WHERE job_id = $1::UUID AND item_id = $2",
+            [job, item],
         ).status[0]
 
     @invariant()
@@ -188,11 +202,15 @@ class GuideAPIPostgres(GuideAPI):
 
 TestGuideAPI = GuideAPI.TestCase
 TestGuideAPI.settings = settings(
-    max_examples=40, stateful_step_count=25, deadline=None,
+    max_examples=40,
+    stateful_step_count=25,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
+)
 TestGuideAPIPostgres = pytest.mark.postgres(GuideAPIPostgres.TestCase)
 TestGuideAPIPostgres.settings = settings(
-    max_examples=25, stateful_step_count=25, deadline=None,
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
+)

@@ -40,8 +40,16 @@ from toolkit.exceptions import MissingDependencyError, ToolkitError, ValidationE
 if TYPE_CHECKING:
     from toolkit.assistant.tools import Assistant
 
-__all__ = ["HOST", "TOKEN_ENV", "BearerAuth", "build_server", "require_sdk", "serve_http",
-           "serve_stdio", "token_from_environment"]  # fmt: skip
+__all__ = [
+    "HOST",
+    "TOKEN_ENV",
+    "BearerAuth",
+    "build_server",
+    "require_sdk",
+    "serve_http",
+    "serve_stdio",
+    "token_from_environment",
+]
 
 SDK_HINT = "pip install 'taxsale-toolkit[mcp]'"
 TOKEN_ENV = "TOOLKIT_MCP_TOKEN"
@@ -131,20 +139,28 @@ def build_server(assistant: Assistant, *, log_level: str = "WARNING") -> Any:
     from toolkit.assistant.tools import guide_text, session_prompt
 
     server = MCPServer(
-        "taxsale-toolkit", title="taxsale-toolkit", version=toolkit.__version__,
-        instructions=INSTRUCTIONS, log_level=log_level,  # type: ignore[arg-type]
-    )  # fmt: skip
+        "taxsale-toolkit",
+        title="taxsale-toolkit",
+        version=toolkit.__version__,
+        instructions=INSTRUCTIONS,
+        log_level=log_level,  # type: ignore[arg-type]
+    )
     _install_log_filter(assistant)
 
-    def call(fn: Callable[..., Any], *args: Any, error: type[Exception] = ToolError,
-             **kwargs: Any) -> Any:  # fmt: skip
+    def call(
+        fn: Callable[..., Any], *args: Any, error: type[Exception] = ToolError, **kwargs: Any
+    ) -> Any:
         try:
             return assistant.redact(fn(*args, **kwargs))
         except ToolkitError as exc:
             raise error(assistant.redact(_chain(exc))) from None
         except Exception as exc:  # a bug: say what kind, keep the details out
-            logger.error("%s failed: %s: %s", getattr(fn, "__name__", fn), type(exc).__name__,
-                         assistant.redact(str(exc)))  # fmt: skip
+            logger.error(
+                "%s failed: %s: %s",
+                getattr(fn, "__name__", fn),
+                type(exc).__name__,
+                assistant.redact(str(exc)),
+            )
             raise error(
                 f"Internal error ({type(exc).__name__}): {assistant.redact(str(exc))}"
             ) from None
@@ -162,9 +178,13 @@ def build_server(assistant: Assistant, *, log_level: str = "WARNING") -> Any:
         return call(a.get_pending_work_summary)
 
     @server.tool(annotations=write)
-    def create_batch_job(job_type: str, county: str | None = None,
-                         batch_size: int | None = None, strategy: str = "county",
-                         force: bool = False) -> dict[str, Any]:  # fmt: skip
+    def create_batch_job(
+        job_type: str,
+        county: str | None = None,
+        batch_size: int | None = None,
+        strategy: str = "county",
+        force: bool = False,
+    ) -> dict[str, Any]:
         """Start a batch job: "Start [job_type] for [County] in batches of [size]".
 
         job_type: one of pdf_parsing, county_research, regrid_scraping, visual_validation,
@@ -189,9 +209,14 @@ def build_server(assistant: Assistant, *, log_level: str = "WARNING") -> Any:
         return call(a.get_next_batch, job_id)
 
     @server.tool(annotations=write)
-    def update_batch_progress(job_id: str, last_item_id: str, items_processed: int,
-                              items_failed: int, error_message: str | None = None,
-                              result: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    def update_batch_progress(
+        job_id: str,
+        last_item_id: str,
+        items_processed: int,
+        items_failed: int,
+        error_message: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Record one item at once: (1, 0) done, or (0, 1) failed with error_message.
 
         For title_research, property_condition and county_research items, a done item
@@ -204,8 +229,15 @@ def build_server(assistant: Assistant, *, log_level: str = "WARNING") -> Any:
         payment_terms, bidder_certification, location, platform, source (required),
         as_of, link_url, link_title, note}. Ten failures in a row pause the job.
         """
-        return call(a.update_batch_progress, job_id, last_item_id, items_processed,
-                    items_failed, error_message, result)  # fmt: skip
+        return call(
+            a.update_batch_progress,
+            job_id,
+            last_item_id,
+            items_processed,
+            items_failed,
+            error_message,
+            result,
+        )
 
     @server.tool(annotations=write)
     def pause_batch_job(job_id: str | None = None, reason: str | None = None) -> dict[str, Any]:
@@ -217,8 +249,7 @@ def build_server(assistant: Assistant, *, log_level: str = "WARNING") -> Any:
         return call(a.pause_batch_job, job_id, reason)
 
     @server.tool(annotations=write)
-    def resume_batch_job(job_id: str | None = None,
-                         job_type: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def resume_batch_job(job_id: str | None = None, job_type: str | None = None) -> dict[str, Any]:
         """Resume a paused or interrupted job ("Resume batch job").
 
         No job_id: the most recent paused job (of job_type, if given). It goes on exactly
@@ -265,8 +296,9 @@ def build_server(assistant: Assistant, *, log_level: str = "WARNING") -> Any:
         return call(a.run_data_audit)
 
     @server.tool(annotations=write)
-    def export_bids(path: str | None = None, county: str | None = None,
-                    include_pass: bool = False) -> dict[str, Any]:  # fmt: skip
+    def export_bids(
+        path: str | None = None, county: str | None = None, include_pass: bool = False
+    ) -> dict[str, Any]:
         """Write the bidder's list (BID and REVIEW properties; PASS too with include_pass).
 
         path: a .csv or .xlsx file name in the workspace's exports folder (default
@@ -274,36 +306,55 @@ def build_server(assistant: Assistant, *, log_level: str = "WARNING") -> Any:
         """
         return call(a.export_bids, path, county, include_pass)
 
-    @server.resource("toolkit://guide", name="guide", title="Batch processing guide",
-                     description="The user's batch-processing guide: job types, batch sizes, "
-                                 "commands and the session workflow.",
-                     mime_type="text/markdown")  # fmt: skip
+    @server.resource(
+        "toolkit://guide",
+        name="guide",
+        title="Batch processing guide",
+        description="The user's batch-processing guide: job types, batch sizes, "
+        "commands and the session workflow.",
+        mime_type="text/markdown",
+    )
     def guide() -> str:
         return guide_text()
 
-    @server.resource("toolkit://job-types", name="job-types", title="Job types",
-                     description="The guide's job-type table: batch size, per session, what "
-                                 "each works on, and the research keys a result takes.",
-                     mime_type="application/json")  # fmt: skip
+    @server.resource(
+        "toolkit://job-types",
+        name="job-types",
+        title="Job types",
+        description="The guide's job-type table: batch size, per session, what "
+        "each works on, and the research keys a result takes.",
+        mime_type="application/json",
+    )
     def job_types() -> str:
         return json.dumps(call(a.job_types, error=ResourceError), indent=1)
 
-    @server.resource("toolkit://jobs/active", name="active-jobs", title="Active jobs",
-                     description="Every pending, running or paused job with its progress.",
-                     mime_type="application/json")  # fmt: skip
+    @server.resource(
+        "toolkit://jobs/active",
+        name="active-jobs",
+        title="Active jobs",
+        description="Every pending, running or paused job with its progress.",
+        mime_type="application/json",
+    )
     def active_jobs() -> str:
         return json.dumps(call(a.active_jobs, error=ResourceError), indent=1)
 
-    @server.resource("toolkit://jobs/{job_id}/status", name="job-status", title="Job status",
-                     description="One job's status (its id, or the first 8 characters).",
-                     mime_type="application/json")  # fmt: skip
+    @server.resource(
+        "toolkit://jobs/{job_id}/status",
+        name="job-status",
+        title="Job status",
+        description="One job's status (its id, or the first 8 characters).",
+        mime_type="application/json",
+    )
     def job_status(job_id: str) -> str:
         return json.dumps(call(a.get_batch_status, job_id, error=ResourceError), indent=1)
 
-    @server.prompt(name="research_session", title="Research session",
-                   description="One session of the guide's workflow: show pending work, "
-                               "start or resume a job, 2-4 batches, then pause with the "
-                               "progress.")  # fmt: skip
+    @server.prompt(
+        name="research_session",
+        title="Research session",
+        description="One session of the guide's workflow: show pending work, "
+        "start or resume a job, 2-4 batches, then pause with the "
+        "progress.",
+    )
     def research_session(job_type: str = "", county: str = "", batch_size: str = "") -> str:
         return session_prompt(job_type, county, batch_size)
 
@@ -345,36 +396,49 @@ class BearerAuth:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope.get("headers", []) if k.lower() == b"authorization"),
-                     b"")  # fmt: skip
+        given = next((v for k, v in scope.get("headers", []) if k.lower() == b"authorization"), b"")
         if hmac.compare_digest(given, self._expected):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":  # (the MCP transports use none; refuse it all the same)
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = json.dumps({
-            "error": "unauthorized",
-            "message": "This server needs 'Authorization: Bearer <token>': the token "
-                       f"`toolkit mcp --http` printed, or ${TOKEN_ENV}.",
-        }).encode()  # fmt: skip
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer realm="taxsale-toolkit"'),
-        ]})  # fmt: skip
+        body = json.dumps(
+            {
+                "error": "unauthorized",
+                "message": "This server needs 'Authorization: Bearer <token>': the token "
+                f"`toolkit mcp --http` printed, or ${TOKEN_ENV}.",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="taxsale-toolkit"'),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
-def serve_http(assistant: Assistant, token: str, *, port: int = DEFAULT_PORT,
-               log_level: str = "WARNING") -> None:  # fmt: skip
+def serve_http(
+    assistant: Assistant, token: str, *, port: int = DEFAULT_PORT, log_level: str = "WARNING"
+) -> None:
     """Serve streamable HTTP at ``http://127.0.0.1:<port>/mcp`` until interrupted."""
     import uvicorn
 
     server = build_server(assistant, log_level=log_level)
     app = BearerAuth(server.streamable_http_app(streamable_http_path=PATH, host=HOST), token)
-    config = uvicorn.Config(app, host=HOST, port=port, log_level=log_level.lower(),
-                            access_log=False, lifespan="on")  # fmt: skip
+    config = uvicorn.Config(
+        app, host=HOST, port=port, log_level=log_level.lower(), access_log=False, lifespan="on"
+    )
     _install_log_filter(assistant)
-    print(f"Serving MCP (streamable HTTP) at http://{HOST}:{port}{PATH} — this machine only.",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"Serving MCP (streamable HTTP) at http://{HOST}:{port}{PATH} — this machine only.",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.Server(config).run()

@@ -71,21 +71,55 @@ _PLACE = ("parcel_id", "address", "parcel_address", "municipality", "county")
 _SALE = ("upset_price", "sale_type", "sale_date")
 _FIELDS: dict[str, tuple[str, ...]] = {
     "regrid_scraping": (*_PLACE, "owner", "control_number", "description", *_SALE),
-    "visual_validation": (*_PLACE, "usedesc", "zoning", "lot_acres", "width_ft", "aspect_ratio",
-                          "bldg_count", "fema_flood_zone", "usps_vacancy", "lat", "lon", *_SALE),
-    "property_condition": (*_PLACE, "usedesc", "year_built", "bldg_count", "bldg_footprint_sqft",
-                           "land_value", "improvement_value", "usps_vacancy", "lat", "lon",
-                           "upset_price"),
-    "environmental_research": (*_PLACE, "usedesc", "lot_acres", "fema_flood_zone", "lat", "lon",
-                               "upset_price"),
+    "visual_validation": (
+        *_PLACE,
+        "usedesc",
+        "zoning",
+        "lot_acres",
+        "width_ft",
+        "aspect_ratio",
+        "bldg_count",
+        "fema_flood_zone",
+        "usps_vacancy",
+        "lat",
+        "lon",
+        *_SALE,
+    ),
+    "property_condition": (
+        *_PLACE,
+        "usedesc",
+        "year_built",
+        "bldg_count",
+        "bldg_footprint_sqft",
+        "land_value",
+        "improvement_value",
+        "usps_vacancy",
+        "lat",
+        "lon",
+        "upset_price",
+    ),
+    "environmental_research": (
+        *_PLACE,
+        "usedesc",
+        "lot_acres",
+        "fema_flood_zone",
+        "lat",
+        "lon",
+        "upset_price",
+    ),
     "title_research": (*_PLACE, "list_owner", "owner", "description", *_SALE),
-    "bid_strategy": (*_PLACE, "usedesc", "land_value", "improvement_value", "total_value",
-                     *_SALE),
-    "pdf_parsing": ("county", "path", "url", "document_type", "sale_type", "sale_date",
-                    "parse_status"),
-    "county_research": ("county", "county_id", "fips", "active_properties",
-                        "last_researched_at"),
-}  # fmt: skip
+    "bid_strategy": (*_PLACE, "usedesc", "land_value", "improvement_value", "total_value", *_SALE),
+    "pdf_parsing": (
+        "county",
+        "path",
+        "url",
+        "document_type",
+        "sale_type",
+        "sale_date",
+        "parse_status",
+    ),
+    "county_research": ("county", "county_id", "fips", "active_properties", "last_researched_at"),
+}
 _NEVER = {"seq", "raw_json", "geometry_geojson", "job_id", "state", "auction_status"}
 
 
@@ -185,10 +219,24 @@ class Assistant:
     @staticmethod
     def _brief(st: dict[str, Any]) -> dict[str, Any]:
         """The few status fields worth repeating after every item."""
-        keys = ("job_id", "job_type", "county", "status", "batch_size", "total_items",
-                "processed_items", "failed_items", "skipped_items", "pending_items",
-                "percent_complete", "current_batch", "total_batches", "consecutive_failures",
-                "pause_reason", "last_error")  # fmt: skip
+        keys = (
+            "job_id",
+            "job_type",
+            "county",
+            "status",
+            "batch_size",
+            "total_items",
+            "processed_items",
+            "failed_items",
+            "skipped_items",
+            "pending_items",
+            "percent_complete",
+            "current_batch",
+            "total_batches",
+            "consecutive_failures",
+            "pause_reason",
+            "last_error",
+        )
         return {k: jsonable(st.get(k)) for k in keys}
 
     @staticmethod
@@ -212,8 +260,10 @@ class Assistant:
             auto = f"; or run_session('{jid}') for the {jt} processor" if has_processor(jt) else ""
             return f"Research it a batch at a time: {by_hand}, with result {{{keys}}}{auto}."
         if has_processor(jt):
-            return (f"run_session('{jid}') works one session with the {jt} processor; or work it "
-                    f"by hand: {by_hand}.")  # fmt: skip
+            return (
+                f"run_session('{jid}') works one session with the {jt} processor; or work it "
+                f"by hand: {by_hand}."
+            )
         return f"There is no {jt} processor: work it by hand, {by_hand}."
 
     # -- the guide's functions -----------------------------------------------------------
@@ -223,9 +273,14 @@ class Assistant:
         res = say(self.ws, "What work is pending?")
         return {"pending": jsonable(res.data), "message": res.message}
 
-    def create_batch_job(self, job_type: str, county: str | None = None,
-                         batch_size: int | None = None, strategy: str = "county",
-                         force: bool = False) -> dict[str, Any]:  # fmt: skip
+    def create_batch_job(
+        self,
+        job_type: str,
+        county: str | None = None,
+        batch_size: int | None = None,
+        strategy: str = "county",
+        force: bool = False,
+    ) -> dict[str, Any]:
         """Create a job over the items pending for ``job_type`` (county None: all counties)."""
         from toolkit.workspace import ActiveJobsWarning, BatchSizeWarning
 
@@ -235,8 +290,9 @@ class Assistant:
             where = re.sub(r"\s+county$", "", where.strip(), flags=re.IGNORECASE) or where
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            job = self.ws.create_batch_job(job_type, where, batch_size, strategy=strategy,
-                                           force=force)  # fmt: skip
+            job = self.ws.create_batch_job(
+                job_type, where, batch_size, strategy=strategy, force=force
+            )
         notes = []
         for w in caught:
             if issubclass(w.category, BatchSizeWarning | ActiveJobsWarning):
@@ -272,19 +328,19 @@ class Assistant:
             "progress": f"{st['status']}: {self._progress(st)}",
         }
         if not items:
-            out["message"] = (
-                "Nothing left to hand out: every item is finished or claimed. "
-                + (f"complete_batch_job('{jid}') closes the job."
-                   if st["status"] != "completed" and int(st["pending_items"]) == 0
-                   else self._next_step(st))
-            )  # fmt: skip
+            out["message"] = "Nothing left to hand out: every item is finished or claimed. " + (
+                f"complete_batch_job('{jid}') closes the job."
+                if st["status"] != "completed" and int(st["pending_items"]) == 0
+                else self._next_step(st)
+            )
             return out
         if jt in RESEARCH_TYPES:
             out["report"] = (
                 "For each item: update_batch_progress(job_id, item_id, 1, 0, result={"
-                + ", ".join(RESULT_KEYS[jt]) + "}) when researched, or (job_id, item_id, 0, 1, "
+                + ", ".join(RESULT_KEYS[jt])
+                + "}) when researched, or (job_id, item_id, 0, 1, "
                 "error_message) when it cannot be done."
-            )  # fmt: skip
+            )
         else:
             out["report"] = (
                 "For each item: update_batch_progress(job_id, item_id, 1, 0) when done, or "
@@ -322,8 +378,9 @@ class Assistant:
                 i["title_search_on_file"] = i["item_id"] in searched
         elif job_type == "property_condition":
             for i in out:
-                where = ", ".join(str(i[k]) for k in ("address", "municipality", "county")
-                                  if k in i)  # fmt: skip
+                where = ", ".join(
+                    str(i[k]) for k in ("address", "municipality", "county") if k in i
+                )
                 i["imagery"] = imagery_links(i.get("lat"), i.get("lon"), f"{where}, PA")
         elif job_type == "county_research":
             for i in out:
@@ -334,9 +391,15 @@ class Assistant:
                 ]
         return out
 
-    def update_batch_progress(self, job_id: str, last_item_id: str, items_processed: int,
-                              items_failed: int, error_message: str | None = None,
-                              result: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    def update_batch_progress(
+        self,
+        job_id: str,
+        last_item_id: str,
+        items_processed: int,
+        items_failed: int,
+        error_message: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Record one item: (1, 0) done — with ``result`` for a research type — or (0, 1) failed.
 
         A research result is checked exactly as the notebook form checks it; on
@@ -374,8 +437,9 @@ class Assistant:
             )
         else:
             # the job's status afterwards comes back from the same transaction
-            after = self.ws.update_batch_progress(jid, item_id, items_processed, items_failed,
-                                                  error_message)  # fmt: skip
+            after = self.ws.update_batch_progress(
+                jid, item_id, items_processed, items_failed, error_message
+            )
             auto_paused = bool(after.get("auto_paused"))
         with self._lock:
             self._items.pop((jid, item_id), None)
@@ -390,34 +454,50 @@ class Assistant:
             )
         elif after["status"] == "completed":
             msg += "\nThe job is completed."
-        return {"job_id": jid, "item_id": item_id, "outcome": outcome, "auto_paused": auto_paused,
-                "status": self._brief(after), "message": msg}  # fmt: skip
+        return {
+            "job_id": jid,
+            "item_id": item_id,
+            "outcome": outcome,
+            "auto_paused": auto_paused,
+            "status": self._brief(after),
+            "message": msg,
+        }
 
-    def pause_batch_job(self, job_id: str | None = None,
-                        reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def pause_batch_job(
+        self, job_id: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
         """Pause a job (default: the running one); a session working it stops at its next item."""
         if job_id is None:
             res = say(self.ws, "Pause batch job")
             st = self._status(str(res.job_id))
-            return {"job_id": str(st["job_id"]), "status": self._brief(st),
-                    "message": res.message}  # fmt: skip
+            return {"job_id": str(st["job_id"]), "status": self._brief(st), "message": res.message}
         st = self._status(job_id)
         if st["status"] == "paused":
-            return {"job_id": str(st["job_id"]), "status": self._brief(st),
-                    "message": f"Paused already.\n{describe_status(st)}"}  # fmt: skip
+            return {
+                "job_id": str(st["job_id"]),
+                "status": self._brief(st),
+                "message": f"Paused already.\n{describe_status(st)}",
+            }
         jid = self.ws.pause_batch_job(job_id, reason)
         st = self._status(jid)
-        return {"job_id": jid, "status": self._brief(st),
-                "message": f"Paused {describe_status(st)}"}  # fmt: skip
+        return {
+            "job_id": jid,
+            "status": self._brief(st),
+            "message": f"Paused {describe_status(st)}",
+        }
 
-    def resume_batch_job(self, job_id: str | None = None,
-                         job_type: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def resume_batch_job(
+        self, job_id: str | None = None, job_type: str | None = None
+    ) -> dict[str, Any]:
         """Resume a paused or interrupted job (default: the most recent paused one)."""
         jid = self.ws.resume_batch_job(job_id, job_type=job_type)
         st = self._status(jid)
-        return {"job_id": jid, "status": self._brief(st),
-                "message": f"Resumed {describe_status(st)}",
-                "next": self._next_step(st)}  # fmt: skip
+        return {
+            "job_id": jid,
+            "status": self._brief(st),
+            "message": f"Resumed {describe_status(st)}",
+            "next": self._next_step(st),
+        }
 
     def complete_batch_job(self, job_id: str) -> dict[str, Any]:
         """Mark a job completed (every item must be finished)."""
@@ -433,10 +513,13 @@ class Assistant:
         if int(st["failed_items"]):
             failures = self.ws.failed_items(str(st["job_id"])).head(20)
             out["failures"] = [
-                {("position" if k == "seq" else k): (int(v) + 1 if k == "seq" else _value(v))
-                 for k, v in rec.items() if not _blank(v)}
+                {
+                    ("position" if k == "seq" else k): (int(v) + 1 if k == "seq" else _value(v))
+                    for k, v in rec.items()
+                    if not _blank(v)
+                }
                 for rec in failures.to_dict("records")
-            ]  # fmt: skip
+            ]
         return out
 
     def active_jobs(self) -> dict[str, Any]:
@@ -467,10 +550,14 @@ class Assistant:
         result = run_job_session(self.ws, jid, max_batches=max_batches)
         after = self._status(jid)
         text = "\n".join(x for x in (result.message, result.resume_hint) if x)
-        return {"job_id": jid, "session": jsonable(result.to_dict()),
-                "outcome": result.outcome, "exit_code": result.exit_code,
-                "status": self._brief(after),
-                "message": f"This session: {result.counts}.\n{text}"}  # fmt: skip
+        return {
+            "job_id": jid,
+            "session": jsonable(result.to_dict()),
+            "outcome": result.outcome,
+            "exit_code": result.exit_code,
+            "status": self._brief(after),
+            "message": f"This session: {result.counts}.\n{text}",
+        }
 
     def run_data_audit(self) -> dict[str, Any]:
         """Gaps in the data per county, and properties per pipeline stage."""
@@ -480,12 +567,16 @@ class Assistant:
         return {
             "gaps": jsonable(report["gaps"]),
             "stages": jsonable(stages),
-            "message": (f"Data audit: {listed:,} properties in {len(stages)} counties."
-                        if len(stages) else "Data audit: no properties yet; import some first."),
-        }  # fmt: skip
+            "message": (
+                f"Data audit: {listed:,} properties in {len(stages)} counties."
+                if len(stages)
+                else "Data audit: no properties yet; import some first."
+            ),
+        }
 
-    def export_bids(self, path: str | None = None, county: str | None = None,
-                    include_pass: bool = False) -> dict[str, Any]:  # fmt: skip
+    def export_bids(
+        self, path: str | None = None, county: str | None = None, include_pass: bool = False
+    ) -> dict[str, Any]:
         """Write the bidder's list (BID and REVIEW; PASS too with include_pass) to CSV or Excel.
 
         ``path`` is a file name (``.csv`` or ``.xlsx``) in the workspace's exports
@@ -503,12 +594,29 @@ class Assistant:
         decisions = ("BID", "REVIEW", "PASS") if include_pass else ("BID", "REVIEW")
         out = self.ws.export_bids(target, county, decisions)
         frame = self.ws.bid_list(county, decisions)
-        shown = [c for c in ("parcel_id", "address", "county", "decision", "upset_price",
-                             "max_bid_moderate", "sale_date") if c in frame.columns]  # fmt: skip
-        top = [{k: _value(v) for k, v in rec.items() if not _blank(v)}
-               for rec in frame[shown].head(20).to_dict("records")]  # fmt: skip
-        return {"path": str(out), "rows": len(frame), "top": top,
-                "message": f"Wrote {len(frame)} row(s) to {out}."}  # fmt: skip
+        shown = [
+            c
+            for c in (
+                "parcel_id",
+                "address",
+                "county",
+                "decision",
+                "upset_price",
+                "max_bid_moderate",
+                "sale_date",
+            )
+            if c in frame.columns
+        ]
+        top = [
+            {k: _value(v) for k, v in rec.items() if not _blank(v)}
+            for rec in frame[shown].head(20).to_dict("records")
+        ]
+        return {
+            "path": str(out),
+            "rows": len(frame),
+            "top": top,
+            "message": f"Wrote {len(frame)} row(s) to {out}.",
+        }
 
     # -- resources --------------------------------------------------------------------------
 
@@ -519,14 +627,22 @@ class Assistant:
 
         rows = []
         for jt in job_types().values():
-            rows.append({
-                "job_type": jt.name, "batch_size": jt.batch_size, "per_session": jt.per_session,
-                "works_on": jt.noun, "description": jt.description,
-                "processor": has_processor(jt.name),
-                "research_result_keys": list(RESULT_KEYS.get(jt.name, ())),
-            })  # fmt: skip
-        return {"job_types": rows, "max_batch_size_without_warning": 100,
-                "auto_pause_after_consecutive_failures": 10}  # fmt: skip
+            rows.append(
+                {
+                    "job_type": jt.name,
+                    "batch_size": jt.batch_size,
+                    "per_session": jt.per_session,
+                    "works_on": jt.noun,
+                    "description": jt.description,
+                    "processor": has_processor(jt.name),
+                    "research_result_keys": list(RESULT_KEYS.get(jt.name, ())),
+                }
+            )
+        return {
+            "job_types": rows,
+            "max_batch_size_without_warning": 100,
+            "auto_pause_after_consecutive_failures": 10,
+        }
 
 
 def session_prompt(job_type: str = "", county: str = "", batch_size: str = "") -> str:

@@ -166,52 +166,103 @@ class Engine(Protocol):
     def resolve_job(self, con: Connection, job_id: object) -> dict[str, Any]: ...
     def status(self, con: Connection, job_id: str) -> dict[str, Any]: ...
     def create_job(
-        self, con: Connection, *, job_type: JobSpec, county_id: int | None, batch_size: int,
-        strategy: str, force: bool, max_consecutive_failures: int, worker: str, now: dt.datetime,
+        self,
+        con: Connection,
+        *,
+        job_type: JobSpec,
+        county_id: int | None,
+        batch_size: int,
+        strategy: str,
+        force: bool,
+        max_consecutive_failures: int,
+        worker: str,
+        now: dt.datetime,
         take_held: bool = False,
     ) -> Created:
         """Snapshot the type's eligible items into a new job. Items that other active jobs
         of the type still hold (pending or claimed there) are left to them unless
         ``take_held``."""
-        ...  # fmt: skip
+        ...
+
     def claim_batch(
-        self, con: Connection, job: dict[str, Any], *, worker: str, lease_seconds: float,
-        now: dt.datetime, limit: int | None = None, release: bool = True, own_first: bool = True,
-    ) -> Claims: ...  # fmt: skip
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        *,
+        worker: str,
+        lease_seconds: float,
+        now: dt.datetime,
+        limit: int | None = None,
+        release: bool = True,
+        own_first: bool = True,
+    ) -> Claims: ...
     def record_outcomes(
-        self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome], *,
-        worker: str | None, now: dt.datetime, write: ResultWriter | None = None,
-        renew_lease_seconds: float | None = None, fatal: str | None = None,
-    ) -> Recorded: ...  # fmt: skip
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        outcomes: Sequence[Outcome],
+        *,
+        worker: str | None,
+        now: dt.datetime,
+        write: ResultWriter | None = None,
+        renew_lease_seconds: float | None = None,
+        fatal: str | None = None,
+    ) -> Recorded: ...
     def cycle(
-        self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome], *,
-        worker: str, now: dt.datetime, write: ResultWriter | None, renew_lease_seconds: float | None,
-        fatal: str | None, claim: bool, lease_seconds: float, limit: int | None = None,
-        release: bool = True, own_first: bool = True,
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        outcomes: Sequence[Outcome],
+        *,
+        worker: str,
+        now: dt.datetime,
+        write: ResultWriter | None,
+        renew_lease_seconds: float | None,
+        fatal: str | None,
+        claim: bool,
+        lease_seconds: float,
+        limit: int | None = None,
+        release: bool = True,
+        own_first: bool = True,
     ) -> tuple[Recorded | None, str, Claims]:
         """A session's batch end in one transaction: record the outcomes (writing their
         results through ``write``), then claim the next batch when ``claim``.
         Returns (what was recorded, or None with no outcomes; the job's status; claims)."""
-        ...  # fmt: skip
+        ...
 
-    def context(self, con: Connection, job_type: JobSpec, job_id: str,
-                seqs: Sequence[int]) -> pd.DataFrame: ...  # fmt: skip
+    def context(
+        self, con: Connection, job_type: JobSpec, job_id: str, seqs: Sequence[int]
+    ) -> pd.DataFrame: ...
     def release_own(self, con: Connection, job_id: str, worker: str) -> None: ...
     def release_stale(self, con: Connection, job_id: str, now: dt.datetime) -> int: ...
-    def pause(self, con: Connection, job: dict[str, Any], reason: str | None,
-              worker: str | None, now: dt.datetime) -> None: ...  # fmt: skip
-    def resume(self, con: Connection, job: dict[str, Any], worker: str | None,
-               now: dt.datetime) -> None: ...  # fmt: skip
-    def complete(self, con: Connection, job: dict[str, Any], worker: str | None,
-                 now: dt.datetime) -> None: ...  # fmt: skip
-    def cancel(self, con: Connection, job: dict[str, Any], worker: str | None,
-               now: dt.datetime) -> None: ...  # fmt: skip
-    def retry_failed(self, con: Connection, job: dict[str, Any], worker: str | None,
-                     now: dt.datetime) -> int: ...  # fmt: skip
+    def pause(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        reason: str | None,
+        worker: str | None,
+        now: dt.datetime,
+    ) -> None: ...
+    def resume(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None: ...
+    def complete(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None: ...
+    def cancel(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None: ...
+    def retry_failed(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> int: ...
     def table_columns(self, con: Connection, table: str) -> dict[str, tuple[str, bool]]: ...
-    def upsert_results(self, con: Connection, job_type: JobSpec,
-                       cols: Mapping[str, tuple[str, bool]], data: Mapping[str, list[Any]]
-                       ) -> None:  # fmt: skip
+    def upsert_results(
+        self,
+        con: Connection,
+        job_type: JobSpec,
+        cols: Mapping[str, tuple[str, bool]],
+        data: Mapping[str, list[Any]],
+    ) -> None:
         """Insert (or replace, by the key column) a batch's result rows, one list per column."""
         ...
 
@@ -244,8 +295,9 @@ class Store(Protocol):
         """Ad-hoc SQL (a person's): values bound as ``$1, $2`` on every backend."""
         ...
 
-    def query(self, name: str, params: Sequence[Any] | None = None, *,
-              view: str | None = None) -> pd.DataFrame:  # fmt: skip
+    def query(
+        self, name: str, params: Sequence[Any] | None = None, *, view: str | None = None
+    ) -> pd.DataFrame:
         """Run the backend's named query ``name`` and return its rows; ``{view}`` in its
         text names the view ``view`` (quoted)."""
         ...
@@ -260,11 +312,22 @@ class Store(Protocol):
     def stop_check(self, job_id: str) -> Callable[[], bool]:
         """A cheap check, called between items, of a stop asked for by another process."""
         ...
+
     def forget_schema_check(self) -> None: ...
     def close(self) -> None: ...
 
 
 __all__ = [
-    "Catalog", "Claims", "Connection", "Created", "Cursor", "Engine", "Holder",
-    "JobSpec", "Outcome", "Recorded", "ResultWriter", "Store",
-]  # fmt: skip
+    "Catalog",
+    "Claims",
+    "Connection",
+    "Created",
+    "Cursor",
+    "Engine",
+    "Holder",
+    "JobSpec",
+    "Outcome",
+    "Recorded",
+    "ResultWriter",
+    "Store",
+]

@@ -127,7 +127,10 @@ def close_dead_sessions(con: Any, q: Any, now: dt.datetime) -> int:
     n = 0
     for session_id, _job, worker, _started in rows:
         if worker and is_dead(worker):
-            note = f"the process ({worker}) died before the session ended; found {now:%Y-%m-%d %H:%M} UTC"
+            note = (
+                f"the process ({worker}) died before the session ended; "
+                f"found {now:%Y-%m-%d %H:%M} UTC"
+            )
             con.execute(q.session_close_dead, [now, note, session_id])
             n += 1
     return n

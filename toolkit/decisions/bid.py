@@ -128,12 +128,31 @@ PENALTIES: dict[str, float] = {
 }
 MIN_CONFIDENCE = 0.05
 OUTPUT_COLUMNS = [
-    "property_id", "decision", "max_bid_conservative", "max_bid_moderate", "max_bid_aggressive",
-    "upset_price", "market_value", "value_source", "clr_factor", "clr_source", "repairs",
-    "surviving_liens_total", "transfer_tax", "selling_costs", "reasons", "missing_inputs",
-    "inputs_used", "confidence", "minimum_bid", "minimum_bid_source", "environmental_risk",
-    "redemption_risk", "redemption_period", "breakdown",
-]  # fmt: skip
+    "property_id",
+    "decision",
+    "max_bid_conservative",
+    "max_bid_moderate",
+    "max_bid_aggressive",
+    "upset_price",
+    "market_value",
+    "value_source",
+    "clr_factor",
+    "clr_source",
+    "repairs",
+    "surviving_liens_total",
+    "transfer_tax",
+    "selling_costs",
+    "reasons",
+    "missing_inputs",
+    "inputs_used",
+    "confidence",
+    "minimum_bid",
+    "minimum_bid_source",
+    "environmental_risk",
+    "redemption_risk",
+    "redemption_period",
+    "breakdown",
+]
 #: what ``environmental_risk`` may say
 ENV_LEVELS: tuple[str, ...] = ("HIGH", "MEDIUM", "LOW", "UNKNOWN")
 ENV_TEXT = {
@@ -381,8 +400,10 @@ def breakdown(
         term(f"selling costs ({b.selling_cost_share:.6g} x market value)", _neg(terms["selling"]))
         term("holding costs", _neg(float(b.holding_costs)), constant=True)
     else:
-        term(f"market value x {b.arv_multipliers['moderate']:.6g}",
-             np.multiply(value, b.arv_multipliers["moderate"]))  # fmt: skip
+        term(
+            f"market value x {b.arv_multipliers['moderate']:.6g}",
+            np.multiply(value, b.arv_multipliers["moderate"]),
+        )
     term("repairs", _neg(repairs))
     term("surviving liens", _neg(liens))
     term("title clearing", _neg(terms["clearing"]))
@@ -392,9 +413,14 @@ def breakdown(
         term("target profit", _neg(float(b.min_profit)), constant=True)
     columns.append(np.broadcast_to(np.asarray(moderate, dtype=float), (n,)))
     template = (
-        '{"formula":"' + b.formula + '","terms":[' + ",".join(parts) + '],"round_down_to":'
-        + _json_num(float(b.round_to)) + ',"max_bid_moderate":%s}'
-    )  # fmt: skip
+        '{"formula":"'
+        + b.formula
+        + '","terms":['
+        + ",".join(parts)
+        + '],"round_down_to":'
+        + _json_num(float(b.round_to))
+        + ',"max_bid_moderate":%s}'
+    )
     if not n:
         return np.zeros(0, dtype=object)
     ok = [np.isfinite(c) & (np.abs(c) < 1e15) for c in columns]
@@ -402,8 +428,9 @@ def breakdown(
         np.rint(np.where(k, c, 0.0)).astype(np.int64) for c, k in zip(columns, ok, strict=True)
     ]
     fast = template.replace("%s", "%d")
-    out = np.array([fast % row for row in zip(*[a.tolist() for a in arrays], strict=True)],
-                   dtype=object)  # fmt: skip
+    out = np.array(
+        [fast % row for row in zip(*[a.tolist() for a in arrays], strict=True)], dtype=object
+    )
     bad = ~np.logical_and.reduce(ok)
     if bad.any():  # a term unknown or absurd: "null" in its place
         rows = np.flatnonzero(bad)
@@ -429,8 +456,12 @@ def _texts(profile: InvestorProfile) -> dict[str, str]:
 
 
 ENV_COLUMNS: tuple[str, ...] = (
-    "environmental_risk", "flood_zone", "flood_sfha", "wetlands", "mine_subsidence",
-)  # fmt: skip
+    "environmental_risk",
+    "flood_zone",
+    "flood_sfha",
+    "wetlands",
+    "mine_subsidence",
+)
 
 
 def _merge_inputs(
@@ -587,9 +618,14 @@ def max_bid(
     reasons.add(has_arv, "market value = user ARV $", Fmt(arv, money=True))
     reasons.add(
         estimated,
-        "market value = assessed $", Fmt(tv, money=True), " x CLR factor ", Fmt(factor, 4),
-        " (", source, "): a screening estimate, not an appraisal",
-    )  # fmt: skip
+        "market value = assessed $",
+        Fmt(tv, money=True),
+        " x CLR factor ",
+        Fmt(factor, 4),
+        " (",
+        source,
+        "): a screening estimate, not an appraisal",
+    )
     reasons.add(~has_value, "no market value: no user ARV and no assessed value x CLR factor")
     miss(~has_value, "value")
     miss(~has_tv, "total_value")
@@ -624,17 +660,20 @@ def max_bid(
     land = ~has_cond & ~by_foot & (count == 0)
     allowance = ~has_cond & ~by_foot & ~land
     repairs = np.where(
-        has_cond, rep,
+        has_cond,
+        rep,
         np.where(by_foot, foot * fallback_rate, np.where(land, 0.0, b.unknown_repair_allowance)),
-    )  # fmt: skip
+    )
     miss(~has_cond, "condition")
     used.append((has_cond, "condition"))
     used.append((by_foot, "bldg_footprint_sqft"))
     reasons.add(
         by_foot,
-        "no condition: repairs assumed grade " + txt["grade"] + " x ", Fmt(foot),
-        " sq ft footprint = $", Fmt(repairs, money=True),
-    )  # fmt: skip
+        "no condition: repairs assumed grade " + txt["grade"] + " x ",
+        Fmt(foot),
+        " sq ft footprint = $",
+        Fmt(repairs, money=True),
+    )
     reasons.add(land, "no condition, bldg_count 0: repairs assumed $0")
     reasons.add(allowance, "no condition, no footprint: repairs assumed $" + txt["allowance"])
 
@@ -721,9 +760,11 @@ def max_bid(
     passed = ~cannot & (minimum > moderate)
     env_passed = ~cannot & ~passed & env_pass
     needs = (
-        ~cannot & ~passed & ~env_passed
+        ~cannot
+        & ~passed
+        & ~env_passed
         & (~has_cond | ~has_title | title_review | risk | env_review)
-    )  # fmt: skip
+    )
     thin = ~cannot & ~passed & ~env_passed & ~needs & (minimum > moderate * (1 - b.review_margin))
     decision = np.where(
         cannot | needs | thin, REVIEW, np.where(passed | env_passed, PASS, BID)
@@ -749,12 +790,18 @@ def max_bid(
     for which, label in labels:
         reasons.add(
             thin & which,
-            label, up_text, " within " + txt["margin"] + " of moderate max bid $", mod_text,
-        )  # fmt: skip
+            label,
+            up_text,
+            " within " + txt["margin"] + " of moderate max bid $",
+            mod_text,
+        )
         reasons.add(
             is_bid & which,
-            label, up_text, " at most " + txt["keep"] + " x moderate max bid $", mod_text,
-        )  # fmt: skip
+            label,
+            up_text,
+            " at most " + txt["keep"] + " x moderate max bid $",
+            mod_text,
+        )
     out_breakdown = breakdown(profile, value, repairs, liens, terms, moderate)
 
     confidence = np.round(np.clip(1.0 - penalty, MIN_CONFIDENCE, 1.0), 4)
@@ -907,8 +954,11 @@ def _bid_row(
                 f"{sale.strftime('%Y-%m-%d')}"
             )
             penalty += PENALTIES["CLR period"]
-    used += [name for name, ok in (("arv", has_arv), ("total_value", has_tv),
-                                   ("CLR factor", has_factor)) if ok]  # fmt: skip
+    used += [
+        name
+        for name, ok in (("arv", has_arv), ("total_value", has_tv), ("CLR factor", has_factor))
+        if ok
+    ]
 
     rep = num_scalar(row, "repair_estimate")[0]
     has_cond = rep >= 0
@@ -989,12 +1039,11 @@ def _bid_row(
     findings: list[str] = []
     env_pass = env_review = False
     for on, key, text in (
-        (flood, "flood_high",
-         f"flood zone {zone or '(SFHA)'} (FEMA special flood hazard area)"),
+        (flood, "flood_high", f"flood zone {zone or '(SFHA)'} (FEMA special flood hazard area)"),
         (mine, "undermined", ENV_TEXT["undermined"]),
         (wet, "wetland", ENV_TEXT["wetland"]),
         (high_only, "", ENV_TEXT["high"]),
-    ):  # fmt: skip
+    ):
         if not on:
             continue
         findings.append(text)

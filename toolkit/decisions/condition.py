@@ -56,12 +56,24 @@ NO_BUILDING, UNKNOWN = "NO_BUILDING", "UNKNOWN"
 
 MANUAL_CHOICES: tuple[str, ...] = (*GRADES, NO_BUILDING)
 NUMERIC_INPUTS = (
-    "year_built", "improvement_value", "land_value", "bldg_footprint_sqft", "bldg_count",
-)  # fmt: skip
+    "year_built",
+    "improvement_value",
+    "land_value",
+    "bldg_footprint_sqft",
+    "bldg_count",
+)
 OUTPUT_COLUMNS = [
-    "property_id", "grade", "computed_grade", "score", "signals", "repair_per_sqft",
-    "repair_estimate", "reasons", "inputs_used", "confidence",
-]  # fmt: skip
+    "property_id",
+    "grade",
+    "computed_grade",
+    "score",
+    "signals",
+    "repair_per_sqft",
+    "repair_estimate",
+    "reasons",
+    "inputs_used",
+    "confidence",
+]
 
 
 def _fmt_text(values: np.ndarray, decimals: int = 0) -> np.ndarray:
@@ -192,15 +204,22 @@ def assess_condition(
     rel_ok = psf_ok & ~np.isnan(median)
     rel = psf / median
     pts = np.where(
-        rel < rules.psf_low, -2.0,
+        rel < rules.psf_low,
+        -2.0,
         np.where(rel < rules.psf_fair, -1.0, np.where(rel > rules.psf_high, 1.0, 0.0)),
-    )  # fmt: skip
+    )
     pts = np.where(rel_ok, pts, 0.0)
     reasons.add(
         rel_ok,
-        "improvement $" + _fmt_text(psf) + "/sqft vs county median $" + _fmt_text(median) + " ("
-        + _fmt_text(rel, 2) + "): " + fmt_points(pts),
-    )  # fmt: skip
+        "improvement $"
+        + _fmt_text(psf)
+        + "/sqft vs county median $"
+        + _fmt_text(median)
+        + " ("
+        + _fmt_text(rel, 2)
+        + "): "
+        + fmt_points(pts),
+    )
     reasons.add(psf_ok & np.isnan(median), "no county median $/sqft: value comparison not used")
     score += pts
     signals += rel_ok
@@ -259,10 +278,14 @@ def assess_condition(
     reasons.add(no_foot, "bldg_footprint_sqft missing: no repair estimate")
 
     confidence = np.where(
-        manual_ok, 0.9,
-        np.where(grade == NO_BUILDING, 0.8,
-                 np.where(grade == UNKNOWN, 0.1, 0.3 + 0.15 * signals - 0.1 * no_foot)),
-    )  # fmt: skip
+        manual_ok,
+        0.9,
+        np.where(
+            grade == NO_BUILDING,
+            0.8,
+            np.where(grade == UNKNOWN, 0.1, 0.3 + 0.15 * signals - 0.1 * no_foot),
+        ),
+    )
     confidence = np.where(manual_bad, confidence - 0.1, confidence)
     confidence = np.clip(confidence - 0.05 * bad_count, 0.05, 1.0)
 

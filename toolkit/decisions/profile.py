@@ -242,12 +242,25 @@ def validate_profile(profile: InvestorProfile) -> None:
             f"Profile value condition.grade_min_score = {dict(c.grade_min_score)!r} must "
             "fall from A to D (A needs the highest score)."
         )
-    _check_order("condition", {"age_new_max": c.age_new_max, "age_old_min": c.age_old_min,
-                               "age_very_old_min": c.age_very_old_min})  # fmt: skip
-    _check_order("condition", {"imp_land_low": c.imp_land_low, "imp_land_fair": c.imp_land_fair,
-                               "imp_land_high": c.imp_land_high})  # fmt: skip
-    _check_order("condition", {"psf_low": c.psf_low, "psf_fair": c.psf_fair,
-                               "psf_high": c.psf_high})  # fmt: skip
+    _check_order(
+        "condition",
+        {
+            "age_new_max": c.age_new_max,
+            "age_old_min": c.age_old_min,
+            "age_very_old_min": c.age_very_old_min,
+        },
+    )
+    _check_order(
+        "condition",
+        {
+            "imp_land_low": c.imp_land_low,
+            "imp_land_fair": c.imp_land_fair,
+            "imp_land_high": c.imp_land_high,
+        },
+    )
+    _check_order(
+        "condition", {"psf_low": c.psf_low, "psf_fair": c.psf_fair, "psf_high": c.psf_high}
+    )
 
     b = profile.bid
     if b.formula not in FORMULAS:

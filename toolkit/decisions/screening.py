@@ -67,9 +67,14 @@ VERDICTS: tuple[str, ...] = (APPROVED, CAUTION, REJECTED)
 SQFT_PER_ACRE = 43560.0
 
 NUMERIC_INPUTS = (
-    "lot_sqft", "lot_acres", "width_ft", "aspect_ratio", "bldg_count", "bldg_footprint_sqft",
+    "lot_sqft",
+    "lot_acres",
+    "width_ft",
+    "aspect_ratio",
+    "bldg_count",
+    "bldg_footprint_sqft",
     "road_frontage_ft",
-)  # fmt: skip
+)
 TEXT_INPUTS = ("usecode", "usedesc", "address", "zoning", "zoning_description", "road_access")
 INDUSTRIAL_FIELDS = ("zoning", "zoning_description", "usedesc")
 MISSING_PENALTY = 0.15
@@ -221,9 +226,11 @@ def screen(frame: pd.DataFrame, profile: InvestorProfile | None = None) -> pd.Da
     reasons.add(no_frontage, "no road frontage (road_frontage_ft 0): landlocked parcel")
     reject |= no_access | noted | no_frontage
     no_address = (
-        (texts["address"] == "") & ~(frontage_ft > 0) & ~(access == 1.0)
+        (texts["address"] == "")
+        & ~(frontage_ft > 0)
+        & ~(access == 1.0)
         & ~(no_access | noted | no_frontage)
-    )  # fmt: skip
+    )
     reasons.add(
         no_address,
         "no address: road access unconfirmed (not evidence of a landlocked lot; rural land "

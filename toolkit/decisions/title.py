@@ -71,17 +71,31 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LIEN_TYPES: tuple[str, ...] = (
-    "mortgage", "judgment", "municipal", "tax", "irs_federal", "pa_inheritance_tax",
-    "mechanics", "ground_rent", "water_sewer", "other",
-)  # fmt: skip
+    "mortgage",
+    "judgment",
+    "municipal",
+    "tax",
+    "irs_federal",
+    "pa_inheritance_tax",
+    "mechanics",
+    "ground_rent",
+    "water_sewer",
+    "other",
+)
 SALE_TYPES: tuple[str, ...] = ("upset", "judicial", "repository", "private", "sheriff")
 LIEN_COLUMNS: tuple[str, ...] = ("property_id", "lien_type", "holder", "amount", "recorded_date")
 CLEAR, SURVIVING, NEEDS_REVIEW = "CLEAR", "SURVIVING_LIENS", "NEEDS_REVIEW"
 DISCHARGED, SURVIVES, REVIEW = "discharged", "survives", "review"
 OUTPUT_COLUMNS = [
-    "property_id", "status", "surviving_liens", "surviving_total", "redemption_risk",
-    "redemption_period", "reasons", "confidence",
-]  # fmt: skip
+    "property_id",
+    "status",
+    "surviving_liens",
+    "surviving_total",
+    "redemption_risk",
+    "redemption_period",
+    "reasons",
+    "confidence",
+]
 
 
 #: 26 U.S.C. §7425(d): the United States may redeem within 120 days of a non-judicial sale.
@@ -109,7 +123,7 @@ def _consequences() -> dict[tuple[str, str], tuple[str, str]]:
             SURVIVES,
             "survives an upset sale (only claims the upset price includes are "
             "divested, 72 P.S. §5860.304, .605)",
-        )  # fmt: skip
+        )
         table["judicial", lien] = (
             DISCHARGED,
             "cleared by the judicial sale decree, notice confirmed (72 P.S. §5860.612)",
@@ -124,19 +138,24 @@ def _consequences() -> dict[tuple[str, str], tuple[str, str]]:
             "sheriff sale: lien consequences not in the notes, review",
         )
     table["upset", "tax"] = (DISCHARGED, "tax claim discharged by the upset sale")
-    for lien, what in (("municipal", "municipal claims"), ("water_sewer", "municipal claims"),
-                       ("pa_inheritance_tax", "Commonwealth tax liens")):  # fmt: skip
+    for lien, what in (
+        ("municipal", "municipal claims"),
+        ("water_sewer", "municipal claims"),
+        ("pa_inheritance_tax", "Commonwealth tax liens"),
+    ):
         table["upset", lien] = (
             DISCHARGED,
             f"the upset price includes {what} (72 P.S. §5860.605): divested by the sale "
             "(§5860.304); confirm it is in the upset price",
         )
     table["judicial", "ground_rent"] = (
-        SURVIVES, "separately taxed ground rents survive a judicial sale (72 P.S. §5860.612)",
-    )  # fmt: skip
+        SURVIVES,
+        "separately taxed ground rents survive a judicial sale (72 P.S. §5860.612)",
+    )
     table["repository", "ground_rent"] = (
-        SURVIVES, "separately taxed ground rents survive a repository sale (72 P.S. §5860.627)",
-    )  # fmt: skip
+        SURVIVES,
+        "separately taxed ground rents survive a repository sale (72 P.S. §5860.627)",
+    )
     for sale in SALE_TYPES:
         table[sale, "irs_federal"] = (REVIEW, FEDERAL_WHY)
     table["private", "tax"] = (DISCHARGED, "tax claim discharged by the private sale")
@@ -163,10 +182,14 @@ def _parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
     text = values.astype("string").str.strip()
     blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
-    iso = pd.to_datetime(text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}$"), None),
-                         format="%Y-%m-%d", errors="coerce")  # fmt: skip
-    us = pd.to_datetime(text.where(text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}$"), None),
-                        format="%m/%d/%Y", errors="coerce")  # fmt: skip
+    iso = pd.to_datetime(
+        text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}$"), None), format="%Y-%m-%d", errors="coerce"
+    )
+    us = pd.to_datetime(
+        text.where(text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}$"), None),
+        format="%m/%d/%Y",
+        errors="coerce",
+    )
     dates = iso.fillna(us)
     bad = ~blank & dates.isna().to_numpy()
     return dates, bad
@@ -201,9 +224,14 @@ def _check_liens(liens: pd.DataFrame) -> pd.DataFrame:
     row = out["row"].astype(str).to_numpy(dtype=object)
     problems.add(
         unknown,
-        "lien row " + row + ": lien_type '" + raw_type + "' unknown (valid: "
-        + ", ".join(LIEN_TYPES) + ")",
-    )  # fmt: skip
+        "lien row "
+        + row
+        + ": lien_type '"
+        + raw_type
+        + "' unknown (valid: "
+        + ", ".join(LIEN_TYPES)
+        + ")",
+    )
     problems.add(bad_amount, "lien row " + row + ": amount '" + raw_amount + "' is not a sum >= 0")
     problems.add(bad_date, "lien row " + row + ": recorded_date '" + raw_date + "' is not a date")
     out["problem"] = problems.result()
@@ -354,10 +382,14 @@ def assess_title(
     label = checked["lien_type"].to_numpy(dtype=object) + " (" + holder + ", " + money + ")"
     consequence = checked["consequence"].to_numpy(dtype=object)
     lien_reason = np.where(
-        invalid, label + ": " + checked["problem"].to_numpy(dtype=object),
-        np.where(consequence == "", label + ": sale type unknown",
-                 label + ": " + checked["why"].to_numpy(dtype=object)),
-    )  # fmt: skip
+        invalid,
+        label + ": " + checked["problem"].to_numpy(dtype=object),
+        np.where(
+            consequence == "",
+            label + ": sale type unknown",
+            label + ": " + checked["why"].to_numpy(dtype=object),
+        ),
+    )
     keep = (consequence == SURVIVES) | (consequence == REVIEW)
     # the label already says "amount unknown"; the flag sends it to review
     unknown_amount = keep & np.isnan(amount) & ~invalid
@@ -438,19 +470,25 @@ def assess_title(
     months = np.where(second, "3 months", "9 months").astype(object)
     reasons.add(
         sheriff & (occupied == 1.0),
-        where, " of an occupied property: redemption possible within ", months,
+        where,
+        " of an occupied property: redemption possible within ",
+        months,
         " of the deed's acknowledgment (53 P.S. §7293(a))",
-    )  # fmt: skip
+    )
     reasons.add(
         sheriff & np.isnan(occupied),
-        where, ", occupancy unknown: redemption risk assumed (53 P.S. §7293(a))",
-    )  # fmt: skip
+        where,
+        ", occupancy unknown: redemption risk assumed (53 P.S. §7293(a))",
+    )
     reasons.add(
         sheriff & (occupied == 0.0),
-        where, " of a vacant property: no redemption (53 P.S. §7293(c)); confirm vacancy",
-    )  # fmt: skip
-    reasons.add(federal, "redemption risk: the United States may redeem within 120 days "
-                "(26 U.S.C. §7425(d))")  # fmt: skip
+        where,
+        " of a vacant property: no redemption (53 P.S. §7293(c)); confirm vacancy",
+    )
+    reasons.add(
+        federal,
+        "redemption risk: the United States may redeem within 120 days (26 U.S.C. §7425(d))",
+    )
     period = np.where(
         federal,
         FEDERAL_REDEMPTION,

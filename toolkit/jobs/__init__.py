@@ -9,5 +9,9 @@ from toolkit.jobs.registry import (
 )
 
 __all__ = [
-    "JobType", "get_job_type", "job_types", "register_job_type", "unregister_job_type",
-]  # fmt: skip
+    "JobType",
+    "get_job_type",
+    "job_types",
+    "register_job_type",
+    "unregister_job_type",
+]

@@ -72,8 +72,9 @@ def _uniform(values: list[Any]) -> list[Any]:
     return [None if v is None else str(v) for v in values]
 
 
-def results_writer(engine: Engine, q: Queries, job_type: JobType, job_id: str,
-                   now: dt.datetime) -> ResultWriter | None:  # fmt: skip
+def results_writer(
+    engine: Engine, q: Queries, job_type: JobType, job_id: str, now: dt.datetime
+) -> ResultWriter | None:
     """The ``write`` callback for one batch end (None when the type keeps no results)."""
     writer = job_type.load_writer()
     if writer is not None:
@@ -88,7 +89,8 @@ def results_writer(engine: Engine, q: Queries, job_type: JobType, job_id: str,
 
     def rows(con: Connection, outcomes: Sequence[Outcome]) -> None:
         cols = engine.table_columns(con, table)
-        engine.upsert_results(con, job_type, cols,
-                              result_arrays(job_type, cols, job_id, outcomes, now))  # fmt: skip
+        engine.upsert_results(
+            con, job_type, cols, result_arrays(job_type, cols, job_id, outcomes, now)
+        )
 
     return rows

@@ -23,11 +23,17 @@ from toolkit.jobs.registry import JobType
 
 STRATEGIES = ("county", "round_robin", "auction_date")
 STRATEGY_ALIASES = {
-    "one_county": "county", "county_at_a_time": "county", "a": "county",
-    "round-robin": "round_robin", "roundrobin": "round_robin", "b": "round_robin",
-    "priority": "auction_date", "auction": "auction_date", "nearest_auction": "auction_date",
+    "one_county": "county",
+    "county_at_a_time": "county",
+    "a": "county",
+    "round-robin": "round_robin",
+    "roundrobin": "round_robin",
+    "b": "round_robin",
+    "priority": "auction_date",
+    "auction": "auction_date",
+    "nearest_auction": "auction_date",
     "c": "auction_date",
-}  # fmt: skip
+}
 BATCH_SIZE_WARN = 100
 
 
@@ -83,8 +89,9 @@ def normalise_strategy(strategy: object) -> str:
     return key
 
 
-def single_outcome(items_processed: object, items_failed: object,
-                   error_message: object) -> tuple[str, str | None]:  # fmt: skip
+def single_outcome(
+    items_processed: object, items_failed: object, error_message: object
+) -> tuple[str, str | None]:
     """The guide's (processed, failed) pair for one item → its status.
 
     >>> single_outcome(0, 1, "Property not found in Regrid")

@@ -84,8 +84,9 @@ class SessionSummary:
         return f"{self.message}\n{self.resume_hint}".strip()
 
 
-def progress_message(noun: str, finished: int, total: int, status: str, *, failed: int = 0,
-                     skipped: int = 0) -> str:  # fmt: skip
+def progress_message(
+    noun: str, finished: int, total: int, status: str, *, failed: int = 0, skipped: int = 0
+) -> str:
     """The guide's line: "Paused at 150/235 properties (64%)", failures named when any.
 
     >>> progress_message("properties", 150, 235, "paused")
@@ -97,7 +98,9 @@ def progress_message(noun: str, finished: int, total: int, status: str, *, faile
     if status == "completed":
         if failed or skipped:
             done = finished - failed - skipped
-            parts = [f"{done} done", f"{failed} failed"] + ([f"{skipped} skipped"] if skipped else [])
+            parts = [f"{done} done", f"{failed} failed"] + (
+                [f"{skipped} skipped"] if skipped else []
+            )
             return f"Finished {finished}/{total} {noun} ({pct}%): {', '.join(parts)}"
         return f"Completed {finished}/{total} {noun} (100%)"
     text = f"Paused at {finished}/{total} {noun} ({pct}%)"
@@ -118,8 +121,9 @@ def _resolve_processor(ctx: ProcessorContext, jt: JobType, processor: Any) -> Ca
     return processor
 
 
-def _check_budget(max_batches: int | None, max_items: int | None,
-                  max_seconds: float | None) -> None:  # fmt: skip
+def _check_budget(
+    max_batches: int | None, max_items: int | None, max_seconds: float | None
+) -> None:
     for name, value in (("max_batches", max_batches), ("max_items", max_items)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1
@@ -170,8 +174,15 @@ class _Runner:
 
     RELEASE_EVERY = 10.0  # seconds between sweeps for dead workers' claims
 
-    def __init__(self, store: Store, job_id: str, processor: Any, stop: threading.Event | None,
-                 data_dir: Path, lease_seconds: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        processor: Any,
+        stop: threading.Event | None,
+        data_dir: Path,
+        lease_seconds: float,
+    ) -> None:
         self.store, self.engine, self.q = store, store.engine, store.q
         self.lease_seconds = lease_seconds
         self.worker = current_worker()
@@ -184,9 +195,7 @@ class _Runner:
         self.batch_mode = bool(getattr(self.proc, "batch", False))
         table = self.jt.result_table
         self.columns = (
-            list(store.run(lambda con: engine.table_columns(con, table), tx=False))
-            if table
-            else []
+            list(store.run(lambda con: engine.table_columns(con, table), tx=False)) if table else []
         )
         self.event = pause_event(self.job["id"])
         self.event.clear()
@@ -218,8 +227,13 @@ class _Runner:
             self.timed_out = True
         return self.timed_out
 
-    def run(self, max_batches: int | None, max_items: int | None, max_seconds: float | None,
-            on_progress: Callable[[dict[str, Any]], None] | None) -> SessionSummary:  # fmt: skip
+    def run(
+        self,
+        max_batches: int | None,
+        max_items: int | None,
+        max_seconds: float | None,
+        on_progress: Callable[[dict[str, Any]], None] | None,
+    ) -> SessionSummary:
         if max_batches is None and max_items is None and max_seconds is None:
             max_items = self.jt.per_session
         if max_seconds is not None:
@@ -301,9 +315,7 @@ class _Runner:
                             outcome = "paused"
                         break
             except BaseException as exc:
-                self._finish(
-                    "crashed", _error_text(exc), pause=isinstance(exc, KeyboardInterrupt)
-                )
+                self._finish("crashed", _error_text(exc), pause=isinstance(exc, KeyboardInterrupt))
                 raise
             if outcome == "budget":
                 pause_reason = "session budget reached"
@@ -312,8 +324,9 @@ class _Runner:
             outcome = "completed"
         return self._summary(final, outcome)
 
-    def _cycle(self, buffer: list[Outcome], want_next: bool, limit: int | None,
-               fatal: str | None) -> tuple[Recorded | None, str, Claims]:  # fmt: skip
+    def _cycle(
+        self, buffer: list[Outcome], want_next: bool, limit: int | None, fatal: str | None
+    ) -> tuple[Recorded | None, str, Claims]:
         """One transaction: record the last batch (and its results), claim the next one."""
         renew = None
         if time.monotonic() - self.last_renew > self.lease_seconds / 3:
@@ -324,11 +337,20 @@ class _Runner:
             now = utcnow()
             write = results_writer(self.engine, self.q, self.jt, self.job["id"], now)
             return self.engine.cycle(
-                con, self.job, buffer, worker=self.worker, now=now, write=write,
-                renew_lease_seconds=renew, fatal=fatal, claim=want_next,
-                lease_seconds=self.lease_seconds, limit=limit, release=release,
+                con,
+                self.job,
+                buffer,
+                worker=self.worker,
+                now=now,
+                write=write,
+                renew_lease_seconds=renew,
+                fatal=fatal,
+                claim=want_next,
+                lease_seconds=self.lease_seconds,
+                limit=limit,
+                release=release,
                 own_first=self.batches == 0,
-            )  # fmt: skip
+            )
 
         return self.store.run(go)
 
@@ -339,8 +361,9 @@ class _Runner:
         self.last_release = time.monotonic()
         return True
 
-    def _work(self, ctx: Any, on_progress: Callable[[dict[str, Any]], None] | None
-              ) -> tuple[list[Outcome], str | None, bool]:  # fmt: skip
+    def _work(
+        self, ctx: Any, on_progress: Callable[[dict[str, Any]], None] | None
+    ) -> tuple[list[Outcome], str | None, bool]:
         """Process one batch; returns (outcomes to write, fatal error, stop now)."""
         jt, job = self.jt, self.job
         buffer: list[Outcome] = []
@@ -406,8 +429,9 @@ class _Runner:
             self._report(on_progress)
         return buffer, None, False
 
-    def _finish(self, outcome: str, error: str | None, *, pause: bool,
-                reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def _finish(
+        self, outcome: str, error: str | None, *, pause: bool, reason: str | None = None
+    ) -> dict[str, Any]:
         """Release this worker's open claims, pause at the budget, and close the session row."""
         engine, job = self.engine, self.job
 
@@ -437,41 +461,77 @@ class _Runner:
             return
         on_progress(
             {
-                "job_id": self.job["id"], "job_type": self.jt.name,
-                "session_processed": self.done, "session_failed": self.failed,
-                "session_skipped": self.skipped, "session_batches": self.batches,
+                "job_id": self.job["id"],
+                "job_type": self.jt.name,
+                "session_processed": self.done,
+                "session_failed": self.failed,
+                "session_skipped": self.skipped,
+                "session_batches": self.batches,
             }
-        )  # fmt: skip
+        )
 
     def _summary(self, job: dict[str, Any], outcome: str) -> SessionSummary:
         engine = self.engine
         st = self.store.run(lambda con: engine.status(con, job["id"]), tx=False)
-        return summarise(st, self.jt, outcome, self.done, self.failed, self.skipped,
-                         self.failures, time.monotonic() - self.started, self.session_id)  # fmt: skip
+        return summarise(
+            st,
+            self.jt,
+            outcome,
+            self.done,
+            self.failed,
+            self.skipped,
+            self.failures,
+            time.monotonic() - self.started,
+            self.session_id,
+        )
 
 
-def summarise(st: dict[str, Any], jt: JobType, outcome: str, done: int, failed: int,
-              skipped: int, failures: list[dict[str, str]], seconds: float,
-              session_id: str) -> SessionSummary:  # fmt: skip
+def summarise(
+    st: dict[str, Any],
+    jt: JobType,
+    outcome: str,
+    done: int,
+    failed: int,
+    skipped: int,
+    failures: list[dict[str, str]],
+    seconds: float,
+    session_id: str,
+) -> SessionSummary:
     """A session's summary from the job's status afterwards."""
     finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
-    msg = progress_message(jt.noun, finished, st["total_items"], st["status"],
-                           failed=st["failed_items"], skipped=st["skipped_items"])  # fmt: skip
+    msg = progress_message(
+        jt.noun,
+        finished,
+        st["total_items"],
+        st["status"],
+        failed=st["failed_items"],
+        skipped=st["skipped_items"],
+    )
     if st["status"] == "paused" and st["pause_reason"] and outcome != "budget":
         msg += f" — {st['pause_reason']}"
     hint = ""
     if st["status"] in ("paused", "in_progress"):
-        hint = (
-            f"Resume with: 'Resume batch job' (toolkit resume {st['job_id'][:8]})"
-        )
+        hint = f"Resume with: 'Resume batch job' (toolkit resume {st['job_id'][:8]})"
     return SessionSummary(
-        job_id=st["job_id"], job_type=jt.name, outcome=outcome, status=st["status"],
-        processed=done, failed=failed, skipped=skipped, total=st["total_items"],
-        finished=finished, percent=float(st["percent_complete"]), seconds=round(seconds, 3),
-        message=msg, resume_hint=hint, pause_reason=st["pause_reason"], failures=failures,
-        session_id=session_id, job_failed=int(st["failed_items"]),
+        job_id=st["job_id"],
+        job_type=jt.name,
+        outcome=outcome,
+        status=st["status"],
+        processed=done,
+        failed=failed,
+        skipped=skipped,
+        total=st["total_items"],
+        finished=finished,
+        percent=float(st["percent_complete"]),
+        seconds=round(seconds, 3),
+        message=msg,
+        resume_hint=hint,
+        pause_reason=st["pause_reason"],
+        failures=failures,
+        session_id=session_id,
+        job_failed=int(st["failed_items"]),
         job_skipped=int(st["skipped_items"]),
-    )  # fmt: skip
+    )
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:

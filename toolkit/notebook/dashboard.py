@@ -45,23 +45,38 @@ def active_jobs(ws: Workspace) -> pd.DataFrame:
     import pandas as pd
 
     frame = ws.active_jobs()
-    cols = ["job", "job_type", "county", "status", "progress", "failed", "eta",
-            "pause_reason", "updated"]  # fmt: skip
+    cols = [
+        "job",
+        "job_type",
+        "county",
+        "status",
+        "progress",
+        "failed",
+        "eta",
+        "pause_reason",
+        "updated",
+    ]
     if frame.empty:
         return pd.DataFrame(columns=cols)
     frame = frame.sort_values("updated_at", ascending=False)
     finished = (frame.processed_items + frame.failed_items + frame.skipped_items).astype(int)
     total = frame.total_items.astype(int)
     pct = (100 * finished / total.where(total > 0, 1)).round().astype(int)
-    eta = [_eta_text(e) if s == "in_progress" else ""
-           for e, s in zip(frame.eta_seconds, frame.status, strict=True)]  # fmt: skip
+    eta = [
+        _eta_text(e) if s == "in_progress" else ""
+        for e, s in zip(frame.eta_seconds, frame.status, strict=True)
+    ]
     out = pd.DataFrame(
         {
             "job": frame.job_id.map(short_id),
             "job_type": frame.job_type,
             "county": frame.county.map(county_label),
             "status": frame.status.str.replace("_", " "),
-            "progress": finished.astype(str) + "/" + total.astype(str) + " (" + pct.astype(str)
+            "progress": finished.astype(str)
+            + "/"
+            + total.astype(str)
+            + " ("
+            + pct.astype(str)
             + "%)",
             "failed": frame.failed_items.astype(int),
             "eta": eta,
@@ -179,8 +194,19 @@ def failures_by_reason(ws: Workspace) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-FUNNEL_STAGES = ["listed", "active", "parcel_data", "validated", "approved", "condition",
-                 "environmental", "title", "bid_calculated", "bid", "review"]  # fmt: skip
+FUNNEL_STAGES = [
+    "listed",
+    "active",
+    "parcel_data",
+    "validated",
+    "approved",
+    "condition",
+    "environmental",
+    "title",
+    "bid_calculated",
+    "bid",
+    "review",
+]
 
 
 def county_funnel(ws: Workspace) -> pd.DataFrame:
@@ -205,8 +231,17 @@ def eta_per_job(ws: Workspace) -> pd.DataFrame:
     import pandas as pd
 
     frame = ws.active_jobs()
-    cols = ["job", "job_type", "county", "status", "finished", "failed", "remaining",
-            "eta_seconds", "eta"]  # fmt: skip
+    cols = [
+        "job",
+        "job_type",
+        "county",
+        "status",
+        "finished",
+        "failed",
+        "remaining",
+        "eta_seconds",
+        "eta",
+    ]
     if frame.empty:
         return pd.DataFrame(columns=cols)
     finished = (frame.processed_items + frame.skipped_items).astype(int)
@@ -255,9 +290,11 @@ def plot_throughput(frame: pd.DataFrame) -> Figure | None:
         return None
     freq = frame.attrs.get("freq", "period")
     fig, ax = _figure(f"Items finished per {freq}")
-    wide = frame.pivot_table(
-        index="period", columns="job_type", values="done", aggfunc="sum"
-    ).fillna(0).astype(int)
+    wide = (
+        frame.pivot_table(index="period", columns="job_type", values="done", aggfunc="sum")
+        .fillna(0)
+        .astype(int)
+    )
     fmt = {"minute": "%H:%M", "hour": "%b %d %H:00", "day": "%b %d", "week": "%b %d"}.get(
         freq, "%b %d %H:%M"
     )
@@ -314,11 +351,13 @@ def plot_funnel(frame: pd.DataFrame) -> Figure | None:
     for i, row in enumerate(frame.itertuples()):
         values = [int(getattr(row, s)) for s in stages]
         bars = ax.barh(y + i * height, values, height=height, label=row.county)
-        ax.bar_label(bars, labels=[str(v) if v else "" for v in values], fontsize="x-small",
-                     padding=2)
+        ax.bar_label(
+            bars, labels=[str(v) if v else "" for v in values], fontsize="x-small", padding=2
+        )
     names = {"bid": "BID", "review": "REVIEW"}
-    ax.set_yticks(y + height * (len(frame) - 1) / 2,
-                  [names.get(s, s.replace("_", " ")) for s in stages])
+    ax.set_yticks(
+        y + height * (len(frame) - 1) / 2, [names.get(s, s.replace("_", " ")) for s in stages]
+    )
     ax.invert_yaxis()
     ax.set_xlabel("properties")
     ax.legend(loc="lower right", fontsize="small")
@@ -331,9 +370,10 @@ def plot_job_progress(frame: pd.DataFrame) -> Figure | None:
         return None
     fig, ax = _figure("Progress per active job")
     fig.set_size_inches(8, 0.8 + 0.45 * len(frame))
-    labels = [f"{t} · {c} ({j}, {s.replace('_', ' ')})"
-              for j, t, c, s in zip(frame.job, frame.job_type, frame.county, frame.status,
-                                    strict=True)]  # fmt: skip
+    labels = [
+        f"{t} · {c} ({j}, {s.replace('_', ' ')})"
+        for j, t, c, s in zip(frame.job, frame.job_type, frame.county, frame.status, strict=True)
+    ]
     left = [0] * len(frame)
     for col, colour in (("finished", "#1b7f3b"), ("failed", "#b00020"), ("remaining", "#cccccc")):
         values = frame[col].astype(int).tolist()
@@ -352,17 +392,27 @@ def plot_sessions(frame: pd.DataFrame, last: int = 40) -> Figure | None:
     frame = frame.tail(last).reset_index(drop=True)
     fig, ax = _figure(f"Sessions over time (last {len(frame)}: items per session)")
     colours = {t: f"C{i}" for i, t in enumerate(dict.fromkeys(frame.job_type))}
-    ax.bar(range(len(frame)), frame["items"].astype(int),
-           color=[colours[t] for t in frame.job_type])  # fmt: skip
+    ax.bar(
+        range(len(frame)), frame["items"].astype(int), color=[colours[t] for t in frame.job_type]
+    )
     step = max(1, len(frame) // 8)
     ticks = list(range(0, len(frame), step))
-    ax.set_xticks(ticks, [local_time_label(frame.started_at[i], "%b %d %H:%M") for i in ticks],
-                  rotation=30, ha="right", fontsize="small")  # fmt: skip
+    ax.set_xticks(
+        ticks,
+        [local_time_label(frame.started_at[i], "%b %d %H:%M") for i in ticks],
+        rotation=30,
+        ha="right",
+        fontsize="small",
+    )
     ax.set_ylabel("items")
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=c, label=t) for t, c in colours.items()],
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # fmt: skip
+    ax.legend(
+        handles=[Patch(color=c, label=t) for t, c in colours.items()],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize="small",
+    )
     return fig
 
 
@@ -488,13 +538,22 @@ class Dashboard:
             self.stamp = w.HTML()
             self.refresh_button = w.Button(description="Refresh", icon="sync")
             self.refresh_button.on_click(lambda _: self.refresh())
-            for widget, name in ((self.charts, "charts"), (self.jobs_box, "jobs"),
-                                 (self.message, "message")):  # fmt: skip
+            for widget, name in (
+                (self.charts, "charts"),
+                (self.jobs_box, "jobs"),
+                (self.message, "message"),
+            ):
                 widget.add_class(f"toolkit-dashboard-{name}")
-            self._widget = w.VBox([
-                w.HBox([self.refresh_button, self.stamp]), self.message, self.charts,
-                w.HTML("<h4>Active jobs</h4>"), self.jobs_box, self.body,
-            ])  # fmt: skip
+            self._widget = w.VBox(
+                [
+                    w.HBox([self.refresh_button, self.stamp]),
+                    self.message,
+                    self.charts,
+                    w.HTML("<h4>Active jobs</h4>"),
+                    self.jobs_box,
+                    self.body,
+                ]
+            )
             self.refresh()
         return self._widget
 
@@ -522,15 +581,27 @@ class Dashboard:
             + f" · <small>updated {html.escape(local_time(r.updated_at))}</small>"
         )
         label = w.HTML(text)
-        bar = w.IntProgress(value=min(finished, total), max=max(1, total),
-                            bar_style="warning" if r.status == "paused" else "info",
-                            layout={"width": "160px"})  # fmt: skip
-        resume = w.Button(description="Resume", icon="redo", button_style="info",
-                          disabled=r.status != "paused" or not has_processor(r.job_type),
-                          tooltip="run one session of this job here",
-                          layout={"width": "90px"})  # fmt: skip
-        pause = w.Button(description="Pause", icon="pause", button_style="warning",
-                         disabled=not running, layout={"width": "90px"})  # fmt: skip
+        bar = w.IntProgress(
+            value=min(finished, total),
+            max=max(1, total),
+            bar_style="warning" if r.status == "paused" else "info",
+            layout={"width": "160px"},
+        )
+        resume = w.Button(
+            description="Resume",
+            icon="redo",
+            button_style="info",
+            disabled=r.status != "paused" or not has_processor(r.job_type),
+            tooltip="run one session of this job here",
+            layout={"width": "90px"},
+        )
+        pause = w.Button(
+            description="Pause",
+            icon="pause",
+            button_style="warning",
+            disabled=not running,
+            layout={"width": "90px"},
+        )
         resume.on_click(lambda _: self.resume(job_id))
         pause.on_click(lambda _: self.pause(job_id))
         box = w.HBox([bar, resume, pause, label])
@@ -599,8 +670,9 @@ class Dashboard:
             except Exception as exc:  # shown on the dashboard; the job keeps its progress
                 self._say(f"The session of {short_id(job_id)} stopped: {exc}", error=True)
 
-        thread = threading.Thread(target=run, name=f"toolkit-dashboard-{short_id(job_id)}",
-                                  daemon=True)  # fmt: skip
+        thread = threading.Thread(
+            target=run, name=f"toolkit-dashboard-{short_id(job_id)}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
         if wait:

@@ -79,8 +79,7 @@ def search_link(query: str, label: str | None = None) -> str:
 
 
 def _a(url: str, label: str) -> str:
-    return (f'<a href="{html.escape(url)}" target="_blank" rel="noopener">'
-            f"{html.escape(label)}</a>")  # fmt: skip
+    return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(label)}</a>'
 
 
 def _text(v: object) -> str:
@@ -127,11 +126,22 @@ class _ResearchForm(ItemForm):
 
     JOB_TYPE = ""
 
-    def __init__(self, db: str | None = None, *, job_id: str | None = None,
-                 county: str | int | None = None,
-                 batch_size: int | None = None) -> None:  # fmt: skip
-        super().__init__(self.JOB_TYPE, db, job_id=job_id, county=county, batch_size=batch_size,
-                         save_result=self._save)  # fmt: skip
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        job_id: str | None = None,
+        county: str | int | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            self.JOB_TYPE,
+            db,
+            job_id=job_id,
+            county=county,
+            batch_size=batch_size,
+            save_result=self._save,
+        )
 
     @classmethod
     def from_params(cls, params: SessionRequest) -> _ResearchForm:
@@ -140,11 +150,13 @@ class _ResearchForm(ItemForm):
             raise ValidationError(
                 f"{cls.__name__} works {cls.JOB_TYPE} items, not {params.job_type}."
             )
-        return cls(params.db, job_id=params.job_id, county=params.county_id,
-                   batch_size=params.batch_size)  # fmt: skip
+        return cls(
+            params.db, job_id=params.job_id, county=params.county_id, batch_size=params.batch_size
+        )
 
-    def _save(self, ws: Workspace, job_id: str, item: dict[str, Any],
-              values: dict[str, Any]) -> None:  # fmt: skip
+    def _save(
+        self, ws: Workspace, job_id: str, item: dict[str, Any], values: dict[str, Any]
+    ) -> None:
         # checked by values() with toolkit.manual_research, saved by it: the same rules as
         # the assistant's update_batch_progress(result=…)
         save(ws, self.JOB_TYPE, job_id, item, values)
@@ -156,28 +168,36 @@ class _ResearchForm(ItemForm):
 class _LienRow:
     """One editable row of the lien table."""
 
-    def __init__(self, form: TitleForm, lien_type: str, holder: str, amount: str,
-                 recorded_date: str) -> None:  # fmt: skip
+    def __init__(
+        self, form: TitleForm, lien_type: str, holder: str, amount: str, recorded_date: str
+    ) -> None:
         import ipywidgets as w
 
         from toolkit.decisions.title import LIEN_TYPES
 
-        self.lien_type = w.Dropdown(options=list(LIEN_TYPES), value=lien_type,
-                                    layout={"width": "150px"})  # fmt: skip
-        self.holder = w.Text(value=holder, placeholder="holder (bank, creditor)",
-                             layout={"width": "220px"})  # fmt: skip
+        self.lien_type = w.Dropdown(
+            options=list(LIEN_TYPES), value=lien_type, layout={"width": "150px"}
+        )
+        self.holder = w.Text(
+            value=holder, placeholder="holder (bank, creditor)", layout={"width": "220px"}
+        )
         self.amount = w.Text(value=amount, placeholder="amount", layout={"width": "110px"})
-        self.recorded_date = w.Text(value=recorded_date, placeholder="recorded YYYY-MM-DD",
-                                    layout={"width": "150px"})  # fmt: skip
-        self.remove_button = w.Button(description="Remove", icon="trash",
-                                      layout={"width": "90px"})  # fmt: skip
+        self.recorded_date = w.Text(
+            value=recorded_date, placeholder="recorded YYYY-MM-DD", layout={"width": "150px"}
+        )
+        self.remove_button = w.Button(description="Remove", icon="trash", layout={"width": "90px"})
         self.remove_button.on_click(lambda _: form.remove_lien(self))
-        self.widget = w.HBox([self.lien_type, self.holder, self.amount, self.recorded_date,
-                              self.remove_button])  # fmt: skip
+        self.widget = w.HBox(
+            [self.lien_type, self.holder, self.amount, self.recorded_date, self.remove_button]
+        )
 
     def value(self) -> dict[str, Any]:
-        return {"lien_type": self.lien_type.value, "holder": self.holder.value,
-                "amount": self.amount.value, "recorded_date": self.recorded_date.value}  # fmt: skip
+        return {
+            "lien_type": self.lien_type.value,
+            "holder": self.holder.value,
+            "amount": self.amount.value,
+            "recorded_date": self.recorded_date.value,
+        }
 
 
 class TitleForm(_ResearchForm):
@@ -216,11 +236,13 @@ class TitleForm(_ResearchForm):
         self.lien_box = w.VBox([])
         self.add_button = w.Button(description="Add lien", icon="plus")
         self.add_button.on_click(lambda _: self.add_lien())
-        self.no_liens = w.Checkbox(value=False, description="No liens found",
-                                   indent=False)  # fmt: skip
-        self.source = w.Text(value=DEFAULT_SOURCE, description="Source",
-                             placeholder="where you searched (recorder index, docket …)",
-                             layout={"width": "60%"})  # fmt: skip
+        self.no_liens = w.Checkbox(value=False, description="No liens found", indent=False)
+        self.source = w.Text(
+            value=DEFAULT_SOURCE,
+            description="Source",
+            placeholder="where you searched (recorder index, docket …)",
+            layout={"width": "60%"},
+        )
         self.fields.children = [
             self.links,
             w.HTML("<b>Liens found</b> (type, holder, amount, recorded date)"),
@@ -230,8 +252,13 @@ class TitleForm(_ResearchForm):
         ]
         self.header.value = "<b>title_research: one property at a time</b>"
 
-    def add_lien(self, lien_type: str = "mortgage", holder: str = "", amount: object = "",
-                 recorded_date: object = "") -> bool:  # fmt: skip
+    def add_lien(
+        self,
+        lien_type: str = "mortgage",
+        holder: str = "",
+        amount: object = "",
+        recorded_date: object = "",
+    ) -> bool:
         """Add a row to the lien table; an unknown lien type is shown as an error (False)."""
         from toolkit.decisions.title import LIEN_TYPES
 
@@ -239,8 +266,13 @@ class TitleForm(_ResearchForm):
         if kind not in LIEN_TYPES:
             self._say(str(UnknownChoiceError("lien type", lien_type, LIEN_TYPES)), error=True)
             return False
-        row = _LienRow(self, kind, holder, "" if amount is None else str(amount),
-                       "" if recorded_date is None else str(recorded_date))  # fmt: skip
+        row = _LienRow(
+            self,
+            kind,
+            holder,
+            "" if amount is None else str(amount),
+            "" if recorded_date is None else str(recorded_date),
+        )
         self.rows.append(row)
         self.lien_box.children = [r.widget for r in self.rows]
         self.no_liens.value = False
@@ -256,22 +288,34 @@ class TitleForm(_ResearchForm):
         pid = str(item["item_id"])
         self.on_file = liens_on_file(self.ws, [pid])
         searched = title_searched(self.ws, [pid])
-        facts = _table([
-            ("Parcel", item.get("parcel_id")), ("Owner (sale list)", item.get("list_owner")),
-            ("Owner (parcel record)", item.get("owner")),
-            ("Address", item.get("parcel_address") or item.get("address")),
-            ("Municipality", item.get("municipality")), ("County", item.get("county")),
-            ("Sale type", item.get("sale_type")), ("Sale date", item.get("sale_date")),
-            ("Upset price", item.get("upset_price")), ("Description", item.get("description")),
-        ])  # fmt: skip
+        facts = _table(
+            [
+                ("Parcel", item.get("parcel_id")),
+                ("Owner (sale list)", item.get("list_owner")),
+                ("Owner (parcel record)", item.get("owner")),
+                ("Address", item.get("parcel_address") or item.get("address")),
+                ("Municipality", item.get("municipality")),
+                ("County", item.get("county")),
+                ("Sale type", item.get("sale_type")),
+                ("Sale date", item.get("sale_date")),
+                ("Upset price", item.get("upset_price")),
+                ("Description", item.get("description")),
+            ]
+        )
         liens = self.on_file.drop(columns=["property_id"])
         note = "A title search is on file already. " if len(searched) else ""
-        return (f"{facts}<div style='margin-top:6px'><b>Liens on file</b></div>"
-                f"<div>{html.escape(note)}{_frame_html(liens, 'None on file.')}</div>")  # fmt: skip
+        return (
+            f"{facts}<div style='margin-top:6px'><b>Liens on file</b></div>"
+            f"<div>{html.escape(note)}{_frame_html(liens, 'None on file.')}</div>"
+        )
 
     def field_widgets(self) -> dict[str, Any]:
-        return {"liens": self.lien_box, "no_liens": self.no_liens, "source": self.source,
-                "note": self.note}  # fmt: skip
+        return {
+            "liens": self.lien_box,
+            "no_liens": self.no_liens,
+            "source": self.source,
+            "note": self.note,
+        }
 
     def bad_field(self, exc: ToolkitError) -> Any:
         import re
@@ -305,8 +349,10 @@ class TitleForm(_ResearchForm):
             n = len(json.loads(r.surviving_liens or "[]"))
         except (TypeError, ValueError):
             n = 0
-        return (f"{base}: title {r.status}, {n} surviving lien(s) "
-                f"totalling {money(r.surviving_total) or '$0'}")
+        return (
+            f"{base}: title {r.status}, {n} surviving lien(s) "
+            f"totalling {money(r.surviving_total) or '$0'}"
+        )
 
     def show_item(self, item: dict[str, Any] | None) -> None:
         self.rows = []
@@ -319,20 +365,30 @@ class TitleForm(_ResearchForm):
         county = str(item.get("county") or "")
         owner = str(item.get("list_owner") or item.get("owner") or "")
         parcel = str(item.get("parcel_id") or "")
-        self.links.value = "<b>Look up</b> (search-engine queries): " + " · ".join([
-            search_link(f"{county} County Pennsylvania recorder of deeds online records search",
-                        "recorder of deeds"),
-            search_link(f"{county} County Pennsylvania prothonotary civil docket search",
-                        "prothonotary docket"),
-            search_link(f'"{owner}" {county} County PA mortgage judgment', "owner"),
-            search_link(f'"{parcel}" {county} County PA', "parcel number"),
-        ])  # fmt: skip
+        self.links.value = "<b>Look up</b> (search-engine queries): " + " · ".join(
+            [
+                search_link(
+                    f"{county} County Pennsylvania recorder of deeds online records search",
+                    "recorder of deeds",
+                ),
+                search_link(
+                    f"{county} County Pennsylvania prothonotary civil docket search",
+                    "prothonotary docket",
+                ),
+                search_link(f'"{owner}" {county} County PA mortgage judgment', "owner"),
+                search_link(f'"{parcel}" {county} County PA', "parcel number"),
+            ]
+        )
 
     def values(self) -> dict[str, Any]:
         # the liens on file refuse entering them again (after a crash between the two saves)
-        return check_title([r.value() for r in self.rows], no_liens=self.no_liens.value,
-                           source=self.source.value, note=self.note.value,
-                           on_file=self.on_file)  # fmt: skip
+        return check_title(
+            [r.value() for r in self.rows],
+            no_liens=self.no_liens.value,
+            source=self.source.value,
+            note=self.note.value,
+            on_file=self.on_file,
+        )
 
 
 # -- property condition ---------------------------------------------------------
@@ -363,24 +419,32 @@ class ConditionForm(_ResearchForm):
         super().__init__(db, **kw)
         self.links = w.HTML()
         self.sketch = w.Box([])
-        self.grade = w.ToggleButtons(options=list(GRADES), value=None, description="Grade",
-                                     tooltips=["good", "fair", "worn", "poor",
-                                               "likely teardown"])  # fmt: skip
+        self.grade = w.ToggleButtons(
+            options=list(GRADES),
+            value=None,
+            description="Grade",
+            tooltips=["good", "fair", "worn", "poor", "likely teardown"],
+        )
         self.fields.children = [self.links, self.sketch, self.grade]
         self.header.value = "<b>property_condition: grade one property at a time</b>"
 
     def describe(self, item: dict[str, Any]) -> str:
-        return _table([
-            ("Parcel", item.get("parcel_id")),
-            ("Address", item.get("parcel_address") or item.get("address")),
-            ("Municipality", item.get("municipality")), ("County", item.get("county")),
-            ("Use", item.get("usedesc")), ("Year built", item.get("year_built")),
-            ("Buildings", item.get("bldg_count")),
-            ("Footprint sq ft", item.get("bldg_footprint_sqft")),
-            ("Land value", item.get("land_value")),
-            ("Improvement value", item.get("improvement_value")),
-            ("USPS vacancy", item.get("usps_vacancy")), ("Upset price", item.get("upset_price")),
-        ])  # fmt: skip
+        return _table(
+            [
+                ("Parcel", item.get("parcel_id")),
+                ("Address", item.get("parcel_address") or item.get("address")),
+                ("Municipality", item.get("municipality")),
+                ("County", item.get("county")),
+                ("Use", item.get("usedesc")),
+                ("Year built", item.get("year_built")),
+                ("Buildings", item.get("bldg_count")),
+                ("Footprint sq ft", item.get("bldg_footprint_sqft")),
+                ("Land value", item.get("land_value")),
+                ("Improvement value", item.get("improvement_value")),
+                ("USPS vacancy", item.get("usps_vacancy")),
+                ("Upset price", item.get("upset_price")),
+            ]
+        )
 
     def show_item(self, item: dict[str, Any] | None) -> None:
         self.grade.value = None
@@ -388,9 +452,16 @@ class ConditionForm(_ResearchForm):
             self.links.value = ""
             self.sketch.children = []
             return
-        address = ", ".join(str(x) for x in (item.get("parcel_address") or item.get("address"),
-                                              item.get("municipality"), item.get("county"), "PA")
-                            if not _blank(x))  # fmt: skip
+        address = ", ".join(
+            str(x)
+            for x in (
+                item.get("parcel_address") or item.get("address"),
+                item.get("municipality"),
+                item.get("county"),
+                "PA",
+            )
+            if not _blank(x)
+        )
         names = {"street": "street-level view", "aerial": "aerial view", "place": "map search"}
         urls = imagery_links(item.get("lat"), item.get("lon"), address)
         self.links.value = (
@@ -453,9 +524,11 @@ class CountyResearchForm(_ResearchForm):
 
         self.links = w.HTML()
         self.sale_type = w.Dropdown(
-            description="Sale type", style=style,
-            options=[(s, s) for s in SALE_TYPES] + [("(no sale found)", NO_SALE)], value="upset",
-        )  # fmt: skip
+            description="Sale type",
+            style=style,
+            options=[(s, s) for s in SALE_TYPES] + [("(no sale found)", NO_SALE)],
+            value="upset",
+        )
         self.sale_date = text("Sale date", "YYYY-MM-DD")
         self.registration_deadline = text("Registration deadline", "YYYY-MM-DD")
         self.deposit = text("Deposit", "as the county states it")
@@ -468,25 +541,47 @@ class CountyResearchForm(_ResearchForm):
         self.link_url = text("Link", "https://… an official page you used")
         self.link_title = text("Link title")
         self.fields.children = [
-            self.links, self.sale_type, self.sale_date, self.registration_deadline, self.deposit,
-            self.payment_terms, self.bidder_certification, self.location, self.platform,
-            self.source, self.as_of, self.link_url, self.link_title,
-        ]  # fmt: skip
+            self.links,
+            self.sale_type,
+            self.sale_date,
+            self.registration_deadline,
+            self.deposit,
+            self.payment_terms,
+            self.bidder_certification,
+            self.location,
+            self.platform,
+            self.source,
+            self.as_of,
+            self.link_url,
+            self.link_title,
+        ]
         self.header.value = "<b>county_research: one county at a time</b>"
 
     def describe(self, item: dict[str, Any]) -> str:
         sales = sales_on_file(self.ws, int(item["county_id"]))
-        facts = _table([
-            ("County", item.get("county")), ("FIPS", item.get("fips")),
-            ("Active properties", item.get("active_properties")),
-            ("Last researched", _text(item.get("last_researched_at")) or "never"),
-        ])  # fmt: skip
+        facts = _table(
+            [
+                ("County", item.get("county")),
+                ("FIPS", item.get("fips")),
+                ("Active properties", item.get("active_properties")),
+                ("Last researched", _text(item.get("last_researched_at")) or "never"),
+            ]
+        )
         return f"{facts}<b>Upcoming sales on file</b>{_frame_html(sales, 'None on file.')}"
 
     def show_item(self, item: dict[str, Any] | None) -> None:
-        for box in (self.sale_date, self.registration_deadline, self.deposit, self.payment_terms,
-                    self.bidder_certification, self.location, self.platform, self.source,
-                    self.link_url, self.link_title):  # fmt: skip
+        for box in (
+            self.sale_date,
+            self.registration_deadline,
+            self.deposit,
+            self.payment_terms,
+            self.bidder_certification,
+            self.location,
+            self.platform,
+            self.source,
+            self.link_url,
+            self.link_title,
+        ):
             box.value = ""
         self.sale_type.value = "upset"
         self.as_of.value = _today()
@@ -494,28 +589,55 @@ class CountyResearchForm(_ResearchForm):
             self.links.value = ""
             return
         county = str(item.get("county") or "")
-        self.links.value = "<b>Look up</b> (search-engine queries): " + " · ".join([
-            search_link(f"{county} County Pennsylvania tax claim bureau upset sale",
-                        "tax claim bureau"),
-            search_link(f"{county} County PA tax sale bidder registration deposit",
-                        "bidder registration"),
-            search_link(f"{county} County PA judicial sale repository sale", "other sales"),
-        ])  # fmt: skip
+        self.links.value = "<b>Look up</b> (search-engine queries): " + " · ".join(
+            [
+                search_link(
+                    f"{county} County Pennsylvania tax claim bureau upset sale", "tax claim bureau"
+                ),
+                search_link(
+                    f"{county} County PA tax sale bidder registration deposit",
+                    "bidder registration",
+                ),
+                search_link(f"{county} County PA judicial sale repository sale", "other sales"),
+            ]
+        )
 
     def research(self) -> dict[str, Any]:
         """The form's values as one county's research (the keys of a research-file entry)."""
         return self.values()["research"]
 
     def values(self) -> dict[str, Any]:
-        keys = ("sale_type", "sale_date", "registration_deadline", "deposit", "payment_terms",
-                "bidder_certification", "location", "platform", "source", "as_of", "link_url",
-                "link_title")  # fmt: skip
+        keys = (
+            "sale_type",
+            "sale_date",
+            "registration_deadline",
+            "deposit",
+            "payment_terms",
+            "bidder_certification",
+            "location",
+            "platform",
+            "source",
+            "as_of",
+            "link_url",
+            "link_title",
+        )
         return check_county({k: getattr(self, k).value for k in keys} | {"note": self.note.value})
 
     def field_widgets(self) -> dict[str, Any]:
-        keys = ("sale_type", "sale_date", "registration_deadline", "deposit", "payment_terms",
-                "bidder_certification", "location", "platform", "source", "as_of", "link_url",
-                "link_title")  # fmt: skip
+        keys = (
+            "sale_type",
+            "sale_date",
+            "registration_deadline",
+            "deposit",
+            "payment_terms",
+            "bidder_certification",
+            "location",
+            "platform",
+            "source",
+            "as_of",
+            "link_url",
+            "link_title",
+        )
         return {k: getattr(self, k) for k in keys} | {"note": self.note}
 
     def saved_text(self, item: dict[str, Any], outcome: str) -> str:
@@ -555,9 +677,15 @@ class ScreeningReview:
     0
     """
 
-    def __init__(self, db: str | None = None, *, county: str | int | None = None,
-                 job_id: str | None = None, verdicts: Sequence[str] = ("CAUTION", "REJECTED"),
-                 page_size: int = 10) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        county: str | int | None = None,
+        job_id: str | None = None,
+        verdicts: Sequence[str] = ("CAUTION", "REJECTED"),
+        page_size: int = 10,
+    ) -> None:
         import ipywidgets as w
 
         from toolkit.research import VERDICTS
@@ -581,9 +709,14 @@ class ScreeningReview:
         self.prev_button.on_click(lambda _: self.show_page(self.page - 1))
         self.next_button.on_click(lambda _: self.show_page(self.page + 1))
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.widget = w.VBox([self.header, w.HBox([self.prev_button, self.next_button,
-                                                   self.refresh_button]),
-                              self.message, self.body])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                self.header,
+                w.HBox([self.prev_button, self.next_button, self.refresh_button]),
+                self.message,
+                self.body,
+            ]
+        )
         # the shown page's cards by property id: row, info, choice, note, button, message, widget
         self.cards: dict[str, dict[str, Any]] = {}
         self.refresh()
@@ -600,8 +733,9 @@ class ScreeningReview:
     def refresh(self) -> None:
         """Reload the list from the workspace and show the current page."""
         cid = self.county_id
-        frame = self.ws.query("forms_screened",
-                            [list(self.verdicts), cid, cid, self.job_id, self.job_id])  # fmt: skip
+        frame = self.ws.query(
+            "forms_screened", [list(self.verdicts), cid, cid, self.job_id, self.job_id]
+        )
         self.rows = frame.to_dict("records")
         self.show_page(self.page)
 
@@ -630,28 +764,40 @@ class ScreeningReview:
 
         pid = str(r["property_id"])
         info = w.HTML(self._card_html(r))
-        choice = w.ToggleButtons(options=list(VERDICTS), description="Override",
-                                 value=None if _blank(r.get("override_verdict"))
-                                 else r["override_verdict"])  # fmt: skip
-        note = w.Text(placeholder="why (what you saw) — required", description="Note",
-                      layout={"width": "60%"})  # fmt: skip
+        choice = w.ToggleButtons(
+            options=list(VERDICTS),
+            description="Override",
+            value=None if _blank(r.get("override_verdict")) else r["override_verdict"],
+        )
+        note = w.Text(
+            placeholder="why (what you saw) — required", description="Note", layout={"width": "60%"}
+        )
         button = w.Button(description="Save override", button_style="primary", icon="save")
         msg = w.HTML()
         button.on_click(lambda _: self.override(pid))
-        box = w.HBox([_sketch(r.get("sketch_path")),
-                      w.VBox([info, choice, note, button, msg])])  # fmt: skip
-        return {"row": r, "info": info, "choice": choice, "note": note, "button": button,
-                "message": msg, "widget": box}  # fmt: skip
+        box = w.HBox([_sketch(r.get("sketch_path")), w.VBox([info, choice, note, button, msg])])
+        return {
+            "row": r,
+            "info": info,
+            "choice": choice,
+            "note": note,
+            "button": button,
+            "message": msg,
+            "widget": box,
+        }
 
     @staticmethod
     def _card_html(r: dict[str, Any]) -> str:
-        reasons = "".join(f"<li>{html.escape(x)}</li>"
-                          for x in str(r.get("reasons") or "").split("; ") if x)  # fmt: skip
+        reasons = "".join(
+            f"<li>{html.escape(x)}</li>" for x in str(r.get("reasons") or "").split("; ") if x
+        )
         links = imagery_links(r.get("lat"), r.get("lon"))
         over = ""
         if not _blank(r.get("override_verdict")):
-            over = (f"<div>Override: <b>{html.escape(str(r['override_verdict']))}</b> — "
-                    f"{html.escape(_text(r.get('override_note')))}</div>")  # fmt: skip
+            over = (
+                f"<div>Override: <b>{html.escape(str(r['override_verdict']))}</b> — "
+                f"{html.escape(_text(r.get('override_note')))}</div>"
+            )
         return (
             f"<div><b>{html.escape(_text(r.get('parcel_id')))}</b> · "
             f"{html.escape(_text(r.get('address')))}, {html.escape(_text(r.get('municipality')))},"
@@ -661,8 +807,9 @@ class ScreeningReview:
             + (" · ".join(_a(u, k + " view") for k, u in links.items()) if links else "")
         )
 
-    def override(self, property_id: str, verdict: str | None = None,
-                 note: str | None = None) -> bool:  # fmt: skip
+    def override(
+        self, property_id: str, verdict: str | None = None, note: str | None = None
+    ) -> bool:
         """Save an override for a listed property (default: its card's choice and note).
 
         Returns True when saved; otherwise the error is shown on the card and nothing changes.
@@ -675,14 +822,17 @@ class ScreeningReview:
         note = card["note"].value if note is None else note
         try:
             if verdict is None:
-                raise ValidationError("Choose the verdict to override with (APPROVED, CAUTION, "
-                                      "REJECTED).")  # fmt: skip
+                raise ValidationError(
+                    "Choose the verdict to override with (APPROVED, CAUTION, REJECTED)."
+                )
             self.ws.override_verdict(str(property_id), verdict, note)
         except ToolkitError as exc:
             card["message"].value = f"<div style='color:#b00020'>{html.escape(str(exc))}</div>"
             return False
-        row = card["row"] | {"override_verdict": str(verdict).strip().upper(),
-                             "override_note": note}  # fmt: skip
+        row = card["row"] | {
+            "override_verdict": str(verdict).strip().upper(),
+            "override_note": note,
+        }
         card["row"] = row
         card["info"].value = self._card_html(row)
         saved = html.escape(row["override_verdict"])
@@ -726,15 +876,19 @@ class BidExport:
         self.frame: pd.DataFrame | None = None
         self.path: Path | None = None
         self.format = w.Dropdown(options=list(EXPORT_FORMATS), value="csv", description="Format")
-        self.export_button = w.Button(description="Export", button_style="success",
-                                      icon="download")  # fmt: skip
+        self.export_button = w.Button(description="Export", button_style="success", icon="download")
         self.refresh_button = w.Button(description="Refresh", icon="sync")
         self.table = w.HTML()
         self.message = w.HTML()
         self.export_button.on_click(lambda _: self.export())
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.widget = w.VBox([w.HBox([self.format, self.export_button, self.refresh_button]),
-                              self.message, self.table])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                w.HBox([self.format, self.export_button, self.refresh_button]),
+                self.message,
+                self.table,
+            ]
+        )
         self.refresh()
 
     def _ipython_display_(self) -> None:
@@ -746,8 +900,11 @@ class BidExport:
         """Reload the bid list."""
         self.frame = self.ws.bid_list(self.county)
         shown = self.frame.head(self.SHOW_ROWS)
-        more = (f"<div>First {self.SHOW_ROWS} of {len(self.frame)}; export for all.</div>"
-                if len(self.frame) > self.SHOW_ROWS else "")  # fmt: skip
+        more = (
+            f"<div>First {self.SHOW_ROWS} of {len(self.frame)}; export for all.</div>"
+            if len(self.frame) > self.SHOW_ROWS
+            else ""
+        )
         self.table.value = more + _frame_html(shown, "No BID or REVIEW properties yet.")
 
     def export(self, path: str | Path | None = None) -> Path | None:
@@ -769,6 +926,14 @@ class BidExport:
 
 
 __all__ = [
-    "BidExport", "ConditionForm", "CountyResearchForm", "ScreeningReview", "TitleForm",
-    "check_liens", "condition_result", "imagery_links", "search_link", "title_result",
-]  # fmt: skip
+    "BidExport",
+    "ConditionForm",
+    "CountyResearchForm",
+    "ScreeningReview",
+    "TitleForm",
+    "check_liens",
+    "condition_result",
+    "imagery_links",
+    "search_link",
+    "title_result",
+]

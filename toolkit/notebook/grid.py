@@ -25,17 +25,34 @@ if TYPE_CHECKING:
     from toolkit.workspace import Workspace
 
 DECISIONS = ("BID", "REVIEW", "PASS")
-MONEY_COLUMNS = ("upset_price", "max_bid_conservative", "max_bid_moderate", "max_bid_aggressive",
-                 "market_value", "repairs", "surviving_liens_total")  # fmt: skip
+MONEY_COLUMNS = (
+    "upset_price",
+    "max_bid_conservative",
+    "max_bid_moderate",
+    "max_bid_aggressive",
+    "market_value",
+    "repairs",
+    "surviving_liens_total",
+)
 SHORT_REASON = 48
 # what the grid shows (the rest is one click away, in the property view): one screen wide
 HEADERS = {
-    "decision": "Decision", "county": "County", "sale_date": "Sale", "parcel_id": "Parcel",
-    "address": "Address", "upset_price": "Upset price", "max_bid_moderate": "Max bid",
-    "market_value": "Market value", "condition_grade": "Cond.",
-    "environmental_risk": "Env. risk", "flood_zone": "Flood", "title_status": "Title",
-    "surviving_liens_total": "Surviving liens", "reasons": "Reasons", "breakdown": "Breakdown",
-}  # fmt: skip
+    "decision": "Decision",
+    "county": "County",
+    "sale_date": "Sale",
+    "parcel_id": "Parcel",
+    "address": "Address",
+    "upset_price": "Upset price",
+    "max_bid_moderate": "Max bid",
+    "market_value": "Market value",
+    "condition_grade": "Cond.",
+    "environmental_risk": "Env. risk",
+    "flood_zone": "Flood",
+    "title_status": "Title",
+    "surviving_liens_total": "Surviving liens",
+    "reasons": "Reasons",
+    "breakdown": "Breakdown",
+}
 
 
 def shorten(text: object, limit: int = SHORT_REASON) -> str:
@@ -86,8 +103,9 @@ def _term(v: object) -> str:
     return str(v)
 
 
-def bid_list_with_ids(ws: Workspace, county: object = None,
-                      decisions: tuple[str, ...] = DECISIONS) -> pd.DataFrame:  # fmt: skip
+def bid_list_with_ids(
+    ws: Workspace, county: object = None, decisions: tuple[str, ...] = DECISIONS
+) -> pd.DataFrame:
     """The bid list plus each row's ``property_id`` (matched on county and parcel)."""
     frame = ws.bid_list(county, decisions)
     cid = ws.county_id(county) if county is not None else None
@@ -117,7 +135,8 @@ def bid_grid_frame(frame: pd.DataFrame) -> pd.DataFrame:
             high = frame.get("max_bid_aggressive", values * float("nan"))
             out[col] = [
                 f"<span title='conservative {money(lo)} · aggressive {money(hi)}'>{money(v)}</span>"
-                if not blank(lo) or not blank(hi) else money(v)
+                if not blank(lo) or not blank(hi)
+                else money(v)
                 for v, lo, hi in zip(values, low, high, strict=True)
             ]
         elif col in MONEY_COLUMNS:
@@ -140,8 +159,13 @@ def bid_grid_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell_text(v: object) -> str:
-    return "" if blank(v) else html.escape(str(v).replace("_", " ").lower()
-                                           if str(v).isupper() and "_" in str(v) else str(v))
+    return (
+        ""
+        if blank(v)
+        else html.escape(
+            str(v).replace("_", " ").lower() if str(v).isupper() and "_" in str(v) else str(v)
+        )
+    )
 
 
 GRID_STYLE = (
@@ -170,8 +194,13 @@ class BidGrid:
     0
     """
 
-    def __init__(self, db: str | None = None, *, county: str | int | None = None,
-                 decisions: tuple[str, ...] = ("BID", "REVIEW")) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        county: str | int | None = None,
+        decisions: tuple[str, ...] = ("BID", "REVIEW"),
+    ) -> None:
         import ipywidgets as w
 
         from toolkit.notebook.forms import BidExport
@@ -181,8 +210,9 @@ class BidGrid:
         self.county = county
         self.all: pd.DataFrame | None = None
         self.frame: pd.DataFrame = bid_list_with_ids(self.ws, None).head(0)
-        self.decision = w.SelectMultiple(options=list(DECISIONS), value=list(decisions),
-                                         description="Decision", rows=3)  # fmt: skip
+        self.decision = w.SelectMultiple(
+            options=list(DECISIONS), value=list(decisions), description="Decision", rows=3
+        )
         self.county_filter = w.Dropdown(description="County", options=[("All counties", None)])
         self.export = BidExport(self.ws, county=county)  # type: ignore[arg-type]
         self.export.table.layout.display = "none"  # the grid below shows the list
@@ -195,12 +225,18 @@ class BidGrid:
         self.decision.observe(lambda _: self.show(), names="value")
         self.county_filter.observe(lambda _: self.show(), names="value")
         self.count.add_class("toolkit-bid-count")
-        self.widget = w.VBox([
-            self.style, w.HBox([self.decision, self.county_filter]), self.export.widget, self.count,
-            self.message, self.grid_box,
-            w.HTML("<h4>Property</h4><i>Click a row to open the property here.</i>"),
-            self.property_box,
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                self.style,
+                w.HBox([self.decision, self.county_filter]),
+                self.export.widget,
+                self.count,
+                self.message,
+                self.grid_box,
+                w.HTML("<h4>Property</h4><i>Click a row to open the property here.</i>"),
+                self.property_box,
+            ]
+        )
         self.refresh()
 
     def _ipython_display_(self) -> None:
@@ -238,15 +274,20 @@ class BidGrid:
         sales = self.frame.sale_date.dropna().astype(str).str[:10].unique().tolist()
         where = f" in {scope[0]} County" if len(scope) == 1 else ""
         when = f", sale {sales[0]}" if len(sales) == 1 else ""
-        self.count.value = (f"<b>{len(self.frame)}</b> properties{where}{when}: "
-                            + ", ".join(per))  # fmt: skip
+        self.count.value = f"<b>{len(self.frame)}</b> properties{where}{when}: " + ", ".join(per)
         shown = bid_grid_frame(self.frame)
         self.grid = ITable(
-            shown, allow_html=True, select={"style": "single"}, pageLength=25,
-            lengthMenu=[10, 25, 50, 100], classes="display compact cell-border",
-            maxBytes=0, scrollX=True, order=[],
+            shown,
+            allow_html=True,
+            select={"style": "single"},
+            pageLength=25,
+            lengthMenu=[10, 25, 50, 100],
+            classes="display compact cell-border",
+            maxBytes=0,
+            scrollX=True,
+            order=[],
             caption="Click a row for the property; click a header to sort; search filters.",
-        )  # fmt: skip
+        )
         self.grid.add_class("toolkit-bid-grid")
         self.grid.layout.width = "100%"
         self.grid.observe(self._on_select, names="selected_rows")

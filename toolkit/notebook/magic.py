@@ -68,8 +68,9 @@ def _workspace(db: str | None, user_ns: dict[str, Any]) -> Workspace:
     return toolkit.connect()
 
 
-def toolkit_magic(line: str, user_ns: dict[str, Any] | None = None, *,
-                  progress: Any = None) -> Result:  # fmt: skip
+def toolkit_magic(
+    line: str, user_ns: dict[str, Any] | None = None, *, progress: Any = None
+) -> Result:
     """Run one ``%toolkit`` line (what the magic calls); ``progress`` gets session progress.
 
     >>> print(toolkit_magic("--db :memory: What work is pending?"))
@@ -96,9 +97,11 @@ def _progress_bar() -> Any:
         done = int(d["session_processed"]) + int(d["session_failed"]) + int(d["session_skipped"])
         if "bar" not in state:
             state["bar"] = ipywidgets.IntProgress(
-                value=0, min=0, max=max(int(d.get("session_total") or 1), 1),
+                value=0,
+                min=0,
+                max=max(int(d.get("session_total") or 1), 1),
                 description=str(d.get("job_type", "")),
-            )  # fmt: skip
+            )
             display(state["bar"])
         state["bar"].value = min(done, state["bar"].max)
 

@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 COLOUR_BY = ("decision", "verdict")
 NO_RESULT = "#4a6fa5"  # a property without a decision / verdict yet
 TILE_HOST = ("tile.openstreetmap.org", 443)
-FLOOD_COLOURS = {"A": "#1f78b4", "AE": "#1f78b4", "AO": "#1f78b4", "AH": "#1f78b4",
-                 "VE": "#08306b", "X": "#a6cee3"}  # fmt: skip
+FLOOD_COLOURS = {
+    "A": "#1f78b4",
+    "AE": "#1f78b4",
+    "AO": "#1f78b4",
+    "AH": "#1f78b4",
+    "VE": "#08306b",
+    "X": "#a6cee3",
+}
 
 
 def online(timeout: float = 1.5) -> bool:
@@ -61,17 +67,24 @@ def points_geojson(frame: pd.DataFrame, by: str = "decision") -> dict[str, Any]:
     features = []
     for row in frame.to_dict("records"):
         label = by and row.get(by)
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]},
-            "properties": {
-                "property_id": str(row["property_id"]), "parcel_id": str(row["parcel_id"]),
-                "county": str(row["county"]), "address": "" if blank(row.get("address"))
-                else str(row["address"]),
-                "label": "" if blank(label) else str(label), "colour": colour(row, by),
-                "max_bid": money(row.get("max_bid_moderate")),
-            },
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [float(row["lon"]), float(row["lat"])],
+                },
+                "properties": {
+                    "property_id": str(row["property_id"]),
+                    "parcel_id": str(row["parcel_id"]),
+                    "county": str(row["county"]),
+                    "address": "" if blank(row.get("address")) else str(row["address"]),
+                    "label": "" if blank(label) else str(label),
+                    "colour": colour(row, by),
+                    "max_bid": money(row.get("max_bid_moderate")),
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -106,12 +119,21 @@ def flood_geojson(path: str | Path) -> dict[str, Any]:
     from toolkit.sources.layers import read_layer
 
     layer = read_layer(path)
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": mapping(f.geometry),
-         "properties": {k: v for k, v in f.properties.items()
-                        if isinstance(v, str | int | float | bool) or v is None}}
-        for f in layer.features
-    ]}  # fmt: skip
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": mapping(f.geometry),
+                "properties": {
+                    k: v
+                    for k, v in f.properties.items()
+                    if isinstance(v, str | int | float | bool) or v is None
+                },
+            }
+            for f in layer.features
+        ],
+    }
 
 
 def _flood_style(feature: dict[str, Any]) -> dict[str, Any]:
@@ -148,9 +170,15 @@ class PropertyMap:
     0
     """
 
-    def __init__(self, db: str | Workspace | None = None, *, county: str | int | None = None,
-                 colour_by: str = "decision", tiles: bool | None = None,
-                 flood_layer: str | Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: str | Workspace | None = None,
+        *,
+        county: str | int | None = None,
+        colour_by: str = "decision",
+        tiles: bool | None = None,
+        flood_layer: str | Path | None = None,
+    ) -> None:
         import ipyleaflet as L
         import ipywidgets as w
 
@@ -163,10 +191,17 @@ class PropertyMap:
         self.points = map_points(self.ws, county)
         self.tiles = online() if tiles is None else bool(tiles)
         self.flood_path = Path(flood_layer) if flood_layer else flood_layer_path(self.ws)
-        center = ((float(self.points.lat.mean()), float(self.points.lon.mean()))
-                  if len(self.points) else (40.9, -77.8))  # fmt: skip
-        self.map = L.Map(center=center, zoom=8 if len(self.points) else 7,
-                         scroll_wheel_zoom=True, layout={"height": "520px"})  # fmt: skip
+        center = (
+            (float(self.points.lat.mean()), float(self.points.lon.mean()))
+            if len(self.points)
+            else (40.9, -77.8)
+        )
+        self.map = L.Map(
+            center=center,
+            zoom=8 if len(self.points) else 7,
+            scroll_wheel_zoom=True,
+            layout={"height": "520px"},
+        )
         self.map.add_class("toolkit-map")
         # offline: no base layer at all, so nothing is fetched and the points show on blank
         self.map.layers = tuple(x for x in self.map.layers if not getattr(x, "base", False))
@@ -174,29 +209,46 @@ class PropertyMap:
             self.map.add(L.basemap_to_tiles(L.basemaps.OpenStreetMap.Mapnik))
         self.flood: Any = None
         if self.flood_path is not None:
-            self.flood = L.GeoJSON(data=flood_geojson(self.flood_path), style_callback=_flood_style,
-                                   name="flood zones")  # fmt: skip
+            self.flood = L.GeoJSON(
+                data=flood_geojson(self.flood_path), style_callback=_flood_style, name="flood zones"
+            )
             self.map.add(self.flood)
-        self.colour_by = w.ToggleButtons(options=[("Decision", "decision"),
-                                                  ("Screening verdict", "verdict")],
-                                         value=colour_by, description="Colour")  # fmt: skip
-        self.layer = L.GeoJSON(data=points_geojson(self.points, colour_by),
-                               point_style={"radius": 6}, style_callback=_point_style,
-                               hover_style={"weight": 3}, name="properties")  # fmt: skip
+        self.colour_by = w.ToggleButtons(
+            options=[("Decision", "decision"), ("Screening verdict", "verdict")],
+            value=colour_by,
+            description="Colour",
+        )
+        self.layer = L.GeoJSON(
+            data=points_geojson(self.points, colour_by),
+            point_style={"radius": 6},
+            style_callback=_point_style,
+            hover_style={"weight": 3},
+            name="properties",
+        )
         self.layer.on_click(self._on_click)
         self.map.add(self.layer)
         self.map.add(L.LayersControl(position="topright"))
         if len(self.points):
-            self.map.fit_bounds([[float(self.points.lat.min()), float(self.points.lon.min())],
-                                 [float(self.points.lat.max()), float(self.points.lon.max())]])
+            self.map.fit_bounds(
+                [
+                    [float(self.points.lat.min()), float(self.points.lon.min())],
+                    [float(self.points.lat.max()), float(self.points.lon.max())],
+                ]
+            )
         self.legend = w.HTML()
         self.legend.add_class("toolkit-map-legend")
         self.property_box = w.VBox([])
         self.colour_by.observe(lambda ch: self.recolour(ch["new"]), names="value")
         self._legend()
-        self.widget = w.VBox([self.colour_by, self.legend, self.map,
-                              w.HTML("<h4>Property</h4><i>Click a point to open it here.</i>"),
-                              self.property_box])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                self.colour_by,
+                self.legend,
+                self.map,
+                w.HTML("<h4>Property</h4><i>Click a point to open it here.</i>"),
+                self.property_box,
+            ]
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -206,17 +258,23 @@ class PropertyMap:
     def _legend(self) -> None:
         by = self.colour_by.value
         colours = DECISION_COLOURS if by == "decision" else VERDICT_COLOURS
-        counts = (self.points[by].fillna("none").value_counts() if len(self.points)
-                  else {})  # fmt: skip
-        dot = ("<span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
-               "background:{}'></span>")
-        items = [f"{dot.format(c)} {html.escape(k)} ({int(counts.get(k, 0))})"
-                 for k, c in colours.items()]  # fmt: skip
+        counts = self.points[by].fillna("none").value_counts() if len(self.points) else {}
+        dot = (
+            "<span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
+            "background:{}'></span>"
+        )
+        items = [
+            f"{dot.format(c)} {html.escape(k)} ({int(counts.get(k, 0))})"
+            for k, c in colours.items()
+        ]
         items.append(f"{dot.format(NO_RESULT)} none yet ({int(counts.get('none', 0))})")
-        extra = [f"{len(self.points)} properties with coordinates",
-                 "base tiles: OpenStreetMap" if self.tiles else "offline: no base tiles",
-                 f"flood zones: {self.flood_path.name}" if self.flood_path else
-                 "no flood-zone layer loaded"]  # fmt: skip
+        extra = [
+            f"{len(self.points)} properties with coordinates",
+            "base tiles: OpenStreetMap" if self.tiles else "offline: no base tiles",
+            f"flood zones: {self.flood_path.name}"
+            if self.flood_path
+            else "no flood-zone layer loaded",
+        ]
         self.legend.value = " · ".join(items) + "<br><small>" + " · ".join(extra) + "</small>"
 
     def recolour(self, by: str) -> None:
@@ -226,8 +284,9 @@ class PropertyMap:
             self.colour_by.value = by
         self._legend()
 
-    def _on_click(self, event: Any = None, feature: dict[str, Any] | None = None,
-                  **kw: Any) -> None:  # fmt: skip
+    def _on_click(
+        self, event: Any = None, feature: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
         if feature:
             self.open(feature["properties"]["property_id"])
 

@@ -49,9 +49,17 @@ def format_eta(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def status_line(*, finished: int, total: int, failed: int, batch_size: int,
-                eta_seconds: float | None = None, batch: int | None = None,
-                batches: int | None = None, running: bool = True) -> str:  # fmt: skip
+def status_line(
+    *,
+    finished: int,
+    total: int,
+    failed: int,
+    batch_size: int,
+    eta_seconds: float | None = None,
+    batch: int | None = None,
+    batches: int | None = None,
+    running: bool = True,
+) -> str:
     """The panel's status line, numbered as the engine (and the CLI) number batches.
 
     ``batch`` / ``batches`` are the engine's ``current_batch`` / ``total_batches``
@@ -175,41 +183,63 @@ class ControlPanel:
         )
         self.county = w.Dropdown(description="County", options=[("All counties", ALL)], value=ALL)
         self.batch_size = w.BoundedIntText(value=size, min=1, max=10_000, description="Batch size")
-        self.strategy = w.Dropdown(description="Strategy", options=STRATEGIES,
-                                   value=normalise_strategy(strategy))  # fmt: skip
+        self.strategy = w.Dropdown(
+            description="Strategy", options=STRATEGIES, value=normalise_strategy(strategy)
+        )
         self.budget_batches = w.BoundedIntText(
-            value=max_batches or self._default_batches(size), min=1, max=100_000,
+            value=max_batches or self._default_batches(size),
+            min=1,
+            max=100_000,
             description="Batches",
-        )  # fmt: skip
+        )
         self.budget_minutes = w.BoundedFloatText(
-            value=max_minutes or 0.0, min=0.0, max=10_000.0, description="Minutes (0 = no limit)",
+            value=max_minutes or 0.0,
+            min=0.0,
+            max=10_000.0,
+            description="Minutes (0 = no limit)",
             style={"description_width": "initial"},
-        )  # fmt: skip
+        )
         self.budget = w.HTML()
         self.start_button = w.Button(description="Start", button_style="success", icon="play")
         self.resume_jobs = w.Dropdown(description="Paused", options=[])
         self.resume_button = w.Button(description="Resume", button_style="info", icon="redo")
-        self.pause_button = w.Button(description="Pause", button_style="warning", icon="pause",
-                                     disabled=True)  # fmt: skip
+        self.pause_button = w.Button(
+            description="Pause", button_style="warning", icon="pause", disabled=True
+        )
         self.refresh_button = w.Button(description="Refresh", icon="sync")
-        self.force_button = w.Button(description="Force new job", icon="plus-circle",
-                                     tooltip="start a new job although one is active here",
-                                     disabled=True)  # fmt: skip
-        self.cancel_button = w.Button(description="Cancel job", button_style="danger",
-                                      icon="times", tooltip="cancel the selected paused job")
-        self.retry_button = w.Button(description="Retry failed", icon="undo",
-                                     tooltip="put the selected job's failed items back")
-        self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress",
-                                      bar_style="info")  # fmt: skip
+        self.force_button = w.Button(
+            description="Force new job",
+            icon="plus-circle",
+            tooltip="start a new job although one is active here",
+            disabled=True,
+        )
+        self.cancel_button = w.Button(
+            description="Cancel job",
+            button_style="danger",
+            icon="times",
+            tooltip="cancel the selected paused job",
+        )
+        self.retry_button = w.Button(
+            description="Retry failed",
+            icon="undo",
+            tooltip="put the selected job's failed items back",
+        )
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description="Progress", bar_style="info"
+        )
         self.status = w.Label(value="No session running.")
         self.warnings = w.HTML()
         self.message = w.HTML()
         self.failure_list = w.HTML()
 
         # stable hooks for styling and for the browser test
-        for widget, name in ((self.status, "status"), (self.progress, "progress"),
-                             (self.message, "message"), (self.warnings, "warnings"),
-                             (self.failure_list, "failures")):  # fmt: skip
+        for widget, name in (
+            (self.status, "status"),
+            (self.progress, "progress"),
+            (self.message, "message"),
+            (self.warnings, "warnings"),
+            (self.failure_list, "failures"),
+        ):
             widget.add_class(f"toolkit-{name}")
         self.start_button.on_click(lambda _: self.start())
         self.resume_button.on_click(lambda _: self.resume())
@@ -227,8 +257,15 @@ class ControlPanel:
                 w.HBox([self.county, self.batch_size, self.strategy]),
                 w.HBox([w.HTML("<b>Session budget</b>"), self.budget_batches, self.budget_minutes]),
                 self.budget,
-                w.HBox([self.start_button, self.resume_jobs, self.resume_button, self.pause_button,
-                        self.refresh_button]),
+                w.HBox(
+                    [
+                        self.start_button,
+                        self.resume_jobs,
+                        self.resume_button,
+                        self.pause_button,
+                        self.refresh_button,
+                    ]
+                ),
                 w.HBox([self.force_button, self.cancel_button, self.retry_button]),
                 self.progress,
                 self.status,
@@ -236,7 +273,7 @@ class ControlPanel:
                 self.message,
                 self.failure_list,
             ]
-        )  # fmt: skip
+        )
         self.refresh()
         if county is not None:
             cid = self.ws.county_id(county)
@@ -250,10 +287,15 @@ class ControlPanel:
     def from_params(cls, params: SessionRequest) -> ControlPanel:
         """A panel from a job notebook's checked parameters (a given job_id is preselected)."""
         panel = cls(
-            params.job_type, params.db, county=params.county_id, batch_size=params.batch_size,
-            strategy=params.strategy, max_batches=params.max_batches,
-            max_minutes=params.max_minutes, processor=params.processor,
-        )  # fmt: skip
+            params.job_type,
+            params.db,
+            county=params.county_id,
+            batch_size=params.batch_size,
+            strategy=params.strategy,
+            max_batches=params.max_batches,
+            max_minutes=params.max_minutes,
+            processor=params.processor,
+        )
         ids = [v for _, v in panel.resume_jobs.options]
         if params.job_id in ids:
             panel.resume_jobs.value = params.job_id
@@ -386,8 +428,11 @@ class ControlPanel:
                 for r in others.itertuples()
             ]
         if getattr(self, "_others", None):
-            notes.append("Other active jobs: " + "; ".join(self._others)
-                         + ". The guide: finish old jobs before starting new ones.")  # fmt: skip
+            notes.append(
+                "Other active jobs: "
+                + "; ".join(self._others)
+                + ". The guide: finish old jobs before starting new ones."
+            )
         if self.batch_size.value > GUIDE_MAX_BATCH:
             notes.append(
                 f"Batch size {self.batch_size.value} is over the guide's limit "
@@ -451,7 +496,10 @@ class ControlPanel:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 job = self.ws.create_batch_job(
-                    self.job_type.name, county, self.batch_size.value, strategy=self.strategy.value,
+                    self.job_type.name,
+                    county,
+                    self.batch_size.value,
+                    strategy=self.strategy.value,
                     force=force,
                 )
         except ActiveJobExistsError as exc:
@@ -462,8 +510,9 @@ class ControlPanel:
             self._say(
                 f"Not started: a {self.job_type.name} job is already active here ({active}). "
                 "Resume it (select it under Paused), Cancel it, or press Force new job to "
-                "start another anyway.", error=True,
-            )  # fmt: skip
+                "start another anyway.",
+                error=True,
+            )
             return None
         except ToolkitError as exc:
             self._say(f"Could not start: {exc}", error=True)
@@ -471,10 +520,11 @@ class ControlPanel:
         self._blocked = False
         self.force_button.disabled = True
         self._extra_warnings = [
-            str(c.message) for c in caught
+            str(c.message)
+            for c in caught
             if issubclass(c.category, BatchSizeWarning | ActiveJobsWarning)
             and not str(c.message).startswith("Other active jobs")  # listed below already
-        ]  # fmt: skip
+        ]
         st = self.ws.get_batch_status(job)
         if st["status"] == "completed":
             self.job_id = job
@@ -593,7 +643,8 @@ class ControlPanel:
         self._base = self.ws.get_batch_status(job)
         size = int(self._base["batch_size"])
         self._base["_partial"] = bool(_finished(self._base) % size) and bool(
-            self._base.get("current_batch"))
+            self._base.get("current_batch")
+        )
         self._started = time.monotonic()
         self._show_warnings()
         self._render(self._base_progress())
@@ -602,9 +653,11 @@ class ControlPanel:
         self._say(f"Running {self.job_type.name} job {job[:8]}…")
         minutes = self.budget_minutes.value or None
         self._thread = threading.Thread(
-            target=self._run, args=(job, proc, self.budget_batches.value, minutes),
-            name=f"toolkit-session-{job[:8]}", daemon=True,
-        )  # fmt: skip
+            target=self._run,
+            args=(job, proc, self.budget_batches.value, minutes),
+            name=f"toolkit-session-{job[:8]}",
+            daemon=True,
+        )
         self._thread.start()
 
     def _base_progress(self) -> dict[str, Any]:
@@ -621,10 +674,15 @@ class ControlPanel:
 
             # a person's Pause stops the session at its next item, and then pauses the job
             self.summary = run_job_session(
-                self.ws, job, proc, max_batches=batches,
-                max_seconds=minutes * 60 if minutes else None, on_progress=self._on_progress,
-                stop=self._stop, pause_reason=PAUSE_REASON,
-            )  # fmt: skip
+                self.ws,
+                job,
+                proc,
+                max_batches=batches,
+                max_seconds=minutes * 60 if minutes else None,
+                on_progress=self._on_progress,
+                stop=self._stop,
+                pause_reason=PAUSE_REASON,
+            )
         except Exception as exc:  # shown in the panel; the job stays resumable
             self.error = exc
         finally:
@@ -656,9 +714,14 @@ class ControlPanel:
             if p["session_batches"] and b.get("_partial"):
                 batch -= 1  # the first claim finished the base's partly done batch
         self.status.value = status_line(
-            finished=finished, total=total, failed=failed, batch_size=int(b["batch_size"]),
-            eta_seconds=eta, batch=batch, batches=batches,
-        )  # fmt: skip
+            finished=finished,
+            total=total,
+            failed=failed,
+            batch_size=int(b["batch_size"]),
+            eta_seconds=eta,
+            batch=batch,
+            batches=batches,
+        )
         self._show_budget(used=session)
         if session >= BUDGET_WARN_SHARE * self._budget_items() or p["session_failed"]:
             self._show_warnings(used=session)
@@ -678,10 +741,14 @@ class ControlPanel:
             self.progress.max = max(1, int(st["total_items"]))
             self.progress.value = min(_finished(st), int(st["total_items"]))
             self.status.value = status_line(
-                finished=_finished(st), total=int(st["total_items"]),
-                failed=int(st["failed_items"]), batch_size=int(st["batch_size"]),
-                batch=st.get("current_batch"), batches=st.get("total_batches"), running=False,
-            )  # fmt: skip
+                finished=_finished(st),
+                total=int(st["total_items"]),
+                failed=int(st["failed_items"]),
+                batch_size=int(st["batch_size"]),
+                batch=st.get("current_batch"),
+                batches=st.get("total_batches"),
+                running=False,
+            )
             self.progress.bar_style = {"completed": "success", "paused": "warning"}.get(
                 st["status"], "info"
             )
@@ -775,27 +842,43 @@ class ItemForm:
         self.begin_button = w.Button(description="Begin", button_style="success", icon="play")
         self.context = w.HTML()
         self.fields = w.VBox([])  # a per-type form's inputs
-        self.outcome = w.ToggleButtons(options=[("Done", "done"), ("Failed", "failed")],
-                                       value="done",
-                                       description="Outcome")  # fmt: skip
-        self.note = w.Textarea(placeholder="What you found, sources, or why it failed",
-                               description="Note", layout={"width": "90%"})  # fmt: skip
-        self.save_button = w.Button(description="Save & next", button_style="primary", icon="save",
-                                    disabled=True)  # fmt: skip
+        self.outcome = w.ToggleButtons(
+            options=[("Done", "done"), ("Failed", "failed")], value="done", description="Outcome"
+        )
+        self.note = w.Textarea(
+            placeholder="What you found, sources, or why it failed",
+            description="Note",
+            layout={"width": "90%"},
+        )
+        self.save_button = w.Button(
+            description="Save & next", button_style="primary", icon="save", disabled=True
+        )
         self.message = w.HTML()
         self.begin_button.on_click(lambda _: self.begin())
         self.save_button.on_click(lambda _: self.save())
         self.widget = w.VBox(
-            [self.header, self.begin_button, self.context, self.fields, self.outcome, self.note,
-             self.save_button,
-             self.message]
-        )  # fmt: skip
+            [
+                self.header,
+                self.begin_button,
+                self.context,
+                self.fields,
+                self.outcome,
+                self.note,
+                self.save_button,
+                self.message,
+            ]
+        )
 
     @classmethod
     def from_params(cls, params: SessionRequest) -> ItemForm:
         """A form from a job notebook's checked parameters."""
-        return cls(params.job_type, params.db, job_id=params.job_id, county=params.county_id,
-                   batch_size=params.batch_size)  # fmt: skip
+        return cls(
+            params.job_type,
+            params.db,
+            job_id=params.job_id,
+            county=params.county_id,
+            batch_size=params.batch_size,
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -810,10 +893,12 @@ class ItemForm:
             if self.job_id is None:
                 cid = self.ws.county_id(self._county) if self._county is not None else None
                 params = SessionRequest(
-                    job_type=self.job_type.name, db=self.ws.url, county_id=cid,
+                    job_type=self.job_type.name,
+                    db=self.ws.url,
+                    county_id=cid,
                     county=None if cid is None else self.ws.county_name(cid),
                     batch_size=self._batch_size,
-                )  # fmt: skip
+                )
                 job, note = open_job(self.ws, params)
             else:
                 job, note = open_job(
@@ -933,8 +1018,7 @@ class ItemForm:
 
         parcel, address = item.get("parcel_id"), item.get("parcel_address") or item.get("address")
         if not blank(parcel):
-            where = ", ".join(str(x) for x in (address, item.get("municipality"))
-                              if not blank(x))  # fmt: skip
+            where = ", ".join(str(x) for x in (address, item.get("municipality")) if not blank(x))
             return f"parcel {parcel}" + (f" ({where})" if where else "")
         if not blank(item.get("county")):
             return f"{item['county']} County"
@@ -949,8 +1033,11 @@ class ItemForm:
         note = self.note.value if note is None else note
         self.mark_field(None)
         try:
-            values = (self.values() | {"note": note}
-                      if outcome == "done" and self.save_result is not None else None)  # fmt: skip
+            values = (
+                self.values() | {"note": note}
+                if outcome == "done" and self.save_result is not None
+                else None
+            )
             if not self.claimed and not self._claim():
                 self._say("Someone else took that item; here is the next one.", error=True)
                 self._next()

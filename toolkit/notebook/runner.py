@@ -88,16 +88,22 @@ def run_notebook_session(params: SessionRequest) -> dict[str, Any]:
         def crashed(job_id: str) -> None:
             _write_summary(params, RunResult(job_id, "failed", 1, "the session crashed"))
 
-        result = run_one(ws, params, on_progress=_Printer(noun),
-                         say=lambda text: print(text, flush=True), on_job=crashed)  # fmt: skip
+        result = run_one(
+            ws,
+            params,
+            on_progress=_Printer(noun),
+            say=lambda text: print(text, flush=True),
+            on_job=crashed,
+        )
     finally:
         ws.close()
     if result.outcome not in ("no_work", "no_processor"):
         print(result.message)
         if result.resume_hint:
             print(result.resume_hint)
-        print(f"This session: {result.counts} (outcome: {result.outcome}, exit "
-              f"{result.exit_code}).")  # fmt: skip
+        print(
+            f"This session: {result.counts} (outcome: {result.outcome}, exit {result.exit_code})."
+        )
         show_failures(list(result.failures))
     elif result.outcome == "no_processor":
         print(result.message)

@@ -22,8 +22,7 @@ if TYPE_CHECKING:
 
 ALL_COUNTIES = "All counties"
 ERROR_STYLE = (
-    "color:#b00020;background:#fdecea;border-left:4px solid #b00020;padding:4px 8px;"
-    "margin:4px 0"
+    "color:#b00020;background:#fdecea;border-left:4px solid #b00020;padding:4px 8px;margin:4px 0"
 )
 DECISION_COLOURS = {"BID": "#1b7f3b", "REVIEW": "#b26a00", "PASS": "#8a8a8a"}
 VERDICT_COLOURS = {"APPROVED": "#1b7f3b", "CAUTION": "#b26a00", "REJECTED": "#b00020"}
@@ -117,8 +116,9 @@ def figure_html(fig: Figure, alt: str = "") -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     data = base64.b64encode(buf.getvalue()).decode()
-    return (f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}" '
-            'style="max-width:100%"/>')
+    return (
+        f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}" style="max-width:100%"/>'
+    )
 
 
 def error_html(text: str) -> str:
@@ -135,5 +135,7 @@ def badge(value: object, colours: dict[str, str]) -> str:
         return ""
     text = str(value)
     colour = colours.get(text, "#555")
-    return (f"<span style='background:{colour};color:white;border-radius:3px;padding:1px 6px;"
-            f"font-weight:bold'>{html.escape(text)}</span>")  # fmt: skip
+    return (
+        f"<span style='background:{colour};color:white;border-radius:3px;padding:1px 6px;"
+        f"font-weight:bold'>{html.escape(text)}</span>"
+    )

@@ -59,7 +59,8 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "completed": (EXIT_COMPLETED, "the job is finished and every item is done"),
     "no_work": (EXIT_COMPLETED, "nothing was pending"),
     "finished_with_failures": (
-        EXIT_FINISHED_WITH_FAILURES, "the job is finished, but some items failed or were skipped",
+        EXIT_FINISHED_WITH_FAILURES,
+        "the job is finished, but some items failed or were skipped",
     ),
     "budget": (EXIT_PAUSED, "paused at the session's budget"),
     "paused": (EXIT_PAUSED, "paused by a person (or another session)"),
@@ -68,7 +69,7 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "no_processor": (EXIT_NO_PROCESSOR, "no processor for this job type; nothing changed"),
     "failed": (EXIT_FAILED, "the session crashed, a cell raised, or the job was cancelled"),
     "bad_usage": (EXIT_BAD_USAGE, "a bad parameter; nothing changed"),
-}  # fmt: skip
+}
 
 # types where a person does (part of) the work: their notebooks show the item form
 MANUAL_TYPES = ("county_research", "property_condition", "title_research")
@@ -83,8 +84,14 @@ def exit_code(outcome: str) -> int:
     return EXIT_CODES.get(outcome, (EXIT_FAILED, ""))[0]
 
 
-def outcome_of(session_outcome: str, status: str | None, *, failed: int = 0, skipped: int = 0,
-               auto_paused: bool = False) -> str:  # fmt: skip
+def outcome_of(
+    session_outcome: str,
+    status: str | None,
+    *,
+    failed: int = 0,
+    skipped: int = 0,
+    auto_paused: bool = False,
+) -> str:
     """Where a session left its job, as one outcome of :data:`EXIT_CODES`.
 
     ``session_outcome`` is what the session runner said (completed, budget, paused,
@@ -205,9 +212,11 @@ def check_request(
     size = _whole("batch_size", batch_size, f" (the guide's size for {jt.name} is {jt.batch_size})")
     batches = _whole("max_batches", max_batches)
     if max_minutes is not None and (
-        isinstance(max_minutes, bool) or not isinstance(max_minutes, int | float)
-        or not math.isfinite(max_minutes) or max_minutes <= 0
-    ):  # fmt: skip
+        isinstance(max_minutes, bool)
+        or not isinstance(max_minutes, int | float)
+        or not math.isfinite(max_minutes)
+        or max_minutes <= 0
+    ):
         raise ValidationError(
             f"Parameter max_minutes={max_minutes!r} ({type(max_minutes).__name__}) must be a "
             "positive number of minutes or None."
@@ -218,10 +227,11 @@ def check_request(
             "True or False."
         )
     db_url = (
-        ws.url if ws is not None
+        ws.url
+        if ws is not None
         else text_param("db", db, "a DuckDB file path or a postgresql:// URL")
         or config.default_db_url()
-    )  # fmt: skip
+    )
     jid = text_param("job_id", job_id, "a job id (uuid or its first 8 characters)")
     proc = text_param("processor", processor, "'module:function' or a registered processor name")
     out = text_param("summary_path", summary_path, "a file path")
@@ -259,11 +269,19 @@ def check_request(
         if own:
             w.close()
     return SessionRequest(
-        job_type=jt.name, db=db_url, county=county_name, county_id=county_id, batch_size=size,
-        job_id=jid, max_batches=batches,
+        job_type=jt.name,
+        db=db_url,
+        county=county_name,
+        county_id=county_id,
+        batch_size=size,
+        job_id=jid,
+        max_batches=batches,
         max_minutes=None if max_minutes is None else float(max_minutes),
-        interactive=interactive, processor=proc, strategy=strat, summary_path=out,
-    )  # fmt: skip
+        interactive=interactive,
+        processor=proc,
+        strategy=strat,
+        summary_path=out,
+    )
 
 
 def resolve_processor(spec: str | None) -> Callable[..., Any] | str | None:
@@ -358,8 +376,9 @@ def find_active_job(ws: Workspace, job_type: str, county_id: int | None) -> dict
     return frame.sort_values("updated_at", ascending=False).iloc[0].to_dict()
 
 
-def open_job(ws: Workspace, req: SessionRequest, *, say: Callable[[str], None] = print
-             ) -> tuple[str | None, str]:  # fmt: skip
+def open_job(
+    ws: Workspace, req: SessionRequest, *, say: Callable[[str], None] = print
+) -> tuple[str | None, str]:
     """The job this session works on, ready to run, and a sentence saying which.
 
     ``job_id`` given: that job, resumed if paused (you asked for it by name).
@@ -441,14 +460,26 @@ class RunResult:
 
 def result_of(summary: SessionSummary, *, auto_paused: bool = False) -> RunResult:
     """A session runner's summary as the surfaces' :class:`RunResult`."""
-    outcome = outcome_of(summary.outcome, summary.status, failed=summary.job_failed,
-                         skipped=summary.job_skipped, auto_paused=auto_paused)  # fmt: skip
+    outcome = outcome_of(
+        summary.outcome,
+        summary.status,
+        failed=summary.job_failed,
+        skipped=summary.job_skipped,
+        auto_paused=auto_paused,
+    )
     return RunResult(
-        job_id=summary.job_id, outcome=outcome, exit_code=exit_code(outcome),
-        message=summary.message, processed=summary.processed, failed=summary.failed,
-        skipped=summary.skipped, status=summary.status, session_id=summary.session_id,
-        resume_hint=summary.resume_hint, failures=tuple(summary.failures),
-    )  # fmt: skip
+        job_id=summary.job_id,
+        outcome=outcome,
+        exit_code=exit_code(outcome),
+        message=summary.message,
+        processed=summary.processed,
+        failed=summary.failed,
+        skipped=summary.skipped,
+        status=summary.status,
+        session_id=summary.session_id,
+        resume_hint=summary.resume_hint,
+        failures=tuple(summary.failures),
+    )
 
 
 def run_job_session(
@@ -469,9 +500,14 @@ def run_job_session(
     reason (a person pressed Pause); without it the job is left to others.
     """
     summary = ws.run_session(
-        job_id, processor, max_batches=max_batches, max_items=max_items,
-        max_seconds=max_seconds, on_progress=on_progress, stop=stop,
-    )  # fmt: skip
+        job_id,
+        processor,
+        max_batches=max_batches,
+        max_items=max_items,
+        max_seconds=max_seconds,
+        on_progress=on_progress,
+        stop=stop,
+    )
     if pause_reason and stop is not None and stop.is_set() and summary.status == "in_progress":
         ws.pause_batch_job(job_id, reason=pause_reason)
         summary = _refreshed(ws, summary)
@@ -487,10 +523,17 @@ def _refreshed(ws: Workspace, summary: SessionSummary) -> SessionSummary:
 
     st = ws.get_batch_status(summary.job_id)
     finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
-    msg = progress_message(st["noun"], finished, st["total_items"], st["status"],
-                           failed=st["failed_items"], skipped=st["skipped_items"])  # fmt: skip
-    return replace(summary, status=st["status"], outcome="paused", message=msg,
-                   pause_reason=st["pause_reason"])  # fmt: skip
+    msg = progress_message(
+        st["noun"],
+        finished,
+        st["total_items"],
+        st["status"],
+        failed=st["failed_items"],
+        skipped=st["skipped_items"],
+    )
+    return replace(
+        summary, status=st["status"], outcome="paused", message=msg, pause_reason=st["pause_reason"]
+    )
 
 
 def run_one(
@@ -513,10 +556,13 @@ def run_one(
         manual = req.job_type in MANUAL_TYPES
         msg = (
             f"No processor for {req.job_type} yet: nothing was run and nothing changed. "
-            + ("Work its items one at a time with the item form in its notebook, or give "
-               if manual else "Give ")
+            + (
+                "Work its items one at a time with the item form in its notebook, or give "
+                if manual
+                else "Give "
+            )
             + "a processor ('module:function')."
-        )  # fmt: skip
+        )
         return RunResult(None, "no_processor", EXIT_NO_PROCESSOR, msg)
     jid, note = open_job(ws, req, say=say)
     say(note)
@@ -525,13 +571,34 @@ def run_one(
     if on_job is not None:
         on_job(jid)
     proc = processor if processor is not None else resolve_processor(req.processor)
-    return run_job_session(ws, jid, proc, max_batches=req.max_batches,
-                           max_seconds=req.max_seconds, on_progress=on_progress, stop=stop)  # fmt: skip
+    return run_job_session(
+        ws,
+        jid,
+        proc,
+        max_batches=req.max_batches,
+        max_seconds=req.max_seconds,
+        on_progress=on_progress,
+        stop=stop,
+    )
 
 
 __all__ = [
-    "EXIT_AUTO_PAUSED", "EXIT_BAD_USAGE", "EXIT_CODES", "EXIT_COMPLETED", "EXIT_FAILED",
-    "EXIT_FINISHED_WITH_FAILURES", "EXIT_NO_PROCESSOR", "EXIT_PAUSED", "MANUAL_TYPES",
-    "RunResult", "SessionRequest", "check_request", "exit_code", "open_job", "outcome_of",
-    "result_of", "run_job_session", "run_one",
-]  # fmt: skip
+    "EXIT_AUTO_PAUSED",
+    "EXIT_BAD_USAGE",
+    "EXIT_CODES",
+    "EXIT_COMPLETED",
+    "EXIT_FAILED",
+    "EXIT_FINISHED_WITH_FAILURES",
+    "EXIT_NO_PROCESSOR",
+    "EXIT_PAUSED",
+    "MANUAL_TYPES",
+    "RunResult",
+    "SessionRequest",
+    "check_request",
+    "exit_code",
+    "open_job",
+    "outcome_of",
+    "result_of",
+    "run_job_session",
+    "run_one",
+]

@@ -136,9 +136,11 @@ def _failed_cell(nb_path: Path) -> tuple[str, str | None]:
                     return label, f"{o['ename']}: {o['evalue']}"
             return label, None
     # a dead kernel: papermill closes the cell as if it completed; it is the last one started
-    started = [(i, c) for i, c in enumerate(nb.cells)
-               if c.cell_type == "code"
-               and c.get("metadata", {}).get("papermill", {}).get("start_time")]  # fmt: skip
+    started = [
+        (i, c)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
     if started:
         i, cell = started[-1]
         name = CELL_NAMES.get(cell.get("id", ""), cell.get("id") or "")
@@ -156,8 +158,9 @@ def _validation_names() -> set[str]:
     return names
 
 
-def _set_record_path(ws: Workspace, session_id: str | None, job_id: str | None,
-                     started: dt.datetime, record: Path) -> None:  # fmt: skip
+def _set_record_path(
+    ws: Workspace, session_id: str | None, job_id: str | None, started: dt.datetime, record: Path
+) -> None:
     if session_id:
         ws.query("session_set_record_path", [str(record), session_id])
     elif job_id:
@@ -243,12 +246,22 @@ def run_headless(
     w = toolkit.connect(db_url) if ws is None else ws
     try:
         req = request or check_request(
-            job_type, county=county, batch_size=batch_size, job_id=job_id, max_batches=batches,
-            max_minutes=minutes, interactive=False, strategy=strategy, ws=w,
-        )  # fmt: skip
+            job_type,
+            county=county,
+            batch_size=batch_size,
+            job_id=job_id,
+            max_batches=batches,
+            max_minutes=minutes,
+            interactive=False,
+            strategy=strategy,
+            ws=w,
+        )
         # the processor is imported in the kernel (its PYTHONPATH), not here
-        req = replace(req, db=db_url,
-                      processor=text_param("processor", processor, "'module:function' or a name"))  # fmt: skip
+        req = replace(
+            req,
+            db=db_url,
+            processor=text_param("processor", processor, "'module:function' or a name"),
+        )
         source = notebook_path(req.job_type)
         kernel, manager = ensure_kernel()
         out_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir(db_url)
@@ -321,9 +334,17 @@ def keep_killed_runs(out_dir: Path) -> list[Path]:
     return kept
 
 
-def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kernel: str,
-             manager: type, out_dir: Path, timeout: float | None,
-             surface: str = "python") -> RunResult:  # fmt: skip
+def _one_run(
+    pm: Any,
+    ws: Workspace,
+    source: Path,
+    params: SessionRequest,
+    kernel: str,
+    manager: type,
+    out_dir: Path,
+    timeout: float | None,
+    surface: str = "python",
+) -> RunResult:
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # the store keeps naive UTC
     stamp = _utc_stamp()
     keep_killed_runs(out_dir)
@@ -331,19 +352,31 @@ def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kerne
     pending = out_dir / f"{stamp}-{os.getpid()}.running.ipynb"
     summary_file = pending.with_suffix(".json")
     nb_params = {
-        "db": params.db, "county": params.county, "batch_size": params.batch_size,
-        "job_id": params.job_id, "max_batches": params.max_batches,
-        "max_minutes": params.max_minutes, "interactive": False, "processor": params.processor,
-        "strategy": params.strategy, "summary_path": str(summary_file),
-    }  # fmt: skip
+        "db": params.db,
+        "county": params.county,
+        "batch_size": params.batch_size,
+        "job_id": params.job_id,
+        "max_batches": params.max_batches,
+        "max_minutes": params.max_minutes,
+        "interactive": False,
+        "processor": params.processor,
+        "strategy": params.strategy,
+        "summary_path": str(summary_file),
+    }
     error: BaseException | None = None
     absolute_path_settings()
     try:
         pm.execute_notebook(
-            str(source), ATOMIC + str(pending), parameters=nb_params, kernel_name=kernel,
-            kernel_manager_class=manager, progress_bar=False, log_output=False,
-            cwd=str(source.parent), execution_timeout=timeout,
-        )  # fmt: skip
+            str(source),
+            ATOMIC + str(pending),
+            parameters=nb_params,
+            kernel_name=kernel,
+            kernel_manager_class=manager,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(source.parent),
+            execution_timeout=timeout,
+        )
     except Exception as exc:  # papermill's cell error, a dead kernel, a timeout
         error = exc
     data: dict[str, Any] = {}
@@ -374,8 +407,10 @@ def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kerne
         outcome = "bad_usage" if bad else "failed"
         message = f"The {params.job_type} notebook failed in {cell}: {detail}"
         if job_id and not bad and surface == "cli":
-            message += (f" — job {job_id[:8]} is left resumable; run it again: "
-                        f"toolkit run {params.job_type} --job {job_id[:8]}")  # fmt: skip
+            message += (
+                f" — job {job_id[:8]} is left resumable; run it again: "
+                f"toolkit run {params.job_type} --job {job_id[:8]}"
+            )
         elif job_id and not bad:
             message += f" — job {job_id[:8]} is left resumable (run again with job_id='{job_id}')."
     else:
@@ -384,10 +419,16 @@ def _one_run(pm: Any, ws: Workspace, source: Path, params: SessionRequest, kerne
     if record_path and job_id:
         _set_record_path(ws, data.get("session_id"), job_id, started, record)
     return RunResult(
-        job_id=job_id, outcome=outcome, exit_code=exit_code(outcome), message=message,
-        processed=int(data.get("processed") or 0), failed=int(data.get("failed") or 0),
-        skipped=int(data.get("skipped") or 0), status=data.get("status"),
-        record_path=record_path, session_id=data.get("session_id"),
+        job_id=job_id,
+        outcome=outcome,
+        exit_code=exit_code(outcome),
+        message=message,
+        processed=int(data.get("processed") or 0),
+        failed=int(data.get("failed") or 0),
+        skipped=int(data.get("skipped") or 0),
+        status=data.get("status"),
+        record_path=record_path,
+        session_id=data.get("session_id"),
         resume_hint=data.get("resume_hint") or "",
         failures=tuple(data.get("failures") or ()),
     )

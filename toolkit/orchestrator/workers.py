@@ -136,9 +136,15 @@ def run_worker(
                 "Worker processes import their processor: give 'module:attr' or a registered "
                 "processor name, not a function object."
             )
-        procs = start_local_workers(url, concurrency, job_id=job_id, job_type=job_type,
-                                    processor=processor, exit_when_idle=exit_when_idle,
-                                    poll_seconds=poll_seconds)  # fmt: skip
+        procs = start_local_workers(
+            url,
+            concurrency,
+            job_id=job_id,
+            job_type=job_type,
+            processor=processor,
+            exit_when_idle=exit_when_idle,
+            poll_seconds=poll_seconds,
+        )
         while any(p.is_alive() for p in procs) and not stop.is_set():
             stop.wait(0.2)
         stop_local_workers(procs)
@@ -232,8 +238,13 @@ def start_local_workers(
         )
     ctx = multiprocessing.get_context("spawn")  # no forked connections or threads
     queue = ctx.Queue()
-    kwargs = {"job_id": job_id, "job_type": job_type, "processor": processor,
-              "exit_when_idle": exit_when_idle, "poll_seconds": poll_seconds}  # fmt: skip
+    kwargs = {
+        "job_id": job_id,
+        "job_type": job_type,
+        "processor": processor,
+        "exit_when_idle": exit_when_idle,
+        "poll_seconds": poll_seconds,
+    }
     procs: list[multiprocessing.process.BaseProcess] = []
     for i in range(n):
         p: multiprocessing.process.BaseProcess = ctx.Process(
@@ -273,8 +284,7 @@ def run_workers(ws: Workspace, req: Any, n: int) -> RunResult:
     jid, note = open_job(ws, req)
     if jid is None:
         return RunResult(None, "no_work", EXIT_COMPLETED, note)
-    procs = start_local_workers(ws.url, n, job_id=jid, exit_when_idle=True,
-                                processor=req.processor)  # fmt: skip
+    procs = start_local_workers(ws.url, n, job_id=jid, exit_when_idle=True, processor=req.processor)
     try:
         for p in procs:
             p.join()
@@ -282,16 +292,30 @@ def run_workers(ws: Workspace, req: Any, n: int) -> RunResult:
         stop_local_workers(procs)
     st = ws.get_batch_status(jid)
     outcome = outcome_of(
-        "stopped", st["status"], failed=st["failed_items"], skipped=st["skipped_items"],
+        "stopped",
+        st["status"],
+        failed=st["failed_items"],
+        skipped=st["skipped_items"],
         auto_paused=st["status"] == "paused" and was_auto_paused(ws, jid),
-    )  # fmt: skip
+    )
     finished = st["processed_items"] + st["failed_items"] + st["skipped_items"]
-    message = progress_message(st["noun"], finished, st["total_items"], st["status"],
-                               failed=st["failed_items"], skipped=st["skipped_items"])  # fmt: skip
+    message = progress_message(
+        st["noun"],
+        finished,
+        st["total_items"],
+        st["status"],
+        failed=st["failed_items"],
+        skipped=st["skipped_items"],
+    )
     if st["status"] == "paused" and st["pause_reason"]:
         message += f" — {st['pause_reason']}"
     return RunResult(
-        job_id=jid, outcome=outcome, exit_code=exit_code(outcome),
-        message=f"{message} (with {n} workers)", processed=int(st["processed_items"]),
-        failed=int(st["failed_items"]), skipped=int(st["skipped_items"]), status=st["status"],
-    )  # fmt: skip
+        job_id=jid,
+        outcome=outcome,
+        exit_code=exit_code(outcome),
+        message=f"{message} (with {n} workers)",
+        processed=int(st["processed_items"]),
+        failed=int(st["failed_items"]),
+        skipped=int(st["skipped_items"]),
+        status=st["status"],
+    )

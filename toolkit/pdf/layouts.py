@@ -30,15 +30,31 @@ _FOLIO_RE = re.compile(
 _SALE_DATE_RE = re.compile(r"SALE\s+DATE\s*:?\s*(\S+)", re.IGNORECASE)
 # labels of a printer report's facts; any of them, with or without a colon
 _LABELS: tuple[tuple[str, str], ...] = (
-    ("total", "TOTAL DUE"), ("total", "TOTAL AMOUNT DUE"), ("total", "AMOUNT DUE"),
-    ("total", "UPSET PRICE"), ("total", "UPSET AMOUNT"), ("total", "UPSET BID"),
-    ("total", "MINIMUM BID"), ("total", "MIN BID"), ("total", "MIN. BID"), ("total", "BALANCE DUE"),
-    ("total", "TOTAL"), ("location", "PROPERTY LOCATION"), ("location", "LOCATION"),
-    ("location", "PROPERTY ADDRESS"), ("location", "SITUS"), ("municipality", "MUNICIPALITY"),
-    ("municipality", "DISTRICT"), ("municipality", "MUNI"), ("lot_size", "LOT SIZE"),
-    ("assessment", "ASSESSED VALUE"), ("assessment", "ASSESSMENT"), ("owner", "REPUTED OWNER"),
-    ("owner", "OWNER"), ("description", "DESCRIPTION"),
-)  # fmt: skip
+    ("total", "TOTAL DUE"),
+    ("total", "TOTAL AMOUNT DUE"),
+    ("total", "AMOUNT DUE"),
+    ("total", "UPSET PRICE"),
+    ("total", "UPSET AMOUNT"),
+    ("total", "UPSET BID"),
+    ("total", "MINIMUM BID"),
+    ("total", "MIN BID"),
+    ("total", "MIN. BID"),
+    ("total", "BALANCE DUE"),
+    ("total", "TOTAL"),
+    ("location", "PROPERTY LOCATION"),
+    ("location", "LOCATION"),
+    ("location", "PROPERTY ADDRESS"),
+    ("location", "SITUS"),
+    ("municipality", "MUNICIPALITY"),
+    ("municipality", "DISTRICT"),
+    ("municipality", "MUNI"),
+    ("lot_size", "LOT SIZE"),
+    ("assessment", "ASSESSED VALUE"),
+    ("assessment", "ASSESSMENT"),
+    ("owner", "REPUTED OWNER"),
+    ("owner", "OWNER"),
+    ("description", "DESCRIPTION"),
+)
 _YEAR_LINE_RE = re.compile(
     r"^(?:TAX\s+YEAR\s+)?((?:19|20)\d\d)\b.*?\s(\$?[\d,]+\.\d\d)$", re.IGNORECASE
 )
@@ -122,8 +138,7 @@ class Vocabulary:
         >>> v.columns
         (('amount', 'BALANCE OWED'),)
         """
-        roles = ("parcel", "amount", "owner", "location", "municipality", "description",
-                 "number")  # fmt: skip
+        roles = ("parcel", "amount", "owner", "location", "municipality", "description", "number")
         columns: list[tuple[str, str]] = []
         labels: list[tuple[str, str]] = []
         records: list[str] = []
@@ -649,9 +664,8 @@ def _printer_block(state: ParseState, page: int, block: list[Line], split: float
     for n, line in enumerate([block[0], *trimmed]):
         words = line.words
         found = [
-            lab for lab in _labels(line, state.vocab)
-            if lab[3] or words[lab[0]]["x0"] >= split
-        ]  # fmt: skip
+            lab for lab in _labels(line, state.vocab) if lab[3] or words[lab[0]]["x0"] >= split
+        ]
         cut = found[0][0] if found else len(words)
         # before the first label: the left column, or a wrapped value of the right one
         lw = [w["text"] for w in words[:cut] if w["x0"] < split]
@@ -710,11 +724,12 @@ def _printer_block(state: ParseState, page: int, block: list[Line], split: float
     if not total_text:
         state.errors.append(
             RowError(
-                page=page, raw_text=raw,
+                page=page,
+                raw_text=raw,
                 reason="record has no amount due (no TOTAL DUE, AMOUNT DUE, UPSET PRICE or "
                 "MINIMUM BID label with a value)",
             )
-        )  # fmt: skip
+        )
         return
     make_row(
         state,

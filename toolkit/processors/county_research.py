@@ -75,9 +75,17 @@ DEFAULT_FILENAME = "county_research.yaml"
 TOP_KEYS = ("counties",)
 COUNTY_KEYS = ("source", "as_of", "notes", "links", "sales")
 SALE_KEYS = (
-    "sale_type", "sale_date", "registration_deadline", "deposit", "payment_terms",
-    "bidder_certification", "location", "platform", "source", "as_of",
-)  # fmt: skip
+    "sale_type",
+    "sale_date",
+    "registration_deadline",
+    "deposit",
+    "payment_terms",
+    "bidder_certification",
+    "location",
+    "platform",
+    "source",
+    "as_of",
+)
 LINK_KEYS = ("url", "title", "source", "as_of")
 NOTE_KEYS = ("text", "source", "as_of")
 RESULT_KEYS = ("county_id", "status", "notes", "links", "source", "sales")
@@ -86,8 +94,6 @@ _TEXT_SALE_KEYS = ("deposit", "payment_terms", "bidder_certification", "location
 # paths given to import_research_file, per workspace file (this process only)
 _imported: dict[str, Path] = {}
 _imported_lock = threading.Lock()
-
-
 
 
 # -- reading the file -----------------------------------------------------------
@@ -274,8 +280,9 @@ def _text(value: object, where: _Where, what: str) -> str | None:
     return text or None
 
 
-def validate_research(entry: object, where: object = "county research",
-                      county: str = "the county") -> dict[str, Any]:  # fmt: skip
+def validate_research(
+    entry: object, where: object = "county research", county: str = "the county"
+) -> dict[str, Any]:
     """One county's research (a YAML entry or a dict) checked and normalised.
 
     Returns ``{source, as_of, notes: [{text, source, as_of}], links: [{url,
@@ -346,8 +353,9 @@ def validate_research(entry: object, where: object = "county research",
         if not url or not url.lower().startswith(("http://", "https://")):
             raise ConfigError(f"{lw}: link {i} of {county} has url {url!r}; give an http(s) URL.")
         s, d = stamp(link, lw, f"link {i} of {county}")
-        links.append({"url": url, "title": _text(link.get("title"), lw, "title"), "source": s,
-                      "as_of": d})  # fmt: skip
+        links.append(
+            {"url": url, "title": _text(link.get("title"), lw, "title"), "source": s, "as_of": d}
+        )
 
     sales_in = entry.get("sales") or []
     if not isinstance(sales_in, list):
@@ -373,9 +381,11 @@ def validate_research(entry: object, where: object = "county research",
             row[key] = _date(sale.get(key), sw.at(sale, key), key)
         for key in _TEXT_SALE_KEYS:
             row[key] = _text(sale.get(key), sw.at(sale, key), key)
-        if row["sale_date"] and row["registration_deadline"] and (
-            row["registration_deadline"] > row["sale_date"]
-        ):  # fmt: skip
+        if (
+            row["sale_date"]
+            and row["registration_deadline"]
+            and (row["registration_deadline"] > row["sale_date"])
+        ):
             raise ConfigError(
                 f"{sw.at(sale, 'registration_deadline')}: sale {i} of {county}: registration "
                 f"deadline {row['registration_deadline']} is after the sale date "
@@ -414,8 +424,9 @@ def result_for(county_id: int, research: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_processor(ctx: ProcessorContext | None = None, *, path: str | Path | None = None
-                   ) -> Callable[[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+def make_processor(
+    ctx: ProcessorContext | None = None, *, path: str | Path | None = None
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The processor the session runner calls with one county item.
 
     The research file (see :func:`research_path`) is read and validated once,
@@ -506,8 +517,9 @@ def validate_result(result: object) -> dict[str, Any]:
     }
 
 
-def write_results(con: Any, q: Any, job_id: str | None, outcomes: Sequence[Outcome],
-                  now: dt.datetime) -> None:  # fmt: skip
+def write_results(
+    con: Any, q: Any, job_id: str | None, outcomes: Sequence[Outcome], now: dt.datetime
+) -> None:
     """Store research in the caller's transaction: a log row; the county's sales replaced."""
     import pandas as pd
 
@@ -519,15 +531,25 @@ def write_results(con: Any, q: Any, job_id: str | None, outcomes: Sequence[Outco
         county_ids.append(cid)
         con.execute(
             q.county_research_insert,
-            [cid, job_id, res.get("status") or "done", res.get("notes"),
-             json.dumps(res.get("links") or [], default=str), res.get("source"), now],
-        )  # fmt: skip
+            [
+                cid,
+                job_id,
+                res.get("status") or "done",
+                res.get("notes"),
+                json.dumps(res.get("links") or [], default=str),
+                res.get("source"),
+                now,
+            ],
+        )
         for s in res.get("sales") or []:
             checked = s.get("as_of")
             sales.append(
-                {"county_id": cid, **{k: s.get(k) for k in SALE_KEYS if k not in ("as_of",)},
-                 "researched_at": dt.datetime.combine(checked, dt.time()) if checked else now}
-            )  # fmt: skip
+                {
+                    "county_id": cid,
+                    **{k: s.get(k) for k in SALE_KEYS if k not in ("as_of",)},
+                    "researched_at": dt.datetime.combine(checked, dt.time()) if checked else now,
+                }
+            )
     con.execute(q.upcoming_sales_clear, [county_ids])
     if sales:
         cols = ["county_id", *[k for k in SALE_KEYS if k != "as_of"], "researched_at"]
@@ -543,8 +565,9 @@ def write_results(con: Any, q: Any, job_id: str | None, outcomes: Sequence[Outco
 # -- the workspace's entry points ------------------------------------------------------
 
 
-def import_research_file(store: Store, path: str | Path | None = None, *,
-                         write: bool = False) -> dict[str, Any]:  # fmt: skip
+def import_research_file(
+    store: Store, path: str | Path | None = None, *, write: bool = False
+) -> dict[str, Any]:
     """Validate a research file and use it for this workspace's county_research jobs.
 
     Returns ``{path, counties, sales, links, county_names}``. The path is
@@ -597,8 +620,9 @@ def county_id(store: Store, con: Any, county: object) -> int:
     return int(cid)
 
 
-def checked_research(store: Store, county: object, research: dict[str, Any]
-                     ) -> tuple[int, dict[str, Any]]:  # fmt: skip
+def checked_research(
+    store: Store, county: object, research: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
     """Validate one county's research (the keys of a file entry): (county id, result row).
 
     Raises :class:`~toolkit.exceptions.ConfigError` naming the bad key or value, and

@@ -287,18 +287,30 @@ def make_bid_strategy(ctx: ProcessorContext) -> Any:
         f = assessed_from_list(f.merge(inputs, on="property_id", how="left"))
         out = max_bid(f, profile, clr_factors=clr)
         cols = {
-            "market_value": "market_value", "value_source": "market_value_source",
-            "max_bid_conservative": "max_bid_conservative", "max_bid_moderate": "max_bid_moderate",
-            "max_bid_aggressive": "max_bid_aggressive", "decision": "decision",
-            "confidence": "confidence", "missing_inputs": "missing_inputs",
-            "inputs_used": "inputs_used", "reasons": "reasons", "upset_price": "upset_price",
-            "clr_factor": "clr_factor", "clr_source": "clr_source", "repairs": "repairs",
-            "surviving_liens_total": "surviving_liens_total", "transfer_tax": "transfer_tax",
-            "selling_costs": "selling_costs", "breakdown": "breakdown",
-            "minimum_bid": "minimum_bid", "minimum_bid_source": "minimum_bid_source",
-            "environmental_risk": "environmental_risk", "redemption_risk": "redemption_risk",
+            "market_value": "market_value",
+            "value_source": "market_value_source",
+            "max_bid_conservative": "max_bid_conservative",
+            "max_bid_moderate": "max_bid_moderate",
+            "max_bid_aggressive": "max_bid_aggressive",
+            "decision": "decision",
+            "confidence": "confidence",
+            "missing_inputs": "missing_inputs",
+            "inputs_used": "inputs_used",
+            "reasons": "reasons",
+            "upset_price": "upset_price",
+            "clr_factor": "clr_factor",
+            "clr_source": "clr_source",
+            "repairs": "repairs",
+            "surviving_liens_total": "surviving_liens_total",
+            "transfer_tax": "transfer_tax",
+            "selling_costs": "selling_costs",
+            "breakdown": "breakdown",
+            "minimum_bid": "minimum_bid",
+            "minimum_bid_source": "minimum_bid_source",
+            "environmental_risk": "environmental_risk",
+            "redemption_risk": "redemption_risk",
             "redemption_period": "redemption_period",
-        }  # fmt: skip
+        }
         return _rows(out, frame["item_id"], cols)
 
     process.batch = True  # type: ignore[attr-defined]
@@ -380,8 +392,15 @@ def import_clr_factors(store: Store, path: str | Path) -> int:
         rows = []
         for r in table.itertuples():
             cid = engine.resolve_county(con, r.county)
-            rows.append((cid, float(r.factor), _date(getattr(r, "valid_from", None)),
-                         _date(getattr(r, "valid_to", None)), str(r.source)))  # fmt: skip
+            rows.append(
+                (
+                    cid,
+                    float(r.factor),
+                    _date(getattr(r, "valid_from", None)),
+                    _date(getattr(r, "valid_to", None)),
+                    str(r.source),
+                )
+            )
         for cid in {r[0] for r in rows}:
             con.execute(q.clr_factors_replace_county, [cid])
         for r in rows:
@@ -434,9 +453,7 @@ def import_liens(store: Store, path: str | Path) -> dict[str, Any]:
                 continue
             amount = None if pd.isna(r.amount) else float(r.amount)
             recorded = None if pd.isna(r.recorded_date) else r.recorded_date
-            con.execute(
-                q.lien_insert, [pid, r.lien_type, r.holder, amount, recorded, source, now]
-            )
+            con.execute(q.lien_insert, [pid, r.lien_type, r.holder, amount, recorded, source, now])
             n += 1
         return n
 

@@ -80,9 +80,16 @@ class Isolated:
         Checked every 0.1 s while the child works: True stops it at once.
     """
 
-    def __init__(self, target: str, *, seconds: float, memory_mb: int | None,
-                 what: str = "the work", stop: Callable[[], bool] | None = None,
-                 limits_hint: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        target: str,
+        *,
+        seconds: float,
+        memory_mb: int | None,
+        what: str = "the work",
+        stop: Callable[[], bool] | None = None,
+        limits_hint: str = "",
+    ) -> None:
         if not seconds > 0:
             raise ValidationError(f"A time limit of {seconds!r} s must be a positive number.")
         if memory_mb is not None and memory_mb < 64:
@@ -95,8 +102,12 @@ class Isolated:
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_child, args=(child, self.target, self.memory_mb),
-                                       name="toolkit-isolated", daemon=True)  # fmt: skip
+        self._proc = self._ctx.Process(
+            target=_child,
+            args=(child, self.target, self.memory_mb),
+            name="toolkit-isolated",
+            daemon=True,
+        )
         self._proc.start()
         child.close()
         self._conn = parent
@@ -166,8 +177,10 @@ class Isolated:
 def limits_from_env(prefix: str, seconds: float, memory_mb: int) -> tuple[float, int]:
     """``<prefix>_SECONDS`` and ``<prefix>_MEMORY_MB`` from the environment, else the defaults."""
     out: list[float] = []
-    for name, default in ((f"{prefix}_SECONDS", float(seconds)),
-                          (f"{prefix}_MEMORY_MB", float(memory_mb))):  # fmt: skip
+    for name, default in (
+        (f"{prefix}_SECONDS", float(seconds)),
+        (f"{prefix}_MEMORY_MB", float(memory_mb)),
+    ):
         raw = os.environ.get(name, "").strip()
         if not raw:
             out.append(default)

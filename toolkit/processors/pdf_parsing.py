@@ -59,10 +59,22 @@ if TYPE_CHECKING:
 
 RESULT_KEYS = ("county_id", "layout", "page_count", "sale_type", "sale_date", "rows", "errors")
 ROW_KEYS = (
-    "parcel_id", "parcel_norm", "control_number", "owner", "address", "description",
-    "municipality", "upset_price", "sale_type", "sale_date", "page", "raw_text",
-    "parse_confidence", "parse_issues", "parse_extra",
-)  # fmt: skip
+    "parcel_id",
+    "parcel_norm",
+    "control_number",
+    "owner",
+    "address",
+    "description",
+    "municipality",
+    "upset_price",
+    "sale_type",
+    "sale_date",
+    "page",
+    "raw_text",
+    "parse_confidence",
+    "parse_issues",
+    "parse_extra",
+)
 ERROR_KEYS = ("page", "raw_text", "reason")
 HEADER_LINES = 8  # a list names its county in its heading, not in the rows (owners can be counties)
 MIN_PARSED = 0.9  # a document with fewer of its records read is a failed item, not a partial list
@@ -70,10 +82,25 @@ LIMITS_PREFIX = "TOOLKIT_PDF"
 DEFAULT_SECONDS = 300.0  # the 210-page sample list takes ~11 s
 DEFAULT_MEMORY_MB = 1000  # address space; the 210-page sample list parses within 600 MB
 _PROPERTY_COLUMNS = (
-    "county_id", "parcel_id", "parcel_norm", "control_number", "address", "municipality", "owner",
-    "description", "upset_price", "sale_type", "sale_date", "auction_status", "document_id",
-    "raw_text", "parse_confidence", "parse_issues", "parse_extra", "ts",
-)  # fmt: skip
+    "county_id",
+    "parcel_id",
+    "parcel_norm",
+    "control_number",
+    "address",
+    "municipality",
+    "owner",
+    "description",
+    "upset_price",
+    "sale_type",
+    "sale_date",
+    "auction_status",
+    "document_id",
+    "raw_text",
+    "parse_confidence",
+    "parse_issues",
+    "parse_extra",
+    "ts",
+)
 
 
 def limits() -> tuple[float, int]:
@@ -140,15 +167,19 @@ def make_processor(
 
     seconds, memory_mb = limits()
     iso = Isolated(
-        "toolkit.processors.pdf_parsing:parse_in_child", seconds=seconds, memory_mb=memory_mb,
-        what="parsing the PDF", stop=(lambda: ctx.stop_requested()) if ctx is not None else None,
+        "toolkit.processors.pdf_parsing:parse_in_child",
+        seconds=seconds,
+        memory_mb=memory_mb,
+        what="parsing the PDF",
+        stop=(lambda: ctx.stop_requested()) if ctx is not None else None,
         limits_hint=f" (limits: {LIMITS_PREFIX}_SECONDS, {LIMITS_PREFIX}_MEMORY_MB)",
-    )  # fmt: skip
+    )
 
     def proc(item: dict[str, Any]) -> dict[str, Any]:
         plain = {k: _value(v) for k, v in item.items()}
-        return iso({"item": plain, "ocr_pages": ocr_pages, "password": password,
-                    "layouts": layouts})  # fmt: skip
+        return iso(
+            {"item": plain, "ocr_pages": ocr_pages, "password": password, "layouts": layouts}
+        )
 
     weakref.finalize(proc, iso.close)  # the child goes when the processor does
     return proc
@@ -156,8 +187,13 @@ def make_processor(
 
 def parse_in_child(arg: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
     """What the child process runs for one item (see :class:`Isolated`)."""
-    return parse_item(arg["item"], ocr_pages=arg.get("ocr_pages"), password=arg.get("password"),
-                      layouts=arg.get("layouts"), progress=progress)  # fmt: skip
+    return parse_item(
+        arg["item"],
+        ocr_pages=arg.get("ocr_pages"),
+        password=arg.get("password"),
+        layouts=arg.get("layouts"),
+        progress=progress,
+    )
 
 
 def _vocabulary(layouts: dict[str, Any] | None) -> Any:
@@ -260,8 +296,14 @@ def parse_item(
             f"{path}: the file was moved or deleted since it was added — put it back, or add "
             "the new location with ws.add_document(path, county)."
         )
-    doc = parse_pdf(path, county=county, ocr_pages=ocr_pages, password=password,
-                    vocabulary=_vocabulary(layouts), progress=progress)  # fmt: skip
+    doc = parse_pdf(
+        path,
+        county=county,
+        ocr_pages=ocr_pages,
+        password=password,
+        vocabulary=_vocabulary(layouts),
+        progress=progress,
+    )
     check_report(path, doc)
     stored_sha = _value(item.get("sha256"))
     if stored_sha and doc.sha256 != stored_sha:
@@ -402,9 +444,11 @@ def validate_result(result: object) -> dict[str, Any]:
         row.setdefault("parcel_norm", normalise_parcel(pid))
         amount = row.get("upset_price")
         if amount is not None:
-            if isinstance(amount, bool) or not isinstance(amount, int | float) or not (
-                math.isfinite(amount) and amount >= 0
-            ):  # fmt: skip
+            if (
+                isinstance(amount, bool)
+                or not isinstance(amount, int | float)
+                or not (math.isfinite(amount) and amount >= 0)
+            ):
                 raise _bad(f"row {i} ({pid}) has upset_price {amount!r}; a non-negative number")
         for key in ROW_KEYS:
             row.setdefault(key, None)
@@ -439,9 +483,17 @@ def _json(v: Any) -> str | None:
 
 
 _CONFLICT_COLUMNS = (
-    "document_id", "county_id", "parcel_id", "parcel_norm", "field", "value", "earlier_value",
-    "earlier_document_id", "page", "created_at",
-)  # fmt: skip
+    "document_id",
+    "county_id",
+    "parcel_id",
+    "parcel_norm",
+    "field",
+    "value",
+    "earlier_value",
+    "earlier_document_id",
+    "page",
+    "created_at",
+)
 
 
 def _money(v: Any) -> str | None:
@@ -464,12 +516,19 @@ def _hold_conflicts(
 
     def conflict(row: dict[str, Any], earlier: Any, earlier_doc: Any) -> None:
         conflicts.append(
-            {"document_id": row["document_id"], "county_id": row["county_id"],
-             "parcel_id": row["parcel_id"], "parcel_norm": row["parcel_norm"],
-             "field": "upset_price", "value": _money(row["upset_price"]),
-             "earlier_value": _money(earlier), "earlier_document_id": earlier_doc,
-             "page": row.get("_page"), "created_at": now}
-        )  # fmt: skip
+            {
+                "document_id": row["document_id"],
+                "county_id": row["county_id"],
+                "parcel_id": row["parcel_id"],
+                "parcel_norm": row["parcel_norm"],
+                "field": "upset_price",
+                "value": _money(row["upset_price"]),
+                "earlier_value": _money(earlier),
+                "earlier_document_id": earlier_doc,
+                "page": row.get("_page"),
+                "created_at": now,
+            }
+        )
 
     for row in props:  # two documents of one checkpoint that disagree
         key = (row["county_id"], row["parcel_norm"])
@@ -487,9 +546,16 @@ def _hold_conflicts(
     if not kept:
         return kept, conflicts
     check = pd.DataFrame(
-        [{"county_id": r["county_id"], "parcel_norm": r["parcel_norm"],
-          "upset_price": r["upset_price"], "document_id": r["document_id"]} for r in kept]
-    )  # fmt: skip
+        [
+            {
+                "county_id": r["county_id"],
+                "parcel_norm": r["parcel_norm"],
+                "upset_price": r["upset_price"],
+                "document_id": r["document_id"],
+            }
+            for r in kept
+        ]
+    )
     check = check.astype(object).where(check.notna(), None)
     con.register("_conflict_check", check)
     try:
@@ -530,29 +596,50 @@ def write_results(
         for r in res.get("rows", []):
             props.append(
                 {
-                    "county_id": res["county_id"], "parcel_id": r["parcel_id"],
-                    "parcel_norm": r["parcel_norm"], "control_number": r.get("control_number"),
-                    "address": r.get("address"), "municipality": r.get("municipality"),
-                    "owner": r.get("owner"), "description": r.get("description"),
-                    "upset_price": r.get("upset_price"), "sale_type": r.get("sale_type"),
-                    "sale_date": r.get("sale_date"), "auction_status": None,
-                    "document_id": doc_id, "raw_text": r.get("raw_text"),
+                    "county_id": res["county_id"],
+                    "parcel_id": r["parcel_id"],
+                    "parcel_norm": r["parcel_norm"],
+                    "control_number": r.get("control_number"),
+                    "address": r.get("address"),
+                    "municipality": r.get("municipality"),
+                    "owner": r.get("owner"),
+                    "description": r.get("description"),
+                    "upset_price": r.get("upset_price"),
+                    "sale_type": r.get("sale_type"),
+                    "sale_date": r.get("sale_date"),
+                    "auction_status": None,
+                    "document_id": doc_id,
+                    "raw_text": r.get("raw_text"),
                     "parse_confidence": r.get("parse_confidence"),
                     "parse_issues": _json(r.get("parse_issues")),
-                    "parse_extra": _json(r.get("parse_extra")), "ts": now,
+                    "parse_extra": _json(r.get("parse_extra")),
+                    "ts": now,
                     "_page": r.get("page"),
                 }
-            )  # fmt: skip
+            )
         for e in res.get("errors", []):
             errors.append(
-                {"document_id": doc_id, "page": e.get("page"), "raw_text": e.get("raw_text"),
-                 "reason": e.get("reason"), "created_at": now}
-            )  # fmt: skip
+                {
+                    "document_id": doc_id,
+                    "page": e.get("page"),
+                    "raw_text": e.get("raw_text"),
+                    "reason": e.get("reason"),
+                    "created_at": now,
+                }
+            )
         con.execute(
             q.document_set_parsed,
-            [res.get("layout"), res.get("page_count"), len(res.get("rows", [])),
-             len(res.get("errors", [])), now, res.get("sale_type"), res.get("sale_date"), doc_id],
-        )  # fmt: skip
+            [
+                res.get("layout"),
+                res.get("page_count"),
+                len(res.get("rows", [])),
+                len(res.get("errors", [])),
+                now,
+                res.get("sale_type"),
+                res.get("sale_date"),
+                doc_id,
+            ],
+        )
     con.execute(q.parse_conflicts_clear, [doc_ids])
     props, conflicts = _hold_conflicts(con, q, props, now)
     if conflicts:

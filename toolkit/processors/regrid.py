@@ -80,10 +80,13 @@ def make_processor(ctx: ProcessorContext) -> Any:
             if not rows:
                 continue
             queries = [
-                {"parcel_id": frame["parcel_id"].iat[i], "county": frame["county"].iat[i],
-                 "address": frame["address"].iat[i]}
+                {
+                    "parcel_id": frame["parcel_id"].iat[i],
+                    "county": frame["county"].iat[i],
+                    "address": frame["address"].iat[i],
+                }
                 for i in rows
-            ]  # fmt: skip
+            ]
             if name == "api" and not os.environ.get("REGRID_TOKEN", "").strip():
                 err = ConfigError(
                     "No parcel source for these counties: set REGRID_TOKEN for the Regrid API, "

@@ -87,9 +87,13 @@ def shipped_clr_factors(on: dt.date | str | None = None) -> pd.DataFrame:
     newest = started.sort_values("valid_from").drop_duplicates("county", keep="last")
     newest = newest.sort_values("county").reset_index(drop=True)
     newest["source"] = (
-        "shipped PA table, valid " + newest.valid_from + " to " + newest.valid_to + ": "
+        "shipped PA table, valid "
+        + newest.valid_from
+        + " to "
+        + newest.valid_to
+        + ": "
         + newest.source
-    )  # fmt: skip
+    )
     return newest
 
 

@@ -66,13 +66,41 @@ UNREACHABLE_HINT = (
 
 #: Keys of every normalised parcel record, in order.
 PARCEL_KEYS: tuple[str, ...] = (
-    "ll_uuid", "parcelnumb", "parcelnumb_norm", "address", "city", "zip", "usecode",
-    "usedesc", "zoning", "zoning_description", "lot_acres", "lot_sqft",
-    "bldg_footprint_sqft", "bldg_count", "year_built", "land_value", "improvement_value",
-    "total_value", "lat", "lon", "owner", "mail_address", "mail_city", "mail_state",
-    "mail_zip", "usps_vacancy", "fema_flood_zone", "fema_flood_zone_subtype",
-    "geometry_geojson", "width_ft", "aspect_ratio", "compactness", "source", "raw_json",
-)  # fmt: skip
+    "ll_uuid",
+    "parcelnumb",
+    "parcelnumb_norm",
+    "address",
+    "city",
+    "zip",
+    "usecode",
+    "usedesc",
+    "zoning",
+    "zoning_description",
+    "lot_acres",
+    "lot_sqft",
+    "bldg_footprint_sqft",
+    "bldg_count",
+    "year_built",
+    "land_value",
+    "improvement_value",
+    "total_value",
+    "lat",
+    "lon",
+    "owner",
+    "mail_address",
+    "mail_city",
+    "mail_state",
+    "mail_zip",
+    "usps_vacancy",
+    "fema_flood_zone",
+    "fema_flood_zone_subtype",
+    "geometry_geojson",
+    "width_ft",
+    "aspect_ratio",
+    "compactness",
+    "source",
+    "raw_json",
+)
 
 # record key -> (Regrid field names, first non-empty wins; kind)
 _FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -497,10 +525,11 @@ def _pick(
         return features[0]
     wanted = normalize_parcel_number(parcel_id)
     exact = [
-        f for f in features
+        f
+        for f in features
         if normalize_parcel_number((f.get("properties") or {}).get("fields", {}).get("parcelnumb"))
         == wanted
-    ]  # fmt: skip
+    ]
     notes.append(f"{len(features)} parcels answered to {parcel_id!r}; took the first exact match")
     return (exact or features)[0]
 
@@ -740,9 +769,9 @@ def _read_geojson(path: Path, layer: str | None) -> Iterator[_Row]:
         yield _Row(dict(feat.get("properties") or {}), feat.get("geometry"))
 
 
-def iter_gpkg(path: Path, layer: str | None, *, purpose: str = "layers must be") -> Iterator[
-    tuple[list[str], str, Iterator[dict[str, Any]]]
-]:  # fmt: skip
+def iter_gpkg(
+    path: Path, layer: str | None, *, purpose: str = "layers must be"
+) -> Iterator[tuple[list[str], str, Iterator[dict[str, Any]]]]:
     """Open a GeoPackage feature table (EPSG:4326) with sqlite3: yields once
     ``(columns, geometry_column, rows)``; rows are dicts with the GPKG geometry blob.
 

@@ -73,7 +73,9 @@ def _text(value: Any) -> str | None:
 
 
 def wetland_reading(
-    where: BaseGeometry, hits: Sequence[tuple[Mapping[str, Any], BaseGeometry | None]], *,
+    where: BaseGeometry,
+    hits: Sequence[tuple[Mapping[str, Any], BaseGeometry | None]],
+    *,
     source: str,
 ) -> WetlandReading:
     """Combine wetland features found at a parcel into one :class:`WetlandReading`.

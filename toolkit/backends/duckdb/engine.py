@@ -51,8 +51,15 @@ class DuckDBEngine:
         self.q = q
         self._columns: dict[str, dict[str, tuple[str, bool]]] = {}
 
-    def _event(self, con: Connection, job_id: str, event: str, detail: str | None,
-               worker: str | None, now: dt.datetime) -> None:  # fmt: skip
+    def _event(
+        self,
+        con: Connection,
+        job_id: str,
+        event: str,
+        detail: str | None,
+        worker: str | None,
+        now: dt.datetime,
+    ) -> None:
         con.execute(self.q.event_insert, [job_id, event, detail, worker, now])
 
     # -- lookups ---------------------------------------------------------------
@@ -104,9 +111,20 @@ class DuckDBEngine:
 
     # -- creating --------------------------------------------------------------
 
-    def create_job(self, con: Connection, *, job_type: JobSpec, county_id: int | None,
-                   batch_size: int, strategy: str, force: bool, max_consecutive_failures: int,
-                   worker: str, now: dt.datetime, take_held: bool = False) -> Created:  # fmt: skip
+    def create_job(
+        self,
+        con: Connection,
+        *,
+        job_type: JobSpec,
+        county_id: int | None,
+        batch_size: int,
+        strategy: str,
+        force: bool,
+        max_consecutive_failures: int,
+        worker: str,
+        now: dt.datetime,
+        take_held: bool = False,
+    ) -> Created:
         q = self.q
         same = con.execute(q.jobs_active_same, [job_type.name, county_id]).fetchall()
         if same and not force:
@@ -127,9 +145,18 @@ class DuckDBEngine:
         job_id = str(uuid.uuid4())
         con.execute(
             q.job_insert,
-            [job_id, job_type.name, county_id, batch_size, strategy, max_consecutive_failures,
-             worker, now, now],
-        )  # fmt: skip
+            [
+                job_id,
+                job_type.name,
+                county_id,
+                batch_size,
+                strategy,
+                max_consecutive_failures,
+                worker,
+                now,
+                now,
+            ],
+        )
         snap = q[SNAPSHOTS[strategy]].replace("{view}", view)
         leave = None if take_held else job_type.name
         if strategy == "round_robin":
@@ -142,8 +169,13 @@ class DuckDBEngine:
         if total == 0:
             con.execute(q.job_complete, [now, now, job_id])
             self._event(con, job_id, "completed", "nothing to do", worker, now)
-        return Created(job_id, total, others, 0 if take_held else int(held or 0),
-                       None if take_held else held_by)  # fmt: skip
+        return Created(
+            job_id,
+            total,
+            others,
+            0 if take_held else int(held or 0),
+            None if take_held else held_by,
+        )
 
     # -- claiming --------------------------------------------------------------
 
@@ -162,16 +194,44 @@ class DuckDBEngine:
     def release_own(self, con: Connection, job_id: str, worker: str) -> None:
         con.execute(self.q.items_release_own, [job_id, worker])
 
-    def claim_batch(self, con: Connection, job: dict[str, Any], *, worker: str,
-                    lease_seconds: float, now: dt.datetime, limit: int | None = None,
-                    release: bool = True, own_first: bool = True) -> Claims:  # fmt: skip
+    def claim_batch(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        *,
+        worker: str,
+        lease_seconds: float,
+        now: dt.datetime,
+        limit: int | None = None,
+        release: bool = True,
+        own_first: bool = True,
+    ) -> Claims:
         """Up to ``limit`` items: the worker's own open claims first, then new ones in order."""
-        return self._claim(con, job, worker=worker, lease_seconds=lease_seconds, now=now,
-                           limit=limit, release=release, own_first=own_first, count_batch=True)  # fmt: skip
+        return self._claim(
+            con,
+            job,
+            worker=worker,
+            lease_seconds=lease_seconds,
+            now=now,
+            limit=limit,
+            release=release,
+            own_first=own_first,
+            count_batch=True,
+        )
 
-    def _claim(self, con: Connection, job: dict[str, Any], *, worker: str, lease_seconds: float,
-               now: dt.datetime, limit: int | None, release: bool, own_first: bool,
-               count_batch: bool) -> Claims:  # fmt: skip
+    def _claim(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        *,
+        worker: str,
+        lease_seconds: float,
+        now: dt.datetime,
+        limit: int | None,
+        release: bool,
+        own_first: bool,
+        count_batch: bool,
+    ) -> Claims:
         q = self.q
         if job["status"] == "completed":
             return []
@@ -187,8 +247,10 @@ class DuckDBEngine:
         lease = now + dt.timedelta(seconds=lease_seconds)
         own: Claims = []
         if own_first:
-            own = [(r[0], r[1])
-                   for r in con.execute(q.items_own_claims, [job_id, worker, size]).fetchall()]  # fmt: skip
+            own = [
+                (r[0], r[1])
+                for r in con.execute(q.items_own_claims, [job_id, worker, size]).fetchall()
+            ]
         if own:
             con.execute(q.items_renew_own, [lease, job_id, worker])
         new: Claims = []
@@ -202,8 +264,10 @@ class DuckDBEngine:
             if new and count_batch:
                 number = self._batch_no(job, new)
                 con.execute(q.job_next_batch_number, [number, now, job_id])
-                job["current_batch"] = max(int(job.get("current_batch") or 0),
-                                           min(int(job.get("total_batches") or number), number))  # fmt: skip
+                job["current_batch"] = max(
+                    int(job.get("current_batch") or 0),
+                    min(int(job.get("total_batches") or number), number),
+                )
         return sorted(own + new)
 
     @staticmethod
@@ -218,17 +282,43 @@ class DuckDBEngine:
 
     # -- recording ---------------------------------------------------------------
 
-    def record_outcomes(self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome],
-                        *, worker: str | None, now: dt.datetime, write: ResultWriter | None = None,
-                        renew_lease_seconds: float | None = None, fatal: str | None = None,
-                        ) -> Recorded:  # fmt: skip
-        return self._record(con, job, outcomes, worker=worker, now=now, write=write,
-                            renew_lease_seconds=renew_lease_seconds, fatal=fatal, batch_no=0)  # fmt: skip
+    def record_outcomes(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        outcomes: Sequence[Outcome],
+        *,
+        worker: str | None,
+        now: dt.datetime,
+        write: ResultWriter | None = None,
+        renew_lease_seconds: float | None = None,
+        fatal: str | None = None,
+    ) -> Recorded:
+        return self._record(
+            con,
+            job,
+            outcomes,
+            worker=worker,
+            now=now,
+            write=write,
+            renew_lease_seconds=renew_lease_seconds,
+            fatal=fatal,
+            batch_no=0,
+        )
 
-    def _record(self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome], *,
-                worker: str | None, now: dt.datetime, write: ResultWriter | None,
-                renew_lease_seconds: float | None, fatal: str | None,
-                batch_no: int) -> Recorded:  # fmt: skip
+    def _record(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        outcomes: Sequence[Outcome],
+        *,
+        worker: str | None,
+        now: dt.datetime,
+        write: ResultWriter | None,
+        renew_lease_seconds: float | None,
+        fatal: str | None,
+        batch_no: int,
+    ) -> Recorded:
         """Write item outcomes and results, update counters, apply the failure rule.
 
         Items that are finished already (reported twice, or by another worker) are
@@ -244,10 +334,17 @@ class DuckDBEngine:
             applied = dict(
                 con.execute(
                     q.items_set_outcomes,
-                    [now, seqs, [o.status for o in outcomes], [o.error for o in outcomes], job_id,
-                     min(seqs), max(seqs)],
+                    [
+                        now,
+                        seqs,
+                        [o.status for o in outcomes],
+                        [o.error for o in outcomes],
+                        job_id,
+                        min(seqs),
+                        max(seqs),
+                    ],
                 ).fetchall()
-            )  # fmt: skip
+            )
         kept = [o for o in outcomes if o.seq in applied]
         results = [o for o in kept if o.status == "done" and o.result is not None]
         if results and write is not None:
@@ -265,9 +362,20 @@ class DuckDBEngine:
         last_item = kept[-1].item_id if kept else None
         status, consecutive, limit, total, finished, batch = con.execute(
             q.job_add_counts,
-            [counts["done"], counts["failed"], counts["skipped"], any_done, trailing,
-             counts["failed"], last_error, last_item, batch_no, now, job_id],
-        ).fetchall()[0]  # fmt: skip
+            [
+                counts["done"],
+                counts["failed"],
+                counts["skipped"],
+                any_done,
+                trailing,
+                counts["failed"],
+                last_error,
+                last_item,
+                batch_no,
+                now,
+                job_id,
+            ],
+        ).fetchall()[0]
         if status == "cancelled" and kept:
             raise InvalidTransitionError(f"Job {job_id} is cancelled; its progress can't change.")
         for o in kept:
@@ -299,49 +407,89 @@ class DuckDBEngine:
             self._event(con, job_id, "completed", None, worker, now)
             status, completed, reason = "completed", True, None
         job.update(status=status, consecutive_failures=consecutive, current_batch=batch)
-        return Recorded(status, counts["done"], counts["failed"], counts["skipped"], auto,
-                        completed, reason)  # fmt: skip
+        return Recorded(
+            status, counts["done"], counts["failed"], counts["skipped"], auto, completed, reason
+        )
 
-    def cycle(self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome], *,
-              worker: str, now: dt.datetime, write: ResultWriter | None,
-              renew_lease_seconds: float | None, fatal: str | None, claim: bool,
-              lease_seconds: float, limit: int | None = None, release: bool = True,
-              own_first: bool = True) -> tuple[Recorded | None, str, Claims]:  # fmt: skip
+    def cycle(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        outcomes: Sequence[Outcome],
+        *,
+        worker: str,
+        now: dt.datetime,
+        write: ResultWriter | None,
+        renew_lease_seconds: float | None,
+        fatal: str | None,
+        claim: bool,
+        lease_seconds: float,
+        limit: int | None = None,
+        release: bool = True,
+        own_first: bool = True,
+    ) -> tuple[Recorded | None, str, Claims]:
         """A session's batch end: the next batch is claimed *first*, so the one update
         of the job's counter row also counts it; if the outcomes stop the job
         (auto-pause, completion, a pause from elsewhere) the claims go back in the
         same transaction."""
         if not outcomes and not fatal:
             fresh = self.resolve_job(con, job["id"])
-            job.update(status=fresh["status"], consecutive_failures=fresh["consecutive_failures"],
-                       max_consecutive_failures=fresh["max_consecutive_failures"])  # fmt: skip
+            job.update(
+                status=fresh["status"],
+                consecutive_failures=fresh["consecutive_failures"],
+                max_consecutive_failures=fresh["max_consecutive_failures"],
+            )
             if not claim or job["status"] not in ("pending", "in_progress"):
                 return None, job["status"], []
-            got = self._claim(con, job, worker=worker, lease_seconds=lease_seconds, now=now,
-                              limit=limit, release=release, own_first=own_first,
-                              count_batch=True)  # fmt: skip
+            got = self._claim(
+                con,
+                job,
+                worker=worker,
+                lease_seconds=lease_seconds,
+                now=now,
+                limit=limit,
+                release=release,
+                own_first=own_first,
+                count_batch=True,
+            )
             return None, job["status"] if not got else "in_progress", got
         claims: Claims = []
         before = job.get("current_batch")
         if claim and fatal is None and job["status"] in ("pending", "in_progress"):
-            claims = self._claim(con, job, worker=worker, lease_seconds=lease_seconds, now=now,
-                                 limit=limit, release=release, own_first=own_first,
-                                 count_batch=False)  # fmt: skip
+            claims = self._claim(
+                con,
+                job,
+                worker=worker,
+                lease_seconds=lease_seconds,
+                now=now,
+                limit=limit,
+                release=release,
+                own_first=own_first,
+                count_batch=False,
+            )
         # (own claims taken back were handed out before: they never raise the number)
-        rec = self._record(con, job, outcomes, worker=worker, now=now, write=write,
-                           renew_lease_seconds=renew_lease_seconds, fatal=fatal,
-                           batch_no=self._batch_no(job, claims))  # fmt: skip
+        rec = self._record(
+            con,
+            job,
+            outcomes,
+            worker=worker,
+            now=now,
+            write=write,
+            renew_lease_seconds=renew_lease_seconds,
+            fatal=fatal,
+            batch_no=self._batch_no(job, claims),
+        )
         if claims and rec.status not in ("pending", "in_progress"):
             self._unclaim(con, job["id"], worker, [s for s, _ in claims])
             if before is not None and job.get("current_batch") != before:
-                con.execute(self.q.job_batch_number_back,
-                            [before, job["id"], job["current_batch"]])  # fmt: skip
+                con.execute(self.q.job_batch_number_back, [before, job["id"], job["current_batch"]])
                 job["current_batch"] = before
             claims = []
         return rec, ("in_progress" if claims else rec.status), claims
 
-    def context(self, con: Connection, job_type: JobSpec, job_id: str,
-                seqs: Sequence[int]) -> pd.DataFrame:  # fmt: skip
+    def context(
+        self, con: Connection, job_type: JobSpec, job_id: str, seqs: Sequence[int]
+    ) -> pd.DataFrame:
         return con.execute(self.q[job_type.context_query], [job_id, list(seqs)]).df()
 
     # -- results ---------------------------------------------------------------------
@@ -355,9 +503,13 @@ class DuckDBEngine:
             self._columns[table] = {r[0]: (r[1], r[2] == "YES") for r in rows}
         return self._columns[table]
 
-    def upsert_results(self, con: Connection, job_type: JobSpec,
-                       cols: Mapping[str, tuple[str, bool]], data: Mapping[str, list[Any]]
-                       ) -> None:  # fmt: skip
+    def upsert_results(
+        self,
+        con: Connection,
+        job_type: JobSpec,
+        cols: Mapping[str, tuple[str, bool]],
+        data: Mapping[str, list[Any]],
+    ) -> None:
         """One list parameter per column (``unnest``), one statement for the batch."""
         names = list(data)
         assert job_type.result_table is not None
@@ -380,8 +532,14 @@ class DuckDBEngine:
 
     # -- transitions ---------------------------------------------------------------
 
-    def pause(self, con: Connection, job: dict[str, Any], reason: str | None, worker: str | None,
-              now: dt.datetime) -> None:  # fmt: skip
+    def pause(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        reason: str | None,
+        worker: str | None,
+        now: dt.datetime,
+    ) -> None:
         if job["status"] not in ("pending", "in_progress"):
             raise InvalidTransitionError(
                 f"Job {job['id']} is {job['status']}; only pending or in-progress jobs can be "
@@ -390,8 +548,9 @@ class DuckDBEngine:
         con.execute(self.q.job_pause, [now, reason or "paused by user", now, job["id"]])
         self._event(con, job["id"], "paused", reason, worker, now)
 
-    def resume(self, con: Connection, job: dict[str, Any], worker: str | None,
-               now: dt.datetime) -> None:  # fmt: skip
+    def resume(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None:
         if job["status"] not in ("paused", "in_progress", "pending"):
             raise InvalidTransitionError(
                 f"Job {job['id']} is {job['status']}; only paused or interrupted jobs can be "
@@ -405,8 +564,9 @@ class DuckDBEngine:
             con.execute(self.q.job_start, [now, now, job["id"]])
         self._event(con, job["id"], "resumed", None, worker, now)
 
-    def complete(self, con: Connection, job: dict[str, Any], worker: str | None,
-                 now: dt.datetime) -> None:  # fmt: skip
+    def complete(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None:
         if job["status"] == "completed":
             return
         if job["status"] == "cancelled":
@@ -420,8 +580,9 @@ class DuckDBEngine:
         con.execute(self.q.job_complete, [now, now, job["id"]])
         self._event(con, job["id"], "completed", None, worker, now)
 
-    def cancel(self, con: Connection, job: dict[str, Any], worker: str | None,
-               now: dt.datetime) -> None:  # fmt: skip
+    def cancel(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None:
         if job["status"] in ("completed", "cancelled"):
             raise InvalidTransitionError(
                 f"Job {job['id']} is {job['status']}; only active jobs can be cancelled."
@@ -429,8 +590,9 @@ class DuckDBEngine:
         con.execute(self.q.job_cancel, [now, now, job["id"]])
         self._event(con, job["id"], "cancelled", None, worker, now)
 
-    def retry_failed(self, con: Connection, job: dict[str, Any], worker: str | None,
-                     now: dt.datetime) -> int:  # fmt: skip
+    def retry_failed(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> int:
         if job["status"] == "cancelled":
             raise InvalidTransitionError(f"Job {job['id']} is cancelled; start a new job instead.")
         cur = con.execute(self.q.items_retry_failed, [job["id"]])

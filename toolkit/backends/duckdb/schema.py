@@ -29,8 +29,9 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def ensure_schema(con: Any, catalog: Catalog, *, migrate: bool = True, init: bool = False,
-                  path: str = "") -> None:  # fmt: skip
+def ensure_schema(
+    con: Any, catalog: Catalog, *, migrate: bool = True, init: bool = False, path: str = ""
+) -> None:
     """Bring the database to the latest schema, seed it, and (re)build the views.
 
     A database with tables of its own and none of the toolkit's is refused
@@ -44,10 +45,13 @@ def ensure_schema(con: Any, catalog: Catalog, *, migrate: bool = True, init: boo
 
 
 def _tables(con: Any) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'main' ORDER BY table_name"
-    ).fetchall()]  # fmt: skip
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' ORDER BY table_name"
+        ).fetchall()
+    ]
 
 
 def _migrate(con: Any, init: bool, path: str) -> None:
@@ -56,7 +60,9 @@ def _migrate(con: Any, init: bool, path: str) -> None:
         if tables and not init:
             from toolkit.exceptions import NotAWorkspaceError
 
-            shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            shown = ", ".join(tables[:5]) + (
+                f" and {len(tables) - 5} more" if len(tables) > 5 else ""
+            )
             raise NotAWorkspaceError(
                 f"{path or 'This database'} is a DuckDB database but not a toolkit workspace "
                 f"(it holds {shown}); nothing was changed. To add the toolkit's tables to it, "
@@ -104,8 +110,15 @@ def view_statements(catalog: Catalog) -> tuple[list[str], list[tuple[Any, ...]]]
     """Every statement that builds the views and macros, and the job_types rows."""
     q = load_queries(PACKAGE, "duckdb", "queries.sql", "engine.sql")
     types = list(catalog.types().values())
-    stmts = [q[name] for name in ("utc_now_macro", "vw_done_items", "vw_property_sale_dates",
-                                  "vw_approved_properties")]  # fmt: skip
+    stmts = [
+        q[name]
+        for name in (
+            "utc_now_macro",
+            "vw_done_items",
+            "vw_property_sale_dates",
+            "vw_approved_properties",
+        )
+    ]
     for t in types:
         body = t.eligible_sql or q[f"eligible_{t.name}"]
         stmts.append(f"CREATE OR REPLACE VIEW {quote_ident(t.view)} AS {body}")
@@ -132,8 +145,15 @@ def view_statements(catalog: Catalog) -> tuple[list[str], list[tuple[Any, ...]]]
         "FROM pend p JOIN job_types t USING (job_type)\n"
         "WHERE p.pending > 0 OR p.waiting > 0 ORDER BY p.pos"
     )
-    stmts += [q[name] for name in ("vw_batch_status", "vw_active_batch_jobs",
-                                   "vw_completed_batch_jobs", "get_batch_status_macro")]  # fmt: skip
+    stmts += [
+        q[name]
+        for name in (
+            "vw_batch_status",
+            "vw_active_batch_jobs",
+            "vw_completed_batch_jobs",
+            "get_batch_status_macro",
+        )
+    ]
     rows = [(t.name, t.batch_size, t.per_session, t.item_kind, t.description) for t in types]
     return stmts, rows
 
@@ -157,9 +177,7 @@ def build_views(con: Any, catalog: Catalog) -> None:
         con.executemany("INSERT INTO job_types VALUES (?, ?, ?, ?, ?)", rows)
         for stmt in stmts:
             con.execute(stmt)
-        con.execute(
-            "INSERT OR REPLACE INTO schema_build VALUES (1, ?, ?)", [digest, _utcnow()]
-        )
+        con.execute("INSERT OR REPLACE INTO schema_build VALUES (1, ?, ?)", [digest, _utcnow()])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

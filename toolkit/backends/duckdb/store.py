@@ -138,8 +138,9 @@ class DuckDBStore:
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, catalog: Catalog, *, lock_timeout: float | None = None,
-                 init: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, path: str, catalog: Catalog, *, lock_timeout: float | None = None, init: bool = False
+    ) -> None:
         self.catalog = catalog
         self.init = init  # add the toolkit's tables to a database that holds others
         self.memory = path in (":memory:", "")
@@ -340,8 +341,9 @@ class DuckDBStore:
             from toolkit.backends.duckdb.schema import ensure_schema
 
             try:
-                ensure_schema(con, self.catalog, migrate=key not in _ready, init=self.init,
-                              path=self.path)  # fmt: skip
+                ensure_schema(
+                    con, self.catalog, migrate=key not in _ready, init=self.init, path=self.path
+                )
             except (duckdb.Error, OSError) as exc:
                 raise store_error(exc, self.path) from exc
             _ready[key] = generation
@@ -370,8 +372,7 @@ class Holder:
     network or a person never keeps the file from a status read or a pause.
     """
 
-    def __init__(self, store: DuckDBStore, max_hold: float = 1.0, max_busy: float = 0.25
-                 ) -> None:  # fmt: skip
+    def __init__(self, store: DuckDBStore, max_hold: float = 1.0, max_busy: float = 0.25) -> None:
         self.store = store
         self.max_hold = max_hold
         self.max_busy = max_busy
@@ -386,8 +387,9 @@ class Holder:
     def __enter__(self) -> Holder:
         self.store._local.held = self
         if not self.store.memory:
-            self._watchdog = threading.Thread(target=self._watch, name="toolkit-holder",
-                                              daemon=True)  # fmt: skip
+            self._watchdog = threading.Thread(
+                target=self._watch, name="toolkit-holder", daemon=True
+            )
             self._watchdog.start()
         return self
 

@@ -52,11 +52,19 @@ def _kept(outcomes: Sequence[Outcome], applied: Sequence[int] | None) -> list[Ou
     return [o for o in outcomes if o.seq in kept_seqs]
 
 
-def _recorded(kept: Sequence[Outcome], status: str, auto: bool, completed: bool,
-              reason: str | None) -> Recorded:  # fmt: skip
+def _recorded(
+    kept: Sequence[Outcome], status: str, auto: bool, completed: bool, reason: str | None
+) -> Recorded:
     counts = common.counts_of(kept)
-    return Recorded(status, counts["done"], counts["failed"], counts["skipped"], bool(auto),
-                    bool(completed), reason)  # fmt: skip
+    return Recorded(
+        status,
+        counts["done"],
+        counts["failed"],
+        counts["skipped"],
+        bool(auto),
+        bool(completed),
+        reason,
+    )
 
 
 class PostgresEngine:
@@ -114,9 +122,20 @@ class PostgresEngine:
 
     # -- creating ----------------------------------------------------------------
 
-    def create_job(self, con: Connection, *, job_type: JobSpec, county_id: int | None,
-                   batch_size: int, strategy: str, force: bool, max_consecutive_failures: int,
-                   worker: str, now: dt.datetime, take_held: bool = False) -> Created:  # fmt: skip
+    def create_job(
+        self,
+        con: Connection,
+        *,
+        job_type: JobSpec,
+        county_id: int | None,
+        batch_size: int,
+        strategy: str,
+        force: bool,
+        max_consecutive_failures: int,
+        worker: str,
+        now: dt.datetime,
+        take_held: bool = False,
+    ) -> Created:
         others = [
             {"job_id": r[0], "job_type": r[1], "county_id": r[2], "status": r[3]}
             for r in con.execute(self.q.jobs_active).fetchall()
@@ -124,15 +143,22 @@ class PostgresEngine:
         job_id, total, held, held_by = con.execute(
             "SELECT job_id::TEXT, total_items, held, held_by "
             "FROM tk_create_job(%s, %s::INTEGER, %s, %s, %s, %s, %s, NULL, %s)",
-            [job_type.name, county_id, batch_size, strategy, bool(force),
-             max_consecutive_failures, worker, bool(take_held)],
-        ).fetchall()[0]  # fmt: skip
+            [
+                job_type.name,
+                county_id,
+                batch_size,
+                strategy,
+                bool(force),
+                max_consecutive_failures,
+                worker,
+                bool(take_held),
+            ],
+        ).fetchall()[0]
         return Created(job_id, total, others, int(held or 0), held_by)
 
     # -- claiming ----------------------------------------------------------------
 
-    def release_stale(self, con: Connection, job_id: str, now: dt.datetime | None = None
-                      ) -> int:  # fmt: skip
+    def release_stale(self, con: Connection, job_id: str, now: dt.datetime | None = None) -> int:
         """Give claims of dead workers (this host) and expired leases (any host) back."""
         dead = self._dead_workers(con, job_id)
         return int(
@@ -144,9 +170,18 @@ class PostgresEngine:
     def release_own(self, con: Connection, job_id: str, worker: str) -> None:
         con.execute(self.q.items_release_own, [job_id, worker])
 
-    def claim_batch(self, con: Connection, job: dict[str, Any], *, worker: str,
-                    lease_seconds: float, now: dt.datetime, limit: int | None = None,
-                    release: bool = True, own_first: bool = True) -> Claims:  # fmt: skip
+    def claim_batch(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        *,
+        worker: str,
+        lease_seconds: float,
+        now: dt.datetime,
+        limit: int | None = None,
+        release: bool = True,
+        own_first: bool = True,
+    ) -> Claims:
         """Up to ``limit`` items: the worker's own open claims first, then new ones (SKIP LOCKED).
 
         Expired leases are released on every claim (an index probe); dead workers of
@@ -164,11 +199,18 @@ class PostgresEngine:
 
     # -- recording ---------------------------------------------------------------
 
-    def record_outcomes(self, con: Connection, job: dict[str, Any],
-                        outcomes: Sequence[Outcome], *, worker: str | None, now: dt.datetime,
-                        write: ResultWriter | None = None,
-                        renew_lease_seconds: float | None = None, fatal: str | None = None,
-                        ) -> Recorded:  # fmt: skip
+    def record_outcomes(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        outcomes: Sequence[Outcome],
+        *,
+        worker: str | None,
+        now: dt.datetime,
+        write: ResultWriter | None = None,
+        renew_lease_seconds: float | None = None,
+        fatal: str | None = None,
+    ) -> Recorded:
         """Item outcomes, counters and the failure rule (``tk_record_outcomes``), then results.
 
         A session's checkpoint is its heartbeat too: its remaining claims are renewed.
@@ -182,26 +224,46 @@ class PostgresEngine:
             "SELECT applied, status, consecutive, auto_paused, completed, pause_reason "
             "FROM tk_record_outcomes(%s::UUID, %s::INTEGER[], %s::TEXT[], %s::TEXT[], "
             "%s::TEXT[], %s, %s::DOUBLE PRECISION, %s::TEXT, %s, NULL)",
-            [job["id"], [o.seq for o in outcomes], [o.item_id for o in outcomes],
-             [o.status for o in outcomes], [o.error for o in outcomes], worker, renew, fatal, 0],
-        ).fetchall()[0]  # fmt: skip
+            [
+                job["id"],
+                [o.seq for o in outcomes],
+                [o.item_id for o in outcomes],
+                [o.status for o in outcomes],
+                [o.error for o in outcomes],
+                worker,
+                renew,
+                fatal,
+                0,
+            ],
+        ).fetchall()[0]
         kept = _kept(outcomes, applied)
         self._write_done(con, kept, write)
         job.update(status=status, consecutive_failures=consecutive)
         return _recorded(kept, status, auto, completed, reason)
 
     @staticmethod
-    def _write_done(con: Connection, kept: Sequence[Outcome], write: ResultWriter | None
-                    ) -> None:  # fmt: skip
+    def _write_done(con: Connection, kept: Sequence[Outcome], write: ResultWriter | None) -> None:
         results = [o for o in kept if o.status == "done" and o.result is not None]
         if results and write is not None:
             write(con, results)
 
-    def cycle(self, con: Connection, job: dict[str, Any], outcomes: Sequence[Outcome], *,
-              worker: str, now: dt.datetime, write: ResultWriter | None,
-              renew_lease_seconds: float | None, fatal: str | None, claim: bool,
-              lease_seconds: float, limit: int | None = None, release: bool = True,
-              own_first: bool = True) -> tuple[Recorded | None, str, Claims]:  # fmt: skip
+    def cycle(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        outcomes: Sequence[Outcome],
+        *,
+        worker: str,
+        now: dt.datetime,
+        write: ResultWriter | None,
+        renew_lease_seconds: float | None,
+        fatal: str | None,
+        claim: bool,
+        lease_seconds: float,
+        limit: int | None = None,
+        release: bool = True,
+        own_first: bool = True,
+    ) -> tuple[Recorded | None, str, Claims]:
         """Record the outcomes, write their result rows, claim the next batch, and update
         the job's counter row last.
 
@@ -213,9 +275,13 @@ class PostgresEngine:
         if outcomes:
             applied = con.execute_prepared(
                 "SELECT tk_record_items(%b::UUID, %b::INTEGER[], %b::TEXT[], %b::TEXT[], NULL)",
-                [job["id"], [o.seq for o in outcomes], [o.status for o in outcomes],
-                 [o.error for o in outcomes]],
-            ).fetchall()[0][0]  # fmt: skip
+                [
+                    job["id"],
+                    [o.seq for o in outcomes],
+                    [o.status for o in outcomes],
+                    [o.error for o in outcomes],
+                ],
+            ).fetchall()[0][0]
             kept = _kept(outcomes, applied)
             self._write_done(con, kept, write)
         renew = self._lease(con, renew_lease_seconds) if renew_lease_seconds else None
@@ -224,17 +290,29 @@ class PostgresEngine:
             "SELECT * FROM tk_cycle(%b::UUID, %b::TEXT[], %b::TEXT[], %b::TEXT[], %b, "
             "%b::DOUBLE PRECISION, %b::TEXT, %b, %b::DOUBLE PRECISION, %b::INTEGER, %b::TEXT[], "
             "%b, NULL)",
-            [job["id"], [o.item_id for o in kept], [o.status for o in kept],
-             [o.error for o in kept], worker, renew, fatal, bool(claim),
-             self._lease(con, lease_seconds), limit, dead, bool(own_first)],
-        ).fetchall()[0]  # fmt: skip
+            [
+                job["id"],
+                [o.item_id for o in kept],
+                [o.status for o in kept],
+                [o.error for o in kept],
+                worker,
+                renew,
+                fatal,
+                bool(claim),
+                self._lease(con, lease_seconds),
+                limit,
+                dead,
+                bool(own_first),
+            ],
+        ).fetchall()[0]
         job.update(status=status, consecutive_failures=consecutive)
         rec = _recorded(kept, status, auto, completed, reason) if (outcomes or fatal) else None
         claims = list(zip((int(x) for x in seqs or []), (str(x) for x in ids or []), strict=True))
         return rec, ("in_progress" if claims else status), claims
 
-    def context(self, con: Connection, job_type: JobSpec, job_id: str,
-                seqs: Sequence[int]) -> pd.DataFrame:  # fmt: skip
+    def context(
+        self, con: Connection, job_type: JobSpec, job_id: str, seqs: Sequence[int]
+    ) -> pd.DataFrame:
         # every batch runs the same text: prepared, bound on the server
         return con.execute_prepared(self.q[job_type.context_query], [job_id, list(seqs)]).df()
 
@@ -249,9 +327,13 @@ class PostgresEngine:
             self._columns[table] = {r[0]: (r[1], r[2] == "YES") for r in rows}
         return self._columns[table]
 
-    def upsert_results(self, con: Connection, job_type: JobSpec,
-                       cols: Mapping[str, tuple[str, bool]], data: Mapping[str, list[Any]]
-                       ) -> None:  # fmt: skip
+    def upsert_results(
+        self,
+        con: Connection,
+        job_type: JobSpec,
+        cols: Mapping[str, tuple[str, bool]],
+        data: Mapping[str, list[Any]],
+    ) -> None:
         """One array parameter per column (``unnest``): the statement's text is the same for
         every batch of the same columns, whatever the batch size."""
         assert job_type.result_table is not None
@@ -260,14 +342,13 @@ class PostgresEngine:
         table = quote_ident(job_type.result_table)
         arrays = ", ".join(f"%b::{_ARRAY_TYPES.get(cols[c][0], cols[c][0])}[]" for c in names)
         select = ", ".join(
-            f"u.{quote_ident(c)}::{cols[c][0]}" if cols[c][0] in _ARRAY_TYPES
+            f"u.{quote_ident(c)}::{cols[c][0]}"
+            if cols[c][0] in _ARRAY_TYPES
             else f"u.{quote_ident(c)}"
             for c in names
-        )  # fmt: skip
-        sql = (
-            f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in names)}) "
-            f"SELECT {select} FROM unnest({arrays}) AS u({', '.join(quote_ident(c) for c in names)})"
         )
+        quoted = ", ".join(quote_ident(c) for c in names)
+        sql = f"INSERT INTO {table} ({quoted}) SELECT {select} FROM unnest({arrays}) AS u({quoted})"
         if key in cols and job_type.result_table != "county_research":
             sets = ", ".join(
                 f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in names if c != key
@@ -279,27 +360,39 @@ class PostgresEngine:
 
     # -- transitions ---------------------------------------------------------------
 
-    def pause(self, con: Connection, job: dict[str, Any], reason: str | None,
-              worker: str | None, now: dt.datetime) -> None:  # fmt: skip
-        con.execute("SELECT tk_pause(%s::UUID, %s::TEXT, %s::TEXT, NULL)",
-                    [job["id"], reason, worker])  # fmt: skip
+    def pause(
+        self,
+        con: Connection,
+        job: dict[str, Any],
+        reason: str | None,
+        worker: str | None,
+        now: dt.datetime,
+    ) -> None:
+        con.execute(
+            "SELECT tk_pause(%s::UUID, %s::TEXT, %s::TEXT, NULL)", [job["id"], reason, worker]
+        )
 
-    def resume(self, con: Connection, job: dict[str, Any], worker: str | None,
-               now: dt.datetime) -> None:  # fmt: skip
+    def resume(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None:
         dead = self._dead_workers(con, job["id"])
-        con.execute("SELECT tk_resume(%s::UUID, %s::TEXT, %s::TEXT[], NULL)",
-                    [job["id"], worker, dead])  # fmt: skip
+        con.execute(
+            "SELECT tk_resume(%s::UUID, %s::TEXT, %s::TEXT[], NULL)", [job["id"], worker, dead]
+        )
 
-    def complete(self, con: Connection, job: dict[str, Any], worker: str | None,
-                 now: dt.datetime) -> None:  # fmt: skip
+    def complete(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None:
         con.execute("SELECT tk_complete(%s::UUID, %s::TEXT, NULL)", [job["id"], worker])
 
-    def cancel(self, con: Connection, job: dict[str, Any], worker: str | None,
-               now: dt.datetime) -> None:  # fmt: skip
+    def cancel(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> None:
         con.execute("SELECT tk_cancel(%s::UUID, %s::TEXT, NULL)", [job["id"], worker])
 
-    def retry_failed(self, con: Connection, job: dict[str, Any], worker: str | None,
-                     now: dt.datetime) -> int:  # fmt: skip
+    def retry_failed(
+        self, con: Connection, job: dict[str, Any], worker: str | None, now: dt.datetime
+    ) -> int:
         return int(
             con.execute(
                 "SELECT tk_retry_failed(%s::UUID, %s::TEXT, NULL)", [job["id"], worker]

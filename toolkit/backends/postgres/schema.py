@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 PACKAGE = "toolkit.backends.postgres"
 _SCHEMA_LOCK = 727_451_001  # pg_advisory_lock key: one migrator at a time per database
 
+
 def latest_version() -> int:
     return max(m.version for m in load_migrations(PACKAGE))
 

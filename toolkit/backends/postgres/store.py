@@ -107,8 +107,7 @@ class PostgresStore:
     dialect = "postgres"
     memory = False
 
-    def __init__(self, url: str, catalog: Catalog, *, lock_timeout: float | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(self, url: str, catalog: Catalog, *, lock_timeout: float | None = None) -> None:
         self.catalog = catalog
         self._conninfo, opts, self.url = split_url(url)
         self._password = urlsplit(url).password
@@ -147,10 +146,13 @@ class PostgresStore:
     def _new_raw(self, role: str) -> psycopg.Connection[Any]:
         try:
             raw = psycopg.connect(
-                self._conninfo, autocommit=True, cursor_factory=psycopg.ClientCursor,
+                self._conninfo,
+                autocommit=True,
+                cursor_factory=psycopg.ClientCursor,
                 connect_timeout=max(1, int(min(self.lock_timeout, 10))),
-                application_name=f"toolkit {role}", options="-c TimeZone=UTC",
-            )  # fmt: skip
+                application_name=f"toolkit {role}",
+                options="-c TimeZone=UTC",
+            )
         except psycopg.Error as exc:
             msg = _scrub(str(exc).strip(), self._password)
             hint = "check the host, port, user, password and database name in the URL"
@@ -333,9 +335,11 @@ class PGHolder:
     def __enter__(self) -> PGHolder:
         self.store._local.held = self
         self._thread = threading.Thread(
-            target=_listen_and_heartbeat, args=(self.store, current_worker(), self._stop),
-            name="toolkit-heartbeat", daemon=True,
-        )  # fmt: skip
+            target=_listen_and_heartbeat,
+            args=(self.store, current_worker(), self._stop),
+            name="toolkit-heartbeat",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
