@@ -887,6 +887,28 @@ def import_liens(
     return None
 
 
+@app.command("confirm-notice")
+def confirm_notice(
+    parcel: Annotated[
+        str, typer.Argument(metavar="PARCEL", help="The parcel number (or property id).")
+    ],
+    county: Annotated[str, typer.Option(help="The parcel's county.")],
+    note: Annotated[
+        str, typer.Option(help="How you confirmed it (the docket, the affidavit of service).")
+    ],
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Mark a judicial sale's notice as confirmed: the decree then clears liens."""
+    pid = _ws(db).confirm_judicial_notice(parcel, note, county)
+    if json_:
+        return _emit_json({"property_id": pid, "parcel_id": parcel, "county": county})
+    print(f"Notice confirmed for parcel {parcel} in {county} County: {note}")
+    print("Bids made from now on count its liens as cleared by the judicial sale.")
+    return None
+
+
 @app.command("import-clr")
 def import_clr(
     file: Annotated[

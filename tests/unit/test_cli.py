@@ -561,3 +561,21 @@ def test_messages_speak_commands_not_python(sample_db) -> None:
     paused = cli("pause", "--db", sample_db)
     for text in (again.stderr, nothing.stderr, said.stdout, paused.stdout):
         assert not PYTHON_SPEAK.search(text), text
+
+
+def test_confirm_notice_marks_the_property_and_names_a_bad_parcel(sample_db) -> None:
+    with toolkit.connect(sample_db) as ws:
+        parcel = ws.sql(
+            "SELECT parcel_id FROM properties p JOIN counties c ON c.id = p.county_id "
+            "WHERE c.county_name = 'Blair' ORDER BY parcel_id LIMIT 1"
+        ).parcel_id[0]
+    out = cli(
+        "confirm-notice", parcel, "--county", "Blair", "--note", "docket 1", "--db", sample_db
+    )
+    assert f"Notice confirmed for parcel {parcel} in Blair County" in out.stdout
+    with toolkit.connect(sample_db) as ws:
+        assert ws.sql("SELECT count(*) AS n FROM notice_confirmations").n[0] == 1
+    bad = cli(
+        "confirm-notice", "99.99", "--county", "Blair", "--note", "x", "--db", sample_db, ok=False
+    )
+    assert bad.exit_code != 0 and "'99.99'" in bad.stderr
