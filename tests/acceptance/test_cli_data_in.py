@@ -293,8 +293,9 @@ def test_profile(tmp_path: Path) -> None:
     assert sorted(lines[1:]) == sorted(
         [
             "  - Unknown key 'bid.arv_multiplier' in investor profile. Did you mean "
-            "'arv_multipliers'? Valid keys: arv_multipliers, selling_cost_share, min_profit, "
-            "title_clearing_cost, recording_cost, transfer_tax_rate, round_to, review_margin, "
+            "'arv_multipliers'? Valid keys: formula, arv_multipliers, selling_cost_share, "
+            "holding_costs, min_profit, environmental_action, title_clearing_cost, "
+            "title_clearing_if_clear, recording_cost, transfer_tax_rate, round_to, review_margin, "
             "fallback_grade, unknown_repair_allowance.",
             "  - Profile value bid.min_profit = -5 is out of range; valid range: >= 0.",
             "  - Profile value bid.fallback_grade = 'Z' is not a grade; valid choices: A, B, C, D, F.",

@@ -4,8 +4,10 @@ One place for the small formatting rules every page shares, so a job id, a
 time or a dollar amount reads the same on the dashboard, the bid grid and the
 property view.
 
->>> short_id("9c671a73-0a55-4b8e-9d41-7c3c2f1e0b11"), money(1234.5), duration(125)
-('9c671a73', '$1,235', '2 min')
+>>> short_id("9c671a73-0a55-4b8e-9d41-7c3c2f1e0b11"), money(1234.4), duration(125)
+('9c671a73', '$1,234', '3 min')
+
+(A duration is rounded up: it is mostly time left.)
 """
 
 from __future__ import annotations

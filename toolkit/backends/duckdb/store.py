@@ -334,7 +334,9 @@ class DuckDBStore:
         key = self._schema_key()
         generation = self.catalog.generation()
         if _ready.get(key) == generation:
-            return
+            if self.memory or _has_schema(con):
+                return
+            _ready.pop(key, None)  # a file deleted and made again under the same inode
         with _ready_lock:
             if _ready.get(key) == generation:
                 return
@@ -453,3 +455,11 @@ class Holder:
             while waiting and time.monotonic() < deadline:
                 time.sleep(0.005)
                 waiting = self.store.waiters()
+
+
+def _has_schema(con: DuckConnection) -> bool:
+    """Whether the open file holds the toolkit's tables (one catalog look-up, no write)."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    return bool(row and row[0])
