@@ -428,19 +428,21 @@ def breakdown(
         np.rint(np.where(k, c, 0.0)).astype(np.int64) for c, k in zip(columns, ok, strict=True)
     ]
     fast = template.replace("%s", "%d")
-    out = np.array(
-        [fast % row for row in zip(*[a.tolist() for a in arrays], strict=True)], dtype=object
-    )
-    bad = ~np.logical_and.reduce(ok)
-    if bad.any():  # a term unknown or absurd: "null" in its place
-        rows = np.flatnonzero(bad)
-        texts = [
-            [
-                str(i) if f else "null"
-                for i, f in zip(a[rows].tolist(), k[rows].tolist(), strict=True)
-            ]
-            for a, k in zip(arrays, ok, strict=True)
-        ]
+    good = np.logical_and.reduce(ok)
+    out = np.empty(n, dtype=object)
+    rows = np.flatnonzero(good)
+    if rows.size:
+        out[rows] = [fast % row for row in zip(*[a[rows].tolist() for a in arrays], strict=True)]
+    rows = np.flatnonzero(~good)
+    if rows.size:  # a term unknown or absurd: "null" in its place
+        texts = []
+        for a, k in zip(arrays, ok, strict=True):
+            known, values = k[rows], a[rows]
+            texts.append(
+                values.tolist()
+                if known.all()
+                else np.where(known, values.astype(str), "null").tolist()
+            )
         out[rows] = [template % row for row in zip(*texts, strict=True)]
     return out
 
