@@ -608,6 +608,11 @@ def max_bid(
     factor = keys.map(clr.factor).to_numpy(dtype=float, na_value=np.nan)
     src = keys.map(clr.source)
     source = np.where(src.isna().to_numpy(), "", src.to_numpy(dtype=object)).astype(object)
+    # in a reason, the source's own "; " would read as a new reason
+    src_text = keys.map({k: str(v).replace(";", ",") for k, v in dict(clr.source).items()})
+    reason_source = np.where(
+        src_text.isna().to_numpy(), "", src_text.to_numpy(dtype=object)
+    ).astype(object)
 
     has_arv = ~np.isnan(arv)
     has_tv = ~np.isnan(tv)
@@ -625,7 +630,7 @@ def max_bid(
         " x CLR factor ",
         Fmt(factor, 4),
         " (",
-        source,
+        reason_source,
         "): a screening estimate, not an appraisal",
     )
     reasons.add(~has_value, "no market value: no user ARV and no assessed value x CLR factor")
@@ -936,7 +941,7 @@ def _bid_row(
     if estimated:
         reasons.append(
             f"market value = assessed ${fmt_money_scalar(tv)} x CLR factor {fmt_scalar(factor, 4)} "
-            f"({source}): a screening estimate, not an appraisal"
+            f"({source.replace(';', ',')}): a screening estimate, not an appraisal"
         )
     if not has_value:
         reasons.append("no market value: no user ARV and no assessed value x CLR factor")
