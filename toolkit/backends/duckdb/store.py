@@ -459,7 +459,7 @@ class Holder:
 
 def _has_schema(con: DuckConnection) -> bool:
     """Whether the open file holds the toolkit's tables (one catalog look-up, no write)."""
-    row = con.execute(
+    rows = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()  # fetched to the end: DuckDB refuses new work over an unfinished result
+    return bool(rows and rows[0][0])
