@@ -11,6 +11,7 @@ below the map.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import socket
 from pathlib import Path
@@ -229,12 +230,15 @@ class PropertyMap:
         self.map.add(self.layer)
         self.map.add(L.LayersControl(position="topright"))
         if len(self.points):
-            self.map.fit_bounds(
-                [
-                    [float(self.points.lat.min()), float(self.points.lon.min())],
-                    [float(self.points.lat.max()), float(self.points.lon.max())],
-                ]
-            )
+            south, west = float(self.points.lat.min()), float(self.points.lon.min())
+            north, east = float(self.points.lat.max()), float(self.points.lon.max())
+            self.map.center = ((south + north) / 2, (west + east) / 2)
+            try:  # fit_bounds schedules a coroutine on the kernel's event loop
+                asyncio.get_running_loop()
+            except RuntimeError:  # none (a script, a test): the centre is what we can do
+                pass
+            else:
+                self.map.fit_bounds([[south, west], [north, east]])
         self.legend = w.HTML()
         self.legend.add_class("toolkit-map-legend")
         self.property_box = w.VBox([])
