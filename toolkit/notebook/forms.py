@@ -606,39 +606,27 @@ class CountyResearchForm(_ResearchForm):
         """The form's values as one county's research (the keys of a research-file entry)."""
         return self.values()["research"]
 
+    #: the form's fields, in the order of a research-file entry (the note comes last)
+    FIELDS = (
+        "sale_type",
+        "sale_date",
+        "registration_deadline",
+        "deposit",
+        "payment_terms",
+        "bidder_certification",
+        "location",
+        "platform",
+        "source",
+        "as_of",
+        "link_url",
+        "link_title",
+    )
+
     def values(self) -> dict[str, Any]:
-        keys = (
-            "sale_type",
-            "sale_date",
-            "registration_deadline",
-            "deposit",
-            "payment_terms",
-            "bidder_certification",
-            "location",
-            "platform",
-            "source",
-            "as_of",
-            "link_url",
-            "link_title",
-        )
-        return check_county({k: getattr(self, k).value for k in keys} | {"note": self.note.value})
+        return check_county({k: w.value for k, w in self.field_widgets().items()})
 
     def field_widgets(self) -> dict[str, Any]:
-        keys = (
-            "sale_type",
-            "sale_date",
-            "registration_deadline",
-            "deposit",
-            "payment_terms",
-            "bidder_certification",
-            "location",
-            "platform",
-            "source",
-            "as_of",
-            "link_url",
-            "link_title",
-        )
-        return {k: getattr(self, k) for k in keys} | {"note": self.note}
+        return {k: getattr(self, k) for k in self.FIELDS} | {"note": self.note}
 
     def saved_text(self, item: dict[str, Any], outcome: str) -> str:
         base = f"Saved {self.label(item)}"
