@@ -7,12 +7,23 @@ Builds N SYNTHETIC properties (random parcel records, no real data), then times
 same run on the same frame, checks each pair gives identical output, and prints
 items per second side by side with the ratio. Targets: vectorised >= 10x the
 row-wise reference and >= 20,000 items/s.
+
+``--against REV`` instead compares the vectorised rules with the same rules at
+git revision REV (checked out in a temporary worktree): the two trees take
+turns in fresh processes on the same synthetic frame for ``--rounds`` rounds,
+and the median rate of each is printed with their ratio. This is how a change
+is held to "within 20 % of before" on a machine whose speed drifts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve()
+# the tree whose toolkit is timed: this one, or (in an --against child) the other
+sys.path.insert(0, os.environ.get("BENCH_TOOLKIT_ROOT", str(HERE.parents[1])))
 
-from toolkit.decisions.bid import max_bid, max_bid_rowwise
-from toolkit.decisions.screening import screen, screen_rowwise
+from toolkit.decisions.bid import max_bid, max_bid_rowwise  # noqa: E402
+from toolkit.decisions.screening import screen, screen_rowwise  # noqa: E402
 
 TARGET_RATIO = 10.0
 TARGET_RATE = 20_000.0
@@ -104,11 +117,70 @@ def best_time(fn: Callable[[], pd.DataFrame], repeat: int) -> tuple[float, pd.Da
     return best, out
 
 
+def vectorised_rates(n: int, repeat: int) -> dict[str, float]:
+    """Items per second of the vectorised rules alone (best of ``repeat``)."""
+    frame, clr = synthetic(n), clr_table()
+    rates = {}
+    for name, fn in (
+        ("screening", lambda: screen(frame)),
+        ("max bid", lambda: max_bid(frame, None, clr)),
+    ):
+        rates[name] = n / best_time(fn, repeat)[0]
+    return rates
+
+
+def against(rev: str, n: int, repeat: int, rounds: int) -> int:
+    """Median vectorised rates of this tree and of git revision ``rev``, taking turns."""
+    repo = HERE.parents[1]
+    with tempfile.TemporaryDirectory(prefix="bench-decisions-") as tmp:
+        other = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(other), rev],
+            check=True,
+        )
+        try:
+            runs: dict[str, list[dict[str, float]]] = {"this tree": [], rev: []}
+            for i in range(rounds):
+                for label, root in (("this tree", repo), (rev, other)):
+                    env = {**os.environ, "BENCH_TOOLKIT_ROOT": str(root)}
+                    cmd = [sys.executable, str(HERE), "--child", "--n", str(n)]
+                    out = subprocess.run(
+                        [*cmd, "--repeat", str(repeat)],
+                        env=env,
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    runs[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(f"round {i + 1}/{rounds} done", file=sys.stderr)
+        finally:
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", str(other)], check=False
+            )
+    print(
+        f"{n:,} synthetic properties; vectorised best of {repeat} per run, median of {rounds} runs"
+    )
+    print(f"{'rule':<10} {'this tree/s':>14} {rev[:12] + '/s':>16} {'ratio':>7}")
+    for name in ("screening", "max bid"):
+        mine = statistics.median(r[name] for r in runs["this tree"])
+        theirs = statistics.median(r[name] for r in runs[rev])
+        print(f"{name:<10} {mine:>14,.0f} {theirs:>16,.0f} {mine / theirs:>6.2f}x")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000, help="synthetic properties (100000)")
     ap.add_argument("--repeat", type=int, default=3, help="vectorised runs; best is kept (3)")
+    ap.add_argument("--against", metavar="REV", help="compare with git revision REV instead")
+    ap.add_argument("--rounds", type=int, default=7, help="turns each tree takes (--against; 7)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        print(json.dumps(vectorised_rates(args.n, args.repeat)))
+        return 0
+    if args.against:
+        return against(args.against, args.n, args.repeat, args.rounds)
     frame = synthetic(args.n)
     clr = clr_table()
     cases = {

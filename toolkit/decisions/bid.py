@@ -71,6 +71,7 @@ and ``inputs_used`` name the inputs, joined by ``", "``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -293,6 +294,22 @@ class ClrFactors:
             self.period[key] = f"{a} to {b}"
 
 
+class _CountyLookup:
+    """Per-row values of a per-county table: each distinct county is looked up once."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        import pandas as pd
+
+        self.codes, self.uniques = pd.factorize(keys, use_na_sentinel=True)
+
+    def take(self, table: Mapping[str, Any], missing: Any, dtype: Any) -> np.ndarray:
+        import pandas as pd
+
+        found = [table.get(key, missing) for key in self.uniques]
+        values = pd.Series([*found, missing]).to_numpy(dtype=dtype)
+        return values[self.codes]  # code -1: the last, missing
+
+
 def sale_dates(frame: pd.DataFrame) -> pd.Series:
     """``sale_date`` as datetimes (NaT when missing or unreadable); shared preparation."""
     import pandas as pd
@@ -421,29 +438,15 @@ def breakdown(
         + _json_num(float(b.round_to))
         + ',"max_bid_moderate":%s}'
     )
-    if not n:
-        return np.zeros(0, dtype=object)
-    ok = [np.isfinite(c) & (np.abs(c) < 1e15) for c in columns]
-    arrays = [
-        np.rint(np.where(k, c, 0.0)).astype(np.int64) for c, k in zip(columns, ok, strict=True)
-    ]
-    fast = template.replace("%s", "%d")
-    good = np.logical_and.reduce(ok)
+    values: list[list[Any]] = []
+    for c in columns:
+        ok = np.isfinite(c) & (np.abs(c) < 1e15)
+        column: list[Any] = np.rint(np.where(ok, c, 0.0)).astype(np.int64).tolist()
+        for i in np.flatnonzero(~ok).tolist():  # a term unknown or absurd: null
+            column[i] = "null"
+        values.append(column)
     out = np.empty(n, dtype=object)
-    rows = np.flatnonzero(good)
-    if rows.size:
-        out[rows] = [fast % row for row in zip(*[a[rows].tolist() for a in arrays], strict=True)]
-    rows = np.flatnonzero(~good)
-    if rows.size:  # a term unknown or absurd: "null" in its place
-        texts = []
-        for a, k in zip(arrays, ok, strict=True):
-            known, values = k[rows], a[rows]
-            texts.append(
-                values.tolist()
-                if known.all()
-                else np.where(known, values.astype(str), "null").tolist()
-            )
-        out[rows] = [template % row for row in zip(*texts, strict=True)]
+    out[:] = [template % row for row in zip(*values, strict=True)]
     return out
 
 
@@ -604,15 +607,13 @@ def max_bid(
     arv = np.where(arv_col.values > 0, arv_col.values, np.nan)
     tv = NumCol(df, "total_value").values
     tv = np.where(tv > 0, tv, np.nan)
-    keys = pd.Series(county_key(text_col(df, "county")))
-    factor = keys.map(clr.factor).to_numpy(dtype=float, na_value=np.nan)
-    src = keys.map(clr.source)
-    source = np.where(src.isna().to_numpy(), "", src.to_numpy(dtype=object)).astype(object)
+    county = _CountyLookup(county_key(text_col(df, "county")))
+    factor = county.take(clr.factor, np.nan, float)
+    source = county.take(clr.source, "", object)
     # in a reason, the source's own "; " would read as a new reason
-    src_text = keys.map({k: str(v).replace(";", ",") for k, v in dict(clr.source).items()})
-    reason_source = np.where(
-        src_text.isna().to_numpy(), "", src_text.to_numpy(dtype=object)
-    ).astype(object)
+    reason_source = county.take(
+        {k: str(v).replace(";", ",") for k, v in clr.source.items()}, "", object
+    )
 
     has_arv = ~np.isnan(arv)
     has_tv = ~np.isnan(tv)
@@ -639,12 +640,12 @@ def max_bid(
     miss(~has_factor, "CLR factor")
     penalty = penalty + PENALTIES["estimated value"] * estimated
     sale = sale_dates(df)
-    start = pd.to_datetime(keys.map(clr.start)).to_numpy(dtype="datetime64[ns]")
-    end = pd.to_datetime(keys.map(clr.end)).to_numpy(dtype="datetime64[ns]")
+    start = county.take(clr.start, pd.NaT, "datetime64[ns]")
+    end = county.take(clr.end, pd.NaT, "datetime64[ns]")
     sale_ns = sale.to_numpy(dtype="datetime64[ns]")
     outside = has_factor & ((sale_ns < start) | (sale_ns > end))  # NaT compares False
     if outside.any():
-        period = keys.map(clr.period).to_numpy(dtype=object)
+        period = county.take(clr.period, np.nan, object)
         reasons.add(
             outside,
             "CLR factor period ",
