@@ -905,7 +905,10 @@ def confirm_notice(
     if json_:
         return _emit_json({"property_id": pid, "parcel_id": parcel, "county": county})
     print(f"Notice confirmed for parcel {parcel} in {county} County: {note}")
-    print("Bids made from now on count its liens as cleared by the judicial sale.")
+    print(
+        "Its title and bid are redone at the next `toolkit run title_research`, "
+        "then `toolkit run bid_strategy`."
+    )
     return None
 
 

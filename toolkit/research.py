@@ -170,8 +170,9 @@ def confirm_judicial_notice(store: Store, prop: object, note: str, county: objec
     Penn Bank v. Dauphin County Tax Claim Bureau, 2023). Without this mark the
     title rule sends every lien at a judicial sale to REVIEW, naming notice.
     The note says what was checked (e.g. "returns of service for all 3 lienholders
-    on the docket"). Title research not yet run for the property reads it; a
-    property already researched keeps its result until its title is researched again.
+    on the docket"). Title research reads it; a property already researched is
+    pending again for title research (its result is older than the mark), and
+    then for bid strategy.
     """
     from toolkit.backends.common import utcnow
 

@@ -83,21 +83,35 @@ WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
   AND p.id::TEXT NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'environmental_research')
 
 -- name: eligible_title_research
+-- also a property whose title inputs (a notice confirmation, a title search, a lien)
+-- were recorded after its title was researched: its result is stale (issue 12)
 SELECT p.id::TEXT AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
 FROM vw_property_sale_dates p
+LEFT JOIN (SELECT property_id, max(changed) AS changed_at
+           FROM (SELECT property_id, confirmed_at AS changed FROM notice_confirmations
+                 UNION ALL SELECT property_id, searched_at FROM title_searches
+                 UNION ALL SELECT property_id, added_at FROM property_liens) inputs
+           GROUP BY property_id) ch ON ch.property_id = p.id
 WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
-  AND p.id NOT IN (SELECT property_id FROM title_research)
-  AND p.id::TEXT NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'title_research')
+  AND NOT EXISTS (SELECT 1 FROM title_research t WHERE t.property_id = p.id
+                  AND (ch.changed_at IS NULL OR t.researched_at >= ch.changed_at))
+  AND NOT EXISTS (SELECT 1 FROM vw_done_items d
+                  WHERE d.job_type = 'title_research' AND d.item_id = p.id::TEXT
+                  AND (ch.changed_at IS NULL OR d.finished_at >= ch.changed_at))
 
 -- name: eligible_bid_strategy
+-- also a property whose condition, environmental or title result is newer than its bid
 SELECT p.id::TEXT AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
 FROM vw_property_sale_dates p
+JOIN condition_assessments ca ON ca.property_id = p.id
+JOIN environmental_assessments ea ON ea.property_id = p.id
+JOIN title_research tr ON tr.property_id = p.id
 WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
-  AND p.id IN (SELECT property_id FROM condition_assessments)
-  AND p.id IN (SELECT property_id FROM environmental_assessments)
-  AND p.id IN (SELECT property_id FROM title_research)
-  AND p.id NOT IN (SELECT property_id FROM bid_strategies)
-  AND p.id::TEXT NOT IN (SELECT item_id FROM vw_done_items WHERE job_type = 'bid_strategy')
+  AND NOT EXISTS (SELECT 1 FROM bid_strategies b WHERE b.property_id = p.id
+                  AND b.calculated_at >= greatest(ca.assessed_at, ea.assessed_at, tr.researched_at))
+  AND NOT EXISTS (SELECT 1 FROM vw_done_items d
+                  WHERE d.job_type = 'bid_strategy' AND d.item_id = p.id::TEXT
+                  AND d.finished_at >= greatest(ca.assessed_at, ea.assessed_at, tr.researched_at))
 
 -- name: waiting_bid_strategy
 -- approved properties whose condition, environmental or title research is unfinished
