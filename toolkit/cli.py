@@ -561,10 +561,19 @@ def export(
     decisions = ("BID", "REVIEW", "PASS") if include_pass else ("BID", "REVIEW")
     path = Path(out) if out else ws.data_dir / "exports" / "bids.csv"
     written = ws.export_bids(path, county=county, decisions=decisions)
-    n = len(ws.bid_list(county, decisions))
+    bids = ws.bid_list(county, decisions)
+    n, stale = len(bids), int((bids.out_of_date.fillna("") != "").sum())
     if json_:
-        return _emit_json({"path": str(written), "rows": n})
+        return _emit_json({"path": str(written), "rows": n, "out_of_date": stale})
     print(f"Wrote {n} properties to {written}")
+    if stale:
+        print(
+            f"Warning: {stale} of them {'is' if stale == 1 else 'are'} out of date: research "
+            "changed after the bid (column out_of_date). Run `toolkit pending`, then the jobs "
+            "it lists.",
+            file=sys.stderr,
+        )
+    return None
 
 
 @app.command()

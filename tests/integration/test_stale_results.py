@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from toolkit.cli import app
 from toolkit.demo import build_sample_workspace
 
 BACKENDS = ("duckdb", "postgres")
@@ -65,6 +67,17 @@ def bid_of(ws, pid: str) -> dict:
     )
 
 
+def out_of_date(ws) -> dict[str, str]:
+    """The bid list's ``out_of_date`` per property id (every decision)."""
+    bids = ws.bid_list(decisions=("BID", "REVIEW", "PASS"))
+    ids = ws.sql(
+        "SELECT p.parcel_id, p.id::TEXT AS id FROM properties p JOIN counties c "
+        "ON c.id = p.county_id WHERE c.county_name = 'Blair'"
+    )
+    merged = bids.merge(ids, on="parcel_id")
+    return dict(zip(merged.id, merged.out_of_date.fillna(""), strict=True))
+
+
 def test_confirming_notice_after_research_redoes_title_then_bid(researched) -> None:
     ws = researched
     before = pending(ws)
@@ -78,11 +91,15 @@ def test_confirming_notice_after_research_redoes_title_then_bid(researched) -> N
     ws.sql("UPDATE properties SET sale_type = 'judicial' WHERE id = $1::UUID", [pid])
     first_bid = bid_of(ws, pid)
 
+    assert set(out_of_date(ws).values()) == {""}
+
     # a title search with a mortgage, recorded after the title was researched
     ws.record_title_search(pid, [{"lien_type": "mortgage", "holder": "BANK", "amount": "5000"}])
     assert pending(ws).get("title_research") == 1
     assert "bid_strategy" not in pending(ws)  # its title input is not redone yet
+    assert out_of_date(ws)[pid].startswith("title inputs recorded after its title research")
     run(ws, "title_research")
+    assert out_of_date(ws)[pid] == "research redone after this bid: run bid_strategy"
     title = title_of(ws, pid)
     assert title["status"] == "NEEDS_REVIEW" and "notice not confirmed" in title["reasons"]
     assert pending(ws).get("bid_strategy") == 1  # the new title result is newer than the bid
@@ -101,9 +118,12 @@ def test_confirming_notice_after_research_redoes_title_then_bid(researched) -> N
     assert "review: title status NEEDS_REVIEW" not in bid_of(ws, pid)["reasons"]
     after = pending(ws)
     assert "title_research" not in after and "bid_strategy" not in after
+    assert set(out_of_date(ws).values()) == {""}
 
 
-def test_a_lien_imported_after_research_reopens_only_that_property(researched, tmp_path) -> None:
+def test_a_lien_imported_after_research_reopens_only_that_property(
+    researched, tmp_path, db_path
+) -> None:
     ws = researched
     row = ws.sql(
         "SELECT p.parcel_id FROM bid_strategies b JOIN properties p ON p.id = b.property_id "
@@ -124,6 +144,26 @@ def test_a_lien_imported_after_research_reopens_only_that_property(researched, t
     ).to_csv(liens, index=False)
     ws.import_liens(liens)
     assert pending(ws).get("title_research") == 1
+    stale = {k: v for k, v in out_of_date(ws).items() if v}
+    assert len(stale) == 1
+    # the export says so where a person reads it, and the file carries the column
+    result = CliRunner().invoke(
+        app,
+        [
+            "export",
+            "bids",
+            "--out",
+            str(tmp_path / "b.csv"),
+            "--db",
+            db_path,
+            "--county",
+            "Blair",
+            "--include-pass",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Warning: 1 of them is out of date" in result.output, result.output
+    assert (pd.read_csv(tmp_path / "b.csv").out_of_date.fillna("") != "").sum() == 1
     run(ws, "title_research")
     assert pending(ws).get("bid_strategy") == 1
     run(ws, "bid_strategy")

@@ -176,6 +176,22 @@ def test_grid_shows_a_breakdown_when_the_bid_list_has_one() -> None:
     assert breakdown_html(None) == "" and shorten("short") == "short"
 
 
+def test_grid_shows_out_of_date_only_when_a_bid_is() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "decision": ["BID", "REVIEW"],
+            "max_bid_moderate": [1000.0, 2000.0],
+            "out_of_date": ["", ""],
+        }
+    )
+    assert "Out of date" not in bid_grid_frame(frame).columns
+    frame.loc[1, "out_of_date"] = "research redone after this bid: run bid_strategy"
+    shown = bid_grid_frame(frame)
+    assert list(shown["Out of date"]) == ["", "research redone after this bid: run bid_strategy"]
+
+
 def test_property_view_shows_every_stage_links_and_forms(full) -> None:
     pid = str(
         full.bid_list(COUNTY)

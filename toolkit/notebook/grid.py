@@ -52,6 +52,7 @@ HEADERS = {
     "surviving_liens_total": "Surviving liens",
     "reasons": "Reasons",
     "breakdown": "Breakdown",
+    "out_of_date": "Out of date",
 }
 
 
@@ -155,6 +156,8 @@ def bid_grid_frame(frame: pd.DataFrame) -> pd.DataFrame:
         out = out.drop(columns=["county"])  # one county: said above the grid
     if "sale_date" in out.columns and out["sale_date"].nunique() <= 1 and len(frame) > 1:
         out = out.drop(columns=["sale_date"])
+    if "out_of_date" in out.columns and not (out["out_of_date"] != "").any():
+        out = out.drop(columns=["out_of_date"])  # shown only when some bid is out of date
     return out.rename(columns=HEADERS).reset_index(drop=True)
 
 

@@ -567,13 +567,23 @@ SELECT b.decision, c.county_name AS county, p.sale_date, p.parcel_id, p.address,
        ea.mine_subsidence, ea.wetlands, tr.status AS title_status, b.surviving_liens_total,
        b.minimum_bid, b.minimum_bid_source, COALESCE(b.redemption_risk, tr.redemption_risk) AS redemption_risk,
        COALESCE(b.redemption_period, tr.redemption_period) AS redemption_period,
-       b.confidence, b.missing_inputs, b.reasons, b.breakdown
+       b.confidence, b.missing_inputs, b.reasons, b.breakdown,
+       CASE WHEN ti.changed_at > tr.researched_at
+              THEN 'title inputs recorded after its title research: run title_research, then bid_strategy'
+            WHEN greatest(ca.assessed_at, ea.assessed_at, tr.researched_at) > b.calculated_at
+              THEN 'research redone after this bid: run bid_strategy'
+            ELSE '' END AS out_of_date
 FROM bid_strategies b
 JOIN properties p ON p.id = b.property_id
 JOIN counties c ON c.id = p.county_id
 LEFT JOIN condition_assessments ca ON ca.property_id = p.id
 LEFT JOIN environmental_assessments ea ON ea.property_id = p.id
 LEFT JOIN title_research tr ON tr.property_id = p.id
+LEFT JOIN (SELECT property_id, max(changed) AS changed_at
+           FROM (SELECT property_id, confirmed_at AS changed FROM notice_confirmations
+                 UNION ALL SELECT property_id, searched_at FROM title_searches
+                 UNION ALL SELECT property_id, added_at FROM property_liens) inputs
+           GROUP BY property_id) ti ON ti.property_id = p.id
 WHERE p.auction_status = 'active' AND (?::INTEGER IS NULL OR p.county_id = ?::INTEGER)
   AND list_contains(?::VARCHAR[], b.decision)
 ORDER BY p.sale_date NULLS LAST, c.county_name, b.decision, b.max_bid_moderate DESC;
