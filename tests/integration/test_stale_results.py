@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.demo import build_sample_workspace
+from toolkit.notebook.property import property_record, section_html
 
 BACKENDS = ("duckdb", "postgres")
 STEPS = (
@@ -98,6 +99,8 @@ def test_confirming_notice_after_research_redoes_title_then_bid(researched) -> N
     assert pending(ws).get("title_research") == 1
     assert "bid_strategy" not in pending(ws)  # its title input is not redone yet
     assert out_of_date(ws)[pid].startswith("title inputs recorded after its title research")
+    shown = section_html("bid", property_record(ws, pid)["bid"])  # the property view says so
+    assert "Out of date" in shown and "title inputs recorded after" in shown
     run(ws, "title_research")
     assert out_of_date(ws)[pid] == "research redone after this bid: run bid_strategy"
     title = title_of(ws, pid)

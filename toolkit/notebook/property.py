@@ -140,6 +140,7 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("Confidence", "confidence", "pct"),
         ("Inputs", "inputs_used", "json"),
         ("Calculated", "calculated_at", "time"),
+        ("Out of date", "out_of_date", "text"),
     ],
 }
 TITLES = {
@@ -188,8 +189,8 @@ def property_record(ws: Workspace, property_id: str) -> dict[str, Any]:
     """Everything on file for one property, by stage (None where a stage has no result).
 
     Keys: ``sale``, ``parcel``, ``screening``, ``condition``, ``environment``,
-    ``title``, ``liens`` (a frame), ``bid`` (with the bid list's ``breakdown``
-    when it has one), ``county_links`` (a list of ``{url, title}``),
+    ``title``, ``liens`` (a frame), ``bid`` (with the bid list's ``breakdown`` and
+    ``out_of_date`` when it has them), ``county_links`` (a list of ``{url, title}``),
     ``county_sales`` (a frame).
     """
     pid = str(property_id)
@@ -201,7 +202,7 @@ def property_record(ws: Workspace, property_id: str) -> dict[str, Any]:
         rec[stage] = _first(ws.query(f"notebook_property_{stage}", [pid]))
     rec["liens"] = ws.query("notebook_property_liens", [pid])
     if rec["bid"] is not None:
-        rec["bid"]["breakdown"] = _breakdown(ws, sale)
+        rec["bid"].update(_from_bid_list(ws, sale, ("breakdown", "out_of_date")))
     research = ws.query("notebook_county_links", [int(sale["county_id"])])
     links: list[dict[str, str]] = []
     for raw in research.links if not research.empty else []:
@@ -214,16 +215,14 @@ def property_record(ws: Workspace, property_id: str) -> dict[str, Any]:
     return rec
 
 
-def _breakdown(ws: Workspace, sale: dict[str, Any]) -> Any:
-    """The bid list's ``breakdown`` for this property (None when the bid list has none)."""
+def _from_bid_list(ws: Workspace, sale: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    """The bid list's ``columns`` for this property (None for one the list lacks)."""
     try:
         frame = ws.bid_list(int(sale["county_id"]), ("BID", "REVIEW", "PASS"))
     except ToolkitError:
-        return None
-    if "breakdown" not in frame.columns:
-        return None
+        return dict.fromkeys(columns)
     hit = frame[frame.parcel_id == sale["parcel_id"]]
-    return None if hit.empty else hit.breakdown.iloc[0]
+    return {c: None if hit.empty or c not in frame.columns else hit[c].iloc[0] for c in columns}
 
 
 def _value(v: Any, kind: str) -> str:
