@@ -169,5 +169,11 @@ def test_a_lien_imported_after_research_reopens_only_that_property(
     assert (pd.read_csv(tmp_path / "b.csv").out_of_date.fillna("") != "").sum() == 1
     run(ws, "title_research")
     assert pending(ws).get("bid_strategy") == 1
+    # a second late lien before the bid is redone: the bid waits for the title again
+    liens.write_text(liens.read_text().replace("AUTHORITY", "SECOND AUTHORITY"))
+    ws.import_liens(liens)
+    assert pending(ws).get("title_research") == 1 and "bid_strategy" not in pending(ws)
+    run(ws, "title_research")
+    assert pending(ws).get("bid_strategy") == 1
     run(ws, "bid_strategy")
     assert "title_research" not in pending(ws) and "bid_strategy" not in pending(ws)

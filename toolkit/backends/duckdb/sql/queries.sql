@@ -96,13 +96,20 @@ WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
                   AND (ch.changed_at IS NULL OR d.finished_at >= ch.changed_at))
 
 -- name: eligible_bid_strategy
--- also a property whose condition, environmental or title result is newer than its bid
+-- also a property whose condition, environmental or title result is newer than its bid;
+-- not while its title result is itself out of date (title inputs recorded after it)
 SELECT p.id::VARCHAR AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
 FROM vw_property_sale_dates p
 JOIN condition_assessments ca ON ca.property_id = p.id
 JOIN environmental_assessments ea ON ea.property_id = p.id
 JOIN title_research tr ON tr.property_id = p.id
 WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
+  AND NOT EXISTS (SELECT 1 FROM notice_confirmations x
+                  WHERE x.property_id = p.id AND x.confirmed_at > tr.researched_at)
+  AND NOT EXISTS (SELECT 1 FROM title_searches x
+                  WHERE x.property_id = p.id AND x.searched_at > tr.researched_at)
+  AND NOT EXISTS (SELECT 1 FROM property_liens x
+                  WHERE x.property_id = p.id AND x.added_at > tr.researched_at)
   AND NOT EXISTS (SELECT 1 FROM bid_strategies b WHERE b.property_id = p.id
                   AND b.calculated_at >= greatest(ca.assessed_at, ea.assessed_at, tr.researched_at))
   AND NOT EXISTS (SELECT 1 FROM vw_done_items d
