@@ -910,10 +910,20 @@ def confirm_notice(
     debug: DebugOpt = False,
 ) -> None:
     """Mark a judicial sale's notice as confirmed: the decree then clears liens."""
-    pid = _ws(db).confirm_judicial_notice(parcel, note, county)
+    ws = _ws(db)
+    pid = ws.confirm_judicial_notice(parcel, note, county)
     if json_:
         return _emit_json({"property_id": pid, "parcel_id": parcel, "county": county})
     print(f"Notice confirmed for parcel {parcel} in {county} County: {note}")
+    kind = ws.sql("SELECT sale_type FROM properties WHERE id = $1::UUID", [pid]).sale_type
+    sale = str(kind.iloc[0] or "") if len(kind) else ""
+    if sale.lower() != "judicial":
+        print(
+            f"Note: its sale is listed as {repr(sale) if sale else 'having no type'}; notice "
+            "decides whether liens "
+            "clear only at a judicial sale, so its title result will not change.",
+            file=sys.stderr,
+        )
     print(
         "Its title and bid are redone at the next `toolkit run title_research`, "
         "then `toolkit run bid_strategy`."

@@ -573,8 +573,18 @@ def test_confirm_notice_marks_the_property_and_names_a_bad_parcel(sample_db) -> 
         "confirm-notice", parcel, "--county", "Blair", "--note", "docket 1", "--db", sample_db
     )
     assert f"Notice confirmed for parcel {parcel} in Blair County" in out.stdout
+    # the sample's sales are upset sales: notice changes nothing there, and it says so
+    assert "Note: its sale is listed as 'upset'" in out.stderr
     with toolkit.connect(sample_db) as ws:
         assert ws.sql("SELECT count(*) AS n FROM notice_confirmations").n[0] == 1
+        pid = ws.sql("SELECT id::VARCHAR AS id FROM properties WHERE parcel_id = $1", [parcel]).id[
+            0
+        ]
+        ws.sql("UPDATE properties SET sale_type = 'judicial' WHERE id = $1::UUID", [pid])
+    judicial = cli(
+        "confirm-notice", parcel, "--county", "Blair", "--note", "docket 2", "--db", sample_db
+    )
+    assert "Note:" not in judicial.stderr
     bad = cli(
         "confirm-notice", "99.99", "--county", "Blair", "--note", "x", "--db", sample_db, ok=False
     )
