@@ -189,8 +189,8 @@ def property_record(ws: Workspace, property_id: str) -> dict[str, Any]:
     """Everything on file for one property, by stage (None where a stage has no result).
 
     Keys: ``sale``, ``parcel``, ``screening``, ``condition``, ``environment``,
-    ``title``, ``liens`` (a frame), ``bid`` (with the bid list's ``breakdown`` and
-    ``out_of_date`` when it has them), ``county_links`` (a list of ``{url, title}``),
+    ``title``, ``liens`` (a frame), ``bid`` (with its ``breakdown`` and
+    ``out_of_date``), ``county_links`` (a list of ``{url, title}``),
     ``county_sales`` (a frame).
     """
     pid = str(property_id)
@@ -201,8 +201,6 @@ def property_record(ws: Workspace, property_id: str) -> dict[str, Any]:
     for stage in STAGES:
         rec[stage] = _first(ws.query(f"notebook_property_{stage}", [pid]))
     rec["liens"] = ws.query("notebook_property_liens", [pid])
-    if rec["bid"] is not None:
-        rec["bid"].update(_from_bid_list(ws, sale, ("breakdown", "out_of_date")))
     research = ws.query("notebook_county_links", [int(sale["county_id"])])
     links: list[dict[str, str]] = []
     for raw in research.links if not research.empty else []:
@@ -213,16 +211,6 @@ def property_record(ws: Workspace, property_id: str) -> dict[str, Any]:
     rec["county_links"] = links
     rec["county_sales"] = ws.query("notebook_county_sales", [int(sale["county_id"])])
     return rec
-
-
-def _from_bid_list(ws: Workspace, sale: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
-    """The bid list's ``columns`` for this property (None for one the list lacks)."""
-    try:
-        frame = ws.bid_list(int(sale["county_id"]), ("BID", "REVIEW", "PASS"))
-    except ToolkitError:
-        return dict.fromkeys(columns)
-    hit = frame[frame.parcel_id == sale["parcel_id"]]
-    return {c: None if hit.empty or c not in frame.columns else hit[c].iloc[0] for c in columns}
 
 
 def _value(v: Any, kind: str) -> str:

@@ -84,6 +84,8 @@ def view_statements(catalog: Catalog) -> tuple[list[str], list[tuple[Any, ...]]]
         "vw_done_items",
         "vw_property_sale_dates",
         "vw_approved_properties",
+        "vw_title_inputs_changed",
+        "vw_bid_out_of_date",
     ):
         stmts.append(q[name])
     for t in types.values():

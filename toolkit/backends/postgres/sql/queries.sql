@@ -35,6 +35,30 @@ SELECT v.property_id
 FROM visual_validations v
 WHERE COALESCE(v.override_verdict, v.verdict) = 'APPROVED';
 
+-- name: vw_title_inputs_changed
+-- when each property's title inputs (notice confirmations, title searches, liens) last changed
+CREATE OR REPLACE VIEW vw_title_inputs_changed AS
+SELECT property_id, max(changed) AS changed_at
+FROM (SELECT property_id, confirmed_at AS changed FROM notice_confirmations
+      UNION ALL SELECT property_id, searched_at FROM title_searches
+      UNION ALL SELECT property_id, added_at FROM property_liens) inputs
+GROUP BY property_id;
+
+-- name: vw_bid_out_of_date
+-- each bid: '' when current, else what changed after it (a title input, or research redone)
+CREATE OR REPLACE VIEW vw_bid_out_of_date AS
+SELECT b.property_id,
+       CASE WHEN ti.changed_at > tr.researched_at
+              THEN 'title inputs recorded after its title research: run title_research, then bid_strategy'
+            WHEN greatest(ca.assessed_at, ea.assessed_at, tr.researched_at) > b.calculated_at
+              THEN 'research redone after this bid: run bid_strategy'
+            ELSE '' END AS out_of_date
+FROM bid_strategies b
+LEFT JOIN condition_assessments ca ON ca.property_id = b.property_id
+LEFT JOIN environmental_assessments ea ON ea.property_id = b.property_id
+LEFT JOIN title_research tr ON tr.property_id = b.property_id
+LEFT JOIN vw_title_inputs_changed ti ON ti.property_id = b.property_id;
+
 -- name: eligible_pdf_parsing
 SELECT d.id::TEXT AS item_id, d.county_id, c.county_name, d.sale_date,
        COALESCE(d.path, d.url, '') || d.id::TEXT AS sort_key
@@ -87,11 +111,7 @@ WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
 -- were recorded after its title was researched: its result is stale (issue 12)
 SELECT p.id::TEXT AS item_id, p.county_id, p.county_name, p.sale_date, p.parcel_norm AS sort_key
 FROM vw_property_sale_dates p
-LEFT JOIN (SELECT property_id, max(changed) AS changed_at
-           FROM (SELECT property_id, confirmed_at AS changed FROM notice_confirmations
-                 UNION ALL SELECT property_id, searched_at FROM title_searches
-                 UNION ALL SELECT property_id, added_at FROM property_liens) inputs
-           GROUP BY property_id) ch ON ch.property_id = p.id
+LEFT JOIN vw_title_inputs_changed ch ON ch.property_id = p.id
 WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
   AND NOT EXISTS (SELECT 1 FROM title_research t WHERE t.property_id = p.id
                   AND (ch.changed_at IS NULL OR t.researched_at >= ch.changed_at))
@@ -108,12 +128,8 @@ JOIN condition_assessments ca ON ca.property_id = p.id
 JOIN environmental_assessments ea ON ea.property_id = p.id
 JOIN title_research tr ON tr.property_id = p.id
 WHERE p.id IN (SELECT property_id FROM vw_approved_properties)
-  AND NOT EXISTS (SELECT 1 FROM notice_confirmations x
-                  WHERE x.property_id = p.id AND x.confirmed_at > tr.researched_at)
-  AND NOT EXISTS (SELECT 1 FROM title_searches x
-                  WHERE x.property_id = p.id AND x.searched_at > tr.researched_at)
-  AND NOT EXISTS (SELECT 1 FROM property_liens x
-                  WHERE x.property_id = p.id AND x.added_at > tr.researched_at)
+  AND NOT EXISTS (SELECT 1 FROM vw_title_inputs_changed ti
+                  WHERE ti.property_id = p.id AND ti.changed_at > tr.researched_at)
   AND NOT EXISTS (SELECT 1 FROM bid_strategies b WHERE b.property_id = p.id
                   AND b.calculated_at >= greatest(ca.assessed_at, ea.assessed_at, tr.researched_at))
   AND NOT EXISTS (SELECT 1 FROM vw_done_items d
@@ -596,23 +612,14 @@ SELECT b.decision, c.county_name AS county, p.sale_date, p.parcel_id, p.address,
        ea.mine_subsidence, ea.wetlands, tr.status AS title_status, b.surviving_liens_total,
        b.minimum_bid, b.minimum_bid_source, COALESCE(b.redemption_risk, tr.redemption_risk) AS redemption_risk,
        COALESCE(b.redemption_period, tr.redemption_period) AS redemption_period,
-       b.confidence, b.missing_inputs, b.reasons, b.breakdown,
-       CASE WHEN ti.changed_at > tr.researched_at
-              THEN 'title inputs recorded after its title research: run title_research, then bid_strategy'
-            WHEN greatest(ca.assessed_at, ea.assessed_at, tr.researched_at) > b.calculated_at
-              THEN 'research redone after this bid: run bid_strategy'
-            ELSE '' END AS out_of_date
+       b.confidence, b.missing_inputs, b.reasons, b.breakdown, o.out_of_date
 FROM bid_strategies b
 JOIN properties p ON p.id = b.property_id
 JOIN counties c ON c.id = p.county_id
 LEFT JOIN condition_assessments ca ON ca.property_id = p.id
 LEFT JOIN environmental_assessments ea ON ea.property_id = p.id
 LEFT JOIN title_research tr ON tr.property_id = p.id
-LEFT JOIN (SELECT property_id, max(changed) AS changed_at
-           FROM (SELECT property_id, confirmed_at AS changed FROM notice_confirmations
-                 UNION ALL SELECT property_id, searched_at FROM title_searches
-                 UNION ALL SELECT property_id, added_at FROM property_liens) inputs
-           GROUP BY property_id) ti ON ti.property_id = p.id
+JOIN vw_bid_out_of_date o ON o.property_id = b.property_id
 WHERE p.auction_status = 'active' AND (%s::INTEGER IS NULL OR p.county_id = %s::INTEGER)
   AND b.decision = ANY(%s::TEXT[])
 ORDER BY p.sale_date NULLS LAST, c.county_name, b.decision, b.max_bid_moderate DESC;
@@ -781,7 +788,9 @@ SELECT * FROM title_research WHERE property_id = %s::UUID;
 SELECT * FROM property_liens WHERE property_id = %s::UUID;
 
 -- name: notebook_property_bid
-SELECT * FROM bid_strategies WHERE property_id = %s::UUID;
+SELECT b.*, o.out_of_date
+FROM bid_strategies b JOIN vw_bid_out_of_date o ON o.property_id = b.property_id
+WHERE b.property_id = %s::UUID;
 
 -- name: notebook_county_links
 SELECT cr.status, cr.notes, cr.links, cr.source, cr.researched_at
