@@ -441,7 +441,7 @@ class DuckDBEngine:
             )
             if not claim or job["status"] not in ("pending", "in_progress"):
                 return None, job["status"], []
-            got = self._claim(
+            got = self.claim_batch(
                 con,
                 job,
                 worker=worker,
@@ -450,7 +450,6 @@ class DuckDBEngine:
                 limit=limit,
                 release=release,
                 own_first=own_first,
-                count_batch=True,
             )
             return None, job["status"] if not got else "in_progress", got
         claims: Claims = []
