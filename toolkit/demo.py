@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import config
+from toolkit.jobs.registry import PROPERTY_STAGES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -299,14 +300,7 @@ def run_demo(
     ws.close()
 
     out("\nThe rest of the pipeline, session by session:")
-    for job_type in (
-        "regrid_scraping",
-        "visual_validation",
-        "property_condition",
-        "environmental_research",
-        "title_research",
-        "bid_strategy",
-    ):
+    for job_type in PROPERTY_STAGES:
         session(job_type)
 
     ws = toolkit.connect(str(db))

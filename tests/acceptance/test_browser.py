@@ -197,6 +197,7 @@ def cockpit(tmp_path_factory: pytest.TempPathFactory):
     import papermill as pm
 
     from toolkit.demo import build_sample_workspace
+    from toolkit.jobs.registry import PROPERTY_STAGES
 
     tmp = tmp_path_factory.mktemp("cockpit")
     db = str(tmp / "ws.duckdb")
@@ -204,14 +205,7 @@ def cockpit(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("TOOLKIT_ENV_SOURCES", "sample")
         mp.delenv("TOOLKIT_DB", raising=False)
         ws = build_sample_workspace(db)
-        for job_type in (
-            "regrid_scraping",
-            "visual_validation",
-            "property_condition",
-            "environmental_research",
-            "title_research",
-            "bid_strategy",
-        ):
+        for job_type in PROPERTY_STAGES:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 job = ws.create_batch_job(job_type, COCKPIT_COUNTY)

@@ -10,6 +10,7 @@ import pytest
 import toolkit
 from toolkit.demo import build_sample_workspace
 from toolkit.exceptions import UnknownChoiceError, ValidationError
+from toolkit.jobs.registry import PROPERTY_STAGES
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +25,7 @@ def researched(tmp_path_factory):
         ws = build_sample_workspace(path)
         ws.import_liens("data/sample/liens.csv")
         ws.import_clr_factors("data/sample/clr_factors.csv")
-        for jt in (
-            "regrid_scraping",
-            "visual_validation",
-            "property_condition",
-            "environmental_research",
-            "title_research",
-            "bid_strategy",
-        ):
+        for jt in PROPERTY_STAGES:
             ws.run_session(ws.create_batch_job(jt, None), max_items=100_000)
         ws.close()
     finally:

@@ -13,24 +13,17 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.demo import build_sample_workspace
+from toolkit.jobs.registry import PROPERTY_STAGES
 from toolkit.notebook.property import property_record, section_html
 
 BACKENDS = ("duckdb", "postgres")
-STEPS = (
-    "regrid_scraping",
-    "visual_validation",
-    "property_condition",
-    "environmental_research",
-    "title_research",
-    "bid_strategy",
-)
 
 
 @pytest.fixture
 def researched(db_path, monkeypatch):
     monkeypatch.setenv("TOOLKIT_ENV_SOURCES", "sample")
     ws = build_sample_workspace(db_path)
-    for step in STEPS:
+    for step in PROPERTY_STAGES:
         ws.run_session(ws.create_batch_job(step, "Blair"), max_items=100_000)
     yield ws
     ws.close()

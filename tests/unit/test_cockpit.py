@@ -31,20 +31,14 @@ def _run(ws, job_type: str) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Somerset through every stage, on the sample's offline sources (the demo's mark)."""
     from toolkit.demo import build_sample_workspace
+    from toolkit.jobs.registry import PROPERTY_STAGES
 
     path = tmp_path_factory.mktemp("cockpit") / "full.duckdb"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TOOLKIT_ENV_SOURCES", "sample")
         mp.delenv("TOOLKIT_DB", raising=False)
         ws = build_sample_workspace(path)
-        for job_type in (
-            "regrid_scraping",
-            "visual_validation",
-            "property_condition",
-            "environmental_research",
-            "title_research",
-            "bid_strategy",
-        ):
+        for job_type in PROPERTY_STAGES:
             _run(ws, job_type)
         ws.close()
     return path

@@ -158,6 +158,11 @@ _BUILTIN = [
 ]
 
 _registry: dict[str, JobType] = {t.name: t for t in _BUILTIN}
+#: the built-in per-property stages in pipeline order (parcel data → bids), as the
+#: demo runs them
+PROPERTY_STAGES: tuple[str, ...] = tuple(
+    t.name for t in sorted(_BUILTIN, key=lambda t: t.position) if t.item_kind == "property"
+)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 _generation = 0  # bumped by every registration: stores rebuild their views
 _lock = threading.Lock()
